@@ -1,0 +1,3 @@
+module github.com/openhealthexchange/ohx
+
+go 1.26
