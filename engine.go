@@ -165,6 +165,9 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("ohx: load cursors of link %s: %w", link.ID, err)
 	}
+	if cursors == nil {
+		cursors = map[DataType]time.Time{}
+	}
 	plans, err := e.cfg.Strategy.Plan(PlanRequest{Link: link, Job: j, Types: sel.fetch, Cursors: cursors, Now: e.cfg.Now()})
 	if err != nil {
 		return fmt.Errorf("ohx: plan sync of link %s: %w", link.ID, err)
