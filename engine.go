@@ -139,7 +139,7 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	}
 	rep.Provider = link.Provider
 	switch link.Status {
-	case LinkActive, "":
+	case LinkActive:
 	case LinkNeedsReconsent:
 		return fmt.Errorf("ohx: link %s needs re-consent: %w", link.ID, ErrTokenRevoked)
 	default:
