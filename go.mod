@@ -3,6 +3,8 @@ module github.com/openhealthexchange/ohx
 go 1.26
 
 require (
+	github.com/google/uuid v1.6.0
+	github.com/samply/golang-fhir-models/fhir-models v0.3.2
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/text v0.14.0
