@@ -1,0 +1,27 @@
+// Package ohx moves personal health data from wearable clouds into FHIR R5
+// servers of electronic health records.
+//
+// The root package holds the vocabulary every other package speaks:
+//
+//   - [DataType] and its catalog ([DataTypes], [DataType.Info]): what can be synced.
+//   - [Sample]: one measurement, with its UTC time span, the UTC offset in force,
+//     its UCUM unit and where it came from. [Device] is a provider's device.
+//   - [Link]: a patient's wearable account linked to a patient in the EHR.
+//   - [Window], [Notification], [Trigger] and [Job]: what to sync and why.
+//   - [Resource]: a FHIR resource ready to publish (type, id, identifier, JSON).
+//
+// and the small interfaces the sync path is built from: [Provider],
+// [SyncStrategy], [Aggregator], [Transformer], [Publisher], [Queue], the stores
+// ([LinkStore], [TokenStore], [CursorStore], [Locker]) and the metrics hooks
+// [Metrics]. [Engine] runs one sync along that path:
+//
+//	strategy → Provider.Fetch → Aggregator → Transformer → Publisher → CursorStore
+//
+// Everything streams: samples flow through iterators and are published in
+// batches, so memory is bounded by the batch size, never by the window. Writes
+// are idempotent (deterministic resource ids), so a job that dies half way is
+// simply run again.
+//
+// Importing ohx links no Redis, SQLite, PostgreSQL or Prometheus code: those
+// live in the sub-packages that need them.
+package ohx

@@ -1,0 +1,449 @@
+package ohx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// DefaultBatchSize is the number of samples the engine maps and publishes at a
+// time when EngineConfig.BatchSize is zero.
+const DefaultBatchSize = 500
+
+// EngineConfig wires an Engine. Providers, Links, Cursors, Transformer and
+// Publisher are required; the zero value of every other field is a sensible
+// default.
+type EngineConfig struct {
+	// Providers are the providers the engine can sync, by Name.
+	Providers []Provider
+	// Links finds the link of a job.
+	Links LinkFinder
+	// Cursors keeps per (link, data type) cursors.
+	Cursors CursorStore
+	// Strategy chooses windows; nil means DefaultStrategy{}.
+	Strategy SyncStrategy
+	// Aggregator wraps the sample stream; nil means pass-through.
+	Aggregator Aggregator
+	// Transformer maps batches to FHIR resources.
+	Transformer Transformer
+	// Publisher writes resources.
+	Publisher Publisher
+	// Policy restricts what may be synced; nil allows everything consent and
+	// scopes allow.
+	Policy *Policy
+	// BatchSize is the number of samples per publish; 0 means
+	// DefaultBatchSize.
+	BatchSize int
+	// Logger receives structured logs (no health values, no tokens); nil
+	// means no logs.
+	Logger *zap.Logger
+	// Metrics receives measurements; nil means NopMetrics.
+	Metrics Metrics
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine runs one sync along the path strategy → Provider.Fetch → Aggregator →
+// Transformer → Publisher → cursors. It is safe for concurrent use by several
+// workers.
+type Engine struct {
+	cfg       EngineConfig
+	providers map[string]Provider
+}
+
+// NewEngine checks cfg and returns an engine.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	switch {
+	case len(cfg.Providers) == 0:
+		return nil, errors.New("ohx: engine needs at least one provider")
+	case cfg.Links == nil:
+		return nil, errors.New("ohx: engine needs a link finder")
+	case cfg.Cursors == nil:
+		return nil, errors.New("ohx: engine needs a cursor store")
+	case cfg.Transformer == nil:
+		return nil, errors.New("ohx: engine needs a transformer")
+	case cfg.Publisher == nil:
+		return nil, errors.New("ohx: engine needs a publisher")
+	case cfg.BatchSize < 0:
+		return nil, errors.New("ohx: engine batch size must not be negative")
+	}
+	e := &Engine{cfg: cfg, providers: make(map[string]Provider, len(cfg.Providers))}
+	for _, p := range cfg.Providers {
+		if p == nil {
+			return nil, errors.New("ohx: engine got a nil provider")
+		}
+		if _, dup := e.providers[p.Name()]; dup {
+			return nil, fmt.Errorf("ohx: engine got provider %q twice", p.Name())
+		}
+		e.providers[p.Name()] = p
+	}
+	if e.cfg.Strategy == nil {
+		e.cfg.Strategy = DefaultStrategy{}
+	}
+	if e.cfg.BatchSize == 0 {
+		e.cfg.BatchSize = DefaultBatchSize
+	}
+	if e.cfg.Logger == nil {
+		e.cfg.Logger = zap.NewNop()
+	}
+	if e.cfg.Metrics == nil {
+		e.cfg.Metrics = NopMetrics{}
+	}
+	if e.cfg.Now == nil {
+		e.cfg.Now = time.Now
+	}
+	return e, nil
+}
+
+// Provider returns the engine's provider with the given name.
+func (e *Engine) Provider(name string) (Provider, bool) {
+	p, ok := e.providers[name]
+	return p, ok
+}
+
+// HandleJob runs the job; it lets an Engine serve as a queue Handler.
+func (e *Engine) HandleJob(ctx context.Context, j Job) error {
+	_, err := e.Sync(ctx, j)
+	return err
+}
+
+// Sync runs one job and reports what it did. The report is never nil. On a
+// failure the cursors stay where the last acknowledged batch left them, so the
+// job can simply run again: publishing is idempotent.
+func (e *Engine) Sync(ctx context.Context, j Job) (*Report, error) {
+	start := e.cfg.Now()
+	rep := &Report{LinkID: j.LinkID, Trigger: j.Trigger, Started: start}
+	err := e.sync(ctx, j, rep)
+	rep.Duration = e.cfg.Now().Sub(start)
+	if err != nil {
+		rep.Err = err
+	}
+	return rep, err
+}
+
+func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
+	if err := j.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrPermanent, err)
+	}
+	link, err := e.cfg.Links.Link(ctx, j.LinkID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("ohx: link %s: %w", j.LinkID, ErrNotLinked)
+		}
+		return fmt.Errorf("ohx: load link %s: %w", j.LinkID, err)
+	}
+	rep.Provider = link.Provider
+	switch link.Status {
+	case LinkActive, "":
+	case LinkNeedsReconsent:
+		return fmt.Errorf("ohx: link %s needs re-consent: %w", link.ID, ErrTokenRevoked)
+	default:
+		return fmt.Errorf("ohx: link %s is %s: %w", link.ID, link.Status, ErrNotLinked)
+	}
+	p, ok := e.providers[link.Provider]
+	if !ok {
+		return fmt.Errorf("ohx: link %s: provider %q is not configured: %w", link.ID, link.Provider, ErrPermanent)
+	}
+	log := e.cfg.Logger.With(zap.String("link_id", link.ID), zap.String("provider", link.Provider), zap.String("trigger", string(j.Trigger)))
+
+	if j.Trigger == TriggerDeviceSync {
+		return e.syncDevices(ctx, p, link, j, rep, log)
+	}
+
+	sel := e.selectTypes(p, link, j)
+	rep.Skipped = append(rep.Skipped, sel.skipped...)
+	if len(sel.fetch) == 0 {
+		log.Info("nothing to sync")
+		return nil
+	}
+	cursors, err := e.cfg.Cursors.Cursors(ctx, link.ID)
+	if err != nil {
+		return fmt.Errorf("ohx: load cursors of link %s: %w", link.ID, err)
+	}
+	plans, err := e.cfg.Strategy.Plan(PlanRequest{Link: link, Job: j, Types: sel.fetch, Cursors: cursors, Now: e.cfg.Now()})
+	if err != nil {
+		return fmt.Errorf("ohx: plan sync of link %s: %w", link.ID, err)
+	}
+	for _, plan := range plans {
+		if plan.Window.Empty() || len(plan.Types) == 0 {
+			continue
+		}
+		t0 := e.cfg.Now()
+		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, rep)
+		status := "ok"
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			status = "cancelled"
+		default:
+			status = "error"
+		}
+		for _, t := range plan.Types {
+			e.cfg.Metrics.SyncFinished(link.Provider, t, status, e.cfg.Now().Sub(t0))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info("sync cancelled", zap.Stringer("window", plan.Window))
+				return ctx.Err()
+			}
+			kind := KindOf(err)
+			if kind != KindUnknown {
+				e.cfg.Metrics.ProviderError(link.Provider, kind)
+			}
+			log.Warn("sync failed", zap.Stringer("window", plan.Window), zap.String("kind", kind.String()), zap.Error(err))
+			return err
+		}
+		log.Info("window synced", zap.Stringer("window", plan.Window), zap.Duration("duration", e.cfg.Now().Sub(t0)))
+	}
+	return nil
+}
+
+// typeSelection is the outcome of applying provider offer, consent, scopes
+// and policy to a job's data types.
+type typeSelection struct {
+	fetch   []DataType        // types to fetch
+	accept  map[DataType]bool // types whose samples may be published
+	skipped []Skip
+}
+
+func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
+	sel := typeSelection{accept: map[DataType]bool{}}
+	lister, _ := p.(DataTypeLister)
+	requested := j.DataTypes
+	if len(requested) == 0 {
+		switch {
+		case len(link.DataTypes) > 0:
+			requested = link.DataTypes
+		case lister != nil:
+			requested = lister.DataTypes()
+		default:
+			for _, c := range catalog {
+				requested = append(requested, c.Type)
+			}
+		}
+	}
+	var offered, granted []DataType
+	if lister != nil {
+		offered = lister.DataTypes()
+		granted = lister.Allowed(link.Scopes, offered)
+	}
+	allowed := func(t DataType) (bool, string) {
+		switch {
+		case lister != nil && !slices.Contains(offered, t):
+			return false, "provider does not offer it"
+		case !link.Consents(t):
+			return false, "not in the link's consent"
+		case lister != nil && !slices.Contains(granted, t):
+			return false, "scope not granted by the user"
+		}
+		if ok, why := e.cfg.Policy.allows(t); !ok {
+			return false, why
+		}
+		return true, ""
+	}
+	for _, t := range requested {
+		if slices.Contains(sel.fetch, t) {
+			continue
+		}
+		if ok, why := allowed(t); !ok {
+			sel.skipped = append(sel.skipped, Skip{Type: t, Reason: why})
+			continue
+		}
+		sel.fetch = append(sel.fetch, t)
+		sel.accept[t] = true
+	}
+	// Companion data (the heart rate of an ECG) rides with its primary when
+	// the rules ask for it and consent allows it.
+	for _, t := range sel.fetch {
+		for _, c := range e.cfg.Policy.companions(t) {
+			if sel.accept[c] {
+				continue
+			}
+			if ok, why := allowed(c); ok {
+				sel.accept[c] = true
+			} else {
+				sel.skipped = append(sel.skipped, Skip{Type: c, Reason: fmt.Sprintf("companion of %s dropped: %s", t, why)})
+			}
+		}
+	}
+	return sel
+}
+
+// runPlan streams one fetch through aggregation, mapping and publishing.
+func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, rep *Report) error {
+	advance := map[DataType]bool{}
+	for _, t := range plan.Types {
+		c, ok := cursors[t]
+		switch {
+		case ok:
+			advance[t] = !plan.Window.Start.After(c)
+		default:
+			advance[t] = j.Trigger == TriggerInitial || j.Trigger == TriggerIncremental || j.Trigger == TriggerReconciliation
+		}
+	}
+
+	in := e.read(ctx, p, link, plan, sel, rep)
+	if e.cfg.Aggregator != nil {
+		in = e.cfg.Aggregator.Aggregate(link, in)
+	}
+	batch := make([]Sample, 0, e.cfg.BatchSize)
+	progress := map[DataType]time.Time{}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := e.publish(ctx, link, j, plan.Window, batch, rep); err != nil {
+			return err
+		}
+		for _, s := range batch {
+			if !advance[s.Type] || s.CompanionOf != "" {
+				continue
+			}
+			at := s.Start
+			if s.Aggregate != nil {
+				at = s.End
+			}
+			if at.After(progress[s.Type]) {
+				progress[s.Type] = at
+			}
+		}
+		for t, at := range progress {
+			if err := e.advance(ctx, link.ID, t, at, cursors, rep); err != nil {
+				return err
+			}
+		}
+		clear(progress)
+		clear(batch) // drop references to waveforms before reuse
+		batch = batch[:0]
+		return nil
+	}
+	for s, err := range in {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Keep a recording's samples (an ECG and its heart rate) in one batch.
+		if len(batch) >= e.cfg.BatchSize && (s.Group == "" || s.Group != batch[len(batch)-1].Group) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, s)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	// The whole window was read and published: everything before its end (or
+	// before the start of an hour an aggregator still holds open) is done.
+	end := plan.Window.End
+	if lim, ok := e.cfg.Aggregator.(CursorLimiter); ok {
+		end = lim.CursorLimit(link, end)
+	}
+	for _, t := range plan.Types {
+		if advance[t] {
+			if err := e.advance(ctx, link.ID, t, end, cursors, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// read wraps the provider's stream: it drops samples the sync may not
+// publish, drops invalid ones (reporting them), and counts what was read.
+func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan, sel typeSelection, rep *Report) iter.Seq2[Sample, error] {
+	return func(yield func(Sample, error) bool) {
+		counts := map[DataType]int{}
+		defer func() {
+			for t, n := range counts {
+				e.cfg.Metrics.DataPoints(link.Provider, t, n)
+			}
+		}()
+		for s, err := range p.Fetch(ctx, link, plan.Types, plan.Window) {
+			if err != nil {
+				yield(Sample{}, err)
+				return
+			}
+			if !sel.accept[s.Type] {
+				rep.skip(s.Type, "not allowed for this sync")
+				continue
+			}
+			if s.Provider == "" {
+				s.Provider = link.Provider
+			}
+			if err := s.Validate(); err != nil {
+				rep.skip(s.Type, "invalid sample: "+err.Error())
+				continue
+			}
+			counts[s.Type]++
+			rep.typeReport(s.Type).SamplesRead++
+			if !yield(s, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, samples []Sample, rep *Report) error {
+	rs, err := e.cfg.Transformer.Transform(ctx, Batch{Link: link, Samples: samples, Window: w, Trigger: j.Trigger})
+	if err != nil {
+		return fmt.Errorf("ohx: map batch of link %s: %w", link.ID, err)
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	res, err := e.cfg.Publisher.Publish(ctx, rs)
+	if err != nil {
+		return fmt.Errorf("ohx: publish batch of link %s: %w", link.ID, err)
+	}
+	rep.count(rs, res)
+	return nil
+}
+
+func (e *Engine) advance(ctx context.Context, linkID string, t DataType, at time.Time, cursors map[DataType]time.Time, rep *Report) error {
+	if c, ok := cursors[t]; ok && !at.After(c) {
+		return nil
+	}
+	if err := e.cfg.Cursors.AdvanceCursor(ctx, linkID, t, at); err != nil {
+		return fmt.Errorf("ohx: advance cursor of link %s: %w", linkID, err)
+	}
+	cursors[t] = at
+	rep.typeReport(t).Cursor = at
+	return nil
+}
+
+func (e *Engine) syncDevices(ctx context.Context, p Provider, link Link, j Job, rep *Report, log *zap.Logger) error {
+	devs, err := p.Devices(ctx, link)
+	if err != nil {
+		if ctx.Err() == nil {
+			if kind := KindOf(err); kind != KindUnknown {
+				e.cfg.Metrics.ProviderError(link.Provider, kind)
+			}
+		}
+		return fmt.Errorf("ohx: list devices of link %s: %w", link.ID, err)
+	}
+	rs, err := e.cfg.Transformer.Transform(ctx, Batch{Link: link, Devices: devs, Trigger: j.Trigger})
+	if err != nil {
+		return fmt.Errorf("ohx: map devices of link %s: %w", link.ID, err)
+	}
+	if len(rs) > 0 {
+		res, err := e.cfg.Publisher.Publish(ctx, rs)
+		if err != nil {
+			return fmt.Errorf("ohx: publish devices of link %s: %w", link.ID, err)
+		}
+		rep.count(rs, res)
+	}
+	rep.Devices = len(devs)
+	log.Info("devices synced", zap.Int("devices", len(devs)))
+	return nil
+}

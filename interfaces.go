@@ -1,0 +1,219 @@
+package ohx
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"time"
+)
+
+// Provider reads a user's data from a wearable cloud.
+//
+// Fetch yields, per data type, samples in non-decreasing Start order inside
+// [w.Start, w.End); different types may interleave. A provider may buffer at
+// most one provider call's worth of samples (e.g. a day) to reorder
+// newest-first pages. It yields a non-nil error (classified, see
+// *ProviderError) and stops when a call fails, and stops at once when the
+// consumer stops or ctx is cancelled.
+type Provider interface {
+	// Name returns the provider's stable name ("withings", "fitbit").
+	Name() string
+	// Fetch streams the samples of the given types in the window.
+	Fetch(ctx context.Context, link Link, types []DataType, w Window) iter.Seq2[Sample, error]
+	// Devices lists the user's devices.
+	Devices(ctx context.Context, link Link) ([]Device, error)
+}
+
+// DataTypeLister is implemented by providers that can say which data types
+// they offer and which of them a set of granted scopes allows.
+type DataTypeLister interface {
+	// DataTypes returns the types the provider can fetch.
+	DataTypes() []DataType
+	// Allowed returns the subset of types the granted scopes permit.
+	Allowed(scopes []string, types []DataType) []DataType
+}
+
+// Authorizer is implemented by providers that link accounts with OAuth 2.0.
+type Authorizer interface {
+	// AuthCodeURL returns the URL to send the patient's browser to. state is
+	// opaque to the provider; verifier is the PKCE verifier ("" when the
+	// provider does not support PKCE).
+	AuthCodeURL(state, verifier string, types []DataType) string
+	// Exchange trades an authorization code for a token and fills the
+	// provider-side fields of link (ExternalUserID, Scopes, TimeZone).
+	Exchange(ctx context.Context, code, verifier string, link *Link) (Token, error)
+}
+
+// Revoker is implemented by providers that can revoke a grant.
+type Revoker interface {
+	// Revoke revokes the link's grant at the provider.
+	Revoke(ctx context.Context, link Link) error
+}
+
+// Subscriber is implemented by providers with per-user webhook subscriptions.
+type Subscriber interface {
+	// Subscribe makes sure the link's notifications are subscribed
+	// (idempotent).
+	Subscribe(ctx context.Context, link Link) error
+	// Unsubscribe removes them (idempotent).
+	Unsubscribe(ctx context.Context, link Link) error
+}
+
+// WebhookReceiver is implemented by providers that receive notifications. The
+// handler verifies each request and calls notify for each notification; it
+// never blocks on the work that follows.
+type WebhookReceiver interface {
+	// WebhookHandler returns an http.Handler an application can mount in its
+	// own mux.
+	WebhookHandler(notify func(context.Context, Notification)) http.Handler
+}
+
+// FetchPlan is one provider read a strategy asks for.
+type FetchPlan struct {
+	// Types are the data types to read over Window.
+	Types []DataType
+	// Window is the time range to read.
+	Window Window
+}
+
+// PlanRequest is what a SyncStrategy decides from.
+type PlanRequest struct {
+	// Link is the link being synced.
+	Link Link
+	// Job is the queued job (trigger, explicit window).
+	Job Job
+	// Types are the data types the sync may fetch (after policy and consent).
+	Types []DataType
+	// Cursors holds, per type, the instant before which everything was
+	// published; a type without a cursor has never been synced.
+	Cursors map[DataType]time.Time
+	// Now is the current time.
+	Now time.Time
+}
+
+// SyncStrategy chooses what to read for a sync.
+type SyncStrategy interface {
+	// Plan returns the reads to make, in order.
+	Plan(req PlanRequest) ([]FetchPlan, error)
+}
+
+// Aggregator turns a link's sample stream into the stream to publish
+// (pass-through, or hourly buckets). It must stream: memory may not grow with
+// the window.
+type Aggregator interface {
+	// Aggregate wraps in.
+	Aggregate(link Link, in iter.Seq2[Sample, error]) iter.Seq2[Sample, error]
+}
+
+// CursorLimiter is implemented by aggregators that hold samples back (an open
+// hour): it returns the latest cursor position that is safe when a fetch of
+// the link ended at end.
+type CursorLimiter interface {
+	// CursorLimit returns a time ≤ end.
+	CursorLimit(link Link, end time.Time) time.Time
+}
+
+// Transformer maps a batch to FHIR resources.
+type Transformer interface {
+	// Transform maps samples and devices to resources. The engine hands it
+	// only samples that passed Sample.Validate; an error fails the batch.
+	Transform(ctx context.Context, b Batch) ([]Resource, error)
+}
+
+// Publisher writes resources to a destination, idempotently.
+type Publisher interface {
+	// Publish writes the resources. A nil error means every resource not
+	// listed in the result's Rejected was acknowledged.
+	Publish(ctx context.Context, rs []Resource) (PublishResult, error)
+}
+
+// Handler processes one job from a queue.
+type Handler interface {
+	// HandleJob runs the job. An error that Retryable reports false for is
+	// not retried.
+	HandleJob(ctx context.Context, j Job) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, j Job) error
+
+// HandleJob calls f.
+func (f HandlerFunc) HandleJob(ctx context.Context, j Job) error { return f(ctx, j) }
+
+// EnqueueOptions tune one enqueue. The zero value means: run as soon as
+// possible, coalesce with a pending job of the same CoalesceKey.
+type EnqueueOptions struct {
+	// Delay postpones the job (also the coalescing debounce).
+	Delay time.Duration
+	// NoCoalesce enqueues the job even if an equal one is pending.
+	NoCoalesce bool
+}
+
+// Queue holds jobs until a worker runs them.
+type Queue interface {
+	// Enqueue adds the job (coalescing it with a pending one of the same
+	// CoalesceKey unless told not to) and returns the id of the job that will
+	// run it.
+	Enqueue(ctx context.Context, j Job, opts EnqueueOptions) (string, error)
+	// Run consumes jobs with h until ctx is cancelled, then returns after
+	// in-flight jobs finished or were handed back.
+	Run(ctx context.Context, h Handler) error
+}
+
+// LinkFinder looks links up.
+type LinkFinder interface {
+	// Link returns the link with the given id, or ErrNotFound.
+	Link(ctx context.Context, id string) (Link, error)
+	// LinkByExternalUser returns the link of a provider user, or ErrNotFound.
+	LinkByExternalUser(ctx context.Context, provider, externalUserID string) (Link, error)
+	// LinksByPatient returns the links of a patient reference.
+	LinksByPatient(ctx context.Context, patient string) ([]Link, error)
+}
+
+// LinkWriter stores and deletes links.
+type LinkWriter interface {
+	// SaveLink creates or replaces a link.
+	SaveLink(ctx context.Context, l Link) error
+	// DeleteLink deletes a link with its tokens and cursors.
+	DeleteLink(ctx context.Context, id string) error
+}
+
+// LinkStore finds and writes links.
+type LinkStore interface {
+	LinkFinder
+	LinkWriter
+}
+
+// TokenStore keeps a link's OAuth token, sealed at rest.
+type TokenStore interface {
+	// Token returns the link's token, or ErrNotFound.
+	Token(ctx context.Context, linkID string) (Token, error)
+	// SaveToken stores the link's token (replacing the earlier one).
+	SaveToken(ctx context.Context, linkID string, t Token) error
+}
+
+// CursorStore keeps per (link, data type) cursors: the instant before which
+// every sample was published.
+type CursorStore interface {
+	// Cursors returns the link's cursors; types never synced are absent.
+	Cursors(ctx context.Context, linkID string) (map[DataType]time.Time, error)
+	// AdvanceCursor moves the cursor of (link, type) to at, never backwards.
+	AdvanceCursor(ctx context.Context, linkID string, t DataType, at time.Time) error
+}
+
+// Locker provides named leases, used to refresh a rotating token in one
+// worker only, even across processes.
+type Locker interface {
+	// Lock blocks until it holds the lease on name (or ctx ends) and returns
+	// the function that releases it. A holder that dies loses the lease after
+	// lease.
+	Lock(ctx context.Context, name string, lease time.Duration) (release func(), err error)
+}
+
+// Store is everything the engine and the daemon need from storage.
+type Store interface {
+	LinkStore
+	TokenStore
+	CursorStore
+	Locker
+}
