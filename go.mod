@@ -3,8 +3,12 @@ module github.com/openhealthexchange/ohx
 go 1.26
 
 require (
+	github.com/google/uuid v1.6.0
+	github.com/samply/golang-fhir-models/fhir-models v0.3.2
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/zap v1.28.0
+	golang.org/x/text v0.14.0
 )
 
 require (

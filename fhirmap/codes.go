@@ -1,0 +1,3 @@
+package fhirmap
+
+const ucum = "http://unitsofmeasure.org"
