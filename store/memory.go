@@ -192,7 +192,7 @@ func (m *Memory) RecordSync(_ context.Context, linkID string, t ohx.DataType, r 
 	}
 	st := s[t]
 	st.DataType = t
-	s[t] = applySync(st, r)
+	s[t] = st.Apply(r)
 	return nil
 }
 

@@ -91,9 +91,9 @@ type Store interface {
 	SyncStatusStore
 }
 
-// applySync folds r into s. It is shared by every store so that they count
-// alike.
-func applySync(s SyncStatus, r SyncResult) SyncStatus {
+// Apply returns s with the outcome r folded in, as RecordSync does; every
+// store uses it so that they all count alike. r.At should already be set.
+func (s SyncStatus) Apply(r SyncResult) SyncStatus {
 	s.LastAttempt = r.At
 	if r.Err == nil {
 		s.LastSuccess = r.At

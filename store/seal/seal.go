@@ -54,7 +54,9 @@ type Key struct {
 func (k Key) String() string { return k.ID + ":<redacted>" }
 
 // GoString redacts like String, for %#v.
-func (k Key) GoString() string { return "seal.Key{ID:" + fmt.Sprintf("%q", k.ID) + ", Secret:<redacted>}" }
+func (k Key) GoString() string {
+	return "seal.Key{ID:" + fmt.Sprintf("%q", k.ID) + ", Secret:<redacted>}"
+}
 
 // Encode returns the key as "id:base64key" (standard base64 with padding),
 // the form ParseKeyRing reads.
