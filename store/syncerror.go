@@ -49,7 +49,7 @@ func SyncErrorMessage(err error) (kind, msg string) {
 
 func truncate(s string, n int) string {
 	for i := range s {
-		if i > n-3 {
+		if i+3 > n {
 			return s[:i] + "..."
 		}
 	}
