@@ -35,6 +35,7 @@ func TestSyncErrorMessage(t *testing.T) {
 		{"provider error with code only", &ohx.ProviderError{Provider: "withings", Op: "getmeas", Kind: ohx.KindAuth, Code: "401"}, "auth", "withings getmeas: auth (401)", ""},
 		{"provider error bare", &ohx.ProviderError{Provider: "withings", Op: "getmeas", Kind: ohx.KindPermanent}, "permanent", "withings getmeas: permanent", ""},
 		{"long fields are cut", &ohx.ProviderError{Provider: "p", Op: long, Kind: ohx.KindTransient}, "transient", "p " + long[:195] + "...", ""},
+		{"cut never splits a rune", &ohx.ProviderError{Provider: "p", Op: strings.Repeat("é", 150), Kind: ohx.KindTransient}, "transient", "p " + strings.Repeat("é", 97) + "...", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

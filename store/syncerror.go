@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/openhealthexchange/ohx"
 )
@@ -47,11 +48,15 @@ func SyncErrorMessage(err error) (kind, msg string) {
 	return kind, msg
 }
 
+// truncate cuts s to at most n bytes, ending with "..." and never inside a
+// UTF-8 sequence.
 func truncate(s string, n int) string {
-	for i := range s {
-		if i+3 > n {
-			return s[:i] + "..."
-		}
+	if len(s) <= n {
+		return s
 	}
-	return s
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
