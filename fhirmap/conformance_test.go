@@ -42,9 +42,8 @@ func newTransformer(t testing.TB, cfg fhirmap.Config) *fhirmap.Transformer {
 }
 
 type conformanceCase struct {
-	name    string
-	batch   ohx.Batch
-	windows ohx.Window
+	name  string
+	batch ohx.Batch
 }
 
 func conformanceCases() []conformanceCase {

@@ -1,7 +1,7 @@
 package fhirmap
 
 import (
-	"crypto/sha1" //nolint:gosec // UUID v5 is defined over SHA-1 (RFC 4122 §4.3); not used for security.
+	"crypto/sha1" // UUID v5 is defined over SHA-1 (RFC 4122 §4.3); not used for security.
 	"encoding/hex"
 	"time"
 
@@ -53,7 +53,7 @@ func (k key) time(t time.Time) key {
 // id hashes the key as RFC 4122 §4.3 does (SHA-1 over namespace and name,
 // version 5, variant 10) and renders the canonical lower-case form.
 func (k key) id() string {
-	sum := sha1.Sum(k) //nolint:gosec // see import
+	sum := sha1.Sum(k)
 	sum[6] = (sum[6] & 0x0f) | 0x50
 	sum[8] = (sum[8] & 0x3f) | 0x80
 	var out [36]byte
