@@ -63,13 +63,14 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample) (ohx.Resource,
 		unit = info.Unit
 	}
 	id := SampleID(link, s)
-	system := t.IdentifierSystem(provider, "observation")
+	ps := t.provider(provider)
+	system := ps.observation
 
 	b := make([]byte, 0, 768)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
-	b = appendString(b, t.base+":"+provider)
+	b = appendString(b, ps.source)
 	b = append(b, `},"identifier":[{"system":`...)
 	b = appendString(b, system)
 	b = append(b, `,"value":"`...)
@@ -77,7 +78,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample) (ohx.Resource,
 	b = append(b, `"}`...)
 	if s.RecordID != "" {
 		b = append(b, `,{"system":`...)
-		b = appendString(b, t.IdentifierSystem(provider, "record"))
+		b = appendString(b, ps.record)
 		b = append(b, `,"value":`...)
 		b = appendString(b, s.RecordID)
 		b = append(b, '}')
@@ -120,7 +121,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample) (ohx.Resource,
 	switch {
 	case s.DeviceID != "":
 		b = append(b, `,"device":{"reference":"Device/`...)
-		b = append(b, DeviceID(provider, s.DeviceID)...)
+		b = append(b, t.deviceID(provider, s.DeviceID)...)
 		b = append(b, `"}`...)
 	case s.DeviceName != "":
 		b = append(b, `,"device":{"display":`...)

@@ -44,6 +44,7 @@ type Transformer struct {
 	now     func() time.Time
 
 	fastCodes map[ohx.DataType][]byte
+	cache     caches
 }
 
 var _ ohx.Transformer = (*Transformer)(nil)
@@ -154,35 +155,6 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 type ecgPending struct {
 	sample *ohx.Sample
 	obs    ohx.Resource
-}
-
-// SampleID returns the deterministic id of the Observation a sample maps to:
-// UUID v5 over provider, provider user, data type and the provider's record
-// id, or, without a record id, the exact start and end instants and the
-// source device. An hourly aggregate's id is over link, type and hour.
-func SampleID(link *ohx.Link, s *ohx.Sample) string {
-	if s.Aggregate != nil {
-		return DeterministicID("hourly", link.ID, string(s.Type), s.Start.UTC().Format(time.RFC3339Nano))
-	}
-	provider := s.Provider
-	if provider == "" {
-		provider = link.Provider
-	}
-	user := link.ExternalUserID
-	if user == "" {
-		user = link.ID
-	}
-	if s.RecordID != "" {
-		return DeterministicID("sample", provider, user, string(s.Type), "record", s.RecordID)
-	}
-	return DeterministicID("sample", provider, user, string(s.Type), "time",
-		s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano), s.DeviceID)
-}
-
-// DeviceID returns the deterministic id of the Device a provider device maps
-// to: UUID v5 over the provider and the provider's device id.
-func DeviceID(provider, providerDeviceID string) string {
-	return DeterministicID("device", provider, providerDeviceID)
 }
 
 // Sample maps one sample to its Observation resource.
