@@ -489,4 +489,3 @@ var capabilityStatement = map[string]any{
 func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, 256<<20))
 }
-
