@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -148,6 +149,40 @@ type FHIR struct {
 	metrics  ohx.Metrics
 	validate func([]byte) error
 	sleep    func(context.Context, time.Duration) error
+
+	mu    sync.Mutex
+	known map[string]string // key → identifier query of referenced types
+}
+
+// maxKnown bounds the identifiers remembered across Publish calls.
+const maxKnown = 100_000
+
+// rememberedTypes are the types whose identifiers a publisher remembers
+// across calls, because later resources reference them.
+var rememberedTypes = map[string]bool{
+	"Device": true, "DeviceAssociation": true, "Patient": true, "Practitioner": true,
+	"Organization": true, "DiagnosticReport": true,
+}
+
+func (p *FHIR) remember(it *item) {
+	if !rememberedTypes[it.typ] {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.known == nil {
+		p.known = make(map[string]string)
+	}
+	if _, ok := p.known[it.key]; ok || len(p.known) < maxKnown {
+		p.known[it.key] = it.identQuery
+	}
+}
+
+func (p *FHIR) knownIdentifier(key string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q, ok := p.known[key]
+	return q, ok
 }
 
 var _ ohx.Publisher = (*FHIR)(nil)
@@ -251,6 +286,8 @@ type item struct {
 	fullURL string
 	body    json.RawMessage
 	request fhirmap.BundleRequest
+	// identQuery is "identifier=system|value" (conditional modes only).
+	identQuery string
 }
 
 // Publish validates the resources and writes them in transaction Bundles. A
@@ -275,13 +312,29 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	for t, n := range rejected {
 		p.metrics.FHIROperation("validate", t, "rejected", n)
 	}
+	// In the conditional modes the server assigns ids, so a reference to a
+	// resource of an earlier bundle becomes a conditional reference on its
+	// identifier.
+	var callIdents map[string]string
+	if p.cfg.Mode != WritePut {
+		callIdents = make(map[string]string, len(items))
+		for _, it := range items {
+			callIdents[it.key] = it.identQuery
+			p.remember(it)
+		}
+	}
 	for start := 0; start < len(items); start += p.cfg.BundleSize {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		chunk := items[start:min(start+p.cfg.BundleSize, len(items))]
 		if p.cfg.Mode != WritePut {
-			if err := linkEntries(chunk); err != nil {
+			if err := linkEntries(chunk, func(key string) (string, bool) {
+				if q, ok := callIdents[key]; ok {
+					return q, true
+				}
+				return p.knownIdentifier(key)
+			}); err != nil {
 				return res, err
 			}
 		}
@@ -330,6 +383,7 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 		if err != nil {
 			return nil, err
 		}
+		it.identQuery = q
 		if mode == WriteConditionalCreate {
 			it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPost, URL: r.Type, IfNoneExist: &q}
 		} else {
@@ -386,13 +440,28 @@ func dropID(body json.RawMessage) (json.RawMessage, error) {
 	return out, nil
 }
 
-// linkEntries rewrites references between entries of one bundle ("Type/id"
-// of another entry) to that entry's fullUrl, for the conditional modes where
-// the server assigns ids.
-func linkEntries(chunk []*item) error {
+// linkEntries rewrites references for the conditional modes, where the
+// server assigns ids: a reference to another entry of the bundle ("Type/id")
+// becomes that entry's fullUrl; a reference to a resource published earlier
+// whose identifier is known becomes a conditional reference
+// ("Type?identifier=system|value"), which the server resolves.
+func linkEntries(chunk []*item, known func(key string) (string, bool)) error {
 	targets := make(map[string]string, len(chunk))
 	for _, it := range chunk {
 		targets[it.key] = it.fullURL
+	}
+	lookup := func(ref string) (string, bool) {
+		if t, ok := targets[ref]; ok {
+			return t, true
+		}
+		typ, _, ok := strings.Cut(ref, "/")
+		if !ok || !resourceTypeRE.MatchString(typ) {
+			return "", false
+		}
+		if q, ok := known(ref); ok {
+			return typ + "?" + q, true
+		}
+		return "", false
 	}
 	for _, it := range chunk {
 		if !bytes.Contains(it.body, []byte(`"reference"`)) {
@@ -404,7 +473,7 @@ func linkEntries(chunk []*item) error {
 		if err := dec.Decode(&v); err != nil {
 			return fmt.Errorf("publish: %s: resource JSON is not valid", it.key)
 		}
-		if !rewriteRefs(v, targets) {
+		if !rewriteRefs(v, lookup) {
 			continue
 		}
 		b, err := json.Marshal(v)
@@ -416,25 +485,25 @@ func linkEntries(chunk []*item) error {
 	return nil
 }
 
-func rewriteRefs(v any, targets map[string]string) bool {
+func rewriteRefs(v any, lookup func(string) (string, bool)) bool {
 	changed := false
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			if s, ok := e.(string); ok && k == "reference" {
-				if t, ok := targets[s]; ok {
+				if t, ok := lookup(s); ok {
 					x[k] = t
 					changed = true
 				}
 				continue
 			}
-			if rewriteRefs(e, targets) {
+			if rewriteRefs(e, lookup) {
 				changed = true
 			}
 		}
 	case []any:
 		for _, e := range x {
-			if rewriteRefs(e, targets) {
+			if rewriteRefs(e, lookup) {
 				changed = true
 			}
 		}
