@@ -1,0 +1,35 @@
+package ohx
+
+import "time"
+
+// BucketAligner is implemented by aggregators that compute their output per
+// time bucket (an hour of the link's time zone). A window that cuts a bucket
+// would recompute it from part of its samples and overwrite the whole one, so
+// strategies widen windows to whole buckets and the engine never lets a cursor
+// pass the start of a bucket that is still open.
+type BucketAligner interface {
+	// BucketStart returns the start of the link's bucket holding t.
+	BucketStart(link Link, t time.Time) time.Time
+	// BucketEnd returns the end of the link's bucket holding t, which is the
+	// start of the next bucket.
+	BucketEnd(link Link, t time.Time) time.Time
+}
+
+// AlignWindow widens w to whole buckets of a for link: Start moves back to the
+// start of its bucket, End forward to the end of its bucket (unless End is a
+// bucket boundary already). A nil aligner returns w unchanged.
+func AlignWindow(a BucketAligner, link Link, w Window) Window {
+	if a == nil || w.Empty() {
+		return w
+	}
+	return Window{Start: a.BucketStart(link, w.Start), End: ceilBucket(a, link, w.End)}
+}
+
+// ceilBucket returns t when it is a bucket boundary, else the end of its
+// bucket.
+func ceilBucket(a BucketAligner, link Link, t time.Time) time.Time {
+	if a == nil || a.BucketStart(link, t).Equal(t) {
+		return t
+	}
+	return a.BucketEnd(link, t)
+}
