@@ -143,7 +143,7 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	}
 	rep.Provider = link.Provider
 	switch link.Status {
-	case LinkActive, "":
+	case LinkActive:
 	case LinkNeedsReconsent:
 		return fmt.Errorf("ohx: link %s needs re-consent: %w", link.ID, ErrTokenRevoked)
 	default:
@@ -168,6 +168,9 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	cursors, err := e.cfg.Cursors.Cursors(ctx, link.ID)
 	if err != nil {
 		return fmt.Errorf("ohx: load cursors of link %s: %w", link.ID, err)
+	}
+	if cursors == nil {
+		cursors = map[DataType]time.Time{}
 	}
 	plans, err := e.cfg.Strategy.Plan(PlanRequest{Link: link, Job: j, Types: sel.fetch, Cursors: cursors, Now: e.cfg.Now()})
 	if err != nil {
