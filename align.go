@@ -33,3 +33,20 @@ func ceilBucket(a BucketAligner, link Link, t time.Time) time.Time {
 	}
 	return a.BucketEnd(link, t)
 }
+
+// alignPlans widens every plan's window to whole buckets of a, whatever
+// strategy made it, so no bucket is ever recomputed from part of its samples.
+// Widening never reaches past now unless the plan already did.
+func alignPlans(plans []FetchPlan, a BucketAligner, link Link, now time.Time) []FetchPlan {
+	if a == nil {
+		return plans
+	}
+	for i, p := range plans {
+		w := AlignWindow(a, link, p.Window)
+		if w.End.After(now) && !p.Window.End.After(now) {
+			w.End = now
+		}
+		plans[i].Window = w
+	}
+	return plans
+}

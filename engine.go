@@ -176,7 +176,10 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("ohx: plan sync of link %s: %w", link.ID, err)
 	}
-	plans = e.cfg.Policy.clampPlans(plans, e.aligner(), link, e.cfg.Now())
+	// Whatever the strategy: whole buckets of the aggregator, and nothing
+	// before the policy's maximum lookback.
+	now := e.cfg.Now()
+	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, now)
 	for _, plan := range plans {
 		if plan.Window.Empty() || len(plan.Types) == 0 {
 			continue

@@ -317,3 +317,38 @@ func TestNewEngineRejectsInvalidPolicy(t *testing.T) {
 	})
 	require.Error(t, err)
 }
+
+func TestEngineAlignsAnyStrategyToTheAggregatorsHours(t *testing.T) {
+	now := mustTime(t, "2026-11-25T10:20:00Z")
+	agg, err := aggregate.NewHourly(aggregate.HourlyConfig{Types: []ohx.DataType{ohx.HeartRate}})
+	require.NoError(t, err)
+	link := ohx.Link{ID: "link-1", Patient: "Patient/1", TimeZone: "Asia/Kolkata", Status: ohx.LinkActive}
+	// A strategy that knows nothing of hours and chunks mid-hour.
+	f := newEngineFixture(t, link, nil, agg, ohx.DefaultStrategy{InitialLookback: 5 * time.Hour, Chunk: 2 * time.Hour}, now)
+	_, err = f.engine.Sync(t.Context(), ohx.Job{LinkID: link.ID, Trigger: ohx.TriggerInitial, DataTypes: []ohx.DataType{ohx.HeartRate}})
+	require.NoError(t, err)
+
+	var windows []string
+	for _, c := range f.provider.fetches {
+		windows = append(windows, c.window.String())
+	}
+	// Chunks 05:20-07:20-09:20-10:20 UTC widened to Kolkata hours (:30 UTC).
+	assert.Equal(t, []string{
+		"2026-11-25T04:30:00Z/2026-11-25T07:30:00Z",
+		"2026-11-25T06:30:00Z/2026-11-25T09:30:00Z",
+		"2026-11-25T08:30:00Z/2026-11-25T10:20:00Z",
+	}, windows)
+	var counts []int
+	for _, p := range f.rec.samples {
+		require.NotNil(t, p.sample.Aggregate)
+		if p.sample.End.Before(mustTime(t, "2026-11-25T10:30:00Z")) {
+			counts = append(counts, p.sample.Aggregate.Count)
+		}
+	}
+	for _, n := range counts {
+		assert.Equal(t, 60, n, "every closed hour is published whole, never from part of its samples")
+	}
+	cursors, err := f.store.Cursors(t.Context(), link.ID)
+	require.NoError(t, err)
+	assert.Equal(t, mustTime(t, "2026-11-25T09:30:00Z"), cursors[ohx.HeartRate])
+}
