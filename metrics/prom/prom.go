@@ -138,7 +138,9 @@ func (m *Metrics) WebhookRequest(provider string, status int) {
 }
 
 // QueueDepth implements ohx.Metrics.
-func (m *Metrics) QueueDepth(queue string, n int) { m.queueDepth.WithLabelValues(queue).Set(float64(n)) }
+func (m *Metrics) QueueDepth(queue string, n int) {
+	m.queueDepth.WithLabelValues(queue).Set(float64(n))
+}
 
 // LinkStatus implements ohx.Metrics.
 func (m *Metrics) LinkStatus(provider string, status ohx.LinkStatus) {
