@@ -243,10 +243,10 @@ type heartListBody struct {
 }
 
 type heartItem struct {
-	DeviceID  flexString `json:"deviceid"`
-	Model     flexInt    `json:"model"`
-	ECG       *struct {
-		SignalID flexInt `json:"signalid"`
+	DeviceID flexString `json:"deviceid"`
+	Model    flexInt    `json:"model"`
+	ECG      *struct {
+		SignalID flexInt  `json:"signalid"`
 		AFib     *flexInt `json:"afib"`
 	} `json:"ecg"`
 	HeartRate flexFloat `json:"heart_rate"`
