@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -67,7 +66,8 @@ func (p *Provider) Exchange(ctx context.Context, code, _ string, link *ohx.Link)
 		if link.TimeZone == "" && containsScope(link.Scopes, ScopeInfo) {
 			var body deviceBody
 			form := url.Values{"action": {"getdevice"}}
-			raw, err := p.post(ctx, "getdevice", "/v2/user", form, tok.AccessToken)
+			raw, err := p.post(ctx, request{op: "getdevice", path: "/v2/user", form: form,
+				creds: staticToken(tok), user: userID, idempotent: true})
 			if err == nil && decodeBody(raw, &body) == nil {
 				for _, d := range body.Devices {
 					if d.Timezone != "" && location(d.Timezone, nil) != nil {
@@ -81,6 +81,16 @@ func (p *Provider) Exchange(ctx context.Context, code, _ string, link *ohx.Link)
 		}
 	}
 	return tok, nil
+}
+
+// staticToken is the credentials of a token just obtained, before it is
+// stored: it cannot be refreshed.
+type staticToken ohx.Token
+
+func (t staticToken) Token(context.Context) (ohx.Token, error) { return ohx.Token(t), nil }
+
+func (t staticToken) ForceRefresh(context.Context, string) (ohx.Token, error) {
+	return ohx.Token{}, &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindAuth, Err: errors.New("fresh token rejected")}
 }
 
 func containsScope(scopes []string, s string) bool {
@@ -98,7 +108,7 @@ func (p *Provider) requestToken(ctx context.Context, form url.Values) (ohx.Token
 	form.Set("action", "requesttoken")
 	form.Set("client_id", p.cfg.ClientID)
 	form.Set("client_secret", p.cfg.ClientSecret)
-	raw, err := p.post(ctx, "requesttoken", "/v2/oauth2", form, "")
+	raw, err := p.post(ctx, request{op: "requesttoken", path: "/v2/oauth2", form: form})
 	if err != nil {
 		return ohx.Token{}, "", err
 	}
@@ -122,98 +132,54 @@ func (p *Provider) requestToken(ctx context.Context, form url.Values) (ohx.Token
 	return t, string(b.UserID), nil
 }
 
-func (p *Provider) tokens() (ohx.TokenStore, error) {
-	if p.cfg.Tokens == nil {
-		return nil, &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
-	}
-	return p.cfg.Tokens, nil
-}
-
-func (p *Provider) fresh(t ohx.Token) bool {
-	return t.AccessToken != "" && (t.Expiry.IsZero() || p.now().Add(expiryMargin).Before(t.Expiry))
-}
-
-// accessToken returns the link's access token, refreshing it first when it
-// is about to expire.
-func (p *Provider) accessToken(ctx context.Context, link ohx.Link) (string, error) {
-	ts, err := p.tokens()
-	if err != nil {
-		return "", err
-	}
-	t, err := ts.Token(ctx, link.ID)
-	if err != nil {
-		if errors.Is(err, ohx.ErrNotFound) {
-			return "", &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindNotLinked, Err: errors.New("no token for link")}
-		}
-		return "", fmt.Errorf("withings: load token: %w", err)
-	}
-	if p.fresh(t) {
-		return t.AccessToken, nil
-	}
-	return p.refresh(ctx, link, t.AccessToken)
-}
-
-// lock takes the link's refresh lock.
-func (p *Provider) lock(ctx context.Context, linkID string) (func(), error) {
-	if p.cfg.Locker != nil {
-		return p.cfg.Locker.Lock(ctx, "withings:token:"+linkID, refreshLease)
-	}
-	m, _ := p.localLocks.LoadOrStore(linkID, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock, nil
-}
-
-// refresh replaces the link's access token that stale names. Under the
-// link's lock it re-reads the stored token: when another worker already
-// rotated it, that token is used and the refresh token is not spent twice.
-// The rotated token is saved before it is used. A refresh Withings refuses
-// for authentication or parameter reasons means the grant is gone
-// (ohx.KindRevoked).
-func (p *Provider) refresh(ctx context.Context, link ohx.Link, stale string) (string, error) {
-	ts, err := p.tokens()
-	if err != nil {
-		return "", err
-	}
-	release, err := p.lock(ctx, link.ID)
-	if err != nil {
-		return "", fmt.Errorf("withings: lock token of link: %w", err)
-	}
-	defer release()
-	cur, err := ts.Token(ctx, link.ID)
-	if err != nil {
-		if errors.Is(err, ohx.ErrNotFound) {
-			return "", &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindNotLinked, Err: errors.New("no token for link")}
-		}
-		return "", fmt.Errorf("withings: load token: %w", err)
-	}
-	if cur.AccessToken != stale && p.fresh(cur) {
-		return cur.AccessToken, nil
-	}
-	if cur.RefreshToken == "" {
-		return "", &ohx.ProviderError{Provider: Name, Op: "refresh", Kind: ohx.KindRevoked, Err: errors.New("no refresh token")}
-	}
+// refreshGrant spends a refresh token (grant_type refresh_token). The
+// toolkit calls it under the link's lock and saves the rotated token before
+// anyone uses it. A refusal for authentication or parameter reasons means
+// the grant is gone (ohx.KindRevoked).
+func (p *Provider) refreshGrant(ctx context.Context, refreshToken string) (ohx.Token, error) {
 	form := url.Values{}
 	form.Set("grant_type", "refresh_token")
-	form.Set("refresh_token", cur.RefreshToken)
-	nt, _, err := p.requestToken(ctx, form)
+	form.Set("refresh_token", refreshToken)
+	t, _, err := p.requestToken(ctx, form)
 	if err != nil {
 		var pe *ohx.ProviderError
 		if errors.As(err, &pe) && (pe.Kind == ohx.KindAuth || pe.Kind == ohx.KindPermanent) {
 			revoked := *pe
 			revoked.Op, revoked.Kind = "refresh", ohx.KindRevoked
 			p.metrics.LinkStatus(Name, ohx.LinkNeedsReconsent)
-			return "", &revoked
+			return ohx.Token{}, &revoked
 		}
-		return "", err
+		return ohx.Token{}, err
 	}
-	if nt.Scope == "" {
-		nt.Scope = cur.Scope
+	return t, nil
+}
+
+// localLocker is an ohx.Locker local to one process, used when Config.Locker
+// is nil.
+type localLocker struct {
+	mu    sync.Mutex
+	locks map[string]chan struct{}
+}
+
+func newLocalLocker() *localLocker { return &localLocker{locks: map[string]chan struct{}{}} }
+
+// Lock implements ohx.Locker; the lease is ignored (a process that dies
+// frees its locks with it).
+func (l *localLocker) Lock(ctx context.Context, name string, _ time.Duration) (func(), error) {
+	l.mu.Lock()
+	ch, ok := l.locks[name]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		l.locks[name] = ch
 	}
-	if err := ts.SaveToken(ctx, link.ID, nt); err != nil {
-		return "", fmt.Errorf("withings: save rotated token: %w", err)
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-ch }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return nt.AccessToken, nil
 }
 
 // sign returns the hex HMAC-SHA256 of the comma-joined values under the
@@ -233,7 +199,7 @@ func (p *Provider) nonce(ctx context.Context) (string, error) {
 	form.Set("client_id", p.cfg.ClientID)
 	form.Set("timestamp", ts)
 	form.Set("signature", p.sign("getnonce", p.cfg.ClientID, ts))
-	raw, err := p.post(ctx, "getnonce", "/v2/signature", form, "")
+	raw, err := p.post(ctx, request{op: "getnonce", path: "/v2/signature", form: form, idempotent: true})
 	if err != nil {
 		return "", err
 	}
@@ -262,6 +228,6 @@ func (p *Provider) Revoke(ctx context.Context, link ohx.Link) error {
 	form.Set("nonce", n)
 	form.Set("signature", p.sign("revoke", p.cfg.ClientID, n))
 	form.Set("userid", link.ExternalUserID)
-	_, err = p.post(ctx, "revoke", "/v2/oauth2", form, "")
+	_, err = p.post(ctx, request{op: "revoke", path: "/v2/oauth2", form: form})
 	return err
 }

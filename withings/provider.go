@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // Name is the provider's stable name, used in links, samples and metrics.
@@ -74,8 +72,27 @@ type Config struct {
 	// a lock local to this Provider (enough for a single process).
 	Locker ohx.Locker
 
-	// HTTPClient sends the requests; nil means a client with a 30 s timeout.
+	// HTTPClient sends the requests; nil means provider.NewHTTPClient() (TLS
+	// 1.2 or newer).
 	HTTPClient *http.Client
+	// Timeout bounds one request; 0 means provider.DefaultTimeout.
+	Timeout time.Duration
+	// Breakers is the registry the provider's circuit breaker (named
+	// "withings") lives in; nil means a private one.
+	Breakers *provider.Breakers
+	// Breaker configures the breaker; the zero value opens after 3
+	// consecutive server errors or network failures, stays open 30 s and
+	// closes after 2 successes. Rate limits (601) never count.
+	Breaker provider.BreakerSettings
+	// AppLimit limits the application's request rate, shared by all users;
+	// the zero value means Withings' standard plan, 120 per minute. Use
+	// provider.Limit{Rate: rate.Inf} for no limit.
+	AppLimit provider.Limit
+	// UserLimit limits the request rate per Withings user; zero means none.
+	UserLimit provider.Limit
+	// Retry tunes retries of idempotent calls (reads). A zero MaxWait means
+	// DefaultMaxWait, long enough to wait for the next minute after a 601.
+	Retry provider.RetrySettings
 
 	// IncludeAmbiguous keeps measure groups Withings marks ambiguous (attrib
 	// 1: measured by a device that several users share, possibly someone
@@ -106,13 +123,19 @@ type Provider struct {
 	cfg      Config
 	apiBase  string
 	authBase string
-	hc       *http.Client
+	client   *provider.Client
+	tokens   *provider.Tokens // nil without a token store
 	log      *zap.Logger
 	metrics  ohx.Metrics
 	now      func() time.Time
-
-	localLocks sync.Map // link id → *sync.Mutex, when cfg.Locker is nil
 }
+
+// maxResponse bounds a response body (an ECG signal is ~100 KiB).
+const maxResponse = 32 << 20
+
+// DefaultMaxWait is the longest a call waits inside the provider for a rate
+// limit to pass: a 601 asks to wait for the next minute, plus jitter.
+const DefaultMaxWait = 75 * time.Second
 
 var (
 	_ ohx.Provider        = (*Provider)(nil)
@@ -128,7 +151,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("withings: config needs a client id and a client secret")
 	}
-	p := &Provider{cfg: cfg, hc: cfg.HTTPClient, log: cfg.Logger, metrics: cfg.Metrics, now: cfg.Now}
+	p := &Provider{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, now: cfg.Now}
 	var err error
 	if p.apiBase, err = baseURL(cfg.APIBase, DefaultAPIBase); err != nil {
 		return nil, fmt.Errorf("withings: api base: %w", err)
@@ -157,9 +180,6 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Steps != StepsDaily && cfg.Steps != StepsIntraday {
 		return nil, errors.New("withings: unknown steps source")
 	}
-	if p.hc == nil {
-		p.hc = &http.Client{Timeout: 30 * time.Second}
-	}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
@@ -168,6 +188,36 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	appLimit := cfg.AppLimit
+	if appLimit == (provider.Limit{}) {
+		appLimit = provider.PerMinute(120)
+	}
+	retry := cfg.Retry
+	if retry.MaxWait == 0 {
+		retry.MaxWait = DefaultMaxWait
+	}
+	p.client, err = provider.NewClient(provider.Config{
+		Provider: Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout, MaxBodyBytes: maxResponse,
+		Classify: p.classifier, Breakers: cfg.Breakers, BreakerName: Name, Breaker: cfg.Breaker,
+		AppLimit: appLimit, UserLimit: cfg.UserLimit, RateLimitScope: provider.ScopeApp,
+		Retry: retry, Logger: p.log, Metrics: p.metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("withings: %w", err)
+	}
+	if cfg.Tokens != nil {
+		locker := cfg.Locker
+		if locker == nil {
+			locker = newLocalLocker()
+		}
+		p.tokens, err = provider.NewTokens(provider.TokensConfig{
+			Provider: Name, Store: cfg.Tokens, Locker: locker, Refresher: provider.RefresherFunc(p.refreshGrant),
+			Skew: expiryMargin, Lease: refreshLease,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("withings: %w", err)
+		}
 	}
 	return p, nil
 }
@@ -267,56 +317,20 @@ func scopesFor(types []ohx.DataType) []string {
 
 // --- HTTP ------------------------------------------------------------------
 
-// maxResponse bounds a response body (an ECG signal is ~100 KiB).
-const maxResponse = 32 << 20
-
-// post sends one form-encoded API call and returns the decoded envelope
-// body, or a classified error. bearer may be empty (token endpoint,
-// signature calls).
-func (p *Provider) post(ctx context.Context, op, path string, form url.Values, bearer string) (envelopeBody []byte, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.apiBase+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, Err: errors.New("cannot build request")}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindTransient, Err: errors.New("request failed")}
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := readAll(resp, maxResponse)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Err: err}
-	}
-	b, cerr := p.classify(op, resp.StatusCode, resp.Header, body)
-	if cerr != nil {
-		if ohx.KindOf(cerr) == ohx.KindRateLimited {
-			p.metrics.RateLimited(Name)
-		}
-		return nil, cerr
-	}
-	return b, nil
+// classifier judges a response for the toolkit client: HTTP status first,
+// then the envelope's status (Withings answers errors with HTTP 200).
+func (p *Provider) classifier(op string, r *provider.Response) error {
+	_, err := p.classify(op, r.StatusCode, r.Header, r.Body)
+	return err
 }
 
-// classify judges a response: HTTP status first, then the envelope's
-// status. It returns the envelope's body on success.
+// classify returns the envelope's body of a successful response, or the
+// classified error.
 func (p *Provider) classify(op string, httpStatus int, h http.Header, body []byte) ([]byte, error) {
 	if httpStatus != http.StatusOK {
 		var ra time.Duration
-		if v := h.Get("Retry-After"); v != "" {
-			if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-				ra = time.Duration(secs) * time.Second
-			}
+		if h != nil {
+			ra, _ = provider.ParseRetryAfter(h.Get("Retry-After"), p.now())
 		}
 		return nil, httpError(op, httpStatus, ra, p.now())
 	}
@@ -330,33 +344,49 @@ func (p *Provider) classify(op string, httpStatus int, h http.Header, body []byt
 	return env.Body, nil
 }
 
-func readAll(resp *http.Response, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, errors.New("reading response body failed")
-	}
-	if int64(len(b)) > limit {
-		return nil, errors.New("response body too large")
-	}
-	return b, nil
+// request describes one API call.
+type request struct {
+	op         string
+	path       string
+	form       url.Values
+	creds      provider.Credentials // nil: no bearer token
+	user       string               // the Withings user, for per-user limits
+	idempotent bool
 }
 
-// call makes an authorized call for link: it gets the link's access token
-// (refreshing it when it expired), and when Withings rejects it, refreshes
-// once and retries; a second rejection means the grant is gone
-// (ohx.KindRevoked).
-func (p *Provider) call(ctx context.Context, link ohx.Link, op, path string, form url.Values, out any) error {
-	tok, err := p.accessToken(ctx, link)
+// post sends one form-encoded API call through the toolkit client (breaker,
+// rate limits, retries of idempotent calls, one refresh on a rejected token)
+// and returns the envelope's body.
+func (p *Provider) post(ctx context.Context, r request) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.apiBase+r.path, strings.NewReader(r.form.Encode()))
 	if err != nil {
-		return err
+		return nil, &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("cannot build request")}
 	}
-	body, err := p.post(ctx, op, path, form, tok)
-	if ohx.KindOf(err) == ohx.KindAuth {
-		p.log.Info("access token rejected, refreshing", zap.String("link_id", link.ID), zap.String("op", op))
-		if tok, err = p.refresh(ctx, link, tok); err != nil {
-			return err
-		}
-		body, err = p.post(ctx, op, path, form, tok)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.client.Do(ctx, provider.Op{Name: r.op, Idempotent: r.idempotent, User: r.user, Credentials: r.creds}, req)
+	if err != nil {
+		return nil, err
+	}
+	env, err := decodeEnvelope(resp.Body)
+	if err != nil {
+		return nil, &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Err: err}
+	}
+	return env.Body, nil
+}
+
+// call makes an authorized call for link and decodes the body into out
+// (when not nil). The toolkit refreshes the token when it expired, and once
+// more when Withings rejects it; a rejection of the refreshed token means the
+// grant is gone (ohx.KindRevoked).
+func (p *Provider) call(ctx context.Context, link ohx.Link, op, path string, form url.Values, out any) error {
+	if p.tokens == nil {
+		return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
+	}
+	idempotent := !strings.HasPrefix(op, "notify.") || op == "notify.list"
+	body, err := p.post(ctx, request{op: op, path: path, form: form, creds: p.tokens.Source(link.ID),
+		user: link.ExternalUserID, idempotent: idempotent})
+	if err != nil {
 		var pe *ohx.ProviderError
 		if errors.As(err, &pe) && pe.Kind == ohx.KindAuth {
 			revoked := *pe
@@ -364,8 +394,6 @@ func (p *Provider) call(ctx context.Context, link ohx.Link, op, path string, for
 			p.metrics.LinkStatus(Name, ohx.LinkNeedsReconsent)
 			return &revoked
 		}
-	}
-	if err != nil {
 		return err
 	}
 	if out == nil {

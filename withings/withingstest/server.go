@@ -169,9 +169,10 @@ type failure struct {
 // FailHTTP), tokens expired (ExpireAccessTokens) and a per-minute rate
 // limit set (RateLimit). It is safe for concurrent use.
 type Server struct {
-	cfg    Config
-	srv    *httptest.Server
-	client *http.Client
+	cfg     Config
+	srv     *httptest.Server // nil for an in-process fake
+	handler http.Handler
+	client  *http.Client
 
 	mu        sync.Mutex
 	users     map[int64]*user
@@ -190,8 +191,22 @@ type Server struct {
 	refreshes int
 }
 
-// NewServer starts a fake Withings cloud; Close it when done.
+// InProcessURL is the base URL of a fake made by New: requests to it only
+// work through the fake's Client.
+const InProcessURL = "http://withingstest.invalid"
+
+// NewServer starts a fake Withings cloud on a loopback listener; Close it
+// when done.
 func NewServer(cfg Config) *Server {
+	s := New(cfg)
+	s.srv = httptest.NewServer(s.handler)
+	return s
+}
+
+// New returns a fake that listens nowhere: its Client serves requests to
+// InProcessURL in-process, without goroutines or sockets, so it also works
+// inside a testing/synctest bubble (fake time for breakers and rate limits).
+func New(cfg Config) *Server {
 	cfg.ClientID = cmp.Or(cfg.ClientID, DefaultClientID)
 	cfg.ClientSecret = cmp.Or(cfg.ClientSecret, DefaultClientSecret)
 	if cfg.Now == nil {
@@ -219,12 +234,49 @@ func NewServer(cfg Config) *Server {
 	mux.HandleFunc("/v2/sleep", s.api(s.sleep))
 	mux.HandleFunc("/v2/user", s.api(s.userAPI))
 	mux.HandleFunc("/notify", s.api(s.notify))
-	s.srv = httptest.NewServer(mux)
+	s.handler = mux
 	return s
 }
 
 // URL is the base URL of both the API and the authorization host.
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string {
+	if s.srv == nil {
+		return InProcessURL
+	}
+	return s.srv.URL
+}
+
+// Handler returns the fake's HTTP handler, to mount elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Client returns an HTTP client that reaches the fake: in-process for a
+// fake made by New, through the listener for one made by NewServer.
+func (s *Server) Client() *http.Client {
+	if s.srv != nil {
+		return s.srv.Client()
+	}
+	return &http.Client{Transport: inProcess{s.handler}}
+}
+
+// inProcess serves requests with a handler, without a network.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	sr := r.Clone(r.Context())
+	if sr.Body == nil {
+		sr.Body = http.NoBody
+	}
+	sr.RequestURI = r.URL.RequestURI()
+	sr.RemoteAddr = "127.0.0.1:1"
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, sr)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
 
 // ClientID returns the application id the fake accepts.
 func (s *Server) ClientID() string { return s.cfg.ClientID }
@@ -232,8 +284,12 @@ func (s *Server) ClientID() string { return s.cfg.ClientID }
 // ClientSecret returns the application secret the fake accepts.
 func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
 
-// Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the listener (if any) down.
+func (s *Server) Close() {
+	if s.srv != nil {
+		s.srv.Close()
+	}
+}
 
 // AddUser adds (or replaces) a user.
 func (s *Server) AddUser(u User) {
@@ -338,6 +394,13 @@ func (s *Server) FailHTTP(op string, httpStatus, times int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, &failure{op: op, httpStatus: httpStatus, left: times})
+}
+
+// ClearFailures removes every injected failure.
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = nil
 }
 
 // RateLimit limits the application to n calls per minute of the fake's
