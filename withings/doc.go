@@ -24,7 +24,8 @@
 //   - Measure getmeas (category 1, paged with more/offset): value × 10^unit;
 //     weight, fat-free mass, fat ratio, fat mass, muscle, hydration, bone
 //     mass, blood pressure (types 9/10 paired into one sample, pulse 11 as a
-//     heart-rate sample of the same Group), SpO2, body temperature (12 and
+//     heart-rate sample of the same Group with CompanionOf BloodPressure,
+//     yielded when either type is asked for), SpO2, body temperature (12 and
 //     71, told apart by RecordID "<grpid>:<type>"), skin temperature, pulse
 //     wave velocity and VO2max. attrib says how a group was recorded;
 //     ambiguous groups (attrib 1) are skipped unless Config.IncludeAmbiguous.

@@ -158,6 +158,7 @@ func TestFixtureGetmeasBPMConnectAndBodyCardio(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, 82.0, pulse.Value)
 	assert.Equal(t, bp.Group, pulse.Group)
+	assert.Equal(t, ohx.BloodPressure, pulse.CompanionOf)
 	assert.Equal(t, bp.Start, pulse.Start)
 
 	// Manual entry (attrib 2) with unit 0.

@@ -201,7 +201,8 @@ func measureSamples(dst []ohx.Sample, g *measureGroup, want typeSet, loc *time.L
 			dia, hasDia = scaled(int64(m.Value), int64(m.Unit)), true
 		}
 	}
-	bp := hasSys && hasDia && want.has(ohx.BloodPressure)
+	reading := hasSys && hasDia
+	bp := reading && want.has(ohx.BloodPressure)
 	if bp {
 		s := base
 		s.Type, s.Unit = ohx.BloodPressure, "mm[Hg]"
@@ -231,6 +232,10 @@ func measureSamples(dst []ohx.Sample, g *measureGroup, want typeSet, loc *time.L
 		s.Type, s.Value, s.Unit = q.t, scaled(int64(m.Value), int64(m.Unit)), q.unit
 		if q.t == ohx.BodyTemperature {
 			s.RecordID = grp + ":" + strconv.Itoa(code)
+		}
+		if code == measPulse && reading {
+			// The pulse of a blood-pressure reading is its linked data.
+			s.CompanionOf = ohx.BloodPressure
 		}
 		dst = append(dst, s)
 	}
