@@ -17,7 +17,7 @@ func (p *Provider) Devices(ctx context.Context, link ohx.Link) ([]ohx.Device, er
 	var out []ohx.Device
 	for {
 		var page wire.PairedDevicesResponse
-		if err := p.call(ctx, link.ID, request{op: "pairedDevices.list", method: http.MethodGet, path: "users/me/pairedDevices", query: q}, &page); err != nil {
+		if err := p.call(ctx, &link, request{op: "pairedDevices.list", method: http.MethodGet, path: "users/me/pairedDevices", query: q}, &page); err != nil {
 			return nil, err
 		}
 		for i := range page.PairedDevices {

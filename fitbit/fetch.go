@@ -134,7 +134,7 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 	)
 	for {
 		var page wire.ListResponse
-		if err := p.call(ctx, link.ID, request{op: op, method: "GET", path: path, query: q}, &page); err != nil {
+		if err := p.call(ctx, &link, request{op: op, method: "GET", path: path, query: q}, &page); err != nil {
 			return nil, err
 		}
 		for i := range page.DataPoints {

@@ -3,6 +3,7 @@ package fitbit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // AuthCodeURL implements ohx.Authorizer. It asks for the read scopes of types
@@ -39,17 +41,12 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier string, link *oh
 	if link == nil {
 		return ohx.Token{}, errors.New("fitbit: exchange needs a link to fill")
 	}
-	var opts []oauth2.AuthCodeOption
-	if verifier != "" {
-		opts = append(opts, oauth2.VerifierOption(verifier))
-	}
-	t, err := p.oauth.Exchange(p.oauthContext(ctx), code, opts...)
+	tok, err := provider.Exchange(ctx, ProviderName, p.oauth, p.http, code, verifier)
 	if err != nil {
-		return ohx.Token{}, p.classifyOAuth("token.exchange", ctx, err)
+		return ohx.Token{}, err
 	}
-	tok := fromOAuth(t)
 	var id wire.Identity
-	if err := p.call(ctx, link.ID, request{op: "users.getIdentity", method: http.MethodGet, path: "users/me/identity", token: tok.AccessToken}, &id); err != nil {
+	if err := p.call(ctx, link, request{op: "users.getIdentity", method: http.MethodGet, path: "users/me/identity", token: tok.AccessToken}, &id); err != nil {
 		return ohx.Token{}, err
 	}
 	if id.HealthUserID == "" {
@@ -64,7 +61,7 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier string, link *oh
 	// The settings scope may have been unticked: the zone is then left as
 	// it was (UTC when empty), which is no reason to fail the link.
 	var st wire.Settings
-	err = p.call(ctx, link.ID, request{op: "users.getSettings", method: http.MethodGet, path: "users/me/settings", token: tok.AccessToken}, &st)
+	err = p.call(ctx, link, request{op: "users.getSettings", method: http.MethodGet, path: "users/me/settings", token: tok.AccessToken}, &st)
 	switch {
 	case err == nil:
 		if st.TimeZone != "" {
@@ -81,9 +78,15 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier string, link *oh
 // Revoke implements ohx.Revoker: it revokes the link's grant at Google's
 // revoke endpoint (revoking the refresh token ends the whole grant).
 func (p *Provider) Revoke(ctx context.Context, link ohx.Link) error {
-	tok, err := p.loadToken(ctx, link.ID)
+	if p.cfg.Tokens == nil {
+		return errors.New("fitbit: revoke needs a token store")
+	}
+	tok, err := p.cfg.Tokens.Token(ctx, link.ID)
+	if errors.Is(err, ohx.ErrNotFound) {
+		return nil // nothing to revoke
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("fitbit: load token of link %s: %w", link.ID, err)
 	}
 	t := tok.RefreshToken
 	if t == "" {
@@ -98,7 +101,7 @@ func (p *Provider) Revoke(ctx context.Context, link ohx.Link) error {
 		return errors.New("fitbit: build revoke request")
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := p.client.Do(req)
+	resp, err := p.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -1,7 +1,6 @@
 package fitbit
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // Google endpoints used when Config leaves them empty.
@@ -73,6 +73,16 @@ type Config struct {
 	// in-process lock.
 	Locker ohx.Locker
 
+	// RequestsPerMinute is the per-user request limit; 0 means Google's 300
+	// a minute, a negative value means none.
+	RequestsPerMinute int
+	// Breakers is the registry the API's circuit breaker ("fitbit") lives
+	// in; nil means a private one.
+	Breakers *provider.Breakers
+	// Retry tunes in-call retries of reads; the zero value means the
+	// toolkit's defaults.
+	Retry provider.RetrySettings
+
 	// HTTPClient is the base client for every outbound request (its
 	// Transport is wrapped); nil means a client with a 30 s timeout.
 	HTTPClient *http.Client
@@ -91,12 +101,11 @@ type Provider struct {
 	cfg    Config
 	oauth  *oauth2.Config
 	api    *url.URL
-	client *http.Client
+	http   *http.Client
+	client *provider.Client
 	log    *zap.Logger
 	keys   *keyset
-	tokens *tokenSources
-	// sleep waits between retries; replaced in tests.
-	sleep func(ctx context.Context, d time.Duration) error
+	tokens *provider.Tokens
 }
 
 var (
@@ -161,6 +170,27 @@ func New(cfg Config) (*Provider, error) {
 	if !strings.HasSuffix(api.Path, "/") {
 		api.Path += "/"
 	}
+	limit := provider.PerMinute(300)
+	switch {
+	case cfg.RequestsPerMinute > 0:
+		limit = provider.PerMinute(cfg.RequestsPerMinute)
+	case cfg.RequestsPerMinute < 0:
+		limit = provider.Limit{}
+	}
+	client, err := provider.NewClient(provider.Config{
+		Provider:       ProviderName,
+		HTTPClient:     base,
+		Classify:       classifyResponse,
+		Breakers:       cfg.Breakers,
+		UserLimit:      limit,
+		RateLimitScope: provider.ScopeUser,
+		Retry:          cfg.Retry,
+		Logger:         cfg.Logger,
+		Metrics:        cfg.Metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fitbit: %w", err)
+	}
 	p := &Provider{
 		cfg: cfg,
 		oauth: &oauth2.Config{
@@ -170,12 +200,26 @@ func New(cfg Config) (*Provider, error) {
 			Endpoint:     oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		},
 		api:    api,
-		client: base,
+		http:   base,
+		client: client,
 		log:    cfg.Logger.Named("fitbit"),
-		sleep:  sleepCtx,
 	}
 	p.keys = newKeyset(cfg.KeysetURL, base, cfg.KeysetMaxStale, cfg.Now)
-	p.tokens = newTokenSources(p)
+	if cfg.Tokens != nil {
+		locker := cfg.Locker
+		if locker == nil {
+			locker = &localLocker{}
+		}
+		p.tokens, err = provider.NewTokens(provider.TokensConfig{
+			Provider:  ProviderName,
+			Store:     cfg.Tokens,
+			Locker:    locker,
+			Refresher: provider.NewOAuth2Refresher(ProviderName, p.oauth, base),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("fitbit: %w", err)
+		}
+	}
 	return p, nil
 }
 
@@ -196,15 +240,4 @@ func (p *Provider) Allowed(scopes []string, types []ohx.DataType) []ohx.DataType
 		}
 	}
 	return out
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
