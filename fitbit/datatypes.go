@@ -42,6 +42,9 @@ type googleType struct {
 	Scope string
 	// Yields are the ohx types mapped from the type.
 	Yields []ohx.DataType
+	// AllSources types are read without the data source family: weigh-ins
+	// come from scales and manual logs, which google-wearables excludes.
+	AllSources bool
 }
 
 // FilterName returns the snake_case id used in filters ("heart_rate").
@@ -58,8 +61,8 @@ var googleTypes = []*googleType{
 	{ID: "respiratory-rate-sleep-summary", Kind: kindSample, Scope: ScopeHealthMetrics, Yields: []ohx.DataType{ohx.RespiratoryRate}},
 	{ID: "daily-respiratory-rate", Kind: kindDaily, Scope: ScopeHealthMetrics, Yields: []ohx.DataType{ohx.DailyRespiratoryRate}},
 	{ID: "daily-sleep-temperature-derivations", Kind: kindDaily, Scope: ScopeHealthMetrics, Yields: []ohx.DataType{ohx.SkinTemperature, ohx.SkinTemperatureDeviation}},
-	{ID: "weight", Kind: kindSample, Scope: ScopeHealthMetrics, Yields: []ohx.DataType{ohx.BodyWeight}},
-	{ID: "body-fat", Kind: kindSample, Scope: ScopeHealthMetrics, Yields: []ohx.DataType{ohx.BodyFatRatio}},
+	{ID: "weight", Kind: kindSample, Scope: ScopeHealthMetrics, Yields: []ohx.DataType{ohx.BodyWeight}, AllSources: true},
+	{ID: "body-fat", Kind: kindSample, Scope: ScopeHealthMetrics, Yields: []ohx.DataType{ohx.BodyFatRatio}, AllSources: true},
 	{ID: "sleep", Kind: kindSleep, Scope: ScopeSleep, Yields: []ohx.DataType{ohx.SleepSession}},
 	{ID: "electrocardiogram", Kind: kindECG, Scope: ScopeECG, Yields: []ohx.DataType{ohx.ECG}},
 }

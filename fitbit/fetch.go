@@ -125,7 +125,7 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 		// the sources into one stream.
 		path += ":reconcile"
 		op = "dataPoints.reconcile"
-	} else if p.cfg.DataSourceFamily != "" {
+	} else if p.cfg.DataSourceFamily != "" && !g.AllSources {
 		q.Set("dataSourceFamily", p.cfg.DataSourceFamily)
 	}
 	var (
