@@ -237,13 +237,18 @@ func (k *keyset) verify(ctx context.Context, header string, body []byte) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
-	if k.keys == nil || k.keys[id] == nil || now.Sub(k.fetched) > 24*time.Hour {
-		if k.keys == nil || now.Sub(k.lastTry) >= time.Minute {
-			k.lastTry = now
-			if err := k.fetch(ctx); err != nil && (k.keys == nil || now.Sub(k.fetched) > k.maxStale) {
-				return err
-			}
+	switch {
+	case k.keys == nil, now.Sub(k.fetched) > 24*time.Hour:
+		// First use, or a daily refresh; a failed refresh keeps the old
+		// keys up to maxStale.
+		if err := k.fetch(ctx); err != nil && (k.keys == nil || now.Sub(k.fetched) > k.maxStale) {
+			return err
 		}
+	case k.keys[id] == nil && (k.lastTry.IsZero() || now.Sub(k.lastTry) >= time.Minute):
+		// An unknown key id: Google may have rotated. Bogus ids cannot make
+		// us fetch more than once a minute.
+		k.lastTry = now
+		_ = k.fetch(ctx)
 	}
 	if k.keys == nil {
 		return errors.New("fitbit: no webhook keyset")
