@@ -79,6 +79,9 @@ type Config struct {
 	// Breakers is the registry the API's circuit breaker ("fitbit") lives
 	// in; nil means a private one.
 	Breakers *provider.Breakers
+	// Breaker configures the API's circuit breaker when this provider
+	// creates it; the zero value means the toolkit's defaults.
+	Breaker provider.BreakerSettings
 	// Retry tunes in-call retries of reads; the zero value means the
 	// toolkit's defaults.
 	Retry provider.RetrySettings
@@ -182,6 +185,7 @@ func New(cfg Config) (*Provider, error) {
 		HTTPClient:     base,
 		Classify:       classifyResponse,
 		Breakers:       cfg.Breakers,
+		Breaker:        cfg.Breaker,
 		UserLimit:      limit,
 		RateLimitScope: provider.ScopeUser,
 		Retry:          cfg.Retry,

@@ -98,6 +98,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 func (s *Server) injected() (failure, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sticky != nil {
+		return *s.sticky, true
+	}
 	if len(s.failures) == 0 {
 		return failure{}, false
 	}

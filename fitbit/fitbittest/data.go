@@ -271,7 +271,7 @@ func ecg(s *Server, u *user, t time.Time) wire.DataPoint {
 	samples := make([]int32, n)
 	for i := range samples {
 		ph := math.Mod(float64(i)/float64(hz), beat) / beat // phase within a beat
-		v := 60*math.Exp(-math.Pow((ph-0.2)/0.025, 2)) + // P
+		v := 60*math.Exp(-math.Pow((ph-0.2)/0.025, 2)) +    // P
 			-90*math.Exp(-math.Pow((ph-0.3)/0.008, 2)) + // Q
 			1100*math.Exp(-math.Pow((ph-0.32)/0.01, 2)) + // R
 			-200*math.Exp(-math.Pow((ph-0.34)/0.01, 2)) + // S

@@ -77,6 +77,7 @@ type Server struct {
 	access      map[string]*accessToken
 	refresh     map[string]*grant
 	failures    []failure
+	sticky      *failure
 	calls       map[string]int
 	windowStart map[string]time.Time
 	windowCount map[string]int
@@ -237,6 +238,19 @@ func (s *Server) FailNext(n, status int, retryAfter time.Duration) {
 	defer s.mu.Unlock()
 	for range n {
 		s.failures = append(s.failures, failure{status: status, retryAfter: retryAfter})
+	}
+}
+
+// FailWith makes every API call (not OAuth) answer status with Google's
+// error body for it until restore is called.
+func (s *Server) FailWith(status int) (restore func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sticky = &failure{status: status}
+	return func() {
+		s.mu.Lock()
+		s.sticky = nil
+		s.mu.Unlock()
 	}
 }
 
