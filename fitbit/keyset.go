@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -119,15 +118,31 @@ func parseEcdsaPublicKey(b []byte) (*ecdsa.PublicKey, error) {
 			return nil, errors.New("not an ECDSA P-256 SHA-256 DER key")
 		}
 	}
-	if len(x) == 0 || len(y) == 0 || len(x) > 33 || len(y) > 33 {
+	x, y = trimCoord(x), trimCoord(y)
+	if x == nil || y == nil {
 		return nil, errors.New("bad point")
 	}
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-	// Check the point through the ECDH view, which validates it.
-	if _, err := pub.ECDH(); err != nil {
+	point := make([]byte, 65)
+	point[0] = 4
+	copy(point[33-len(x):33], x)
+	copy(point[65-len(y):], y)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	if err != nil {
 		return nil, errors.New("point not on P-256")
 	}
 	return pub, nil
+}
+
+// trimCoord drops the leading zero bytes Tink may write before a
+// coordinate; nil means it does not fit 32 bytes.
+func trimCoord(b []byte) []byte {
+	for len(b) > 32 && b[0] == 0 {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 32 {
+		return nil
+	}
+	return b
 }
 
 // walkProto calls fn for each field of a serialized proto: varints with v,

@@ -173,7 +173,7 @@ type pageToken struct {
 
 func fingerprint(q map[string][]string, reconcile bool, typ string) uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%v|%s|%s|%s", typ, reconcile, strings.Join(q["filter"], ""), strings.Join(q["pageSize"], ""), strings.Join(q["dataSourceFamily"], ""))
+	_, _ = fmt.Fprintf(h, "%s|%v|%s|%s|%s", typ, reconcile, strings.Join(q["filter"], ""), strings.Join(q["pageSize"], ""), strings.Join(q["dataSourceFamily"], ""))
 	return h.Sum64()
 }
 
@@ -239,7 +239,7 @@ func (s *Server) listPoints(w http.ResponseWriter, r *http.Request, u *user, dt 
 		}
 		before = time.Unix(0, pt.Before).UTC()
 	}
-	keep := !(family == "google-wearables" && !dt.wearable)
+	keep := family != "google-wearables" || dt.wearable
 	var pts []wire.DataPoint
 	var keys []time.Time
 	if keep {

@@ -86,7 +86,7 @@ func init() {
 	}
 }
 
-// Every data type with the scope it needs, for tests that want all of them.
+// DataTypeIDs returns the kebab-case ids of every data type the fake serves.
 func DataTypeIDs() []string {
 	var out []string
 	for id := range dataTypes {
@@ -271,11 +271,12 @@ func ecg(s *Server, u *user, t time.Time) wire.DataPoint {
 	samples := make([]int32, n)
 	for i := range samples {
 		ph := math.Mod(float64(i)/float64(hz), beat) / beat // phase within a beat
-		v := 60*math.Exp(-math.Pow((ph-0.2)/0.025, 2)) +    // P
-			-90*math.Exp(-math.Pow((ph-0.3)/0.008, 2)) + // Q
-			1100*math.Exp(-math.Pow((ph-0.32)/0.01, 2)) + // R
-			-200*math.Exp(-math.Pow((ph-0.34)/0.01, 2)) + // S
-			250*math.Exp(-math.Pow((ph-0.55)/0.05, 2)) // T
+		wave := func(amp, center, width float64) float64 {
+			z := (ph - center) / width
+			return amp * math.Exp(-z*z)
+		}
+		// P, Q, R, S and T waves.
+		v := wave(60, 0.2, 0.025) + wave(-90, 0.3, 0.008) + wave(1100, 0.32, 0.01) + wave(-200, 0.34, 0.01) + wave(250, 0.55, 0.05)
 		samples[i] = int32(math.Round(v))
 	}
 	avg := wire.Int64(bpm)

@@ -69,7 +69,6 @@ type User struct {
 type Server struct {
 	cfg Config
 	srv *httptest.Server
-	loc map[string]*time.Location
 
 	mu          sync.Mutex
 	users       []*user

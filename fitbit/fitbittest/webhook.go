@@ -85,16 +85,17 @@ func tinkPublicKey(pub *ecdsa.PublicKey) []byte {
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		return append(b, v...)
 	}
-	params := []byte{1<<3 | 0, 3, 2<<3 | 0, 2, 3<<3 | 0, 2}
-	coord := func(n interface{ FillBytes([]byte) []byte }) []byte {
-		out := make([]byte, 33)
-		n.FillBytes(out[1:])
-		return out
+	// Varint fields 1, 2, 3 of EcdsaParams: tags 0x08, 0x10, 0x18.
+	params := []byte{0x08, 3, 0x10, 2, 0x18, 2}
+	point, err := pub.Bytes() // 0x04 ‖ X ‖ Y, 32 bytes each
+	if err != nil || len(point) != 65 {
+		return nil
 	}
+	coord := func(c []byte) []byte { return append([]byte{0}, c...) }
 	var b []byte
 	b = field(b, 2, params)
-	b = field(b, 3, coord(pub.X))
-	b = field(b, 4, coord(pub.Y))
+	b = field(b, 3, coord(point[1:33]))
+	b = field(b, 4, coord(point[33:]))
 	return b
 }
 
