@@ -43,7 +43,7 @@ type Transformer struct {
 	cfg     Config
 	now     func() time.Time
 
-	fastCodes map[ohx.DataType][]byte
+	fastCodes map[ohx.DataType]*fastType
 	cache     caches
 }
 
@@ -162,8 +162,8 @@ func (t *Transformer) Sample(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error
 	if link.Patient == "" {
 		return ohx.Resource{}, ErrNoPatient
 	}
-	if t.fastEligible(s) {
-		return t.fastQuantity(link, s)
+	if ft := t.fastEligible(s); ft != nil {
+		return t.fastQuantity(link, s, ft)
 	}
 	o, err := t.Observation(link, s)
 	if err != nil {
