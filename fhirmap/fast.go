@@ -73,7 +73,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
 	need := 400 + len(ft.codes) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
-		len(ps.record) + len(s.RecordID) + len(s.DeviceName)
+		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
 	b := make([]byte, 0, need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
@@ -127,6 +127,12 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	b = appendString(b, unit)
 	b = append(b, '}')
 	switch {
+	case s.DeviceID != "" && t.cfg.LogicalReferences:
+		b = append(b, `,"device":{"type":"Device","identifier":{"system":`...)
+		b = appendString(b, ps.device)
+		b = append(b, `,"value":`...)
+		b = appendString(b, s.DeviceID)
+		b = append(b, `}}`...)
 	case s.DeviceID != "":
 		b = append(b, `,"device":{"reference":"Device/`...)
 		b = append(b, t.deviceID(provider, s.DeviceID)...)
