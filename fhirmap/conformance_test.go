@@ -309,6 +309,20 @@ func TestMappingDetails(t *testing.T) {
 	}
 }
 
+func TestUnknownComponentIsKept(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	link := customLink()
+	at := fixedNow
+	s := ohx.Sample{Type: ohx.BloodPressure, Start: at, End: at, Provider: "polar-custom", Components: []ohx.Component{
+		{Code: ohx.ComponentSystolic, Value: 120, Unit: "mm[Hg]"}, {Code: "mean-arterial", Value: 93, Unit: "mm[Hg]"}}}
+	require.NoError(t, s.Validate())
+	r, err := tr.Sample(&link, &s)
+	require.NoError(t, err)
+	require.NoError(t, validate.Resource(r.JSON))
+	assert.Contains(t, string(r.JSON), `"code":"component-mean-arterial"`)
+	assert.Contains(t, string(r.JSON), `"value":93`)
+}
+
 func TestHourlyAggregate(t *testing.T) {
 	tr := newTransformer(t, fhirmap.Config{})
 	link := withingsLink()

@@ -316,11 +316,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 	case ohx.ShapeQuantity:
 		o.ValueQuantity = quantity(s.Value, unit)
 		for _, c := range s.Components {
-			cm := m.component(c.Code)
-			if cm == nil {
-				return nil, fmt.Errorf("fhirmap: %s has no mapping for component %q", s.Type, c.Code)
-			}
-			o.Component = append(o.Component, ObservationComponent{Code: t.codeable(cm.Codes, cm.Text), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
 		}
 	case ohx.ShapeComponents:
 		for _, c := range s.Components {
@@ -328,11 +324,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 				o.ValueQuantity = quantity(c.Value, unitOr(c.Unit, unit))
 				continue
 			}
-			cm := m.component(c.Code)
-			if cm == nil {
-				return nil, fmt.Errorf("fhirmap: %s has no mapping for component %q", s.Type, c.Code)
-			}
-			o.Component = append(o.Component, ObservationComponent{Code: t.codeable(cm.Codes, cm.Text), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
 		}
 	case ohx.ShapeWaveform:
 		sd, lead, err := waveform(s)
@@ -364,6 +356,16 @@ func unitOr(u, def string) string {
 		return u
 	}
 	return def
+}
+
+// componentCode codes a component; a component the table does not know (a
+// custom provider's) keeps its value under our own code "component-{code}"
+// rather than failing the batch.
+func (t *Transformer) componentCode(m *mapping, c string) CodeableConcept {
+	if cm := m.component(c); cm != nil {
+		return t.codeable(cm.Codes, cm.Text)
+	}
+	return t.codeable([]code{own("component-"+c, c)}, c)
 }
 
 func (m *mapping) component(c string) *componentMap {
