@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,14 +301,14 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	var res ohx.PublishResult
 	items := make([]*item, 0, len(rs))
 	rejected := make(map[string]int)
+	prepared, errs := p.prepareAll(rs)
 	for i := range rs {
-		it, err := p.prepare(&rs[i])
-		if err != nil {
-			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: err.Error()})
+		if errs[i] != nil {
+			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: errs[i].Error()})
 			rejected[boundedType(rs[i].Type)]++
 			continue
 		}
-		items = append(items, it)
+		items = append(items, prepared[i])
 	}
 	for t, n := range rejected {
 		p.metrics.FHIROperation("validate", t, "rejected", n)
@@ -344,6 +345,32 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 		}
 	}
 	return res, nil
+}
+
+// prepareAll prepares the resources on all CPUs: schema validation is the
+// expensive part of publishing.
+func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
+	items := make([]*item, len(rs))
+	errs := make([]error, len(rs))
+	workers := min(runtime.GOMAXPROCS(0), (len(rs)+63)/64)
+	if workers <= 1 {
+		for i := range rs {
+			items[i], errs[i] = p.prepare(&rs[i])
+		}
+		return items, errs
+	}
+	var wg sync.WaitGroup
+	per := (len(rs) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min((w+1)*per, len(rs))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				items[i], errs[i] = p.prepare(&rs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return items, errs
 }
 
 // prepare checks a resource and builds its bundle entry.
