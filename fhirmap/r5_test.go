@@ -1,7 +1,10 @@
 package fhirmap
 
 import (
+	"strings"
+
 	"encoding/json"
+	"github.com/google/uuid"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -106,4 +109,13 @@ func TestDeterministicID(t *testing.T) {
 	assert.NotEqual(t, DeterministicID("ab", "c"), DeterministicID("a", "bc"))
 	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, a)
 	assert.Equal(t, "urn:uuid:"+a, FullURL(a))
+}
+
+func TestDeterministicIDIsUUIDv5(t *testing.T) {
+	for _, parts := range [][]string{{"a"}, {"sample", "withings", "u1", "heart-rate", "record", "rec/1"}, {"x", ""}} {
+		want := uuid.NewSHA1(idNamespace, []byte(strings.Join(parts, "\x1f"))).String()
+		assert.Equal(t, want, DeterministicID(parts...))
+	}
+	long := strings.Repeat("x", 1000)
+	assert.Equal(t, uuid.NewSHA1(idNamespace, []byte("a\x1f"+long)).String(), DeterministicID("a", long))
 }

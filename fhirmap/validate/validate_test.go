@@ -41,7 +41,7 @@ func TestEmbeddedSchemaMatchesSource(t *testing.T) {
 	src := findShared(t)
 	f, err := os.Open(src)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	re := regexp.MustCompile(`sha256 ([0-9a-f]{64})`)
 	var want string
 	sc := bufio.NewScanner(f)
