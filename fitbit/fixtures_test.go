@@ -350,3 +350,30 @@ func TestFixtureNotifications(t *testing.T) {
 	assert.True(t, isVerification(fixture(t, "webhook_verification_request.json")))
 	assert.False(t, isVerification(fixture(t, "webhook_notification_upsert_steps.json")))
 }
+
+func TestMapECGWithoutDataSource(t *testing.T) {
+	var r wire.ListResponse
+	require.NoError(t, json.Unmarshal([]byte(`{"dataPoints":[{"name":"users/me/dataTypes/electrocardiogram/dataPoints/1","electrocardiogram":{
+		"interval":{"startTime":"2026-01-05T17:00:00Z","endTime":"2026-01-05T17:00:00Z"},
+		"waveformSamples":[10,-20,300,-5],"samplingFrequencyHertz":250,"millivoltsScalingFactor":500,"leadNumber":1,
+		"beatsPerMinuteAvg":"71","resultClassification":"ATRIAL_FIBRILLATION",
+		"medicalDeviceInfo":{"deviceModel":"Pixel Watch 3","firmwareVersion":"1.2"}}}]}`), &r))
+	got := mapAll(r, newYork)
+	require.Len(t, got, 2)
+	e := got[0]
+	assert.Equal(t, ohx.ECG, e.Type)
+	assert.Equal(t, []int32{10, -20, 300, -5}, e.Waveform.Samples)
+	assert.Equal(t, 0.002, e.Waveform.FactorToMillivolts)
+	assert.Equal(t, ohx.ECGAtrialFibrillation, e.Waveform.Classification)
+	assert.Equal(t, 16*time.Millisecond, e.End.Sub(e.Start), "start == end: the waveform gives the length")
+	assert.Equal(t, -5*time.Hour, e.StartOffset, "no utcOffset: the link zone's offset")
+	assert.Equal(t, "Pixel Watch 3", e.DeviceName)
+	assert.Equal(t, ohx.RecordedUnknown, e.Recording)
+	hr := got[1]
+	assert.Equal(t, 71.0, hr.Value)
+	assert.Equal(t, ohx.ECG, hr.CompanionOf)
+	assert.Equal(t, e.Group, hr.Group)
+	assert.Equal(t, e.RecordID, hr.RecordID)
+	require.NoError(t, e.Validate())
+	require.NoError(t, hr.Validate())
+}

@@ -310,6 +310,9 @@ func (m *mapper) ecg(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
 		w.FactorToMillivolts = 1 / float64(e.MillivoltsScalingFactor)
 	}
 	s.Waveform = w
+	if s.DeviceName == "" && e.MedicalDeviceInfo != nil {
+		s.DeviceName = e.MedicalDeviceInfo.DeviceModel
+	}
 	s.Group = s.RecordID
 	if s.Group == "" {
 		s.Group = "ecg-" + strconv.FormatInt(s.Start.UnixNano(), 10)
@@ -317,6 +320,7 @@ func (m *mapper) ecg(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
 	out = append(out, s)
 	if e.BeatsPerMinuteAvg != nil && *e.BeatsPerMinuteAvg > 0 {
 		hr := m.base(p, ohx.HeartRate)
+		hr.DeviceName = s.DeviceName
 		hr.Start, hr.End = s.Start, s.Start
 		hr.StartOffset, hr.EndOffset = s.StartOffset, s.StartOffset
 		hr.Value = float64(*e.BeatsPerMinuteAvg)
