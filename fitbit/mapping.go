@@ -187,8 +187,8 @@ func (m *mapper) dailyValue(out []ohx.Sample, p *wire.DataPoint, t ohx.DataType,
 }
 
 // skinTemperature maps the nightly skin temperature: the absolute nightly
-// mean (SkinTemperature, with the baseline as a component when known) and its
-// deviation from the 30-day baseline (SkinTemperatureDeviation, only when the
+// mean (SkinTemperature) and its deviation from the 30-day baseline
+// (SkinTemperatureDeviation, with the baseline as a component, only when the
 // baseline is a number).
 func (m *mapper) skinTemperature(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
 	d := p.DailySleepTemperatureDerivations
@@ -201,9 +201,6 @@ func (m *mapper) skinTemperature(out []ohx.Sample, p *wire.DataPoint) []ohx.Samp
 		s := m.base(p, ohx.SkinTemperature)
 		if m.daily(&s, d.Date) {
 			s.Value = nightly
-			if hasBaseline {
-				s.Components = []ohx.Component{{Code: ohx.ComponentBaseline, Value: baseline, Unit: "Cel"}}
-			}
 			out = append(out, s)
 		}
 	}
