@@ -159,6 +159,16 @@ func TestChecksFailOnBrokenProviders(t *testing.T) {
 	}
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
+	leaky := &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		return func(yield func(ohx.Sample, error) bool) {
+			go func() { <-release }() // leaks a goroutine per call
+			for s, err := range b.Provider.Fetch(ctx, link, ts, w) {
+				if !yield(s, err) {
+					return
+				}
+			}
+		}
+	}}
 	tests := []struct {
 		check string
 		p     *broken
@@ -207,18 +217,8 @@ func TestChecksFailOnBrokenProviders(t *testing.T) {
 		{check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, _ context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return b.Provider.Fetch(context.Background(), link, ts, w) // ignores ctx
 		}}},
-		{check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
-			return func(yield func(ohx.Sample, error) bool) {
-				if b.calls.Load() > 1 { // the warm-up fetch is fine; then a goroutine leaks
-					go func() { <-release }()
-				}
-				for s, err := range b.Provider.Fetch(ctx, link, ts, w) {
-					if !yield(s, err) {
-						return
-					}
-				}
-			}
-		}}},
+		{check: "fetch/cancel-mid-stream", p: leaky},
+		{check: "fetch/early-stop", p: leaky},
 		{check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return func(yield func(ohx.Sample, error) bool) {
 				for s, err := range b.Provider.Fetch(ctx, link, ts, w) {
