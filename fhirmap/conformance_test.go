@@ -329,7 +329,7 @@ func TestHourlyAggregate(t *testing.T) {
 	ss := hourlySamples()
 	r, err := tr.Sample(&link, &ss[0])
 	require.NoError(t, err)
-	assert.Equal(t, fhirmap.DeterministicID("hourly", link.ID, "heart-rate", "2026-11-20T08:00:00Z"), r.ID)
+	assert.Equal(t, fhirmap.DeterministicID("hourly", fhirmap.LinkKey(&link), "heart-rate", "2026-11-20T08:00:00Z"), r.ID)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.JSON, &m))
 	assert.Equal(t, map[string]any{"start": "2026-11-20T09:00:00+01:00", "end": "2026-11-20T10:00:00+01:00"}, m["effectivePeriod"])
