@@ -74,7 +74,7 @@ func newEnv(t *testing.T, fakeCfg withingstest.Config, mut func(*withings.Config
 	return &env{fake: fake, p: p, store: st, clock: clk, link: link}
 }
 
-func collect(t *testing.T, p ohx.Provider, ctx context.Context, link ohx.Link, types []ohx.DataType, w ohx.Window) ([]ohx.Sample, error) {
+func collect(ctx context.Context, t *testing.T, p ohx.Provider, link ohx.Link, types []ohx.DataType, w ohx.Window) ([]ohx.Sample, error) {
 	t.Helper()
 	var out []ohx.Sample
 	for s, err := range p.Fetch(ctx, link, types, w) {
@@ -125,7 +125,7 @@ func TestFetchAllTypesOrderedAndInWindow(t *testing.T) {
 	e := newEnv(t, withingstest.Config{PageSize: 3}, nil)
 	start := e.clock.Now().Truncate(24 * time.Hour).Add(-10*24*time.Hour + 5*time.Hour + 30*time.Minute)
 	w := ohx.Window{Start: start, End: start.Add(4 * 24 * time.Hour)}
-	got, err := collect(t, e.p, t.Context(), e.link, e.p.DataTypes(), w)
+	got, err := collect(t.Context(), t, e.p, e.link, e.p.DataTypes(), w)
 	require.NoError(t, err)
 
 	last := map[ohx.DataType]time.Time{}
@@ -165,7 +165,7 @@ func TestFetchSplitsIntradayInto24hCalls(t *testing.T) {
 	e := newEnv(t, withingstest.Config{}, nil)
 	end := e.clock.Now()
 	w := ohx.Window{Start: end.Add(-30 * 24 * time.Hour), End: end}
-	got, err := collect(t, e.p, t.Context(), e.link, []ohx.DataType{ohx.HeartRate}, w)
+	got, err := collect(t.Context(), t, e.p, e.link, []ohx.DataType{ohx.HeartRate}, w)
 	require.NoError(t, err)
 	assert.NotEmpty(t, got)
 
@@ -271,7 +271,7 @@ func TestErrorStatusesAreClassified(t *testing.T) {
 				e.fake.Fail(withingstest.OpGetmeas, c.status, 1)
 			}
 			w := ohx.Window{Start: e.clock.Now().Add(-time.Hour), End: e.clock.Now()}
-			_, err := collect(t, e.p, t.Context(), e.link, []ohx.DataType{ohx.BodyWeight}, w)
+			_, err := collect(t.Context(), t, e.p, e.link, []ohx.DataType{ohx.BodyWeight}, w)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, c.want)
 			assert.Equal(t, c.kind, ohx.KindOf(err))
@@ -299,7 +299,7 @@ func TestFetchStopsWhenConsumerStopsOrContextEnds(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := collect(t, e.p, ctx, e.link, []ohx.DataType{ohx.HeartRate}, w)
+	_, err := collect(ctx, t, e.p, e.link, []ohx.DataType{ohx.HeartRate}, w)
 	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
 }
 
@@ -310,7 +310,7 @@ func TestStepsSources(t *testing.T) {
 	d := daily.clock.Now().In(paris).AddDate(0, 0, -5)
 	w := ohx.Window{Start: time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, paris).UTC(),
 		End: time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, paris).UTC()}
-	ds, err := collect(t, daily.p, t.Context(), daily.link, []ohx.DataType{ohx.Steps}, w)
+	ds, err := collect(t.Context(), t, daily.p, daily.link, []ohx.DataType{ohx.Steps}, w)
 	require.NoError(t, err)
 	require.Len(t, ds, 1, "the civil day starting at Paris midnight")
 	assert.Equal(t, w.Start, ds[0].Start)
@@ -320,7 +320,7 @@ func TestStepsSources(t *testing.T) {
 	assert.Empty(t, daily.fake.CallsOf(withingstest.OpGetIntradayActivity))
 
 	intra := newEnv(t, withingstest.Config{}, func(c *withings.Config) { c.Steps = withings.StepsIntraday })
-	is, err := collect(t, intra.p, t.Context(), intra.link, []ohx.DataType{ohx.Steps}, w)
+	is, err := collect(t.Context(), t, intra.p, intra.link, []ohx.DataType{ohx.Steps}, w)
 	require.NoError(t, err)
 	sum := 0.0
 	for _, s := range is {
