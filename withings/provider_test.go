@@ -182,6 +182,37 @@ func TestFetchSplitsIntradayInto24hCalls(t *testing.T) {
 	assert.Equal(t, w.End.Unix()-1, prevEnd)
 }
 
+func TestMeasuresOnlyFetchUsesLongCalls(t *testing.T) {
+	e := newEnv(t, withingstest.Config{PageSize: 50}, nil)
+	end := e.clock.Now()
+	w := ohx.Window{Start: end.Add(-30 * 24 * time.Hour), End: end}
+	got, err := collect(t.Context(), t, e.p, e.link, []ohx.DataType{ohx.BodyWeight, ohx.BloodPressure, ohx.SleepSession, ohx.Steps}, w)
+	require.NoError(t, err)
+	last := map[ohx.DataType]time.Time{}
+	for _, s := range got {
+		assert.False(t, s.Start.Before(last[s.Type]), "%s in order", s.Type)
+		last[s.Type] = s.Start
+	}
+	assert.GreaterOrEqual(t, len(got), 30+60+29+29)
+	calls := e.fake.CallsOf(withingstest.OpGetmeas)
+	require.NotEmpty(t, calls)
+	assert.LessOrEqual(t, len(calls), 3, "about a hundred groups, 50 a page")
+	for i, c := range calls {
+		assert.Equal(t, strconv.FormatInt(w.Start.Unix(), 10), c.Params.Get("startdate"), "one 30-day range")
+		assert.Equal(t, strconv.Itoa(50*i), cmpOr(c.Params.Get("offset"), "0"))
+	}
+	assert.Len(t, e.fake.CallsOf(withingstest.OpGetActivity), 1)
+	assert.Len(t, e.fake.CallsOf(withingstest.OpSleepGetSummary), 1)
+	assert.Empty(t, e.fake.CallsOf(withingstest.OpGetIntradayActivity))
+}
+
+func cmpOr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a
+}
+
 func TestRefreshOn401PersistsRotatedToken(t *testing.T) {
 	e := newEnv(t, withingstest.Config{}, nil)
 	before, err := e.store.Token(t.Context(), e.link.ID)
