@@ -437,11 +437,32 @@ func checkErrorsClassified(t tb, cfg *Config) {
 		if failErr() == nil {
 			continue
 		}
-		// Once restored, the provider works again.
-		r := fetch(t.Context(), t, cfg, cfg.Provider, cfg.Types, cfg.Window)
-		if r.err != nil {
-			t.Errorf("after the %s failure was lifted, Fetch still fails: %v", f, r.err)
+		// Once restored, the provider works again: its first sample comes.
+		if err := firstSample(t, cfg); err != nil {
+			t.Errorf("after the %s failure was lifted, Fetch still fails: %v", f, err)
 		}
+	}
+}
+
+// firstSample fetches until the first sample or error and stops.
+func firstSample(t tb, cfg *Config) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		var ferr error
+		for _, err := range cfg.Provider.Fetch(t.Context(), cfg.Link, cfg.Types, cfg.Window) {
+			ferr = err
+			break
+		}
+		done <- ferr
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(cfg.Timeout):
+		t.Errorf("Fetch did not yield within %s", cfg.Timeout)
+		t.FailNow()
+		return nil
 	}
 }
 
