@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -423,4 +424,34 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestFHIRSearchFindsPublishedResources(t *testing.T) {
+	srv := fhirtest.NewServer()
+	defer srv.Close()
+	p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Mode: publish.WriteConditionalCreate})
+	require.NoError(t, err)
+	batch := []ohx.Resource{hrObservation(1, ""), hrObservation(2, "")}
+	_, err = p.Publish(t.Context(), batch)
+	require.NoError(t, err)
+
+	ids, err := p.FindByIdentifier(t.Context(), "Observation", batch[1].Identifier)
+	require.NoError(t, err)
+	assert.Equal(t, srv.ByIdentifier("Observation", batch[1].Identifier), ids)
+	require.Len(t, ids, 1)
+
+	ids, err = p.FindByIdentifier(t.Context(), "Observation", testSystem+"|unknown")
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+
+	ms, err := p.Search(t.Context(), "Observation", url.Values{"subject": {"Patient/p1"}})
+	require.NoError(t, err)
+	assert.Len(t, ms, 2)
+
+	_, err = p.Search(t.Context(), "Observation", url.Values{"code": {"8867-4"}})
+	var fe *publish.FHIRError
+	require.ErrorAs(t, err, &fe, "the test server refuses parameters it does not support")
+	assert.Equal(t, http.StatusBadRequest, fe.Status)
+	_, err = p.Search(t.Context(), "../x", nil)
+	require.Error(t, err)
 }
