@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -454,4 +455,41 @@ func TestFHIRSearchFindsPublishedResources(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, fe.Status)
 	_, err = p.Search(t.Context(), "../x", nil)
 	require.Error(t, err)
+}
+
+func TestFHIRTimeoutsAndCancellation(t *testing.T) {
+	t.Run("a slow answer times out and is retried", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := fhirtest.New()
+			srv.SetLatency(time.Minute)
+			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Timeout: 10 * time.Second})
+			require.NoError(t, err)
+			go func() {
+				time.Sleep(15 * time.Second) // the first attempt has timed out
+				srv.SetLatency(0)
+			}()
+			res, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
+			require.NoError(t, err)
+			assert.Len(t, res.Written, 1)
+			assert.Equal(t, 1, srv.Count("Observation"))
+			assert.GreaterOrEqual(t, srv.RequestCount(), 2)
+		})
+	})
+	t.Run("a cancelled context stops at once and is not a failure", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := fhirtest.New()
+			srv.SetLatency(time.Hour)
+			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Timeout: 2 * time.Hour,
+				Breaker: publish.BreakerSettings{Failures: 1}})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err = p.Publish(ctx, []ohx.Resource{hrObservation(1, "")})
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 5*time.Second, time.Since(start))
+			assert.Equal(t, 0, p.BreakerState(), "a cancelled call does not count against the server")
+			assert.Equal(t, 1, srv.RequestCount())
+		})
+	})
 }
