@@ -19,6 +19,9 @@ import (
 // against the R5 schema: 25 distinct resources per type, each stamped with
 // the local offset of its hour.
 func TestHourlyMapsToValidR5(t *testing.T) {
+	if raceEnabled {
+		t.Skip("one goroutine, nothing for the race detector; the schema compile is slow under -race")
+	}
 	require.NoError(t, validate.Ready())
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	require.NoError(t, err)
