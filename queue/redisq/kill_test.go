@@ -101,4 +101,3 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 	defer mu.Unlock()
 	assert.Len(t, runs, 1, "the superseded task did not run the job again")
 }
-
