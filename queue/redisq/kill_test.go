@@ -73,7 +73,7 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 			return nil
 		}))
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); assert.NoError(t, <-done) })
 
 	// About 1–1.5 leases after the kill; the deadline is generous.
 	require.Eventually(t, func() bool {
