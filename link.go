@@ -10,6 +10,9 @@ type LinkStatus string
 
 // Link states.
 const (
+	// LinkPending: the link was created and the patient was sent to the
+	// provider's consent page; it becomes active on the OAuth callback.
+	LinkPending LinkStatus = "pending"
 	// LinkActive: tokens are valid as far as ohx knows; syncs run.
 	LinkActive LinkStatus = "active"
 	// LinkNeedsReconsent: the provider refused the tokens for good (revoked or

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the README configuration table")
+
+func envOf(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := loadConfig(envOf(nil))
+	require.NoError(t, err)
+	assert.Equal(t, ":8080", c.Addr)
+	assert.Equal(t, "./ohx-data", c.DataDir)
+	assert.Equal(t, "http://localhost:8080", c.PublicURL)
+	assert.Equal(t, "ohx-data/ndjson", c.NDJSONDir)
+	assert.Equal(t, "put", c.FHIRWriteMode)
+	assert.Equal(t, 100, c.FHIRBundleSize)
+	assert.Equal(t, 30, c.InitialDays)
+	assert.Equal(t, "individual", c.Aggregation)
+	assert.Len(t, c.FHIRScopes, 5)
+	assert.Equal(t, "https://wbsapi.withings.net", c.WithingsAPIURL)
+	assert.Empty(t, c.APIKeys)
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	_, err := loadConfig(envOf(map[string]string{
+		"OHX_ADDR":                   "8080",
+		"OHX_API_KEYS":               "short",
+		"OHX_WITHINGS_CLIENT_ID":     "id",
+		"OHX_FHIR_URL":               "ftp://fhir",
+		"OHX_FHIR_WRITE_MODE":        "patch",
+		"OHX_FHIR_BUNDLE_SIZE":       "0",
+		"OHX_DATABASE_URL":           "postgres://db/ohx",
+		"OHX_NIGHTLY_AT":             "25:99",
+		"OHX_TLS_CERT_FILE":          "cert.pem",
+		"OHX_AGGREGATION":            "daily",
+		"OHX_REDIS_URL":              "localhost:6379",
+		"OHX_WITHINGS_ALLOWED_CIDRS": "10.0.0.0/33",
+	}))
+	require.Error(t, err)
+	for _, name := range []string{"OHX_ADDR", "OHX_API_KEYS", "OHX_WITHINGS_CLIENT_SECRET", "OHX_WITHINGS_WEBHOOK_SECRET",
+		"OHX_FHIR_URL", "OHX_FHIR_WRITE_MODE", "OHX_FHIR_BUNDLE_SIZE", "OHX_SECRET_KEYS", "OHX_NIGHTLY_AT",
+		"OHX_TLS_CERT_FILE", "OHX_AGGREGATION", "OHX_REDIS_URL", "OHX_WITHINGS_ALLOWED_CIDRS"} {
+		assert.Contains(t, err.Error(), name)
+	}
+	assert.NotContains(t, err.Error(), "postgres://db/ohx", "values are not echoed")
+}
+
+// configTable renders the README configuration table from envVars.
+func configTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")
+	for _, e := range envVars {
+		def := e.Default
+		if def == "" {
+			def = "–"
+		} else if !strings.Contains(def, " ") {
+			def = "`" + def + "`"
+		}
+		b.WriteString("| `" + e.Name + "` | " + def + " | " + e.Doc + " |\n")
+	}
+	return b.String()
+}
+
+func TestReadmeConfigTable(t *testing.T) {
+	const start, end = "<!-- config-table:start -->\n", "<!-- config-table:end -->"
+	path := "../../README.md"
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	readme := string(data)
+	i, j := strings.Index(readme, start), strings.Index(readme, end)
+	require.True(t, i >= 0 && j > i, "README.md needs the config-table markers")
+	want := configTable()
+	if *update {
+		readme = readme[:i+len(start)] + want + readme[j:]
+		require.NoError(t, os.WriteFile(path, []byte(readme), 0o644))
+		return
+	}
+	assert.Equal(t, want, readme[i+len(start):j], "README configuration table is stale: go test ./cmd/ohxd -run TestReadmeConfigTable -update")
+}

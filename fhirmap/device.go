@@ -1,0 +1,123 @@
+package fhirmap
+
+import (
+	"errors"
+
+	"github.com/openhealthexchange/ohx"
+)
+
+// DeviceAssociationID returns the deterministic id of the DeviceAssociation
+// between a provider device and a link's patient.
+func DeviceAssociationID(link *ohx.Link, provider, providerDeviceID string) string {
+	return DeterministicID("device-association", provider, link.ExternalUserID, providerDeviceID, link.Patient)
+}
+
+var deviceKindText = map[ohx.DeviceKind]string{
+	ohx.DeviceScale:           "Scale",
+	ohx.DeviceBloodPressure:   "Blood pressure monitor",
+	ohx.DeviceActivityTracker: "Activity tracker",
+	ohx.DeviceWatch:           "Watch",
+	ohx.DeviceSleepMonitor:    "Sleep monitor",
+	ohx.DeviceThermometer:     "Thermometer",
+	ohx.DevicePhone:           "Phone",
+	ohx.DeviceOther:           "Other device",
+}
+
+// Device maps a provider device to its R5 Device.
+func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*Device, error) {
+	if d.ID == "" {
+		return nil, errors.New("fhirmap: device has no provider id")
+	}
+	provider := d.Provider
+	if provider == "" {
+		provider = link.Provider
+	}
+	dev := &Device{
+		ID:         DeviceID(provider, d.ID),
+		Meta:       t.meta(provider),
+		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "device")), Value: ptr(d.ID)}},
+		Status:     DeviceActive,
+	}
+	if d.Manufacturer != "" {
+		dev.Manufacturer = ptr(d.Manufacturer)
+	}
+	if d.Model != "" {
+		dev.DisplayName = ptr(d.Model)
+		dev.Name = []DeviceName{{Value: d.Model, Type: NameRegistered, Display: ptr(true)}}
+	}
+	if d.ModelNumber != "" {
+		dev.ModelNumber = ptr(d.ModelNumber)
+	}
+	kind := d.Kind
+	if kind == "" {
+		kind = ohx.DeviceOther
+	}
+	text := deviceKindText[kind]
+	if text == "" {
+		text = string(kind)
+	}
+	// SNOMED CT 49062001 |Device (physical object)| plus our own kind code:
+	// no more specific SNOMED concept was verified for consumer wearables.
+	dev.Type = []CodeableConcept{t.codeable([]code{cDevice, own("device-kind-"+string(kind), text)}, text)}
+	if d.Firmware != "" {
+		dev.Version = []DeviceVersion{{Type: &CodeableConcept{Text: ptr("firmware")}, Value: d.Firmware}}
+	}
+	if d.BatteryPercent != nil {
+		dev.Property = append(dev.Property, DeviceProperty{
+			Type:          t.codeable([]code{own("battery-level", "Battery level")}, "Battery level"),
+			ValueQuantity: quantity(*d.BatteryPercent, "%"),
+		})
+	} else if d.BatteryStatus != "" {
+		dev.Property = append(dev.Property, DeviceProperty{
+			Type:                 t.codeable([]code{own("battery-status", "Battery status")}, "Battery status"),
+			ValueCodeableConcept: &CodeableConcept{Text: ptr(d.BatteryStatus)},
+		})
+	}
+	return dev, nil
+}
+
+// DeviceAssociation maps the link between a provider device and the link's
+// patient: status attached, and period.start only from the provider's
+// first-use time (never the time of the sync).
+func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*DeviceAssociation, error) {
+	if d.ID == "" {
+		return nil, errors.New("fhirmap: device has no provider id")
+	}
+	provider := d.Provider
+	if provider == "" {
+		provider = link.Provider
+	}
+	id := DeviceAssociationID(link, provider, d.ID)
+	a := &DeviceAssociation{
+		ID:         id,
+		Meta:       t.meta(provider),
+		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "device-association")), Value: ptr(id)}},
+		Device:     t.ref("Device", DeviceID(provider, d.ID), t.IdentifierSystem(provider, "device"), d.ID),
+		Status:     AssociationStatus(AssociationAttached),
+		Subject:    &Reference{Reference: ptr(link.Patient)},
+	}
+	if !d.FirstUse.IsZero() {
+		a.Period = &Period{Start: instant(d.FirstUse)}
+	}
+	return a, nil
+}
+
+func (t *Transformer) device(link *ohx.Link, d *ohx.Device) ([]ohx.Resource, error) {
+	dev, err := t.Device(link, d)
+	if err != nil {
+		return nil, err
+	}
+	a, err := t.DeviceAssociation(link, d)
+	if err != nil {
+		return nil, err
+	}
+	r1, err := t.resource("Device", dev.ID, "", dev.Identifier[0], dev)
+	if err != nil {
+		return nil, err
+	}
+	r2, err := t.resource("DeviceAssociation", a.ID, "", a.Identifier[0], a)
+	if err != nil {
+		return nil, err
+	}
+	return []ohx.Resource{r1, r2}, nil
+}

@@ -1,0 +1,60 @@
+// Package fhirmap maps ohx samples and devices to FHIR R5 resources.
+//
+// # Mapping
+//
+// [Transformer] implements ohx.Transformer. For a batch of one link it emits:
+//
+//   - an Observation per sample, coded with LOINC where the R5 vital-signs
+//     profiles or LOINC define the measurement, with UCUM units, the local time
+//     of the measurement (effectiveDateTime, or effectivePeriod for intervals
+//     and daily summaries), subject = the link's patient and device =
+//     Device/{deterministic id}; blood pressure as a panel with components,
+//     sleep as the total with stage components, RR intervals as SampledData;
+//   - for an ECG, the waveform Observation (valueSampledData with the
+//     provider's integer samples, origin 0 mV, factor to mV, interval
+//     1000/Hz ms), the heart rate recorded with it (derivedFrom the waveform)
+//     and an EKG-study DiagnosticReport whose result references both and whose
+//     conclusionCode carries the rhythm classification;
+//   - for hourly aggregates, one Observation per link, type and hour with the
+//     natural statistic as value and observation-statistics components;
+//   - a Device and a DeviceAssociation (status attached, period.start only
+//     from the provider's first-use time) per provider device;
+//   - a Provenance per data type and batch, with the ohx software Device (or a
+//     configured Organization) as agent.
+//
+// [MappingTable] renders the full table; the README's mapping section is
+// generated from it.
+//
+// # Identity
+//
+// Resource ids are deterministic UUID v5 values ([SampleID], [DeviceID],
+// [ProvenanceID], [DeterministicID]), so a re-sync produces the same ids and
+// publishing is idempotent. Business identifiers use provider-scoped systems
+// under a configurable base URI (default urn:ohx), e.g.
+// urn:ohx:withings:observation; the same base names our own code system
+// (urn:ohx:code) for measurements without a standard code. A record whose
+// provider modified time is later than its creation is published as amended;
+// [EnteredInError] rewrites a published resource for a provider deletion.
+// [Transaction] wraps resources in a transaction Bundle with urn:uuid fullUrls.
+//
+// # R5 structs
+//
+// The R5 resources ohx emits are hand-written here (Observation with
+// SampledData, DiagnosticReport, Device, DeviceAssociation, Provenance,
+// Bundle and OperationOutcome), because no Go library models R5. They reuse
+// only the datatypes of github.com/samply/golang-fhir-models whose JSON is the
+// same in R4 and R5 (Coding, CodeableConcept, Quantity, Reference, Identifier,
+// Period, Meta, Annotation, Range, Ratio); samply's R4 resources are never
+// emitted, because they write R4 JSON. Optional elements are pointers or
+// slices with omitempty, required codes are string types checked by Validate,
+// decimals are json.Number so they keep their precision, and MarshalJSON
+// writes the resourceType.
+//
+// # Proof
+//
+// Every emitted shape is validated in the tests against the official R5 JSON
+// schema plus Go checks with the sibling package fhirmap/validate (see
+// TestConformance and the golden files in testdata/golden). The frequent
+// single-quantity Observation has a hand-written JSON fast path, checked
+// byte-for-byte against the generic path by TestFastPathEqualsGeneric.
+package fhirmap

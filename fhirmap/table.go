@@ -1,0 +1,77 @@
+package fhirmap
+
+import (
+	"strings"
+
+	"github.com/openhealthexchange/ohx"
+)
+
+var systemName = map[string]string{
+	SystemLOINC:  "LOINC",
+	SystemSNOMED: "SNOMED CT",
+	SystemMDC:    "MDC",
+}
+
+func (c code) markdown() string {
+	if c.System == ownCode {
+		return "ohx `" + c.Code + "` (own)"
+	}
+	return systemName[c.System] + " " + c.Code + " " + c.Display
+}
+
+func codesMarkdown(cs []code) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.markdown()
+	}
+	return strings.Join(parts, "; ")
+}
+
+var timingText = map[ohx.Timing]string{
+	ohx.TimingInstant:  "effectiveDateTime",
+	ohx.TimingInterval: "effectivePeriod",
+	ohx.TimingDaily:    "effectivePeriod (civil day)",
+}
+
+// MappingTable renders the mapping of every data type of the ohx catalog as a
+// Markdown table: resource, category, codes, UCUM unit, value shape, time
+// shape and notes. Codes marked "(own)" are in the code system
+// {BaseURI}:code (default urn:ohx:code). The README's mapping section is this
+// output (see TestReadmeMappingTable).
+func MappingTable() string {
+	var b strings.Builder
+	b.WriteString("| data type | resource | category | code(s) | UCUM unit | value | time | notes |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, info := range ohx.DataTypes() {
+		m, ok := tableIndex[info.Type]
+		if !ok {
+			b.WriteString("| `" + string(info.Type) + "` | **unmapped** | | | | | | |\n")
+			continue
+		}
+		codes := codesMarkdown(m.Codes)
+		if len(m.Components) > 0 {
+			comps := make([]string, len(m.Components))
+			for i, c := range m.Components {
+				comps[i] = "`" + c.Component + "`: " + codesMarkdown(c.Codes)
+			}
+			codes += "; components " + strings.Join(comps, ", ")
+		}
+		unit := info.Unit
+		if unit == "" {
+			unit = "per component"
+		}
+		cells := []string{"`" + string(info.Type) + "`", m.Resource, m.Category, codes, "`" + unit + "`", m.Value, timingText[info.Timing], m.Note}
+		for i := range cells {
+			cells[i] = strings.ReplaceAll(cells[i], "|", "\\|")
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	b.WriteString("\nHourly aggregates (from `aggregate/`): one Observation per link, type and hour with `effectivePeriod` ")
+	b.WriteString("covering the hour, the type's code, the natural statistic as `valueQuantity` (mean for rates, sum for counts, named in `method`), ")
+	b.WriteString("and `minimum`, `maximum`, `count` (plus `average` for sums) as components coded from ")
+	b.WriteString("`http://terminology.hl7.org/CodeSystem/observation-statistics`; the raw series, when kept, as a `valueSampledData` component.\n")
+	b.WriteString("Devices: `Device` (R5 `name[]` registered-name, `displayName`, `modelNumber`, `type` SNOMED CT 49062001 plus our device kind, ")
+	b.WriteString("firmware as `version`, battery as `property`) and `DeviceAssociation` (status `attached`, `period.start` only from the provider's first use). ")
+	b.WriteString("Each batch gets a `Provenance` (agent: the ohx software Device or a configured Organization).\n")
+	return b.String()
+}

@@ -1,0 +1,412 @@
+package fhirmap
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/openhealthexchange/ohx"
+)
+
+// DefaultBaseURI is the base of every identifier system, code system and
+// meta.source value ohx owns, unless Config.BaseURI says otherwise.
+const DefaultBaseURI = "urn:ohx"
+
+// Config configures a Transformer. The zero value is usable.
+type Config struct {
+	// BaseURI is the base of the systems ohx owns, e.g. "urn:ohx" gives
+	// identifier systems such as "urn:ohx:withings:observation". It must be an
+	// absolute URI without spaces, query or fragment, and must not end in ":"
+	// or "/". Empty means DefaultBaseURI.
+	BaseURI string
+	// Organization, when set, is a literal reference ("Organization/123") to
+	// the organization named as the Provenance agent. When empty the agent is
+	// the ohx software Device, which is then published with each batch.
+	Organization string
+	// SoftwareVersion is written as the version of the ohx software Device.
+	SoftwareVersion string
+	// Now returns the current time, used only for Provenance.recorded. Nil
+	// means time.Now.
+	Now func() time.Time
+	// NoProvenance disables the Provenance resource per batch.
+	NoProvenance bool
+	// LogicalReferences makes every reference between resources ohx emits a
+	// logical reference by business identifier ({"type":"Device",
+	// "identifier":{…}}) instead of a literal "Device/{id}", for publishers
+	// that write with conditional creates, where the server assigns ids.
+	LogicalReferences bool
+}
+
+// Transformer maps ohx batches to FHIR R5 resources. It implements
+// ohx.Transformer and is safe for concurrent use.
+type Transformer struct {
+	base    string
+	sysCode string
+	cfg     Config
+	now     func() time.Time
+
+	fastCodes map[ohx.DataType]*fastType
+	cache     caches
+}
+
+var _ ohx.Transformer = (*Transformer)(nil)
+
+// New returns a Transformer for cfg, or an error when the base URI or the
+// organization reference is malformed.
+func New(cfg Config) (*Transformer, error) {
+	base := cfg.BaseURI
+	if base == "" {
+		base = DefaultBaseURI
+	}
+	if strings.ContainsAny(base, " \t\r\n?#") || !strings.Contains(base, ":") ||
+		strings.HasSuffix(base, ":") || strings.HasSuffix(base, "/") {
+		return nil, errors.New("fhirmap: BaseURI must be an absolute URI without spaces, query or fragment and without a trailing ':' or '/'")
+	}
+	if cfg.Organization != "" && !strings.HasPrefix(cfg.Organization, "Organization/") {
+		return nil, errors.New("fhirmap: Organization must be a reference of the form Organization/{id}")
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	t := &Transformer{base: base, sysCode: base + ":code", cfg: cfg, now: now}
+	if err := t.buildFastCodes(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// BaseURI returns the base URI of the systems this transformer writes.
+func (t *Transformer) BaseURI() string { return t.base }
+
+// IdentifierSystem returns the business identifier system of a resource kind
+// ("observation", "diagnostic-report", "device", "device-association",
+// "provenance") for a provider: {BaseURI}:{provider}:{kind}.
+func (t *Transformer) IdentifierSystem(provider, kind string) string {
+	return t.base + ":" + provider + ":" + kind
+}
+
+// CodeSystem returns the code system ohx owns, {BaseURI}:code, used where no
+// standard code exists.
+func (t *Transformer) CodeSystem() string { return t.sysCode }
+
+// ref returns the reference to a resource ohx emits: literal "Type/id", or,
+// with Config.LogicalReferences, a logical reference by its business identifier.
+func (t *Transformer) ref(typ, id, system, value string) Reference {
+	if t.cfg.LogicalReferences && system != "" && value != "" {
+		return Reference{Type: ptr(typ), Identifier: &Identifier{System: ptr(system), Value: ptr(value)}}
+	}
+	return Reference{Reference: ptr(typ + "/" + id)}
+}
+
+// ErrNoPatient is returned when a batch's link has no patient reference.
+var ErrNoPatient = errors.New("fhirmap: link has no patient reference")
+
+// Transform maps a batch: every device to a Device and a DeviceAssociation,
+// every sample to an Observation (an ECG also to a DiagnosticReport), and adds
+// one Provenance per data type of the batch. The same input always yields the
+// same resource ids.
+func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resource, error) {
+	if b.Link.Patient == "" {
+		return nil, ErrNoPatient
+	}
+	if b.Link.Provider == "" {
+		return nil, errors.New("fhirmap: link has no provider")
+	}
+	out := make([]ohx.Resource, 0, len(b.Samples)+2*len(b.Devices)+4)
+	prov := newProvenanceSet()
+	for i := range b.Devices {
+		rs, err := t.device(&b.Link, &b.Devices[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+		prov.add("device", rs...)
+	}
+	var ecgs []ecgPending
+	groups := map[string]string{} // group -> heart-rate companion Observation id
+	for i := range b.Samples {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		s := &b.Samples[i]
+		r, err := t.Sample(&b.Link, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		prov.addSample(string(s.Type), s, r)
+		if s.Type == ohx.ECG && s.Aggregate == nil {
+			ecgs = append(ecgs, ecgPending{sample: s, obs: r})
+		}
+		if s.Type == ohx.HeartRate && s.Group != "" && s.CompanionOf == ohx.ECG {
+			groups[s.Group] = r.ID
+		}
+	}
+	for _, e := range ecgs {
+		r, err := t.ecgReport(&b.Link, e.sample, e.obs.ID, groups[e.sample.Group])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		prov.add(string(ohx.ECG), r)
+	}
+	if !t.cfg.NoProvenance && len(out) > 0 {
+		rs, err := t.provenance(&b.Link, b.Window, prov)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+type ecgPending struct {
+	sample *ohx.Sample
+	obs    ohx.Resource
+}
+
+// Sample maps one sample to its Observation resource.
+func (t *Transformer) Sample(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error) {
+	if link.Patient == "" {
+		return ohx.Resource{}, ErrNoPatient
+	}
+	if ft := t.fastEligible(s); ft != nil {
+		return t.fastQuantity(link, s, ft)
+	}
+	o, err := t.Observation(link, s)
+	if err != nil {
+		return ohx.Resource{}, err
+	}
+	return t.resource("Observation", o.ID, s.Type, o.Identifier[0], o)
+}
+
+func (t *Transformer) resource(typ, id string, dt ohx.DataType, ident Identifier, v interface {
+	Validate() error
+	MarshalJSON() ([]byte, error)
+},
+) (ohx.Resource, error) {
+	if err := v.Validate(); err != nil {
+		return ohx.Resource{}, err
+	}
+	data, err := v.MarshalJSON()
+	if err != nil {
+		return ohx.Resource{}, fmt.Errorf("fhirmap: marshal %s: %w", typ, err)
+	}
+	return ohx.Resource{Type: typ, ID: id, Identifier: str(ident.System) + "|" + str(ident.Value), DataType: dt, JSON: json.RawMessage(data)}, nil
+}
+
+func (t *Transformer) codeable(codes []code, text string) CodeableConcept {
+	cc := CodeableConcept{Coding: make([]Coding, len(codes))}
+	for i, c := range codes {
+		sys := c.System
+		if sys == ownCode {
+			sys = t.sysCode
+		}
+		cc.Coding[i] = Coding{System: ptr(sys), Code: ptr(c.Code), Display: ptr(c.Display)}
+	}
+	if text != "" {
+		cc.Text = ptr(text)
+	}
+	return cc
+}
+
+func category(cat string) []CodeableConcept {
+	return []CodeableConcept{{Coding: []Coding{{System: ptr(SystemObservationCategory), Code: ptr(cat), Display: ptr(categoryDisplay[cat])}}}}
+}
+
+// quantity builds a UCUM Quantity; decimals are written in the shortest form
+// that round-trips (json.Number keeps it exact).
+func quantity(v float64, unit string) *Quantity {
+	return &Quantity{Value: number(v), Unit: ptr(unit), System: ptr(ucum), Code: ptr(unit)}
+}
+
+func number(v float64) *json.Number {
+	n := json.Number(formatFloat(v))
+	return &n
+}
+
+func dateTime(ts time.Time) *string {
+	s := ts.Format(time.RFC3339Nano)
+	return &s
+}
+
+func instant(ts time.Time) *string {
+	s := ts.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+func status(s *ohx.Sample) ObservationStatus {
+	if !s.Created.IsZero() && s.Modified.After(s.Created) {
+		return ObservationAmended
+	}
+	return ObservationFinal
+}
+
+func (t *Transformer) meta(provider string) *Meta {
+	return &Meta{Source: ptr(t.base + ":" + provider)}
+}
+
+// Observation builds the Observation of one sample with the generic path.
+func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, error) {
+	m, ok := tableIndex[s.Type]
+	if !ok {
+		return nil, fmt.Errorf("fhirmap: no mapping for data type %q", s.Type)
+	}
+	provider := s.Provider
+	if provider == "" {
+		provider = link.Provider
+	}
+	id := SampleID(link, s)
+	o := &Observation{
+		ID:         id,
+		Meta:       t.meta(provider),
+		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "observation")), Value: ptr(id)}},
+		Status:     status(s),
+		Category:   category(m.Category),
+		Code:       t.codeable(m.Codes, m.Text),
+		Subject:    &Reference{Reference: ptr(link.Patient)},
+	}
+	if s.RecordID != "" {
+		o.Identifier = append(o.Identifier, Identifier{System: ptr(t.IdentifierSystem(provider, "record")), Value: ptr(s.RecordID)})
+	}
+	if s.Instant() {
+		o.EffectiveDateTime = dateTime(s.LocalStart())
+	} else {
+		o.EffectivePeriod = &Period{Start: dateTime(s.LocalStart()), End: dateTime(s.LocalEnd())}
+	}
+	if !s.Modified.IsZero() {
+		o.Issued = instant(s.Modified)
+	} else if !s.Created.IsZero() {
+		o.Issued = instant(s.Created)
+	}
+	switch {
+	case s.DeviceID != "":
+		r := t.ref("Device", t.deviceID(provider, s.DeviceID), t.IdentifierSystem(provider, "device"), s.DeviceID)
+		o.Device = &r
+	case s.DeviceName != "":
+		o.Device = &Reference{Display: ptr(s.DeviceName)}
+	}
+	if s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous {
+		o.Note = []Annotation{{Text: recordingNote[s.Recording]}}
+	}
+	if s.CompanionOf == ohx.ECG && s.Group != "" {
+		// The heart rate an ECG recording measured: derived from the waveform.
+		ecg := *s
+		ecg.Type = ohx.ECG
+		ecgID := SampleID(link, &ecg)
+		o.DerivedFrom = []Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)}
+	}
+	unit := s.Unit
+	if unit == "" {
+		info, _ := s.Type.Info()
+		unit = info.Unit
+	}
+	if s.Aggregate != nil {
+		t.aggregate(o, s, unit)
+		return o, nil
+	}
+	info, _ := s.Type.Info()
+	switch info.Shape {
+	case ohx.ShapeQuantity:
+		o.ValueQuantity = quantity(s.Value, unit)
+		for _, c := range s.Components {
+			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+		}
+	case ohx.ShapeComponents:
+		for _, c := range s.Components {
+			if s.Type == ohx.SleepSession && c.Code == ohx.ComponentSleepTotal {
+				o.ValueQuantity = quantity(c.Value, unitOr(c.Unit, unit))
+				continue
+			}
+			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+		}
+	case ohx.ShapeWaveform:
+		sd, lead, err := waveform(s)
+		if err != nil {
+			return nil, err
+		}
+		o.ValueSampledData = sd
+		if lead != cECGLeadI {
+			o.Code = t.codeable([]code{lead}, "ECG lead "+s.Waveform.Lead)
+		}
+	case ohx.ShapeSeries:
+		sd, err := series(s.Series, unit)
+		if err != nil {
+			return nil, fmt.Errorf("fhirmap: %s: %w", s.Type, err)
+		}
+		o.ValueSampledData = sd
+	}
+	return o, nil
+}
+
+var recordingNote = map[ohx.RecordingMethod]string{
+	ohx.RecordedByUser:    "Entered by the user.",
+	ohx.RecordedDerived:   "Derived by the provider from other measurements.",
+	ohx.RecordedAmbiguous: "Measured by a device that may be shared with another person.",
+}
+
+func unitOr(u, def string) string {
+	if u != "" {
+		return u
+	}
+	return def
+}
+
+// componentCode codes a component; a component the table does not know (a
+// custom provider's) keeps its value under our own code "component-{code}"
+// rather than failing the batch.
+func (t *Transformer) componentCode(m *mapping, c string) CodeableConcept {
+	if cm := m.component(c); cm != nil {
+		return t.codeable(cm.Codes, cm.Text)
+	}
+	return t.codeable([]code{own("component-"+c, c)}, c)
+}
+
+func (m *mapping) component(c string) *componentMap {
+	for i := range m.Components {
+		if m.Components[i].Component == c {
+			return &m.Components[i]
+		}
+	}
+	return nil
+}
+
+// aggregate fills an hourly aggregate: the natural statistic as the value and
+// minimum, maximum and count (and the other statistic) as components coded
+// from observation-statistics; the raw series, if kept, as SampledData.
+func (t *Transformer) aggregate(o *Observation, s *ohx.Sample, unit string) {
+	a := s.Aggregate
+	info, _ := s.Type.Info()
+	o.ValueQuantity = quantity(s.Value, unit)
+	stat := statAverage
+	if info.Aggregation == ohx.AggregateSum {
+		stat = statSum
+	}
+	o.Method = &CodeableConcept{Coding: []Coding{{System: ptr(SystemObservationStatistics), Code: ptr(stat), Display: ptr(statDisplay[stat])}},
+		Text: ptr("Hourly " + strings.ToLower(statDisplay[stat]))}
+	comp := func(c string) CodeableConcept {
+		return CodeableConcept{Coding: []Coding{{System: ptr(SystemObservationStatistics), Code: ptr(c), Display: ptr(statDisplay[c])}}}
+	}
+	o.Component = append(o.Component,
+		ObservationComponent{Code: comp(statMinimum), ValueQuantity: quantity(a.Min, unit)},
+		ObservationComponent{Code: comp(statMaximum), ValueQuantity: quantity(a.Max, unit)},
+		ObservationComponent{Code: comp(statCount), ValueInteger: ptr(int64(a.Count))},
+	)
+	if stat == statSum {
+		o.Component = append(o.Component, ObservationComponent{Code: comp(statAverage), ValueQuantity: quantity(a.Mean, unit)})
+	}
+	if a.Raw != nil && len(a.Raw.Values) > 0 {
+		if sd, err := series(a.Raw, unit); err == nil {
+			o.Component = append(o.Component, ObservationComponent{
+				Code:             t.codeable([]code{own("raw-series", "Raw values of the aggregation period")}, "Raw values"),
+				ValueSampledData: sd,
+			})
+		}
+	}
+}

@@ -1,0 +1,31 @@
+// Package validate checks FHIR R5 JSON the way a strict R5 server would.
+//
+// It embeds the official HL7 FHIR R5 (5.0.0) JSON schema, so it works in any
+// program that imports it, with no file beside the binary. The schema is
+// parsed and compiled lazily on first use (about half a second) and shared by
+// all goroutines afterwards; call [Ready] early to pay that cost up front.
+//
+// The schema rejects unknown elements (and therefore the R4 shapes such as
+// SampledData.period, Device.deviceName or Device.patient), wrong JSON types
+// and missing required complex elements. It cannot see required primitive
+// elements, the codes of required bindings, invariants or references, so
+// [Resource] and [Bundle] add Go checks for what the project emits:
+//
+//   - required primitives: Observation.status, DiagnosticReport.status,
+//     SampledData.intervalUnit and dimensions (> 0), Bundle.type,
+//     Bundle.entry.request.method and url, Observation.triggeredBy.type;
+//   - codes of required bindings: observation-status, diagnostic-report-status,
+//     http-verb, bundle-type, device-nametype, device-status,
+//     deviceassociation-status, observation-triggeredbytype;
+//   - invariants sdd-1 (interval xor offsets), obs-6, obs-7, dev-1, bdl-3c and
+//     bdl-7 (unique fullUrl);
+//   - no empty object or array anywhere;
+//   - every urn:uuid has RFC 4122 syntax, and inside a bundle every urn:uuid
+//     reference resolves to an entry fullUrl;
+//   - Bundle.entry.request.ifNoneExist is a bare query without a "Type?" prefix.
+//
+// Failures come back as an [*Error] that lists every [Violation] with its
+// FHIRPath-like location (for example "Bundle.entry[2].resource.status") and
+// a rule name. Messages never repeat the offending value, so an error can be
+// logged without leaking health data.
+package validate

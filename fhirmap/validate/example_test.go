@@ -1,0 +1,26 @@
+package validate_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+)
+
+// Example rejects an R4-shaped SampledData (period instead of interval) and a
+// status code outside the required value set, naming paths but not values.
+func Example() {
+	err := validate.Resource([]byte(`{"resourceType":"Observation","status":"done","code":{"text":"ECG"},
+		"valueSampledData":{"origin":{"value":0},"period":4,"dimensions":1,"data":"1 2 3"}}`))
+	var ve *validate.Error
+	if errors.As(err, &ve) {
+		for _, v := range ve.Violations {
+			fmt.Println(v)
+		}
+	}
+	// Output:
+	// Observation.valueSampledData: unknown element(s) period (not in R5) (schema)
+	// Observation.status: status is not a code of the required value set observation-status (code)
+	// Observation.valueSampledData.intervalUnit: intervalUnit is required (R5) (required)
+	// Observation.valueSampledData: exactly one of interval or offsets must be present (sdd-1)
+}

@@ -1,0 +1,407 @@
+package validate
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// schemaJSON is a byte-for-byte copy of package/openapi/fhir.schema.json from
+// the npm package hl7.fhir.r5.core@5.0.0 (see SchemaSHA256).
+//
+//go:embed fhir.schema.r5.json
+var schemaJSON []byte
+
+// SchemaSHA256 is the SHA-256 of the embedded official R5 JSON schema, as
+// recorded where the file was obtained (hl7.fhir.r5.core@5.0.0).
+const SchemaSHA256 = "e865a3f40d9949c72da906ee3d89ae4c7066be27fd8a258cae80705e08e4d1b7"
+
+const schemaURL = "fhir.schema.json"
+
+// Violation is one reason why a resource is not valid FHIR R5.
+type Violation struct {
+	// Path locates the offending element, FHIRPath-like, starting with the
+	// resource type: "Observation.component[1].code".
+	Path string
+	// Rule names what was broken: "schema", "required", "code", "empty",
+	// "uuid", "reference", or an invariant key such as "sdd-1" or "bdl-7".
+	Rule string
+	// Message explains the violation without repeating the offending value.
+	Message string
+}
+
+// String renders the violation as "path: message (rule)".
+func (v Violation) String() string {
+	return v.Path + ": " + v.Message + " (" + v.Rule + ")"
+}
+
+// Error is returned by Resource and Bundle when the JSON is not valid FHIR R5.
+// It never contains the values of the document, only paths and rules.
+type Error struct {
+	// ResourceType is the resourceType of the validated document, or "" when
+	// it had none.
+	ResourceType string
+	// Violations lists every problem found, schema violations first.
+	Violations []Violation
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("fhir r5: invalid ")
+	if e.ResourceType != "" {
+		b.WriteString(e.ResourceType)
+	} else {
+		b.WriteString("resource")
+	}
+	b.WriteString(": ")
+	b.WriteString(strconv.Itoa(len(e.Violations)))
+	if len(e.Violations) == 1 {
+		b.WriteString(" violation")
+	} else {
+		b.WriteString(" violations")
+	}
+	for i, v := range e.Violations {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(v.String())
+	}
+	return b.String()
+}
+
+// Has reports whether one of the violations has the given rule and, when
+// path is not empty, the given path. It is meant for tests.
+func (e *Error) Has(rule, path string) bool {
+	for _, v := range e.Violations {
+		if v.Rule == rule && (path == "" || v.Path == path) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrNotJSON is wrapped by the error returned for input that is not a single
+// JSON object.
+var ErrNotJSON = errors.New("fhir r5: input is not a JSON object")
+
+var (
+	loadOnce sync.Once
+	loadErr  error
+
+	compileMu sync.Mutex
+	compiler  *jsonschema.Compiler
+	compiled  map[string]*jsonschema.Schema
+	known     map[string]bool // resource types of the schema's discriminator
+)
+
+func load() error {
+	loadOnce.Do(func() {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
+		if err != nil {
+			loadErr = fmt.Errorf("fhir r5: parse embedded schema: %w", err)
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft6)
+		if err := c.AddResource(schemaURL, doc); err != nil {
+			loadErr = fmt.Errorf("fhir r5: add embedded schema: %w", err)
+			return
+		}
+		known = map[string]bool{}
+		if m, ok := doc.(map[string]any); ok {
+			if d, ok := m["discriminator"].(map[string]any); ok {
+				if mp, ok := d["mapping"].(map[string]any); ok {
+					for k := range mp {
+						known[k] = true
+					}
+				}
+			}
+		}
+		if len(known) == 0 {
+			loadErr = errors.New("fhir r5: embedded schema lists no resource types")
+			return
+		}
+		compiler = c
+		compiled = map[string]*jsonschema.Schema{}
+	})
+	return loadErr
+}
+
+// schemaFor returns the compiled schema of one resource definition.
+func schemaFor(resourceType string) (*jsonschema.Schema, error) {
+	if err := load(); err != nil {
+		return nil, err
+	}
+	compileMu.Lock()
+	defer compileMu.Unlock()
+	if s, ok := compiled[resourceType]; ok {
+		return s, nil
+	}
+	s, err := compiler.Compile(schemaURL + "#/definitions/" + resourceType)
+	if err != nil {
+		return nil, fmt.Errorf("fhir r5: compile %s: %w", resourceType, err)
+	}
+	compiled[resourceType] = s
+	return s, nil
+}
+
+// Ready parses and compiles the embedded schema for the resource types the
+// project emits (Bundle pulls in all of them). It is optional: the first
+// validation does the same. Tests call it once so that a broken schema fails
+// loudly and early.
+func Ready() error {
+	_, err := schemaFor("Bundle")
+	return err
+}
+
+// KnownResourceType reports whether the R5 schema defines the resource type.
+func KnownResourceType(resourceType string) bool {
+	if load() != nil {
+		return false
+	}
+	return known[resourceType]
+}
+
+// Resource validates one FHIR R5 resource given as JSON: against the schema
+// definition named by its resourceType, then with the Go checks described in
+// the package documentation. A Bundle is validated with the bundle rules too.
+// It returns nil, an *Error listing the violations, or an error wrapping
+// ErrNotJSON.
+func Resource(data []byte) error {
+	return validate(data, "")
+}
+
+// Bundle validates a FHIR R5 Bundle given as JSON, including every entry
+// resource and the references between entries. It is Resource with the
+// extra requirement that resourceType is "Bundle".
+func Bundle(data []byte) error {
+	return validate(data, "Bundle")
+}
+
+// Value marshals v with encoding/json and validates the result as Resource
+// does. It is a convenience for tests of code that builds resources.
+func Value(v interface{ MarshalJSON() ([]byte, error) }) error {
+	data, err := v.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("fhir r5: marshal: %w", err)
+	}
+	return Resource(data)
+}
+
+func validate(data []byte, want string) error {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrNotJSON, safeJSONError(err))
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return ErrNotJSON
+	}
+	rt, _ := obj["resourceType"].(string)
+	e := &Error{ResourceType: rt}
+	switch {
+	case rt == "":
+		e.Violations = append(e.Violations, Violation{Path: "(root)", Rule: "required", Message: "resourceType is missing or not a string"})
+		return e
+	case want != "" && rt != want:
+		e.ResourceType = ""
+		e.Violations = append(e.Violations, Violation{Path: "resourceType", Rule: "schema", Message: "resourceType must be " + want})
+		return e
+	}
+	if err := load(); err != nil {
+		return err
+	}
+	if !known[rt] {
+		e.ResourceType = ""
+		e.Violations = append(e.Violations, Violation{Path: "resourceType", Rule: "schema", Message: "not an R5 resource type"})
+		return e
+	}
+	s, err := schemaFor(rt)
+	if err != nil {
+		return err
+	}
+	if err := s.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return fmt.Errorf("fhir r5: schema validation: %w", err)
+		}
+		e.Violations = append(e.Violations, schemaViolations(rt, doc, ve)...)
+	}
+	c := &checker{}
+	c.resource(rt, obj)
+	e.Violations = append(e.Violations, c.violations...)
+	if len(e.Violations) == 0 {
+		return nil
+	}
+	return e
+}
+
+// safeJSONError describes a JSON syntax error without quoting the input.
+func safeJSONError(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "invalid character"); i >= 0 {
+		return "invalid JSON syntax"
+	}
+	if strings.Contains(msg, "EOF") {
+		return "unexpected end of JSON"
+	}
+	return "invalid JSON"
+}
+
+// schemaViolations flattens a schema validation error into violations. Where
+// a oneOf over all resource types failed (nested resources), only the branch
+// of the instance's own resourceType is kept.
+func schemaViolations(rt string, doc any, ve *jsonschema.ValidationError) []Violation {
+	var out []Violation
+	seen := map[string]bool{}
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		causes := e.Causes
+		if _, ok := e.ErrorKind.(*kind.OneOf); ok && len(causes) > 1 {
+			causes = pickBranch(doc, e)
+			if len(causes) == 0 {
+				add(&out, seen, Violation{Path: fhirPath(rt, e.InstanceLocation), Rule: "schema", Message: "matches no R5 definition (unknown or missing resourceType)"})
+				return
+			}
+		}
+		if len(causes) == 0 {
+			add(&out, seen, Violation{Path: fhirPath(rt, e.InstanceLocation), Rule: "schema", Message: kindMessage(e.ErrorKind)})
+			return
+		}
+		for _, c := range causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return out
+}
+
+func add(out *[]Violation, seen map[string]bool, v Violation) {
+	k := v.String()
+	if seen[k] {
+		return
+	}
+	seen[k] = true
+	*out = append(*out, v)
+}
+
+// pickBranch keeps the causes of a failed oneOf that belong to the definition
+// named by the instance's resourceType.
+func pickBranch(doc any, e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	inst := lookup(doc, e.InstanceLocation)
+	m, ok := inst.(map[string]any)
+	if !ok {
+		return nil
+	}
+	rt, _ := m["resourceType"].(string)
+	if rt == "" {
+		return nil
+	}
+	var keep []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		if branchIs(c, rt) {
+			keep = append(keep, c)
+		}
+	}
+	return keep
+}
+
+func branchIs(e *jsonschema.ValidationError, rt string) bool {
+	if strings.HasSuffix(e.SchemaURL, "#/definitions/"+rt) {
+		return true
+	}
+	if _, ok := e.ErrorKind.(*kind.Reference); ok {
+		for _, c := range e.Causes {
+			if strings.HasSuffix(c.SchemaURL, "#/definitions/"+rt) {
+				return true
+			}
+		}
+		if r, ok := e.ErrorKind.(*kind.Reference); ok && strings.HasSuffix(r.URL, "#/definitions/"+rt) {
+			return true
+		}
+	}
+	return false
+}
+
+func lookup(doc any, loc []string) any {
+	cur := doc
+	for _, tok := range loc {
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// fhirPath renders a JSON pointer token list as "Type.a[0].b".
+func fhirPath(rt string, loc []string) string {
+	var b strings.Builder
+	b.WriteString(rt)
+	for _, tok := range loc {
+		if _, err := strconv.Atoi(tok); err == nil {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		b.WriteString("." + tok)
+	}
+	return b.String()
+}
+
+var printer = message.NewPrinter(language.English)
+
+// kindMessage describes a schema failure without echoing instance values.
+func kindMessage(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		return "JSON type " + k.Got + " is not allowed here, want " + strings.Join(k.Want, " or ")
+	case *kind.Required:
+		return "missing required element(s) " + strings.Join(k.Missing, ", ")
+	case *kind.AdditionalProperties:
+		return "unknown element(s) " + strings.Join(k.Properties, ", ") + " (not in R5)"
+	case *kind.Const:
+		if s, ok := k.Want.(string); ok {
+			return "value must be " + s
+		}
+		return "value differs from the required constant"
+	case *kind.Enum:
+		var want []string
+		for _, w := range k.Want {
+			want = append(want, fmt.Sprint(w))
+		}
+		return "value is not one of " + strings.Join(want, ", ")
+	case *kind.Pattern:
+		return "value does not match the R5 datatype pattern"
+	case *kind.Format:
+		return "value is not a valid " + k.Want
+	case *kind.FalseSchema:
+		return "element is not allowed"
+	case *kind.MinItems, *kind.MaxItems, *kind.MinLength, *kind.MaxLength,
+		*kind.Minimum, *kind.Maximum, *kind.ExclusiveMinimum, *kind.ExclusiveMaximum,
+		*kind.MinProperties, *kind.MaxProperties, *kind.UniqueItems, *kind.MultipleOf:
+		// These messages name only the limits, never the value.
+		return k.LocalizedString(printer)
+	default:
+		return "violates schema keyword " + strings.Join(k.KeywordPath(), "/")
+	}
+}

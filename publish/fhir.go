@@ -1,0 +1,778 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/provider"
+)
+
+// WriteMode says how a FHIR publisher writes resources.
+type WriteMode int
+
+// Write modes.
+const (
+	// WritePut writes every resource with PUT {type}/{id}: the deterministic
+	// id makes the write an idempotent create-or-update. This is the
+	// default; it needs a server that allows client-assigned ids.
+	WritePut WriteMode = iota
+	// WriteConditionalCreate creates resources with POST and ifNoneExist on
+	// the business identifier, so a second write of the same resource is a
+	// no-op. Devices and DeviceAssociations are upserted with a conditional
+	// update instead, so their changes (battery, firmware) are kept.
+	WriteConditionalCreate
+	// WriteConditionalUpdate writes every resource with
+	// PUT {type}?identifier=system|value: created when no resource has the
+	// identifier, updated when one has.
+	WriteConditionalUpdate
+)
+
+// String returns the mode's name.
+func (m WriteMode) String() string {
+	switch m {
+	case WritePut:
+		return "put"
+	case WriteConditionalCreate:
+		return "conditional-create"
+	case WriteConditionalUpdate:
+		return "conditional-update"
+	}
+	return "unknown"
+}
+
+// Defaults of FHIRConfig.
+const (
+	DefaultBundleSize       = 100
+	DefaultTimeout          = 30 * time.Second
+	DefaultMaxRetryTime     = time.Minute
+	DefaultBreakerFailures  = 5
+	DefaultBreakerOpen      = 60 * time.Second
+	DefaultBreakerSuccesses = 3
+)
+
+// BreakerSettings tune the circuit breaker of a destination. Zero fields take
+// the defaults: 5 consecutive failed requests (each attempt counts) open the
+// breaker for 60 s; then 3 consecutive successes close it.
+type BreakerSettings struct {
+	// Failures is the number of consecutive failed requests that opens the
+	// breaker.
+	Failures uint32
+	// Open is how long the breaker stays open before it lets trial requests
+	// through.
+	Open time.Duration
+	// Successes is the number of consecutive successful trial requests that
+	// closes it again.
+	Successes uint32
+}
+
+// FHIRConfig configures a FHIR publisher. BaseURL is required; the zero value
+// of every other field is a sensible default.
+type FHIRConfig struct {
+	// BaseURL is the server's base ("https://ehr.example/fhir").
+	BaseURL string
+	// Name names the destination in breaker, metrics and errors; the default
+	// is the base URL's host. Keep it free of user data.
+	Name string
+	// BundleSize is the number of entries per transaction Bundle; 0 means
+	// DefaultBundleSize.
+	BundleSize int
+	// Mode is the write mode; the zero value is WritePut.
+	Mode WriteMode
+	// HTTPClient sends the requests; nil means a client with no overall
+	// timeout (Timeout bounds each attempt). Its transport is wrapped to add
+	// the Authorization header.
+	HTTPClient *http.Client
+	// Auth supplies access tokens (see StaticToken, ClientCredentials,
+	// SMARTBackend); nil sends no Authorization header. Tokens are cached by
+	// the source and refreshed before they expire.
+	Auth oauth2.TokenSource
+	// Timeout bounds one HTTP attempt; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// MaxRetryTime bounds how long 5xx answers, network errors and
+	// rate-limit waits are retried for one request; 0 means
+	// DefaultMaxRetryTime. After it the batch fails with an error.
+	MaxRetryTime time.Duration
+	// Breaker tunes the destination's circuit breaker.
+	Breaker BreakerSettings
+	// Breakers is the registry that holds the destination's breaker (named
+	// "fhir:"+Name), so an application can list and reset it with its other
+	// breakers; nil means a registry of the publisher's own.
+	Breakers *provider.Breakers
+	// Validate checks each resource before it is sent; nil means
+	// validate.Resource (the R5 schema plus fhirmap's checks). Resources that
+	// fail are rejected, never sent.
+	Validate func([]byte) error
+	// Logger receives logs (no resource content, no tokens); nil means none.
+	Logger *zap.Logger
+	// Metrics receives measurements; nil means ohx.NopMetrics.
+	Metrics ohx.Metrics
+}
+
+// FHIR is an ohx.Publisher that writes resources to a FHIR R5 server as
+// transaction Bundles, idempotently. It is safe for concurrent use.
+//
+// Each Publish validates the resources, sends them in Bundles of BundleSize
+// entries and checks every entry of the transaction-response. When the server
+// rejects a whole transaction (4xx), the publisher isolates the bad
+// resources: a bundle whose entries do not reference one another is sent
+// again as a batch, where every entry succeeds or fails alone; a bundle with
+// internal references drops the entry the OperationOutcome names (with the
+// entries that depend on it) and sends the rest as a transaction again. The
+// bad resources end up in PublishResult.Rejected with a reason built from the
+// OperationOutcome.
+//
+// References between the entries of one bundle: every entry's fullUrl is
+// urn:uuid:{id} when the id is a UUID (as fhirmap's deterministic ids are),
+// else {BaseURL}/{type}/{id}. In WritePut mode resources keep their plain
+// "Type/id" references, which a server resolves because the PUT fixes the
+// id. In the conditional modes the server assigns ids, so references to
+// another entry of the same bundle are rewritten to that entry's fullUrl.
+type FHIR struct {
+	cfg      FHIRConfig
+	base     string
+	client   *http.Client
+	breaker  *provider.Breaker
+	log      *zap.Logger
+	metrics  ohx.Metrics
+	validate func([]byte) error
+	sleep    func(context.Context, time.Duration) error
+
+	mu    sync.Mutex
+	known map[string]string // key → identifier query of referenced types
+}
+
+// maxKnown bounds the identifiers remembered across Publish calls.
+const maxKnown = 100_000
+
+// rememberedTypes are the types whose identifiers a publisher remembers
+// across calls, because later resources reference them.
+var rememberedTypes = map[string]bool{
+	"Device": true, "DeviceAssociation": true, "Patient": true, "Practitioner": true,
+	"Organization": true, "DiagnosticReport": true,
+}
+
+func (p *FHIR) remember(it *item) {
+	if !rememberedTypes[it.typ] {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.known == nil {
+		p.known = make(map[string]string)
+	}
+	if _, ok := p.known[it.key]; ok || len(p.known) < maxKnown {
+		p.known[it.key] = it.identQuery
+	}
+}
+
+func (p *FHIR) knownIdentifier(key string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q, ok := p.known[key]
+	return q, ok
+}
+
+var _ ohx.Publisher = (*FHIR)(nil)
+
+// NewFHIR checks cfg and returns a publisher.
+func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("publish: fhir base URL must be an absolute http(s) URL")
+	}
+	if u.User != nil {
+		return nil, errors.New("publish: fhir base URL must not carry credentials")
+	}
+	switch {
+	case cfg.BundleSize < 0:
+		return nil, errors.New("publish: fhir bundle size must not be negative")
+	case cfg.Timeout < 0, cfg.MaxRetryTime < 0, cfg.Breaker.Open < 0:
+		return nil, errors.New("publish: fhir durations must not be negative")
+	case cfg.Mode < WritePut || cfg.Mode > WriteConditionalUpdate:
+		return nil, errors.New("publish: unknown fhir write mode")
+	}
+	if cfg.Name == "" {
+		cfg.Name = u.Host
+	}
+	if cfg.BundleSize == 0 {
+		cfg.BundleSize = DefaultBundleSize
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxRetryTime == 0 {
+		cfg.MaxRetryTime = DefaultMaxRetryTime
+	}
+	if cfg.Breaker.Failures == 0 {
+		cfg.Breaker.Failures = DefaultBreakerFailures
+	}
+	if cfg.Breaker.Open == 0 {
+		cfg.Breaker.Open = DefaultBreakerOpen
+	}
+	if cfg.Breaker.Successes == 0 {
+		cfg.Breaker.Successes = DefaultBreakerSuccesses
+	}
+	p := &FHIR{
+		cfg:      cfg,
+		base:     strings.TrimRight(cfg.BaseURL, "/"),
+		log:      cfg.Logger,
+		metrics:  cfg.Metrics,
+		validate: cfg.Validate,
+		sleep:    sleepCtx,
+	}
+	if p.log == nil {
+		p.log = zap.NewNop()
+	}
+	if p.metrics == nil {
+		p.metrics = ohx.NopMetrics{}
+	}
+	if p.validate == nil {
+		p.validate = validate.Resource
+	}
+	base := cfg.HTTPClient
+	if base == nil {
+		base = &http.Client{}
+	}
+	client := *base
+	if cfg.Auth != nil {
+		rt := client.Transport
+		if rt == nil {
+			rt = http.DefaultTransport
+		}
+		client.Transport = &oauth2.Transport{Source: &authSource{src: cfg.Auth}, Base: rt}
+	}
+	p.client = &client
+	reg := cfg.Breakers
+	if reg == nil {
+		reg = provider.NewBreakers(provider.BreakersConfig{Metrics: p.metrics, Logger: p.log})
+	}
+	p.breaker = reg.Get("fhir:"+cfg.Name, provider.BreakerSettings{
+		FailureThreshold:  cfg.Breaker.Failures,
+		OpenTimeout:       cfg.Breaker.Open,
+		HalfOpenSuccesses: cfg.Breaker.Successes,
+		IsFailure:         isFailure,
+	})
+	return p, nil
+}
+
+// BreakerState returns the destination breaker's state: 0 closed, 1
+// half-open, 2 open (the values of ohx.Metrics.BreakerState).
+func (p *FHIR) BreakerState() int { return int(p.breaker.Status().State) }
+
+// item is one resource on its way into a bundle.
+type item struct {
+	key     string
+	typ     string
+	id      string
+	fullURL string
+	body    json.RawMessage
+	request fhirmap.BundleRequest
+	// identQuery is "identifier=system|value" (conditional modes only).
+	identQuery string
+}
+
+// Publish validates the resources and writes them in transaction Bundles. A
+// nil error means every resource not in Rejected was acknowledged by the
+// server. On an error (server unavailable after retries, breaker open,
+// authentication failure, cancelled context) the resources of the failed
+// bundle and of later bundles are not in Written; those of earlier bundles
+// are.
+func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResult, error) {
+	var res ohx.PublishResult
+	items := make([]*item, 0, len(rs))
+	rejected := make(map[string]int)
+	prepared, errs := p.prepareAll(rs)
+	for i := range rs {
+		if errs[i] != nil {
+			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: errs[i].Error()})
+			rejected[boundedType(rs[i].Type)]++
+			continue
+		}
+		items = append(items, prepared[i])
+	}
+	for t, n := range rejected {
+		p.metrics.FHIROperation("validate", t, "rejected", n)
+	}
+	// In the conditional modes the server assigns ids, so a reference to a
+	// resource of an earlier bundle becomes a conditional reference on its
+	// identifier.
+	var callIdents map[string]string
+	if p.cfg.Mode != WritePut {
+		callIdents = make(map[string]string, len(items))
+		for _, it := range items {
+			callIdents[it.key] = it.identQuery
+			p.remember(it)
+		}
+	}
+	for start := 0; start < len(items); start += p.cfg.BundleSize {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		chunk := items[start:min(start+p.cfg.BundleSize, len(items))]
+		if p.cfg.Mode != WritePut {
+			if err := linkEntries(chunk, func(key string) (string, bool) {
+				if q, ok := callIdents[key]; ok {
+					return q, true
+				}
+				return p.knownIdentifier(key)
+			}); err != nil {
+				return res, err
+			}
+		}
+		if err := p.publishTransaction(ctx, chunk, &res); err != nil {
+			countByType(p.metrics, "transaction", "error", chunk)
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// prepareAll prepares the resources on all CPUs: schema validation is the
+// expensive part of publishing.
+func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
+	items := make([]*item, len(rs))
+	errs := make([]error, len(rs))
+	workers := min(runtime.GOMAXPROCS(0), (len(rs)+63)/64)
+	if workers <= 1 {
+		for i := range rs {
+			items[i], errs[i] = p.prepare(&rs[i])
+		}
+		return items, errs
+	}
+	var wg sync.WaitGroup
+	per := (len(rs) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min((w+1)*per, len(rs))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				items[i], errs[i] = p.prepare(&rs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return items, errs
+}
+
+// prepare checks a resource and builds its bundle entry.
+func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
+	if !resourceTypeRE.MatchString(r.Type) {
+		return nil, errors.New("invalid resource type")
+	}
+	if !resourceIDRE.MatchString(r.ID) {
+		return nil, errors.New("invalid resource id")
+	}
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+	}
+	if err := json.Unmarshal(r.JSON, &head); err != nil {
+		return nil, errors.New("resource JSON is not a JSON object")
+	}
+	if head.ResourceType != r.Type {
+		return nil, errors.New("resourceType in JSON does not match the resource type")
+	}
+	if head.ID != r.ID {
+		return nil, errors.New("id in JSON does not match the resource id")
+	}
+	if err := p.validate(r.JSON); err != nil {
+		return nil, err
+	}
+	it := &item{key: r.Key(), typ: r.Type, id: r.ID, body: r.JSON, fullURL: p.fullURL(r.Type, r.ID)}
+	mode := p.cfg.Mode
+	if mode == WriteConditionalCreate && (r.Type == "Device" || r.Type == "DeviceAssociation") {
+		mode = WriteConditionalUpdate // devices are upserted, never duplicated
+	}
+	switch mode {
+	case WritePut:
+		it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPut, URL: r.Type + "/" + r.ID}
+	case WriteConditionalCreate, WriteConditionalUpdate:
+		q, err := identifierQuery(r.Identifier)
+		if err != nil {
+			return nil, err
+		}
+		it.identQuery = q
+		if mode == WriteConditionalCreate {
+			it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPost, URL: r.Type, IfNoneExist: &q}
+		} else {
+			it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPut, URL: r.Type + "?" + q}
+		}
+		// The server assigns the id; a client id in the body would be
+		// ignored or refused by a strict server.
+		body, err := dropID(r.JSON)
+		if err != nil {
+			return nil, err
+		}
+		it.body = body
+	}
+	return it, nil
+}
+
+// fullURL returns the fullUrl of an entry: urn:uuid for UUID ids, else the
+// absolute URL of the resource.
+func (p *FHIR) fullURL(typ, id string) string {
+	if u, err := uuid.Parse(id); err == nil && len(id) == 36 {
+		return "urn:uuid:" + u.String()
+	}
+	return p.base + "/" + typ + "/" + id
+}
+
+// identifierQuery turns "system|value" into "identifier=system|value" with
+// both parts escaped for a query string.
+func identifierQuery(identifier string) (string, error) {
+	system, value, ok := strings.Cut(identifier, "|")
+	if !ok || value == "" {
+		return "", errors.New("resource has no business identifier (system|value) for a conditional write")
+	}
+	return "identifier=" + queryEscape(system) + "|" + queryEscape(value), nil
+}
+
+// queryEscape escapes a query value but keeps ':' and '/' readable, as FHIR
+// servers expect in token systems.
+func queryEscape(s string) string {
+	e := url.QueryEscape(s)
+	return strings.NewReplacer("%3A", ":", "%2F", "/").Replace(e)
+}
+
+// dropID removes the top-level id of a resource.
+func dropID(body json.RawMessage) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, errors.New("resource JSON is not a JSON object")
+	}
+	delete(m, "id")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, errors.New("resource JSON is not valid")
+	}
+	return out, nil
+}
+
+// linkEntries rewrites references for the conditional modes, where the
+// server assigns ids: a reference to another entry of the bundle ("Type/id")
+// becomes that entry's fullUrl; a reference to a resource published earlier
+// whose identifier is known becomes a conditional reference
+// ("Type?identifier=system|value"), which the server resolves.
+func linkEntries(chunk []*item, known func(key string) (string, bool)) error {
+	targets := make(map[string]string, len(chunk))
+	for _, it := range chunk {
+		targets[it.key] = it.fullURL
+	}
+	lookup := func(ref string) (string, bool) {
+		if t, ok := targets[ref]; ok {
+			return t, true
+		}
+		typ, _, ok := strings.Cut(ref, "/")
+		if !ok || !resourceTypeRE.MatchString(typ) {
+			return "", false
+		}
+		if q, ok := known(ref); ok {
+			return typ + "?" + q, true
+		}
+		return "", false
+	}
+	for _, it := range chunk {
+		if !bytes.Contains(it.body, []byte(`"reference"`)) {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(it.body))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return fmt.Errorf("publish: %s: resource JSON is not valid", it.key)
+		}
+		if !rewriteRefs(v, lookup) {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("publish: %s: resource JSON is not valid", it.key)
+		}
+		it.body = b
+	}
+	return nil
+}
+
+func rewriteRefs(v any, lookup func(string) (string, bool)) bool {
+	changed := false
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok && k == "reference" {
+				if t, ok := lookup(s); ok {
+					x[k] = t
+					changed = true
+				}
+				continue
+			}
+			if rewriteRefs(e, lookup) {
+				changed = true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if rewriteRefs(e, lookup) {
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// dependsOn reports, for each entry, which other entries of the chunk it
+// references (by "Type/id" or fullUrl).
+func dependencies(chunk []*item) map[int][]int {
+	idx := make(map[string]int, 2*len(chunk))
+	for i, it := range chunk {
+		idx[it.key] = i
+		idx[it.fullURL] = i
+	}
+	deps := make(map[int][]int)
+	for i, it := range chunk {
+		if !bytes.Contains(it.body, []byte(`"reference"`)) {
+			continue
+		}
+		for _, m := range referenceRE.FindAllSubmatch(it.body, -1) {
+			if j, ok := idx[string(m[1])]; ok && j != i {
+				deps[i] = append(deps[i], j)
+			}
+		}
+	}
+	return deps
+}
+
+var referenceRE = regexp.MustCompile(`"reference"\s*:\s*"([^"]+)"`)
+
+var entryIndexRE = regexp.MustCompile(`Bundle\.entry\[(\d+)\]`)
+
+// publishTransaction sends one chunk as a transaction and, when the server
+// rejects it as a whole, isolates the bad entries.
+func (p *FHIR) publishTransaction(ctx context.Context, chunk []*item, res *ohx.PublishResult) error {
+	for len(chunk) > 0 {
+		r, err := p.send(ctx, "transaction", fhirmap.BundleTransaction, chunk)
+		if err != nil {
+			return err
+		}
+		if r.status >= 200 && r.status < 300 {
+			return p.handleResponse(r, "transaction", chunk, res, nil)
+		}
+		if !rejectsBundle(r.status) {
+			return p.requestError("transaction", r)
+		}
+		outcome := parseOutcome(r.body)
+		deps := dependencies(chunk)
+		if len(deps) == 0 {
+			p.log.Info("fhir: transaction rejected, sending entries as a batch",
+				zap.String("destination", p.cfg.Name), zap.Int("status", r.status), zap.Int("entries", len(chunk)))
+			return p.publishBatch(ctx, chunk, res)
+		}
+		bad := culprit(outcome, len(chunk))
+		if bad < 0 {
+			return p.requestError("transaction", r)
+		}
+		// Drop the named entry and every entry that depends on it, then try
+		// the rest again.
+		drop := map[int]bool{bad: true}
+		for changed := true; changed; {
+			changed = false
+			for i, ds := range deps {
+				for _, d := range ds {
+					if drop[d] && !drop[i] {
+						drop[i] = true
+						changed = true
+					}
+				}
+			}
+		}
+		ferr := &FHIRError{Destination: p.cfg.Name, Operation: "transaction", Status: r.status, Entry: chunk[bad].key, Outcome: outcome}
+		rest := make([]*item, 0, len(chunk)-len(drop))
+		for i, it := range chunk {
+			switch {
+			case i == bad:
+				p.reject(res, it, ferr.Error())
+			case drop[i]:
+				p.reject(res, it, "depends on rejected entry "+chunk[bad].key)
+			default:
+				rest = append(rest, it)
+			}
+		}
+		chunk = rest
+	}
+	return nil
+}
+
+// rejectsBundle reports whether a status on a whole transaction means the
+// server refused its content (as opposed to refusing us or failing).
+func rejectsBundle(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusGone, http.StatusPreconditionFailed,
+		http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+// culprit finds the entry an OperationOutcome names, or -1.
+func culprit(o *fhirmap.OperationOutcome, n int) int {
+	if o == nil {
+		return -1
+	}
+	for _, is := range o.Issue {
+		for _, x := range is.Expression {
+			if m := entryIndexRE.FindStringSubmatch(x); m != nil {
+				if i, err := strconv.Atoi(m[1]); err == nil && i < n {
+					return i
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// publishBatch sends entries as a batch; entries failing with a transient
+// status are sent again, within the retry budget.
+func (p *FHIR) publishBatch(ctx context.Context, chunk []*item, res *ohx.PublishResult) error {
+	deadline := time.Now().Add(p.cfg.MaxRetryTime)
+	for attempt := 0; len(chunk) > 0; attempt++ {
+		r, err := p.send(ctx, "batch", fhirmap.BundleBatch, chunk)
+		if err != nil {
+			return err
+		}
+		if r.status < 200 || r.status >= 300 {
+			return p.requestError("batch", r)
+		}
+		var again []*item
+		if err := p.handleResponse(r, "batch", chunk, res, &again); err != nil {
+			return err
+		}
+		if len(again) == 0 {
+			return nil
+		}
+		d := backoff(attempt)
+		if time.Now().Add(d).After(deadline) {
+			countByType(p.metrics, "batch", "error", again)
+			return &FHIRError{Destination: p.cfg.Name, Operation: "batch", Status: http.StatusServiceUnavailable, Entry: again[0].key}
+		}
+		if err := p.sleep(ctx, d); err != nil {
+			return err
+		}
+		chunk = again
+	}
+	return nil
+}
+
+// handleResponse checks every entry of a transaction- or batch-response.
+// Entries failing with a transient status go to again (batch) or fail the
+// call (transaction).
+func (p *FHIR) handleResponse(r *httpResult, op string, chunk []*item, res *ohx.PublishResult, again *[]*item) error {
+	var b fhirmap.Bundle
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if err := json.Unmarshal(r.body, &head); err != nil || head.ResourceType != "Bundle" {
+		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
+	}
+	want := fhirmap.BundleTransactionResponse
+	if op == "batch" {
+		want = fhirmap.BundleBatchResponse
+	}
+	if b.Type != want || len(b.Entry) != len(chunk) {
+		return fmt.Errorf("publish: fhir %s %s: response is not a %s with %d entries: %w", p.cfg.Name, op, want, len(chunk), ohx.ErrTransient)
+	}
+	ok := make(map[string]int)
+	for i, e := range b.Entry {
+		it := chunk[i]
+		status := 0
+		if e.Response != nil {
+			status = entryStatus(e.Response.Status)
+		}
+		switch {
+		case status >= 200 && status < 300:
+			res.Written = append(res.Written, it.key)
+			ok[it.typ]++
+		case status == 0:
+			return fmt.Errorf("publish: fhir %s %s: entry %s has no response status: %w", p.cfg.Name, op, it.key, ohx.ErrTransient)
+		default:
+			ferr := &FHIRError{Destination: p.cfg.Name, Operation: op, Status: status, Entry: it.key}
+			if e.Response != nil {
+				ferr.Outcome = parseOutcome(e.Response.Outcome)
+			}
+			if errors.Is(ferr, ohx.ErrPermanent) {
+				p.reject(res, it, ferr.Error())
+				continue
+			}
+			if again == nil || errors.Is(ferr, ohx.ErrAuth) {
+				return ferr
+			}
+			*again = append(*again, it)
+		}
+	}
+	for t, n := range ok {
+		p.metrics.FHIROperation(op, t, "ok", n)
+	}
+	return nil
+}
+
+func (p *FHIR) reject(res *ohx.PublishResult, it *item, reason string) {
+	res.Rejected = append(res.Rejected, ohx.Rejection{Key: it.key, Reason: reason})
+	p.metrics.FHIROperation("transaction", it.typ, "rejected", 1)
+	p.log.Warn("fhir: resource rejected", zap.String("destination", p.cfg.Name), zap.String("key", it.key), zap.String("reason", reason))
+}
+
+// requestError turns a final non-2xx answer to a whole request into an error.
+func (p *FHIR) requestError(op string, r *httpResult) error {
+	return &FHIRError{Destination: p.cfg.Name, Operation: op, Status: r.status, Outcome: parseOutcome(r.body), RetryAfter: r.retryAfter}
+}
+
+// entryStatus reads the code of "201 Created".
+func entryStatus(s string) int {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		s = s[:i]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 100 || n > 599 {
+		return 0
+	}
+	return n
+}
+
+func countByType(m ohx.Metrics, op, status string, chunk []*item) {
+	n := make(map[string]int)
+	for _, it := range chunk {
+		n[it.typ]++
+	}
+	for t, c := range n {
+		m.FHIROperation(op, t, status, c)
+	}
+}
+
+// bundleJSON builds a transaction or batch Bundle of the chunk.
+func bundleJSON(typ fhirmap.BundleType, chunk []*item) ([]byte, error) {
+	b := fhirmap.Bundle{Type: typ, Entry: make([]fhirmap.BundleEntry, len(chunk))}
+	for i, it := range chunk {
+		req := it.request
+		b.Entry[i] = fhirmap.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req}
+	}
+	return json.Marshal(b)
+}

@@ -1,0 +1,26 @@
+// Package server is the HTTP face of ohx: the /v1 API that links patients and
+// triggers syncs, the OAuth callback, the provider webhooks, the worker that
+// runs queued jobs with the engine, the scheduler of polled and nightly syncs,
+// and the health endpoints. cmd/ohxd wires it; an EHR vendor can mount
+// [Server.Handler] in its own service instead.
+//
+// The linking flow:
+//
+//  1. POST /v1/links {"provider","patient","data_types","success_url","error_url"}
+//     stores a pending link and answers its authorize_url, carrying a signed,
+//     expiring state (HMAC-SHA256) and, where the provider supports it, a
+//     PKCE challenge whose verifier is derived from the state with the
+//     server's key (never sent to the browser).
+//  2. The patient consents at the provider, whose redirect lands on
+//     GET /oauth/{provider}/callback. The state is verified (signature, expiry,
+//     a pending link of that provider), the code exchanged, the sealed token
+//     stored, webhooks subscribed, a device sync and an initial sync queued,
+//     and the browser redirected to the allow-listed success URL (or the error
+//     URL with an error code; never a token).
+//
+// Webhook notifications become push jobs for the link of the notified user;
+// notifications for unknown users are acknowledged and dropped. A sync that
+// finds the grant revoked marks the link needs-reconsent, stops its jobs
+// retrying, counts it in ohx_link_status_changes_total and writes an audit
+// record.
+package server

@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/openhealthexchange/ohx"
+)
+
+// JobStatus is a queued job's state as the API shows it.
+type JobStatus struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"` // pending, scheduled, running, retry, done, dead
+	Job       ohx.Job   `json:"job"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+	Updated   time.Time `json:"updated,omitzero"`
+}
+
+// QueueStats is the queue's state as the API shows it.
+type QueueStats struct {
+	Depth map[string]int `json:"depth"`
+	Dead  []JobStatus    `json:"dead"`
+}
+
+// BreakerStatus is one circuit breaker as the API shows it.
+type BreakerStatus struct {
+	Name     string    `json:"name"`
+	State    string    `json:"state"`
+	Failures uint32    `json:"consecutive_failures"`
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+}
+
+// Admin exposes operator actions over the queue and the breakers. The daemon
+// adapts its queue's inspector and the breaker registries to it.
+type Admin interface {
+	// Job returns a job's status, or ohx.ErrNotFound.
+	Job(ctx context.Context, id string) (JobStatus, error)
+	// QueueStats returns depths and dead letters.
+	QueueStats(ctx context.Context) (QueueStats, error)
+	// RetryDead replays a dead-lettered job, or returns ohx.ErrNotFound.
+	RetryDead(ctx context.Context, id string) error
+	// Breakers lists every breaker.
+	Breakers() []BreakerStatus
+	// CloseBreaker forces a breaker closed, or returns ohx.ErrNotFound.
+	CloseBreaker(name string) error
+}
+
+func (s *Server) admin(w http.ResponseWriter) (Admin, bool) {
+	if s.cfg.Admin == nil {
+		writeError(w, http.StatusNotImplemented, "not_available", "operations are not configured")
+		return nil, false
+	}
+	return s.cfg.Admin, true
+}
+
+func (s *Server) notFoundOr(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ohx.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "not found")
+		return
+	}
+	s.internal(w, r, err)
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	st, err := a.Job(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.notFoundOr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) queueStats(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	st, err := a.QueueStats(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) retryDead(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if err := a.RetryDead(r.Context(), id); err != nil {
+		s.notFoundOr(w, r, err)
+		return
+	}
+	s.audit(r.Context(), "queue.dead.retry", zap.String("job_id", id))
+	writeJSON(w, http.StatusAccepted, map[string]string{"job_id": id})
+}
+
+func (s *Server) listBreakers(w http.ResponseWriter, _ *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"breakers": a.Breakers()})
+}
+
+func (s *Server) closeBreaker(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	if err := a.CloseBreaker(name); err != nil {
+		s.notFoundOr(w, r, err)
+		return
+	}
+	s.audit(r.Context(), "breaker.close", zap.String("breaker", name))
+	writeJSON(w, http.StatusOK, map[string]string{"breaker": name, "state": "closed"})
+}
+
+// checkResult is one dependency in /healthz.
+type checkResult struct {
+	Name     string  `json:"name"`
+	OK       bool    `json:"ok"`
+	Optional bool    `json:"optional,omitempty"`
+	Millis   float64 `json:"response_ms"`
+	Error    string  `json:"error,omitempty"`
+}
+
+func (s *Server) runChecks(ctx context.Context) ([]checkResult, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	out := make([]checkResult, len(s.cfg.Checks))
+	var wg sync.WaitGroup
+	for i, c := range s.cfg.Checks {
+		wg.Go(func() {
+			start := time.Now()
+			err := c.Probe(ctx)
+			out[i] = checkResult{Name: c.Name, OK: err == nil, Optional: c.Optional,
+				Millis: float64(time.Since(start).Microseconds()) / 1000}
+			if err != nil {
+				out[i].Error = ohx.KindOf(err).String()
+				if errors.Is(err, context.DeadlineExceeded) {
+					out[i].Error = "timeout"
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ready := true
+	for _, r := range out {
+		if !r.OK && !r.Optional {
+			ready = false
+		}
+	}
+	return out, ready
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	res, ready := s.runChecks(r.Context())
+	status := http.StatusOK
+	word := "ready"
+	if !ready {
+		status, word = http.StatusServiceUnavailable, "unready"
+	}
+	writeJSON(w, status, map[string]any{"status": word, "checks": res})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	res, ready := s.runChecks(r.Context())
+	status := http.StatusOK
+	word := "ok"
+	if !ready {
+		status, word = http.StatusServiceUnavailable, "failing"
+	} else {
+		for _, c := range res {
+			if !c.OK {
+				word = "degraded"
+			}
+		}
+	}
+	writeJSON(w, status, map[string]any{"status": word, "checks": res})
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/store"
+)
+
+// Notify turns a verified provider notification into work: a push job for
+// the notified user's link (debounced so bursts coalesce), a deletion job, or
+// a revoked link. Notifications for unknown or inactive users are dropped. It
+// is the callback handed to provider webhook handlers and returns quickly.
+func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 1500*time.Millisecond)
+	defer cancel()
+	log := s.cfg.Logger.With(zap.String("provider", n.Provider), zap.String("kind", string(n.Kind)))
+	link, err := s.cfg.Store.LinkByExternalUser(ctx, n.Provider, n.ExternalUserID)
+	if err != nil {
+		if errors.Is(err, ohx.ErrNotFound) {
+			log.Info("notification for an unknown user dropped")
+		} else {
+			log.Error("notification lookup failed", zap.Error(err))
+		}
+		return
+	}
+	log = log.With(zap.String("link_id", link.ID))
+	if link.Status != ohx.LinkActive {
+		log.Info("notification for an inactive link dropped", zap.String("status", string(link.Status)))
+		return
+	}
+	if n.Kind == ohx.NotifyRevoked {
+		link.Status = ohx.LinkRevoked
+		if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
+			log.Error("marking link revoked failed", zap.Error(err))
+			return
+		}
+		s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkRevoked)
+		s.audit(ctx, "link.revoked_by_provider", zap.String("link_id", link.ID), zap.String("provider", link.Provider))
+		return
+	}
+	var types []ohx.DataType
+	for _, t := range n.DataTypes {
+		if link.Consents(t) && !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	if len(n.DataTypes) > 0 && len(types) == 0 {
+		log.Info("notification for types outside the link's consent dropped")
+		return
+	}
+	j := ohx.Job{LinkID: link.ID, DataTypes: types, Trigger: ohx.TriggerPush, Deletion: n.Kind == ohx.NotifyDelete}
+	if n.Window.Empty() {
+		j.Trigger = ohx.TriggerIncremental
+		j.Priority = ohx.PriorityWebhook
+	} else {
+		w := n.Window
+		j.Window = &w
+	}
+	if _, err := s.cfg.Queue.Enqueue(ctx, j, ohx.EnqueueOptions{Delay: s.cfg.Debounce}); err != nil {
+		// The provider's retries and the nightly reconciliation recover it.
+		log.Error("enqueue of a notification failed", zap.Error(err))
+	}
+}
+
+// HandleJob runs a queued job with the engine and keeps the link's state
+// honest: a revoked grant marks the link needs-reconsent (its jobs then fail
+// permanently and stop retrying).
+func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
+	rep, err := s.cfg.Engine.Sync(ctx, j)
+	if rec, ok := s.cfg.Store.(store.SyncStatusStore); ok && rep != nil && ctx.Err() == nil {
+		for t, tr := range rep.Types {
+			if rerr := rec.RecordSync(context.WithoutCancel(ctx), j.LinkID, t, store.SyncResult{Err: err, Count: tr.ResourcesWritten}); rerr != nil {
+				s.cfg.Logger.Warn("recording sync status failed", zap.String("link_id", j.LinkID), zap.Error(rerr))
+			}
+		}
+	}
+	if err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
+		s.markReconsent(ctx, j.LinkID)
+	}
+	return err
+}
+
+func (s *Server) markReconsent(ctx context.Context, linkID string) {
+	link, err := s.cfg.Store.Link(ctx, linkID)
+	if err != nil || link.Status != ohx.LinkActive {
+		return
+	}
+	link.Status = ohx.LinkNeedsReconsent
+	if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
+		s.cfg.Logger.Error("marking link needs-reconsent failed", zap.String("link_id", linkID), zap.Error(err))
+		return
+	}
+	s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkNeedsReconsent)
+	s.cfg.Logger.Warn("link needs re-consent", zap.String("link_id", linkID), zap.String("provider", link.Provider))
+	s.audit(ctx, "link.needs_reconsent", zap.String("link_id", linkID), zap.String("provider", link.Provider))
+}
+
+// RunWorkers consumes the queue with HandleJob until ctx is cancelled.
+func (s *Server) RunWorkers(ctx context.Context) error {
+	return s.cfg.Queue.Run(ctx, s)
+}
+
+// SchedulerConfig tunes RunScheduler. Zero values are defaults.
+type SchedulerConfig struct {
+	// Tick is how often due links are checked; 0 means one minute.
+	Tick time.Duration
+	// NightlyAt is the UTC time of day of the nightly reconciliation of
+	// realtime links; 0 means 02:00.
+	NightlyAt time.Duration
+	// ReensureEvery re-subscribes webhooks of active links; 0 means 24 h.
+	ReensureEvery time.Duration
+}
+
+// RunScheduler enqueues, until ctx is cancelled: polled incremental syncs of
+// hourly and daily links when due (ohx.PollDue), the nightly reconciliation of
+// realtime links (catching lost webhooks), and the periodic webhook re-ensure.
+// The store must list links (store.LinkLister). Several replicas may each
+// run one: their jobs coalesce in a shared queue.
+func (s *Server) RunScheduler(ctx context.Context, cfg SchedulerConfig) error {
+	lister, ok := s.cfg.Store.(store.LinkLister)
+	if !ok {
+		return errors.New("server: the store cannot list links; no scheduler")
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Minute
+	}
+	if cfg.NightlyAt <= 0 {
+		cfg.NightlyAt = 2 * time.Hour
+	}
+	if cfg.ReensureEvery <= 0 {
+		cfg.ReensureEvery = 24 * time.Hour
+	}
+	last := s.cfg.Now()
+	lastReensure := last
+	polled := map[string]time.Time{}
+	t := time.NewTicker(cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		now := s.cfg.Now()
+		links, err := lister.Links(ctx, store.LinkQuery{Status: ohx.LinkActive})
+		if err != nil {
+			s.cfg.Logger.Warn("scheduler cannot list links", zap.Error(err))
+			continue
+		}
+		nightly := crossed(last, now, cfg.NightlyAt)
+		reensure := now.Sub(lastReensure) >= cfg.ReensureEvery
+		for _, l := range links {
+			var j *ohx.Job
+			switch {
+			case ohx.PollDue(l, polled[l.ID], now):
+				polled[l.ID] = now
+				j = &ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerIncremental}
+			case nightly && (l.Frequency == "" || l.Frequency == ohx.SyncRealtime):
+				j = &ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerReconciliation}
+			}
+			if j != nil {
+				if _, err := s.cfg.Queue.Enqueue(ctx, *j, ohx.EnqueueOptions{}); err != nil {
+					s.cfg.Logger.Warn("scheduler enqueue failed", zap.String("link_id", l.ID), zap.Error(err))
+				}
+			}
+			if sub, ok := s.providers[l.Provider].(ohx.Subscriber); ok && reensure {
+				if err := sub.Subscribe(ctx, l); err != nil {
+					s.cfg.Logger.Warn("webhook re-ensure failed", zap.String("link_id", l.ID), zap.Error(err))
+				}
+			}
+		}
+		if reensure {
+			lastReensure = now
+		}
+		last = now
+	}
+}
+
+// crossed reports whether the UTC time of day at lies in (from, to].
+func crossed(from, to time.Time, at time.Duration) bool {
+	day := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
+	for _, d := range []time.Time{day.Add(at), day.Add(at - 24*time.Hour)} {
+		if d.After(from) && !d.After(to) {
+			return true
+		}
+	}
+	return false
+}
