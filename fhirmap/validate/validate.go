@@ -135,7 +135,11 @@ func load() error {
 		// resourceType" and every nested resource is validated on its own (see
 		// nestedResources). This keeps compiling to the definitions in use
 		// instead of the whole schema, and errors point at the right branch.
-		defs["ResourceList"] = map[string]any{"type": "object", "required": []any{"resourceType"}}
+		defs["ResourceList"] = map[string]any{
+			"type":       "object",
+			"required":   []any{"resourceType"},
+			"properties": map[string]any{"resourceType": map[string]any{"type": "string"}},
+		}
 		c := jsonschema.NewCompiler()
 		c.DefaultDraft(jsonschema.Draft6)
 		if err := c.AddResource(schemaURL, doc); err != nil {

@@ -142,6 +142,9 @@ func TestRejects(t *testing.T) {
 		{"nested resource without resourceType", "bundle-transaction.json", func(m map[string]any) {
 			delete(entryResource(m, 0), "resourceType")
 		}, "schema", "Bundle.entry[0].resource"},
+		{"nested resourceType not a string", "bundle-transaction.json", func(m map[string]any) {
+			entryResource(m, 0)["resourceType"] = 7
+		}, "schema", "Bundle.entry[0].resource.resourceType"},
 		{"R4 shape in a contained resource", "observation-heart-rate.json", func(m map[string]any) {
 			m["contained"] = []any{map[string]any{"resourceType": "Device", "id": "d1", "patient": map[string]any{"reference": "Patient/1"}}}
 		}, "schema", "Observation.contained[0]"},
