@@ -17,6 +17,14 @@
 //
 //	strategy → Provider.Fetch → Aggregator → Transformer → Publisher → CursorStore
 //
+// What a sync reads is the organization's [Policy] (allowed types, hourly or
+// individual publication per type, linked-data rules, maximum lookback) ∩ the
+// link's consent ∩ the scopes the user granted; the [Report] says what was
+// left out and why. [DefaultStrategy] chooses the windows (initial,
+// incremental from the cursors, push, backfill in chunks, reconciliation),
+// aligned to the hours of an hourly aggregator ([BucketAligner]); [PollDue]
+// tells a scheduler when an hourly or daily link is due.
+//
 // Everything streams: samples flow through iterators and are published in
 // batches, so memory is bounded by the batch size, never by the window. Writes
 // are idempotent (deterministic resource ids), so a job that dies half way is

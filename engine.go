@@ -25,7 +25,8 @@ type EngineConfig struct {
 	Links LinkFinder
 	// Cursors keeps per (link, data type) cursors.
 	Cursors CursorStore
-	// Strategy chooses windows; nil means DefaultStrategy{}.
+	// Strategy chooses windows; nil means DefaultStrategy{}, aligned to the
+	// aggregator's buckets when the aggregator is a BucketAligner.
 	Strategy SyncStrategy
 	// Aggregator wraps the sample stream; nil means pass-through.
 	Aggregator Aggregator
@@ -72,6 +73,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	case cfg.BatchSize < 0:
 		return nil, errors.New("ohx: engine batch size must not be negative")
 	}
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, err
+	}
 	e := &Engine{cfg: cfg, providers: make(map[string]Provider, len(cfg.Providers))}
 	for _, p := range cfg.Providers {
 		if p == nil {
@@ -83,7 +87,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		e.providers[p.Name()] = p
 	}
 	if e.cfg.Strategy == nil {
-		e.cfg.Strategy = DefaultStrategy{}
+		e.cfg.Strategy = DefaultStrategy{Align: e.aligner()}
 	}
 	if e.cfg.BatchSize == 0 {
 		e.cfg.BatchSize = DefaultBatchSize
@@ -172,6 +176,10 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("ohx: plan sync of link %s: %w", link.ID, err)
 	}
+	// Whatever the strategy: whole buckets of the aggregator, and nothing
+	// before the policy's maximum lookback.
+	now := e.cfg.Now()
+	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, now)
 	for _, plan := range plans {
 		if plan.Window.Empty() || len(plan.Types) == 0 {
 			continue
@@ -209,13 +217,29 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 // typeSelection is the outcome of applying provider offer, consent, scopes
 // and policy to a job's data types.
 type typeSelection struct {
-	fetch   []DataType        // types to fetch
-	accept  map[DataType]bool // types whose samples may be published
-	skipped []Skip
+	fetch      []DataType              // types to fetch
+	accept     map[DataType]bool       // types whose samples may be published
+	companions map[DataType][]DataType // primary → companion types that may ride with it
+	skipped    []Skip
+}
+
+// accepts reports whether a sample may be published: its type was selected,
+// or it is linked data the rules and consent allow with its primary.
+func (sel *typeSelection) accepts(s *Sample) bool {
+	if sel.accept[s.Type] {
+		return true
+	}
+	return s.CompanionOf != "" && sel.accept[s.CompanionOf] && slices.Contains(sel.companions[s.CompanionOf], s.Type)
+}
+
+// aligner returns the aggregator's bucket aligner, if it has one.
+func (e *Engine) aligner() BucketAligner {
+	a, _ := e.cfg.Aggregator.(BucketAligner)
+	return a
 }
 
 func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
-	sel := typeSelection{accept: map[DataType]bool{}}
+	sel := typeSelection{accept: map[DataType]bool{}, companions: map[DataType][]DataType{}}
 	lister, _ := p.(DataTypeLister)
 	requested := j.DataTypes
 	if len(requested) == 0 {
@@ -261,14 +285,16 @@ func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
 		sel.accept[t] = true
 	}
 	// Companion data (the heart rate of an ECG) rides with its primary when
-	// the rules ask for it and consent allows it.
+	// the rules ask for it and consent allows it. The provider yields it with
+	// the primary (CompanionOf set); the companion type itself is not fetched,
+	// and only its companion samples are accepted.
 	for _, t := range sel.fetch {
 		for _, c := range e.cfg.Policy.companions(t) {
 			if sel.accept[c] {
 				continue
 			}
 			if ok, why := allowed(c); ok {
-				sel.accept[c] = true
+				sel.companions[t] = append(sel.companions[t], c)
 			} else {
 				sel.skipped = append(sel.skipped, Skip{Type: c, Reason: fmt.Sprintf("companion of %s dropped: %s", t, why)})
 			}
@@ -288,6 +314,14 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 		default:
 			advance[t] = j.Trigger == TriggerInitial || j.Trigger == TriggerIncremental || j.Trigger == TriggerReconciliation
 		}
+	}
+
+	// With an aggregator that holds an hour open, no cursor may pass the
+	// start of the hour still open at the window's end, not even through the
+	// end of a partial bucket flushed at the end of the stream.
+	limit := plan.Window.End
+	if lim, ok := e.cfg.Aggregator.(CursorLimiter); ok {
+		limit = lim.CursorLimit(link, limit)
 	}
 
 	in := e.read(ctx, p, link, plan, sel, rep)
@@ -310,6 +344,9 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 			at := s.Start
 			if s.Aggregate != nil {
 				at = s.End
+			}
+			if at.After(limit) {
+				at = limit
 			}
 			if at.After(progress[s.Type]) {
 				progress[s.Type] = at
@@ -348,13 +385,9 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 	}
 	// The whole window was read and published: everything before its end (or
 	// before the start of an hour an aggregator still holds open) is done.
-	end := plan.Window.End
-	if lim, ok := e.cfg.Aggregator.(CursorLimiter); ok {
-		end = lim.CursorLimit(link, end)
-	}
 	for _, t := range plan.Types {
 		if advance[t] {
-			if err := e.advance(ctx, link.ID, t, end, cursors, rep); err != nil {
+			if err := e.advance(ctx, link.ID, t, limit, cursors, rep); err != nil {
 				return err
 			}
 		}
@@ -377,7 +410,7 @@ func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan
 				yield(Sample{}, err)
 				return
 			}
-			if !sel.accept[s.Type] {
+			if !sel.accepts(&s) {
 				rep.skip(s.Type, "not allowed for this sync")
 				continue
 			}

@@ -303,6 +303,8 @@ func TestEngineSkipsInvalidSamples(t *testing.T) {
 	e, err := ohx.NewEngine(ohx.EngineConfig{
 		Providers: []ohx.Provider{p}, Links: f.store, Cursors: f.store,
 		Transformer: keyTransformer{}, Publisher: f.pub, Now: func() time.Time { return now },
+		// One read: the default 30 days would be read in 7-day chunks.
+		Strategy: ohx.DefaultStrategy{Chunk: 31 * 24 * time.Hour},
 	})
 	require.NoError(t, err)
 	f.link.Provider = p.Name()

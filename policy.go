@@ -1,16 +1,59 @@
 package ohx
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// AggregationMode says how an organization wants a data type published:
+// every sample on its own or one summary per hour.
+type AggregationMode string
+
+// Aggregation modes.
+const (
+	// AggregationIndividual publishes every sample as it came from the
+	// provider.
+	AggregationIndividual AggregationMode = "individual"
+	// AggregationHourly publishes one summary per whole hour of the link's
+	// time zone (only for types whose catalog Aggregation is not
+	// AggregateNone; the others stay individual).
+	AggregationHourly AggregationMode = "hourly"
+)
+
+// Valid reports whether m is a known mode ("" counts as individual).
+func (m AggregationMode) Valid() bool {
+	switch m {
+	case "", AggregationIndividual, AggregationHourly:
+		return true
+	}
+	return false
+}
 
 // Policy is an organization's sync policy. The zero value and a nil *Policy
-// allow every data type and apply the default linked-data rules.
+// allow every data type, publish every sample individually, apply
+// DefaultCompanions and put no limit on how far back a sync may read.
+//
+// What a sync finally reads is Policy ∩ the link's consent (Link.DataTypes) ∩
+// the scopes the user granted; the engine reports every type it leaves out and
+// why.
 type Policy struct {
 	// AllowedTypes, when not empty, is the set of data types the organization
 	// syncs at all.
 	AllowedTypes []DataType
+	// Aggregation sets the aggregation mode per data type; a type absent
+	// from it takes DefaultAggregation.
+	Aggregation map[DataType]AggregationMode
+	// DefaultAggregation is the mode of types absent from Aggregation; ""
+	// means AggregationIndividual.
+	DefaultAggregation AggregationMode
 	// Companions maps a data type to the types that must be published with
-	// it (its linked data). Nil means DefaultCompanions.
+	// it (its linked data). Nil means DefaultCompanions; an empty, non-nil
+	// map means no linked data at all.
 	Companions map[DataType][]DataType
+	// MaxLookback, when positive, is the furthest back from now any sync may
+	// read; windows reaching further are cut.
+	MaxLookback time.Duration
 }
 
 // DefaultCompanions are the default linked-data rules: ECG and RR intervals
@@ -20,6 +63,53 @@ var DefaultCompanions = map[DataType][]DataType{
 	RRIntervals: {HeartRate},
 }
 
+// Validate reports an error for unknown data types or modes, and for hourly
+// aggregation asked for by name for a type that cannot be aggregated.
+func (p *Policy) Validate() error {
+	if p == nil {
+		return nil
+	}
+	for _, t := range p.AllowedTypes {
+		if !t.Valid() {
+			return fmt.Errorf("ohx: policy allows unknown data type %q", t)
+		}
+	}
+	if !p.DefaultAggregation.Valid() {
+		return fmt.Errorf("ohx: policy has unknown default aggregation %q", p.DefaultAggregation)
+	}
+	for t, m := range p.Aggregation {
+		info, ok := t.Info()
+		switch {
+		case !ok:
+			return fmt.Errorf("ohx: policy sets aggregation of unknown data type %q", t)
+		case !m.Valid():
+			return fmt.Errorf("ohx: policy sets unknown aggregation %q for %s", m, t)
+		case m == AggregationHourly && info.Aggregation == AggregateNone:
+			return fmt.Errorf("ohx: policy asks hourly aggregation of %s, which cannot be aggregated", t)
+		}
+	}
+	for t, cs := range p.Companions {
+		if !t.Valid() {
+			return fmt.Errorf("ohx: policy has linked-data rule for unknown data type %q", t)
+		}
+		for _, c := range cs {
+			if !c.Valid() || c == t {
+				return fmt.Errorf("ohx: policy has invalid companion %q of %s", c, t)
+			}
+		}
+	}
+	if p.MaxLookback < 0 {
+		return fmt.Errorf("ohx: policy maximum lookback must not be negative")
+	}
+	return nil
+}
+
+// Allows reports whether the organization syncs t at all.
+func (p *Policy) Allows(t DataType) bool {
+	ok, _ := p.allows(t)
+	return ok
+}
+
 func (p *Policy) allows(t DataType) (bool, string) {
 	if p == nil || len(p.AllowedTypes) == 0 || slices.Contains(p.AllowedTypes, t) {
 		return true, ""
@@ -27,9 +117,76 @@ func (p *Policy) allows(t DataType) (bool, string) {
 	return false, "not allowed by the organization's policy"
 }
 
+// AggregationOf returns the mode t is published with: its configured mode,
+// or DefaultAggregation, and always AggregationIndividual for a type whose
+// catalog Aggregation is AggregateNone (ECG, blood pressure, weight, sleep,
+// daily summaries).
+func (p *Policy) AggregationOf(t DataType) AggregationMode {
+	info, ok := t.Info()
+	if p == nil || !ok || info.Aggregation == AggregateNone {
+		return AggregationIndividual
+	}
+	m, set := p.Aggregation[t]
+	if !set {
+		m = p.DefaultAggregation
+	}
+	if m == AggregationHourly {
+		return AggregationHourly
+	}
+	return AggregationIndividual
+}
+
+// HourlyTypes returns, in catalog order, the allowed data types the policy
+// aggregates hourly: the set an hourly aggregator is configured with.
+func (p *Policy) HourlyTypes() []DataType {
+	var ts []DataType
+	for _, c := range catalog {
+		if p.Allows(c.Type) && p.AggregationOf(c.Type) == AggregationHourly {
+			ts = append(ts, c.Type)
+		}
+	}
+	return ts
+}
+
+// CompanionsOf returns the types that must be published with t.
+func (p *Policy) CompanionsOf(t DataType) []DataType {
+	return slices.Clone(p.companions(t))
+}
+
 func (p *Policy) companions(t DataType) []DataType {
 	if p == nil || p.Companions == nil {
 		return DefaultCompanions[t]
 	}
 	return p.Companions[t]
+}
+
+// Earliest returns the earliest instant a sync running at now may read, or
+// the zero time when the policy sets no limit.
+func (p *Policy) Earliest(now time.Time) time.Time {
+	if p == nil || p.MaxLookback <= 0 {
+		return time.Time{}
+	}
+	return now.Add(-p.MaxLookback)
+}
+
+// clampPlans cuts the plans' windows so none starts before the policy's
+// earliest instant; a cut start moves forward to a bucket boundary of a so no
+// bucket is recomputed from part of its samples. Windows left empty are
+// dropped.
+func (p *Policy) clampPlans(plans []FetchPlan, a BucketAligner, link Link, now time.Time) []FetchPlan {
+	earliest := p.Earliest(now)
+	if earliest.IsZero() {
+		return plans
+	}
+	earliest = ceilBucket(a, link, earliest)
+	out := plans[:0]
+	for _, pl := range plans {
+		if pl.Window.Start.Before(earliest) {
+			pl.Window.Start = earliest
+		}
+		if !pl.Window.Empty() {
+			out = append(out, pl)
+		}
+	}
+	return out
 }

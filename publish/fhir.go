@@ -9,18 +9,20 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // WriteMode says how a FHIR publisher writes resources.
@@ -110,6 +112,10 @@ type FHIRConfig struct {
 	MaxRetryTime time.Duration
 	// Breaker tunes the destination's circuit breaker.
 	Breaker BreakerSettings
+	// Breakers is the registry that holds the destination's breaker (named
+	// "fhir:"+Name), so an application can list and reset it with its other
+	// breakers; nil means a registry of the publisher's own.
+	Breakers *provider.Breakers
 	// Validate checks each resource before it is sent; nil means
 	// validate.Resource (the R5 schema plus fhirmap's checks). Resources that
 	// fail are rejected, never sent.
@@ -143,11 +149,45 @@ type FHIR struct {
 	cfg      FHIRConfig
 	base     string
 	client   *http.Client
-	breaker  *gobreaker.CircuitBreaker[*httpResult]
+	breaker  *provider.Breaker
 	log      *zap.Logger
 	metrics  ohx.Metrics
 	validate func([]byte) error
 	sleep    func(context.Context, time.Duration) error
+
+	mu    sync.Mutex
+	known map[string]string // key → identifier query of referenced types
+}
+
+// maxKnown bounds the identifiers remembered across Publish calls.
+const maxKnown = 100_000
+
+// rememberedTypes are the types whose identifiers a publisher remembers
+// across calls, because later resources reference them.
+var rememberedTypes = map[string]bool{
+	"Device": true, "DeviceAssociation": true, "Patient": true, "Practitioner": true,
+	"Organization": true, "DiagnosticReport": true,
+}
+
+func (p *FHIR) remember(it *item) {
+	if !rememberedTypes[it.typ] {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.known == nil {
+		p.known = make(map[string]string)
+	}
+	if _, ok := p.known[it.key]; ok || len(p.known) < maxKnown {
+		p.known[it.key] = it.identQuery
+	}
+}
+
+func (p *FHIR) knownIdentifier(key string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q, ok := p.known[key]
+	return q, ok
 }
 
 var _ ohx.Publisher = (*FHIR)(nil)
@@ -220,28 +260,22 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 		client.Transport = &oauth2.Transport{Source: &authSource{src: cfg.Auth}, Base: rt}
 	}
 	p.client = &client
-	name := cfg.Name
-	p.breaker = gobreaker.NewCircuitBreaker[*httpResult](gobreaker.Settings{
-		Name:        name,
-		MaxRequests: cfg.Breaker.Successes,
-		Timeout:     cfg.Breaker.Open,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.ConsecutiveFailures >= cfg.Breaker.Failures
-		},
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			p.metrics.BreakerState(name, int(to))
-			p.log.Info("fhir: breaker state changed", zap.String("destination", name),
-				zap.String("from", from.String()), zap.String("to", to.String()))
-		},
-		IsExcluded: isExcluded,
+	reg := cfg.Breakers
+	if reg == nil {
+		reg = provider.NewBreakers(provider.BreakersConfig{Metrics: p.metrics, Logger: p.log})
+	}
+	p.breaker = reg.Get("fhir:"+cfg.Name, provider.BreakerSettings{
+		FailureThreshold:  cfg.Breaker.Failures,
+		OpenTimeout:       cfg.Breaker.Open,
+		HalfOpenSuccesses: cfg.Breaker.Successes,
+		IsFailure:         isFailure,
 	})
-	p.metrics.BreakerState(name, 0)
 	return p, nil
 }
 
 // BreakerState returns the destination breaker's state: 0 closed, 1
 // half-open, 2 open (the values of ohx.Metrics.BreakerState).
-func (p *FHIR) BreakerState() int { return int(p.breaker.State()) }
+func (p *FHIR) BreakerState() int { return int(p.breaker.Status().State) }
 
 // item is one resource on its way into a bundle.
 type item struct {
@@ -251,6 +285,8 @@ type item struct {
 	fullURL string
 	body    json.RawMessage
 	request fhirmap.BundleRequest
+	// identQuery is "identifier=system|value" (conditional modes only).
+	identQuery string
 }
 
 // Publish validates the resources and writes them in transaction Bundles. A
@@ -263,17 +299,28 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	var res ohx.PublishResult
 	items := make([]*item, 0, len(rs))
 	rejected := make(map[string]int)
+	prepared, errs := p.prepareAll(rs)
 	for i := range rs {
-		it, err := p.prepare(&rs[i])
-		if err != nil {
-			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: err.Error()})
+		if errs[i] != nil {
+			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: errs[i].Error()})
 			rejected[boundedType(rs[i].Type)]++
 			continue
 		}
-		items = append(items, it)
+		items = append(items, prepared[i])
 	}
 	for t, n := range rejected {
 		p.metrics.FHIROperation("validate", t, "rejected", n)
+	}
+	// In the conditional modes the server assigns ids, so a reference to a
+	// resource of an earlier bundle becomes a conditional reference on its
+	// identifier.
+	var callIdents map[string]string
+	if p.cfg.Mode != WritePut {
+		callIdents = make(map[string]string, len(items))
+		for _, it := range items {
+			callIdents[it.key] = it.identQuery
+			p.remember(it)
+		}
 	}
 	for start := 0; start < len(items); start += p.cfg.BundleSize {
 		if err := ctx.Err(); err != nil {
@@ -281,7 +328,12 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 		}
 		chunk := items[start:min(start+p.cfg.BundleSize, len(items))]
 		if p.cfg.Mode != WritePut {
-			if err := linkEntries(chunk); err != nil {
+			if err := linkEntries(chunk, func(key string) (string, bool) {
+				if q, ok := callIdents[key]; ok {
+					return q, true
+				}
+				return p.knownIdentifier(key)
+			}); err != nil {
 				return res, err
 			}
 		}
@@ -291,6 +343,32 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 		}
 	}
 	return res, nil
+}
+
+// prepareAll prepares the resources on all CPUs: schema validation is the
+// expensive part of publishing.
+func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
+	items := make([]*item, len(rs))
+	errs := make([]error, len(rs))
+	workers := min(runtime.GOMAXPROCS(0), (len(rs)+63)/64)
+	if workers <= 1 {
+		for i := range rs {
+			items[i], errs[i] = p.prepare(&rs[i])
+		}
+		return items, errs
+	}
+	var wg sync.WaitGroup
+	per := (len(rs) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min((w+1)*per, len(rs))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				items[i], errs[i] = p.prepare(&rs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return items, errs
 }
 
 // prepare checks a resource and builds its bundle entry.
@@ -330,6 +408,7 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 		if err != nil {
 			return nil, err
 		}
+		it.identQuery = q
 		if mode == WriteConditionalCreate {
 			it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPost, URL: r.Type, IfNoneExist: &q}
 		} else {
@@ -386,13 +465,28 @@ func dropID(body json.RawMessage) (json.RawMessage, error) {
 	return out, nil
 }
 
-// linkEntries rewrites references between entries of one bundle ("Type/id"
-// of another entry) to that entry's fullUrl, for the conditional modes where
-// the server assigns ids.
-func linkEntries(chunk []*item) error {
+// linkEntries rewrites references for the conditional modes, where the
+// server assigns ids: a reference to another entry of the bundle ("Type/id")
+// becomes that entry's fullUrl; a reference to a resource published earlier
+// whose identifier is known becomes a conditional reference
+// ("Type?identifier=system|value"), which the server resolves.
+func linkEntries(chunk []*item, known func(key string) (string, bool)) error {
 	targets := make(map[string]string, len(chunk))
 	for _, it := range chunk {
 		targets[it.key] = it.fullURL
+	}
+	lookup := func(ref string) (string, bool) {
+		if t, ok := targets[ref]; ok {
+			return t, true
+		}
+		typ, _, ok := strings.Cut(ref, "/")
+		if !ok || !resourceTypeRE.MatchString(typ) {
+			return "", false
+		}
+		if q, ok := known(ref); ok {
+			return typ + "?" + q, true
+		}
+		return "", false
 	}
 	for _, it := range chunk {
 		if !bytes.Contains(it.body, []byte(`"reference"`)) {
@@ -404,7 +498,7 @@ func linkEntries(chunk []*item) error {
 		if err := dec.Decode(&v); err != nil {
 			return fmt.Errorf("publish: %s: resource JSON is not valid", it.key)
 		}
-		if !rewriteRefs(v, targets) {
+		if !rewriteRefs(v, lookup) {
 			continue
 		}
 		b, err := json.Marshal(v)
@@ -416,25 +510,25 @@ func linkEntries(chunk []*item) error {
 	return nil
 }
 
-func rewriteRefs(v any, targets map[string]string) bool {
+func rewriteRefs(v any, lookup func(string) (string, bool)) bool {
 	changed := false
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			if s, ok := e.(string); ok && k == "reference" {
-				if t, ok := targets[s]; ok {
+				if t, ok := lookup(s); ok {
 					x[k] = t
 					changed = true
 				}
 				continue
 			}
-			if rewriteRefs(e, targets) {
+			if rewriteRefs(e, lookup) {
 				changed = true
 			}
 		}
 	case []any:
 		for _, e := range x {
-			if rewriteRefs(e, targets) {
+			if rewriteRefs(e, lookup) {
 				changed = true
 			}
 		}

@@ -117,7 +117,7 @@ func safeToken(s string) string {
 		return "?"
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+		if !isAlnum(r) && r != '-' {
 			return "?"
 		}
 	}
@@ -131,7 +131,7 @@ func safeExpression(s string) string {
 		return "?"
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '[' || r == ']' || r == '_') {
+		if !isAlnum(r) && !strings.ContainsRune(".[]_", r) {
 			return "?"
 		}
 	}
@@ -151,4 +151,8 @@ func parseOutcome(body []byte) *fhirmap.OperationOutcome {
 		return nil
 	}
 	return &o.OperationOutcome
+}
+
+func isAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }

@@ -8,18 +8,37 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/store/internal/storeutil"
 )
 
 // Memory is an in-memory ohx.Store. It is safe for concurrent use. Its lock is
 // process-local: use a shared store's lock when several processes refresh
 // tokens.
+//
+// Memory keeps tokens in plain process memory (there is no rest to protect
+// them at); the durable stores seal them.
 type Memory struct {
 	mu      sync.Mutex
 	links   map[string]ohx.Link
 	tokens  map[string]ohx.Token
 	cursors map[string]map[ohx.DataType]time.Time
+	syncs   map[string]map[ohx.DataType]SyncStatus
 	leases  map[string]*lease
 	now     func() time.Time
+}
+
+// MemoryOption configures a Memory store.
+type MemoryOption func(*Memory)
+
+// WithMemoryClock makes the store read the time from now (link bookkeeping
+// times and lease expiry), for deterministic tests. Lock waiters notice a
+// clock moved forward within 50ms.
+func WithMemoryClock(now func() time.Time) MemoryOption {
+	return func(m *Memory) {
+		if now != nil {
+			m.now = now
+		}
+	}
 }
 
 type lease struct {
@@ -27,17 +46,25 @@ type lease struct {
 	freed   chan struct{}
 }
 
-var _ ohx.Store = (*Memory)(nil)
+var (
+	_ ohx.Store = (*Memory)(nil)
+	_ Store     = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory {
-	return &Memory{
+func NewMemory(opts ...MemoryOption) *Memory {
+	m := &Memory{
 		links:   map[string]ohx.Link{},
 		tokens:  map[string]ohx.Token{},
 		cursors: map[string]map[ohx.DataType]time.Time{},
+		syncs:   map[string]map[ohx.DataType]SyncStatus{},
 		leases:  map[string]*lease{},
 		now:     time.Now,
 	}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
 }
 
 // Link implements ohx.LinkFinder.
@@ -51,17 +78,58 @@ func (m *Memory) Link(_ context.Context, id string) (ohx.Link, error) {
 	return cloneLink(l), nil
 }
 
-// LinkByExternalUser implements ohx.LinkFinder.
+// LinkByExternalUser implements ohx.LinkFinder. When several links name the
+// same provider user (an account linked again), it returns an active one
+// first, then the most recently updated, then the lowest ID; every store
+// follows this rule.
 func (m *Memory) LinkByExternalUser(_ context.Context, provider, externalUserID string) (ohx.Link, error) {
+	if externalUserID == "" {
+		return ohx.Link{}, ohx.ErrNotFound
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, id := range slices.Sorted(maps.Keys(m.links)) {
-		l := m.links[id]
-		if l.Provider == provider && l.ExternalUserID == externalUserID {
-			return cloneLink(l), nil
+	var best *ohx.Link
+	for _, l := range m.links {
+		if l.Provider != provider || l.ExternalUserID != externalUserID {
+			continue
+		}
+		if best == nil || betterExternalMatch(l, *best) {
+			best = &l
 		}
 	}
-	return ohx.Link{}, ohx.ErrNotFound
+	if best == nil {
+		return ohx.Link{}, ohx.ErrNotFound
+	}
+	return cloneLink(*best), nil
+}
+
+// betterExternalMatch orders candidate links of one provider user.
+func betterExternalMatch(a, b ohx.Link) bool {
+	if aa, ba := a.Status == ohx.LinkActive, b.Status == ohx.LinkActive; aa != ba {
+		return aa
+	}
+	if !a.Updated.Equal(b.Updated) {
+		return a.Updated.After(b.Updated)
+	}
+	return a.ID < b.ID
+}
+
+// Links implements LinkLister.
+func (m *Memory) Links(_ context.Context, q LinkQuery) ([]ohx.Link, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ohx.Link
+	for _, id := range slices.Sorted(maps.Keys(m.links)) {
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+		l := m.links[id]
+		if id <= q.AfterID || q.Provider != "" && l.Provider != q.Provider || q.Status != "" && l.Status != q.Status {
+			continue
+		}
+		out = append(out, cloneLink(l))
+	}
+	return out, nil
 }
 
 // LinksByPatient implements ohx.LinkFinder.
@@ -102,7 +170,37 @@ func (m *Memory) DeleteLink(_ context.Context, id string) error {
 	delete(m.links, id)
 	delete(m.tokens, id)
 	delete(m.cursors, id)
+	delete(m.syncs, id)
 	return nil
+}
+
+// RecordSync implements SyncStatusStore.
+func (m *Memory) RecordSync(_ context.Context, linkID string, t ohx.DataType, r SyncResult) error {
+	if linkID == "" {
+		return errNoID
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.At.IsZero() {
+		r.At = m.now()
+	}
+	r.At = r.At.UTC()
+	s := m.syncs[linkID]
+	if s == nil {
+		s = map[ohx.DataType]SyncStatus{}
+		m.syncs[linkID] = s
+	}
+	st := s[t]
+	st.DataType = t
+	s[t] = st.Apply(r)
+	return nil
+}
+
+// SyncStatus implements SyncStatusStore.
+func (m *Memory) SyncStatus(_ context.Context, linkID string) (map[ohx.DataType]SyncStatus, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.syncs[linkID]), nil
 }
 
 // Token implements ohx.TokenStore.
@@ -123,6 +221,7 @@ func (m *Memory) SaveToken(_ context.Context, linkID string, t ohx.Token) error 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	t.Expiry = t.Expiry.UTC()
 	m.tokens[linkID] = t
 	return nil
 }
@@ -136,6 +235,12 @@ func (m *Memory) Cursors(_ context.Context, linkID string) (map[ohx.DataType]tim
 
 // AdvanceCursor implements ohx.CursorStore.
 func (m *Memory) AdvanceCursor(_ context.Context, linkID string, t ohx.DataType, at time.Time) error {
+	if linkID == "" {
+		return errNoID
+	}
+	if err := storeutil.CheckCursorTime(at); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.cursors[linkID]
@@ -151,6 +256,9 @@ func (m *Memory) AdvanceCursor(_ context.Context, linkID string, t ohx.DataType,
 
 // Lock implements ohx.Locker with process-local leases.
 func (m *Memory) Lock(ctx context.Context, name string, d time.Duration) (func(), error) {
+	if d <= 0 {
+		return nil, storeutil.ErrBadLease
+	}
 	for {
 		m.mu.Lock()
 		l := m.leases[name]
@@ -171,7 +279,7 @@ func (m *Memory) Lock(ctx context.Context, name string, d time.Duration) (func()
 				})
 			}, nil
 		}
-		wait := l.expires.Sub(now)
+		wait := min(l.expires.Sub(now), 50*time.Millisecond)
 		m.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
@@ -185,14 +293,19 @@ func (m *Memory) Lock(ctx context.Context, name string, d time.Duration) (func()
 	}
 }
 
+// cloneLink copies the link's slices; empty slices become nil, as every
+// store returns them.
 func cloneLink(l ohx.Link) ohx.Link {
-	l.Scopes = slices.Clone(l.Scopes)
-	l.DataTypes = slices.Clone(l.DataTypes)
+	l.Scopes = cloneOrNil(l.Scopes)
+	l.DataTypes = cloneOrNil(l.DataTypes)
 	return l
 }
 
-type storeError string
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}
 
-func (e storeError) Error() string { return string(e) }
-
-const errNoID = storeError("store: link id is empty")
+var errNoID = storeutil.ErrNoID

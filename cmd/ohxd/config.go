@@ -77,21 +77,21 @@ type config struct {
 	WithingsAPIURL, WithingsAuthURL                               string
 	WithingsAllowedCIDRs                                          []*net.IPNet
 
-	GoogleClientID, GoogleClientSecret, GoogleWebhookSecret   string
-	GoogleHealthAPIURL, GoogleAuthURL, GoogleTokenURL         string
-	GoogleRevokeURL, GoogleKeysetURL                          string
-	FHIRURL, FHIRBearerToken, FHIRTokenURL                    string
-	FHIRClientID, FHIRClientSecret, FHIRPrivateKeyFile        string
-	FHIRScopes                                                []string
-	FHIRWriteMode                                             string
-	FHIRBundleSize                                            int
-	NDJSONDir                                                 string
-	DatabaseURL, RedisURL                                     string
-	Aggregation                                               string
-	InitialDays, Workers                                      int
-	NightlyAt                                                 time.Duration
-	TLSCertFile, TLSKeyFile                                   string
-	LogLevel, AuditLog                                        string
+	GoogleClientID, GoogleClientSecret, GoogleWebhookSecret string
+	GoogleHealthAPIURL, GoogleAuthURL, GoogleTokenURL       string
+	GoogleRevokeURL, GoogleKeysetURL                        string
+	FHIRURL, FHIRBearerToken, FHIRTokenURL                  string
+	FHIRClientID, FHIRClientSecret, FHIRPrivateKeyFile      string
+	FHIRScopes                                              []string
+	FHIRWriteMode                                           string
+	FHIRBundleSize                                          int
+	NDJSONDir                                               string
+	DatabaseURL, RedisURL                                   string
+	Aggregation                                             string
+	InitialDays, Workers                                    int
+	NightlyAt                                               time.Duration
+	TLSCertFile, TLSKeyFile                                 string
+	LogLevel, AuditLog                                      string
 }
 
 // loadConfig reads OHX_* variables through getenv and validates them. Every

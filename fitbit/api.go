@@ -1,0 +1,167 @@
+package fitbit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/provider"
+)
+
+// maxErrorBody bounds how much of an error body is classified.
+const maxErrorBody = 64 << 10
+
+// staticToken is the credentials of a token just obtained by the code
+// exchange (before the link's token is stored).
+type staticToken string
+
+func (t staticToken) Token(context.Context) (ohx.Token, error) {
+	return ohx.Token{AccessToken: string(t)}, nil
+}
+
+func (t staticToken) ForceRefresh(context.Context, string) (ohx.Token, error) {
+	return ohx.Token{}, &ohx.ProviderError{Provider: ProviderName, Op: "token", Kind: ohx.KindAuth, Err: errors.New("fresh access token refused")}
+}
+
+// localLocker is the in-process ohx.Locker used when Config.Locker is nil.
+type localLocker struct {
+	mu    sync.Mutex
+	locks map[string]chan struct{}
+}
+
+func (l *localLocker) Lock(ctx context.Context, name string, _ time.Duration) (func(), error) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]chan struct{}{}
+	}
+	ch := l.locks[name]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		l.locks[name] = ch
+	}
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// request is one call of the Google Health API.
+type request struct {
+	op     string // "dataPoints.list"
+	method string
+	path   string // below v4/, e.g. "users/me/identity"
+	query  url.Values
+	body   any
+	// token, when set, is used instead of the link's stored token (right
+	// after the code exchange).
+	token string
+}
+
+// call sends r for link through the toolkit client (token refresh under
+// the store lock, breaker, per-user rate limit, retries of idempotent
+// requests with Retry-After) and decodes the JSON answer into out.
+func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any) error {
+	u := *p.api
+	u.Path += "v4/" + r.path
+	if r.query != nil {
+		u.RawQuery = r.query.Encode()
+	}
+	var rd io.Reader
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return fmt.Errorf("fitbit: encode %s request: %w", r.op, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("fitbit: build %s request: %w", r.op, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	var creds provider.Credentials = staticToken(r.token)
+	if r.token == "" {
+		if p.tokens == nil {
+			return &ohx.ProviderError{Provider: ProviderName, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
+		}
+		creds = p.tokens.Source(link.ID)
+	}
+	user := link.ExternalUserID
+	if user == "" {
+		user = link.ID
+	}
+	resp, err := p.client.Do(ctx, provider.Op{Name: r.op, Idempotent: r.method == http.MethodGet || r.method == http.MethodDelete, User: user, Credentials: creds}, req)
+	if err != nil {
+		return err
+	}
+	if out == nil || len(resp.Body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		return &ohx.ProviderError{Provider: ProviderName, Op: r.op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Code: "bad-json", Err: errors.New("response is not the expected JSON")}
+	}
+	return nil
+}
+
+// classifyResponse is the toolkit Classifier of the Google Health API: it
+// keys on the HTTP status, the google.rpc.Status status and its ErrorInfo
+// reason. 403 is permanent (a missing scope or a legacy Fitbit-login
+// account), not an authentication failure.
+func classifyResponse(op string, r *provider.Response) error {
+	if r.StatusCode >= 200 && r.StatusCode < 300 {
+		return nil
+	}
+	body := r.Body
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	return classifyStatus(op, r.StatusCode, r.Header, body)
+}
+
+// classify classifies an *http.Response read outside the toolkit client.
+func classify(op string, resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return classifyStatus(op, resp.StatusCode, resp.Header, b)
+}
+
+func classifyStatus(op string, status int, h http.Header, body []byte) error {
+	pe := &ohx.ProviderError{Provider: ProviderName, Op: op, HTTPStatus: status}
+	var st wire.Status
+	if json.Unmarshal(body, &st) == nil {
+		pe.Code = st.Error.Status
+		if reason := st.Reason(); reason != "" {
+			pe.Code += "/" + reason
+		}
+	}
+	switch {
+	case status == http.StatusUnauthorized:
+		pe.Kind = ohx.KindAuth
+	case status == http.StatusTooManyRequests:
+		pe.Kind = ohx.KindRateLimited
+		pe.RetryAfter, _ = provider.ParseRetryAfter(h.Get("Retry-After"), time.Now())
+	case status >= 500 || status == http.StatusRequestTimeout:
+		pe.Kind = ohx.KindTransient
+		pe.RetryAfter, _ = provider.ParseRetryAfter(h.Get("Retry-After"), time.Now())
+	case strings.Contains(pe.Code, "ACCOUNT_NOT_LINKED"):
+		pe.Kind = ohx.KindNotLinked
+	default:
+		pe.Kind = ohx.KindPermanent
+	}
+	return pe
+}

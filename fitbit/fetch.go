@@ -1,0 +1,238 @@
+package fitbit
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+)
+
+// maxSleepLength bounds a sleep session: sessions are read by end time, so
+// the read reaches this far past the window to find sessions starting in it.
+const maxSleepLength = 24 * time.Hour
+
+// Fetch implements ohx.Provider. Dense types (heart rate, steps, HRV, SpO2)
+// are read one UTC day at a time, every page of the day, and the day is
+// yielded in ascending order; sparse types are read once for the window. The
+// streams are merged so every ohx type, ECG companions included, comes in
+// non-decreasing Start order. At most one day of dense samples is held.
+func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+	return func(yield func(ohx.Sample, error) bool) {
+		if err := w.Validate(); err != nil {
+			yield(ohx.Sample{}, fmt.Errorf("fitbit: %w", err))
+			return
+		}
+		w = ohx.Window{Start: w.Start.UTC(), End: w.End.UTC()}
+		want := map[ohx.DataType]bool{}
+		var gts []*googleType
+		for _, t := range types {
+			g := googleTypeOf(t)
+			if g == nil {
+				continue
+			}
+			want[t] = true
+			if !slices.Contains(gts, g) {
+				gts = append(gts, g)
+			}
+		}
+		if len(gts) == 0 {
+			return
+		}
+		m := &mapper{loc: link.Location(), want: want}
+		streams := make([]*stream, 0, len(gts))
+		for _, g := range gts {
+			st := &stream{g: g}
+			if !g.Dense {
+				buf, err := p.readRange(ctx, link, m, g, w)
+				if err != nil {
+					yield(ohx.Sample{}, err)
+					return
+				}
+				st.buf = buf
+			}
+			streams = append(streams, st)
+		}
+		last := -1
+		for day := w.Start.Truncate(24 * time.Hour); day.Before(w.End); day = day.Add(24 * time.Hour) {
+			chunk := ohx.Window{Start: maxTime(day, w.Start), End: minTime(day.Add(24*time.Hour), w.End)}
+			for _, st := range streams {
+				if !st.g.Dense {
+					continue
+				}
+				buf, err := p.readRange(ctx, link, m, st.g, chunk)
+				if err != nil {
+					yield(ohx.Sample{}, err)
+					return
+				}
+				st.buf, st.pos = buf, 0
+			}
+			// Merge the streams' heads up to the chunk's end; on equal
+			// starts stay on the last stream so an ECG's companion follows it.
+			for {
+				best := -1
+				for i, st := range streams {
+					if st.pos >= len(st.buf) || !st.buf[st.pos].Start.Before(chunk.End) {
+						continue
+					}
+					if best < 0 || st.buf[st.pos].Start.Before(streams[best].buf[streams[best].pos].Start) ||
+						(i == last && st.buf[st.pos].Start.Equal(streams[best].buf[streams[best].pos].Start)) {
+						best = i
+					}
+				}
+				if best < 0 {
+					break
+				}
+				st := streams[best]
+				s := st.buf[st.pos]
+				st.buf[st.pos] = ohx.Sample{} // release waveforms early
+				st.pos++
+				last = best
+				if !yield(s, nil) {
+					return
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				yield(ohx.Sample{}, err)
+				return
+			}
+		}
+	}
+}
+
+// stream is one Google type's buffered, ascending samples.
+type stream struct {
+	g   *googleType
+	buf []ohx.Sample
+	pos int
+}
+
+// readRange reads every page of g over w and returns the samples whose Start
+// lies in w, in ascending order.
+func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *googleType, w ohx.Window) ([]ohx.Sample, error) {
+	if g.Kind == kindDaily {
+		if first, end := dayRange(w, m.loc); first == end {
+			return nil, nil // no local midnight in w: no day starts in it
+		}
+	}
+	q := url.Values{}
+	q.Set("pageSize", strconv.Itoa(p.pageSize(g)))
+	q.Set("filter", filterFor(g, w, m.loc))
+	path := "users/me/dataTypes/" + g.ID + "/dataPoints"
+	op := "dataPoints.list"
+	if g.Kind == kindSleep {
+		// sleep does not take dataSourceFamily on list; reconcile merges
+		// the sources into one stream.
+		path += ":reconcile"
+		op = "dataPoints.reconcile"
+	} else if p.cfg.DataSourceFamily != "" && !g.AllSources {
+		q.Set("dataSourceFamily", p.cfg.DataSourceFamily)
+	}
+	var (
+		samples []ohx.Sample
+		groups  []int // start index in samples of each point's samples
+	)
+	for {
+		var page wire.ListResponse
+		if err := p.call(ctx, &link, request{op: op, method: "GET", path: path, query: q}, &page); err != nil {
+			return nil, err
+		}
+		for i := range page.DataPoints {
+			at := len(samples)
+			samples = m.mapPoint(samples, &page.DataPoints[i])
+			if len(samples) > at && !w.Contains(samples[at].Start) {
+				// Outside the window (ECGs after its end, sleep starting
+				// before it): dropped at once, waveform and all.
+				clear(samples[at:])
+				samples = samples[:at]
+				continue
+			}
+			groups = append(groups, at)
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		q.Set("pageToken", page.NextPageToken)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	// The API answers newest first: reverse point by point (keeping each
+	// point's own samples in order), then make sure of the order.
+	out := make([]ohx.Sample, 0, len(samples))
+	end := len(samples)
+	for i := len(groups) - 1; i >= 0; i-- {
+		for _, s := range samples[groups[i]:end] {
+			if w.Contains(s.Start) {
+				out = append(out, s)
+			}
+		}
+		end = groups[i]
+	}
+	if !slices.IsSortedFunc(out, byStart) {
+		slices.SortStableFunc(out, byStart)
+	}
+	return out, nil
+}
+
+func byStart(a, b ohx.Sample) int { return a.Start.Compare(b.Start) }
+
+func (p *Provider) pageSize(g *googleType) int {
+	if g.Kind == kindSleep && p.cfg.PageSize > 25 {
+		return 25 // sleep's maximum
+	}
+	return p.cfg.PageSize
+}
+
+// filterFor returns the AIP-160 filter of g over w: snake_case type id, only
+// >= and <.
+func filterFor(g *googleType, w ohx.Window, loc *time.Location) string {
+	n := g.FilterName()
+	ts := func(t time.Time) string { return strconv.Quote(t.UTC().Format(time.RFC3339Nano)) }
+	switch g.Kind {
+	case kindInterval:
+		return fmt.Sprintf("%s.interval.start_time >= %s AND %s.interval.start_time < %s", n, ts(w.Start), n, ts(w.End))
+	case kindDaily:
+		first, end := dayRange(w, loc)
+		return fmt.Sprintf("%s.date >= %q AND %s.date < %q", n, first.String(), n, end.String())
+	case kindSleep:
+		return fmt.Sprintf("%s.interval.end_time >= %s AND %s.interval.end_time < %s", n, ts(w.Start), n, ts(w.End.Add(maxSleepLength)))
+	case kindECG:
+		return fmt.Sprintf("%s.interval.start_time >= %s", n, ts(w.Start))
+	default:
+		return fmt.Sprintf("%s.sample_time.physical_time >= %s AND %s.sample_time.physical_time < %s", n, ts(w.Start), n, ts(w.End))
+	}
+}
+
+// dayRange returns the civil dates [first, end) whose local midnight lies in
+// w.
+func dayRange(w ohx.Window, loc *time.Location) (first, end wire.Date) {
+	ceilDay := func(t time.Time) time.Time {
+		l := t.In(loc)
+		mid := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+		if mid.Before(t) {
+			mid = time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
+		}
+		return mid
+	}
+	return wire.DateOf(ceilDay(w.Start)), wire.DateOf(ceilDay(w.End))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

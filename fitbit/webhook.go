@@ -1,0 +1,272 @@
+package fitbit
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.uber.org/zap"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+)
+
+// civilSlack widens a window known only in civil (zone-less) time so it
+// covers every UTC offset.
+const civilSlack = 14 * time.Hour
+
+// WebhookHandler implements ohx.WebhookReceiver. The handler answers
+//
+//   - the verification handshake ({"type":"verification"}): 201 when the
+//     Authorization header is exactly the configured secret (compared in
+//     constant time), else 401;
+//   - a data notification: accepted when its signature header verifies
+//     against Google's public keyset (and, if it also carries an
+//     Authorization header, that header matches the secret), or, without a
+//     signature header, when its Authorization header matches the secret;
+//     otherwise 401 and nothing is handed on. Accepted notifications are
+//     passed to notify (which must only enqueue) and answered 204.
+//
+// Bodies above Config.MaxWebhookBody get 413; bodies that are not a
+// notification get 400.
+func (p *Provider) WebhookHandler(notify func(context.Context, ohx.Notification)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := p.serveWebhook(w, r, notify)
+		p.cfg.Metrics.WebhookRequest(ProviderName, status)
+	})
+}
+
+func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify func(context.Context, ohx.Notification)) int {
+	reply := func(status int) int {
+		w.WriteHeader(status)
+		return status
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return reply(http.StatusMethodNotAllowed)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxWebhookBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return reply(http.StatusRequestEntityTooLarge)
+		}
+		return reply(http.StatusBadRequest)
+	}
+	auth := r.Header.Get("Authorization")
+	if isVerification(body) {
+		if p.secretMatches(auth) {
+			return reply(http.StatusCreated)
+		}
+		return reply(http.StatusUnauthorized)
+	}
+	sig := r.Header.Get(SignatureHeader)
+	if sig == "" {
+		sig = r.Header.Get(LegacySignatureHeader)
+	}
+	switch {
+	case sig != "":
+		if err := p.keys.verify(r.Context(), sig, body); err != nil {
+			p.log.Warn("webhook signature rejected", zap.String("reason", err.Error()))
+			return reply(http.StatusUnauthorized)
+		}
+		if auth != "" && p.cfg.WebhookSecret != "" && !p.secretMatches(auth) {
+			return reply(http.StatusUnauthorized)
+		}
+	case !p.secretMatches(auth):
+		return reply(http.StatusUnauthorized)
+	}
+	ns, err := ParseNotifications(body, p.cfg.Now())
+	if err != nil {
+		p.log.Warn("webhook body rejected", zap.String("reason", err.Error()))
+		return reply(http.StatusBadRequest)
+	}
+	ctx := context.WithoutCancel(r.Context())
+	for _, n := range ns {
+		notify(ctx, n)
+	}
+	return reply(http.StatusNoContent)
+}
+
+func (p *Provider) secretMatches(auth string) bool {
+	s := p.cfg.WebhookSecret
+	return s != "" && subtle.ConstantTimeCompare([]byte(auth), []byte(s)) == 1
+}
+
+func isVerification(body []byte) bool {
+	var v struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(body, &v) == nil && v.Type == "verification"
+}
+
+// notificationData is the data object of a Google Health notification.
+type notificationData struct {
+	Version      json.RawMessage    `json:"version"`
+	HealthUserID string             `json:"healthUserId"`
+	Operation    string             `json:"operation"`
+	DataType     string             `json:"dataType"`
+	Intervals    []notificationSpan `json:"intervals"`
+}
+
+type notificationSpan struct {
+	PhysicalTimeInterval *struct {
+		StartTime time.Time `json:"startTime"`
+		EndTime   time.Time `json:"endTime"`
+	} `json:"physicalTimeInterval"`
+	CivilDateTimeInterval *struct {
+		StartDateTime *wire.CivilDateTime `json:"startDateTime"`
+		EndDateTime   *wire.CivilDateTime `json:"endDateTime"`
+	} `json:"civilDateTimeInterval"`
+	CivilIso8601TimeInterval json.RawMessage `json:"civilIso8601TimeInterval"`
+}
+
+// ParseNotifications reads a notification body leniently: a {"data":…}
+// object, an array of them, or a bare data object; operation UPSERT or
+// UPDATE (data) or DELETE; intervals in physical, civil or ISO-8601 civil
+// form, or none. Civil-only intervals are widened by 14 hours on each side
+// because the zone is unknown here. Notifications of data types the provider
+// does not read are dropped. received stamps each notification.
+func ParseNotifications(body []byte, received time.Time) ([]ohx.Notification, error) {
+	body = bytes.TrimSpace(body)
+	var items []json.RawMessage
+	switch {
+	case len(body) > 0 && body[0] == '[':
+		if err := json.Unmarshal(body, &items); err != nil {
+			return nil, errors.New("fitbit: notification array is not JSON")
+		}
+	case len(body) > 0 && body[0] == '{':
+		items = []json.RawMessage{body}
+	default:
+		return nil, errors.New("fitbit: notification is not a JSON object or array")
+	}
+	var out []ohx.Notification
+	for _, it := range items {
+		var env struct {
+			Data *notificationData `json:"data"`
+		}
+		if err := json.Unmarshal(it, &env); err != nil {
+			return nil, errors.New("fitbit: notification is not valid JSON")
+		}
+		d := env.Data
+		if d == nil {
+			d = &notificationData{}
+			if err := json.Unmarshal(it, d); err != nil {
+				return nil, errors.New("fitbit: notification is not valid JSON")
+			}
+		}
+		if d.HealthUserID == "" {
+			return nil, errors.New("fitbit: notification names no healthUserId")
+		}
+		n := ohx.Notification{Provider: ProviderName, ExternalUserID: d.HealthUserID, Received: received}
+		switch strings.ToUpper(d.Operation) {
+		case "UPSERT", "UPDATE", "INSERT", "CREATE":
+			n.Kind = ohx.NotifyData
+		case "DELETE":
+			n.Kind = ohx.NotifyDelete
+		default:
+			return nil, errors.New("fitbit: notification has an unknown operation")
+		}
+		g := googleTypeByID(kebab(d.DataType))
+		if g == nil {
+			continue
+		}
+		n.DataTypes = append(n.DataTypes, g.Yields...)
+		for _, iv := range d.Intervals {
+			n.Window = n.Window.Union(spanWindow(iv))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func spanWindow(iv notificationSpan) ohx.Window {
+	if pt := iv.PhysicalTimeInterval; pt != nil && !pt.StartTime.IsZero() && !pt.EndTime.IsZero() {
+		w := ohx.Window{Start: pt.StartTime.UTC(), End: pt.EndTime.UTC()}
+		if !w.End.After(w.Start) {
+			w.End = w.Start.Add(time.Second)
+		}
+		return w
+	}
+	var start, end time.Time
+	if c := iv.CivilDateTimeInterval; c != nil {
+		start, end = civilTime(c.StartDateTime), civilTime(c.EndDateTime)
+	}
+	if start.IsZero() || end.IsZero() {
+		start, end = iso8601Interval(iv.CivilIso8601TimeInterval)
+	}
+	if start.IsZero() || end.IsZero() || end.Before(start) {
+		return ohx.Window{}
+	}
+	return ohx.Window{Start: start.Add(-civilSlack), End: end.Add(civilSlack)}
+}
+
+func civilTime(c *wire.CivilDateTime) time.Time {
+	if c == nil || c.Date == nil || !c.Date.Valid() {
+		return time.Time{}
+	}
+	t := time.Date(c.Date.Year, time.Month(c.Date.Month), c.Date.Day, 0, 0, 0, 0, time.UTC)
+	if c.Time != nil {
+		t = t.Add(time.Duration(c.Time.Hours)*time.Hour + time.Duration(c.Time.Minutes)*time.Minute + time.Duration(c.Time.Seconds)*time.Second)
+	}
+	return t
+}
+
+// iso8601Interval reads {"startTime":"…","endTime":"…"} or "start/end",
+// with dates or zone-less date-times.
+func iso8601Interval(raw json.RawMessage) (start, end time.Time) {
+	if len(raw) == 0 {
+		return
+	}
+	var a, b string
+	var obj struct {
+		StartTime string `json:"startTime"`
+		EndTime   string `json:"endTime"`
+	}
+	var s string
+	switch {
+	case json.Unmarshal(raw, &obj) == nil:
+		a, b = obj.StartTime, obj.EndTime
+	case json.Unmarshal(raw, &s) == nil:
+		a, b, _ = strings.Cut(s, "/")
+	}
+	parse := func(v string) time.Time {
+		for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02", time.RFC3339Nano} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+			}
+		}
+		return time.Time{}
+	}
+	return parse(strings.TrimSpace(a)), parse(strings.TrimSpace(b))
+}
+
+// kebab turns "heartRate", "heart_rate" or "heart-rate" into "heart-rate";
+// a "users/…/dataTypes/x" name gives x.
+func kebab(s string) string {
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		s = s[i+1:]
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '_':
+			b.WriteByte('-')
+		case unicode.IsUpper(r):
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

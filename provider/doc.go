@@ -1,0 +1,64 @@
+// Package provider is the toolkit for writing ohx providers: the outbound
+// HTTP client, error classification, circuit breakers and OAuth 2.0 token
+// handling. Package providertest holds the conformance suite every
+// ohx.Provider runs in its tests.
+//
+// # Outbound calls
+//
+// [NewClient] returns a [Client] for one provider API. [Client.Do] sends a
+// request described by an [Op] (a bounded name, whether it is idempotent,
+// the provider user it is made for and its [Credentials]) and returns the
+// whole body, bounded in size, as a [Response], so that a provider's
+// decoder and its [Classifier] can both read it:
+//
+//	resp, err := c.Do(ctx, provider.Op{Name: "getmeas", Idempotent: true,
+//		User: link.ExternalUserID, Credentials: tokens.Source(link.ID)}, req)
+//
+// Each attempt waits for the app's and the user's rate limits ([Limit],
+// [PerMinute]) and for any pause a rate-limit answer imposed (Retry-After or
+// the wait the classifier set), runs with a per-attempt timeout through the
+// provider API's [Breaker], and is classified. Idempotent operations are
+// retried with exponential backoff and jitter (github.com/sethvargo/go-retry)
+// after transient failures and rate-limit answers; the others are sent once.
+// Classify by operation, not by HTTP method: Withings reads are POSTs. When
+// the provider rejects an access token, the client forces one refresh
+// ([Credentials.ForceRefresh]) and sends the request once more.
+//
+// # Errors
+//
+// Every failure is an *ohx.ProviderError of one of ohx's kinds
+// (ohx.KindAuth, KindRateLimited, KindTransient, KindPermanent,
+// KindNotLinked, KindRevoked), tested with ohx.KindOf, errors.Is against
+// ohx's sentinels and ohx.RetryAfter. [ClassifyHTTP] is the default
+// [Classifier]; [StatusKind] and [ParseRetryAfter] help write one for a
+// provider's own envelope. A cancelled context is returned as the context's
+// error and never counts as a failure. Error strings never hold a token, a
+// URL query or a body.
+//
+// # Breakers
+//
+// [Breakers] is a registry of named github.com/sony/gobreaker/v2 breakers,
+// one per provider API or FHIR destination, with [BreakerSettings] whose
+// zero value opens after 3 consecutive failures (server errors, network
+// failures, timeouts), stays open 30 s and closes after 2 successful trial
+// calls. Rate-limit answers and errors under a done context are never
+// counted. [Breakers.Status] lists every breaker's state, failure run and
+// opening time, [Breakers.ForceClose] closes one, and every state change is
+// reported to ohx.Metrics.BreakerState. [Breaker.Do] is usable by any
+// package, not only by providers.
+//
+// # OAuth 2.0
+//
+// [AuthCodeURL] builds the authorization URL with a [NewState] value and
+// PKCE (oauth2.GenerateVerifier) where the provider supports it; [Exchange]
+// trades the code. [NewTokens] hands out a [TokenSource] per link
+// ([Tokens.Source]) that reads the sealed token from an ohx.TokenStore,
+// refreshes it shortly before expiry under the store's lock
+// ("refresh:<link id>"), re-reads the stored token once the lock is held so
+// that a refresh token is spent once across workers and processes, and
+// persists the rotated token before handing out the new access token. The
+// refresh step is a [Refresher]: [NewOAuth2Refresher] adapts a standard
+// *oauth2.Config; providers with their own token envelope (Withings)
+// implement it. A refresh refused with invalid_grant is ohx.KindRevoked
+// (ohx.ErrTokenRevoked): the patient must consent again.
+package provider

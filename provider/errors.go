@@ -1,0 +1,133 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openhealthexchange/ohx"
+)
+
+// Response is a provider's answer as the Client read it: status, headers and
+// the whole body (bounded by Config.MaxBodyBytes), so that a classifier and a
+// decoder can both look at it.
+type Response struct {
+	// StatusCode is the HTTP status code.
+	StatusCode int
+	// Header holds the response headers.
+	Header http.Header
+	// Body is the response body.
+	Body []byte
+}
+
+// Classifier turns a response into nil (success) or a classified error,
+// normally a *ohx.ProviderError. Providers plug one in because their error
+// envelopes differ: Withings answers HTTP 200 with {"status":601}, Google
+// answers google.rpc.Status JSON with an HTTP error code.
+//
+// The Client fills the Provider, Op and HTTPStatus of a returned
+// *ohx.ProviderError when they are empty, and its RetryAfter from the
+// Retry-After header when the kind is rate-limited and no wait was set. A
+// classifier must never put the body, a token or a query string into the
+// error.
+type Classifier func(op string, r *Response) error
+
+// StatusKind classifies an HTTP status code: 2xx and 3xx are KindUnknown (not
+// a failure), 401 and 403 are KindAuth, 429 is KindRateLimited, 408, 425 and
+// 5xx are KindTransient, and every other 4xx is KindPermanent.
+func StatusKind(status int) ohx.ErrorKind {
+	switch {
+	case status < 400:
+		return ohx.KindUnknown
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return ohx.KindAuth
+	case status == http.StatusTooManyRequests:
+		return ohx.KindRateLimited
+	case status == http.StatusRequestTimeout, status == http.StatusTooEarly, status >= 500:
+		return ohx.KindTransient
+	}
+	return ohx.KindPermanent
+}
+
+// ClassifyHTTP is the default Classifier: a 2xx answer is a success, anything
+// else a *ohx.ProviderError of StatusKind's kind (with the Retry-After wait
+// on a 429 or 503). It looks at no body.
+func ClassifyHTTP(op string, r *Response) error {
+	if r.StatusCode >= 200 && r.StatusCode < 300 {
+		return nil
+	}
+	kind := StatusKind(r.StatusCode)
+	if kind == ohx.KindUnknown {
+		kind = ohx.KindPermanent // an unfollowed redirect or 1xx
+	}
+	pe := &ohx.ProviderError{Op: op, Kind: kind, HTTPStatus: r.StatusCode}
+	if kind == ohx.KindRateLimited || r.StatusCode == http.StatusServiceUnavailable {
+		pe.RetryAfter, _ = ParseRetryAfter(r.Header.Get("Retry-After"), time.Now())
+	}
+	return pe
+}
+
+// ParseRetryAfter parses a Retry-After header value, either delay-seconds or
+// an HTTP-date, into the wait from now. ok is false when v is empty or
+// malformed; a date in the past gives 0 and ok.
+func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		const maxSecs = int64(1<<63-1) / int64(time.Second)
+		return time.Duration(min(secs, maxSecs)) * time.Second, true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	if d := at.Sub(now); d > 0 {
+		return d, true
+	}
+	return 0, true
+}
+
+// redactURL returns scheme://host/path of u: no query (which may carry
+// secrets), no user info, no fragment.
+func redactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return r.String()
+}
+
+// transportError describes a failed round trip without the request URL's
+// query string.
+func transportError(req *http.Request, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("%s %s: %w", req.Method, redactURL(req.URL), err)
+}
+
+// circuitOpenError is returned by a Breaker that rejects a call. It matches
+// ohx.ErrCircuitOpen and tells how long the breaker stays open.
+type circuitOpenError struct {
+	name string
+	wait time.Duration
+}
+
+func (e *circuitOpenError) Error() string {
+	return fmt.Sprintf("breaker %s: %s", e.name, ohx.ErrCircuitOpen)
+}
+
+func (e *circuitOpenError) Unwrap() error { return ohx.ErrCircuitOpen }
+
+// RetryDelay reports how long the breaker stays open (see ohx.RetryAfter).
+func (e *circuitOpenError) RetryDelay() time.Duration { return e.wait }

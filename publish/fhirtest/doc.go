@@ -1,0 +1,34 @@
+// Package fhirtest provides an in-process FHIR R5 server for tests: for
+// ohx's own tests and for anyone who wants to test an integration without a
+// real FHIR server or network.
+//
+// A [Server] keeps resources in memory and implements what a publisher
+// needs from a strict R5 server:
+//
+//   - transaction Bundles (all-or-nothing: a bad entry gives 400 or 422 with
+//     an OperationOutcome whose expression names "Bundle.entry[i]") and
+//     batch Bundles (each entry succeeds or fails alone);
+//   - PUT Type/id (create or update; meta.versionId increments), conditional
+//     create (POST with ifNoneExist / If-None-Exist) and conditional update
+//     (PUT Type?identifier=system|value), also as single requests;
+//   - urn:uuid references between the entries of a bundle, and conditional
+//     references (Type?identifier=…), rewritten to Type/id;
+//   - read (GET Type/id) and a minimal search by identifier and subject,
+//     answered as a searchset Bundle.
+//
+// Every incoming resource is validated with fhirmap/validate (the official
+// R5 schema is embedded there, so this works in any module) and refused
+// with an OperationOutcome when it is not valid R5.
+//
+// Failures can be injected: latency ([Server.SetLatency]), 429 or 503 with
+// Retry-After for the next N requests ([Server.FailNext]), dropped
+// connections ([Server.DropNext]), and refusal of the N-th resource or of
+// resources matching a predicate ([Server.RejectResource],
+// [Server.RejectIf]). Everything received is recorded for assertions
+// ([Server.Requests], [Server.Received], [Server.Count], [Server.Get]), and
+// [Server.WriteNDJSON] writes what the server holds as FHIR Bulk Data NDJSON.
+//
+// [NewServer] listens on loopback; [New] does not listen at all, and its
+// [Server.Client] serves requests in memory, which keeps tests that use
+// testing/synctest deterministic.
+package fhirtest

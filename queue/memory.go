@@ -1,0 +1,523 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/openhealthexchange/ohx"
+)
+
+// Config tunes a Memory queue. Its zero value is ready to use.
+type Config struct {
+	// Name labels the queue in metrics; empty means "memory".
+	Name string
+	// Concurrency is the number of jobs one Run executes at once; zero
+	// means 4.
+	Concurrency int
+	// StrictPriority makes a lower priority number always run first. When
+	// false, a free worker picks a priority at random in proportion to
+	// Weights among the priorities that have ready jobs, so low priorities
+	// are never starved.
+	StrictPriority bool
+	// Weights gives, per priority, its weight when StrictPriority is false.
+	// A priority missing from the map weighs 1; a nil map means
+	// DefaultWeights.
+	Weights map[ohx.Priority]int
+	// Retry is the retry policy.
+	Retry Retry
+	// Debounce is the least delay of a follow-up: a job enqueued while an
+	// equal one (same CoalesceKey) runs waits at least this long (and until
+	// the running one ends), so that the rest of a burst merges into it.
+	// Zero means 10 s; negative means no debounce.
+	Debounce time.Duration
+	// Timeout bounds one run of a job; zero means 30 min.
+	Timeout time.Duration
+	// ShutdownTimeout is how long Run waits for in-flight jobs once its
+	// context is done; then their contexts are cancelled and unfinished jobs
+	// go back to pending. Zero means 10 s.
+	ShutdownTimeout time.Duration
+	// Retention is the number of finished (done) jobs kept for Job lookups;
+	// zero means 1000.
+	Retention int
+	// MaxDeadLetters bounds the dead letters kept (the oldest are dropped
+	// first); zero means 10000.
+	MaxDeadLetters int
+	// Clock tells the time; nil means the system clock.
+	Clock Clock
+	// Logger receives job failures (ids and error kinds only); nil means no
+	// logging.
+	Logger *zap.Logger
+	// Metrics receives the queue depth; nil means none.
+	Metrics ohx.Metrics
+}
+
+// DefaultWeights are the weights of the named priorities in weighted mode:
+// webhook jobs get six times the share of reconciliation jobs.
+var DefaultWeights = map[ohx.Priority]int{
+	ohx.PriorityWebhook:        6,
+	ohx.PriorityIncremental:    3,
+	ohx.PriorityReconciliation: 1,
+}
+
+// Resolved returns c with every zero field replaced by its default. Queue
+// implementations share it.
+func (c Config) Resolved() Config {
+	if c.Name == "" {
+		c.Name = "memory"
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.Weights == nil {
+		c.Weights = DefaultWeights
+	}
+	switch {
+	case c.Debounce == 0:
+		c.Debounce = 10 * time.Second
+	case c.Debounce < 0:
+		c.Debounce = 0
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Minute
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Retention <= 0 {
+		c.Retention = 1000
+	}
+	if c.MaxDeadLetters <= 0 {
+		c.MaxDeadLetters = 10000
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock()
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Metrics == nil {
+		c.Metrics = ohx.NopMetrics{}
+	}
+	return c
+}
+
+// Weight returns the weight of priority p in weighted mode.
+func (c Config) Weight(p ohx.Priority) int {
+	if w, ok := c.Weights[p]; ok && w > 0 {
+		return w
+	}
+	return 1
+}
+
+// Memory is an ohx.Queue in process memory: priorities, retries with backoff,
+// dead letters, coalescing, delayed jobs. Jobs do not survive the process.
+// It is safe for concurrent use; several Run calls may consume it at once.
+type Memory struct {
+	cfg Config
+
+	mu      sync.Mutex
+	jobs    map[string]*entry // every job the queue knows, by id
+	pending map[string]*entry // coalesce key → job that has not started yet
+	active  map[string]*entry // coalesce key → job running or waiting for a retry
+	done    []string          // ids of finished jobs, oldest first (retention)
+	dead    []string          // ids of dead letters, oldest first
+	seq     uint64
+	wake    chan struct{}
+}
+
+type entry struct {
+	job      ohx.Job
+	key      string // coalesce key; "" for a job enqueued with NoCoalesce
+	seq      uint64 // FIFO order among equals
+	running  bool
+	retrying bool
+	state    State // StateDone or StateDead once finished; "" before
+	runAt    time.Time
+	lastErr  string
+	finished time.Time
+}
+
+var (
+	_ ohx.Queue = (*Memory)(nil)
+	_ Inspector = (*Memory)(nil)
+)
+
+// NewMemory returns an empty in-memory queue.
+func NewMemory(cfg Config) (*Memory, error) {
+	if cfg.Concurrency < 0 {
+		return nil, fmt.Errorf("queue: negative concurrency %d", cfg.Concurrency)
+	}
+	for p, w := range cfg.Weights {
+		if w < 0 {
+			return nil, fmt.Errorf("queue: negative weight %d for priority %d", w, p)
+		}
+	}
+	return &Memory{
+		cfg:     cfg.Resolved(),
+		jobs:    map[string]*entry{},
+		pending: map[string]*entry{},
+		active:  map[string]*entry{},
+		wake:    make(chan struct{}, 1),
+	}, nil
+}
+
+// Enqueue implements ohx.Queue. A job equal (same CoalesceKey) to one that
+// has not started yet is merged into it (ohx.Job.Merge) and that job's id is
+// returned; one equal to a job that is running or waiting for a retry becomes
+// its single follow-up, which waits for it to end and at least the debounce.
+func (m *Memory) Enqueue(_ context.Context, j ohx.Job, opts ohx.EnqueueOptions) (string, error) {
+	if err := j.Validate(); err != nil {
+		return "", err
+	}
+	if opts.Delay < 0 {
+		return "", fmt.Errorf("queue: negative delay %s", opts.Delay)
+	}
+	j = cloneJob(j)
+	now := m.cfg.Clock.Now()
+	j.Attempt = 0
+	if j.EnqueuedAt.IsZero() {
+		j.EnqueuedAt = now
+	}
+	key := ""
+	if !opts.NoCoalesce {
+		key = j.CoalesceKey()
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	runAt := now.Add(opts.Delay)
+	if key != "" && m.active[key] != nil {
+		runAt = later(runAt, now.Add(m.cfg.Debounce))
+	}
+	if p := m.pending[key]; key != "" && p != nil {
+		p.job.Merge(j)
+		if runAt.Before(p.runAt) {
+			p.runAt = runAt
+		}
+		m.changed()
+		return p.job.ID, nil
+	}
+	if j.ID == "" {
+		j.ID = uuid.NewString()
+	} else if _, ok := m.jobs[j.ID]; ok {
+		return "", fmt.Errorf("%w: %q", ErrDuplicateID, j.ID)
+	}
+	m.seq++
+	e := &entry{job: j, key: key, seq: m.seq, runAt: runAt}
+	m.jobs[j.ID] = e
+	if key != "" {
+		m.pending[key] = e
+	}
+	m.changed()
+	return j.ID, nil
+}
+
+// Run implements ohx.Queue: it runs up to Concurrency jobs at once with h until
+// ctx is done, then waits up to ShutdownTimeout for the jobs in flight.
+// Those still running then have their context cancelled and go back to
+// pending without counting an attempt. Run returns nil after a shutdown.
+func (m *Memory) Run(ctx context.Context, h ohx.Handler) error {
+	if h == nil {
+		return errors.New("queue: nil handler")
+	}
+	// Jobs keep running through the shutdown grace period: their context is
+	// detached from ctx and cancelled only when the grace period ends.
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	slots := make(chan struct{}, m.cfg.Concurrency)
+	var wg sync.WaitGroup
+loop:
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			break loop
+		}
+		e, wait := m.next()
+		if e == nil {
+			<-slots
+			var timer <-chan time.Time
+			if wait > 0 {
+				timer = m.cfg.Clock.After(wait)
+			}
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-m.wake:
+			case <-timer:
+			}
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots; m.signal() }()
+			m.execute(jobCtx, h, e)
+		})
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-m.cfg.Clock.After(m.cfg.ShutdownTimeout):
+		stopJobs()
+		<-finished
+	}
+	return nil
+}
+
+// next takes the job to run now, or says how long until one may be ready (0:
+// nothing is waiting).
+func (m *Memory) next() (*entry, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Clock.Now()
+	best := map[ohx.Priority]*entry{}
+	var soonest time.Time
+	for _, e := range m.jobs {
+		if e.running || e.state != "" {
+			continue
+		}
+		if a := m.active[e.key]; e.key != "" && a != nil && a != e {
+			continue // an equal job runs or waits for a retry: follow it
+		}
+		if e.runAt.After(now) {
+			if soonest.IsZero() || e.runAt.Before(soonest) {
+				soonest = e.runAt
+			}
+			continue
+		}
+		p := e.job.EffectivePriority()
+		if b := best[p]; b == nil || e.runAt.Before(b.runAt) || (e.runAt.Equal(b.runAt) && e.seq < b.seq) {
+			best[p] = e
+		}
+	}
+	if len(best) == 0 {
+		if soonest.IsZero() {
+			return nil, 0
+		}
+		return nil, soonest.Sub(now)
+	}
+	prios := slices.Sorted(maps.Keys(best))
+	pick := prios[0]
+	if !m.cfg.StrictPriority && len(prios) > 1 {
+		total := 0
+		for _, p := range prios {
+			total += m.cfg.Weight(p)
+		}
+		r := rand.N(total) //nolint:gosec // scheduling needs no cryptographic randomness
+		for _, p := range prios {
+			if r -= m.cfg.Weight(p); r < 0 {
+				pick = p
+				break
+			}
+		}
+	}
+	e := best[pick]
+	e.running = true
+	if e.key != "" {
+		if m.pending[e.key] == e {
+			delete(m.pending, e.key)
+		}
+		m.active[e.key] = e
+	}
+	m.changed()
+	return e, 0
+}
+
+// execute runs e with h and files the outcome.
+func (m *Memory) execute(ctx context.Context, h ohx.Handler, e *entry) {
+	m.mu.Lock()
+	j := cloneJob(e.job)
+	m.mu.Unlock()
+
+	runCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	err := safeHandle(runCtx, h, j)
+	cancel()
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.changed()
+	e.running = false
+	now := m.cfg.Clock.Now()
+	switch {
+	case err == nil:
+		m.finish(e, StateDone, now)
+	case ctx.Err() != nil:
+		// Shut down before the job finished: hand it back untouched.
+		e.runAt = now
+	case m.cfg.Retry.ShouldRetry(e.job.Attempt, err):
+		e.lastErr = err.Error()
+		e.runAt = now.Add(m.cfg.Retry.Delay(e.job.Attempt, err))
+		e.job.Attempt++
+		e.retrying = true
+		m.cfg.Logger.Info("queue: job failed, will retry",
+			zap.String("job_id", e.job.ID), zap.Int("attempt", e.job.Attempt),
+			zap.Stringer("kind", ohx.KindOf(err)), zap.Time("retry_at", e.runAt))
+	default:
+		e.lastErr = err.Error()
+		m.finish(e, StateDead, now)
+		m.cfg.Logger.Warn("queue: job failed for good",
+			zap.String("job_id", e.job.ID), zap.Int("attempt", e.job.Attempt),
+			zap.Stringer("kind", ohx.KindOf(err)))
+	}
+}
+
+// finish files e as done or dead. m.mu is held.
+func (m *Memory) finish(e *entry, st State, now time.Time) {
+	e.state, e.finished, e.retrying = st, now, false
+	if e.key != "" && m.active[e.key] == e {
+		delete(m.active, e.key)
+	}
+	if st == StateDead {
+		m.dead = append(m.dead, e.job.ID)
+		if len(m.dead) > m.cfg.MaxDeadLetters {
+			delete(m.jobs, m.dead[0])
+			m.dead = m.dead[1:]
+		}
+		return
+	}
+	m.done = append(m.done, e.job.ID)
+	if len(m.done) > m.cfg.Retention {
+		delete(m.jobs, m.done[0])
+		m.done = m.done[1:]
+	}
+}
+
+// safeHandle calls h, turning a panic into an error.
+func safeHandle(ctx context.Context, h ohx.Handler, j ohx.Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("queue: handler panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return h.HandleJob(ctx, j)
+}
+
+// changed wakes the dispatchers and reports the depth. m.mu is held.
+func (m *Memory) changed() {
+	n := 0
+	for _, e := range m.jobs {
+		if !e.running && e.state == "" {
+			n++
+		}
+	}
+	m.cfg.Metrics.QueueDepth(m.cfg.Name, n)
+	m.signal()
+}
+
+func (m *Memory) signal() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats implements Inspector.
+func (m *Memory) Stats(context.Context) (Stats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Clock.Now()
+	var s Stats
+	for _, e := range m.jobs {
+		if st := m.stateOf(e, now); st != StateDone {
+			s.Count(e.job.EffectivePriority(), st)
+		}
+	}
+	return s, nil
+}
+
+// DeadLetters implements Inspector.
+func (m *Memory) DeadLetters(context.Context) ([]JobInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Clock.Now()
+	out := make([]JobInfo, 0, len(m.dead))
+	for _, id := range m.dead {
+		out = append(out, m.info(m.jobs[id], now))
+	}
+	return out, nil
+}
+
+// Replay implements Inspector: the dead letter becomes pending again, keeps its
+// id and gets a fresh retry budget.
+func (m *Memory) Replay(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.jobs[id]
+	if !ok {
+		return fmt.Errorf("queue: job %q: %w", id, ohx.ErrNotFound)
+	}
+	if e.state != StateDead {
+		return fmt.Errorf("queue: job %q: %w", id, ErrNotDead)
+	}
+	m.dead = slices.DeleteFunc(m.dead, func(d string) bool { return d == id })
+	e.state, e.finished, e.retrying = "", time.Time{}, false
+	e.job.Attempt = 0
+	e.runAt = m.cfg.Clock.Now()
+	if e.key != "" && m.pending[e.key] == nil {
+		m.pending[e.key] = e
+	}
+	m.changed()
+	return nil
+}
+
+// Job implements Inspector.
+func (m *Memory) Job(_ context.Context, id string) (JobInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.jobs[id]
+	if !ok {
+		return JobInfo{}, fmt.Errorf("queue: job %q: %w", id, ohx.ErrNotFound)
+	}
+	return m.info(e, m.cfg.Clock.Now()), nil
+}
+
+func (m *Memory) info(e *entry, now time.Time) JobInfo {
+	st := m.stateOf(e, now)
+	ji := JobInfo{Job: cloneJob(e.job), State: st, LastError: e.lastErr, FinishedAt: e.finished}
+	switch st {
+	case StatePending, StateScheduled, StateRetry:
+		ji.NextRunAt = e.runAt
+	}
+	return ji
+}
+
+func (m *Memory) stateOf(e *entry, now time.Time) State {
+	switch {
+	case e.state != "":
+		return e.state
+	case e.running:
+		return StateRunning
+	case e.retrying:
+		return StateRetry
+	case e.runAt.After(now):
+		return StateScheduled
+	}
+	return StatePending
+}
+
+// cloneJob returns a copy of j that shares no memory with it.
+func cloneJob(j ohx.Job) ohx.Job {
+	j.DataTypes = slices.Clone(j.DataTypes)
+	if j.Window != nil {
+		w := *j.Window
+		j.Window = &w
+	}
+	return j
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,65 @@
+package postgres
+
+// migrations are applied in order; migration i brings the schema to version
+// i+1. Never edit one that has shipped: append a new one.
+var migrations = []string{
+	// 1: links, sealed tokens, cursors, sync status, leases.
+	`
+CREATE TABLE links (
+	id               text PRIMARY KEY,
+	provider         text NOT NULL,
+	external_user_id text NOT NULL,
+	legacy_user_id   text NOT NULL,
+	patient          text NOT NULL,
+	scopes           text[] NOT NULL,
+	data_types       text[] NOT NULL,
+	time_zone        text NOT NULL,
+	frequency        text NOT NULL,
+	status           text NOT NULL,
+	created_at       timestamptz NOT NULL,
+	updated_at       timestamptz NOT NULL
+);
+CREATE INDEX links_by_external_user ON links (provider, external_user_id);
+CREATE INDEX links_by_patient ON links (patient, id);
+
+CREATE TABLE tokens (
+	link_id       text PRIMARY KEY,
+	access_token  text NOT NULL,
+	refresh_token text NOT NULL,
+	token_type    text NOT NULL,
+	expiry        timestamptz,
+	scope         text NOT NULL,
+	updated_at    timestamptz NOT NULL
+);
+COMMENT ON COLUMN tokens.access_token IS 'AES-256-GCM sealed, key id prefixed, bound to link and field';
+COMMENT ON COLUMN tokens.refresh_token IS 'AES-256-GCM sealed, key id prefixed, bound to link and field';
+
+CREATE TABLE cursors (
+	link_id   text NOT NULL,
+	data_type text NOT NULL,
+	at_ns     bigint NOT NULL,
+	PRIMARY KEY (link_id, data_type)
+);
+
+CREATE TABLE sync_status (
+	link_id              text NOT NULL,
+	data_type            text NOT NULL,
+	last_attempt         timestamptz,
+	last_success         timestamptz,
+	last_error_at        timestamptz,
+	last_error_kind      text NOT NULL DEFAULT '',
+	last_error           text NOT NULL DEFAULT '',
+	successes            bigint NOT NULL DEFAULT 0,
+	failures             bigint NOT NULL DEFAULT 0,
+	consecutive_failures bigint NOT NULL DEFAULT 0,
+	items                bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (link_id, data_type)
+);
+
+CREATE TABLE leases (
+	name          text PRIMARY KEY,
+	holder        text NOT NULL,
+	expires_at_ns bigint NOT NULL
+);
+`,
+}

@@ -1,0 +1,63 @@
+package sqlite
+
+// migrations are applied in order; migration i brings the schema to version
+// i+1. Never edit one that has shipped: append a new one.
+var migrations = []string{
+	// 1: links, sealed tokens, cursors, sync status, leases.
+	`
+CREATE TABLE links (
+	id               TEXT PRIMARY KEY,
+	provider         TEXT NOT NULL,
+	external_user_id TEXT NOT NULL,
+	legacy_user_id   TEXT NOT NULL,
+	patient          TEXT NOT NULL,
+	scopes           TEXT NOT NULL,
+	data_types       TEXT NOT NULL,
+	time_zone        TEXT NOT NULL,
+	frequency        TEXT NOT NULL,
+	status           TEXT NOT NULL,
+	created_at       INTEGER NOT NULL,
+	updated_at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX links_by_external_user ON links (provider, external_user_id);
+CREATE INDEX links_by_patient ON links (patient, id);
+
+CREATE TABLE tokens (
+	link_id       TEXT PRIMARY KEY,
+	access_token  TEXT NOT NULL,
+	refresh_token TEXT NOT NULL,
+	token_type    TEXT NOT NULL,
+	expiry        INTEGER,
+	scope         TEXT NOT NULL,
+	updated_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE cursors (
+	link_id   TEXT NOT NULL,
+	data_type TEXT NOT NULL,
+	at        INTEGER NOT NULL,
+	PRIMARY KEY (link_id, data_type)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sync_status (
+	link_id              TEXT NOT NULL,
+	data_type            TEXT NOT NULL,
+	last_attempt         INTEGER,
+	last_success         INTEGER,
+	last_error_at        INTEGER,
+	last_error_kind      TEXT NOT NULL,
+	last_error           TEXT NOT NULL,
+	successes            INTEGER NOT NULL,
+	failures             INTEGER NOT NULL,
+	consecutive_failures INTEGER NOT NULL,
+	items                INTEGER NOT NULL,
+	PRIMARY KEY (link_id, data_type)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE leases (
+	name       TEXT PRIMARY KEY,
+	holder     TEXT NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+}

@@ -1,0 +1,406 @@
+package withings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
+)
+
+// Name is the provider's stable name, used in links, samples and metrics.
+const Name = "withings"
+
+// Default base URLs of the Withings cloud.
+const (
+	DefaultAPIBase  = "https://wbsapi.withings.net"
+	DefaultAuthBase = "https://account.withings.com"
+)
+
+// Scopes of the Withings OAuth 2.0 API.
+const (
+	ScopeInfo        = "user.info"
+	ScopeMetrics     = "user.metrics"
+	ScopeActivity    = "user.activity"
+	ScopeSleepEvents = "user.sleepevents"
+)
+
+// StepsSource says where Steps samples come from. Withings has both a daily
+// total (getactivity) and intraday counts (getintradayactivity); publishing
+// both would count every step twice, so a provider uses one.
+type StepsSource int
+
+// Steps sources.
+const (
+	// StepsDaily: one Steps sample per civil day from getactivity, spanning
+	// [local midnight, next local midnight) in the day's own time zone.
+	StepsDaily StepsSource = iota
+	// StepsIntraday: one Steps sample per intraday point from
+	// getintradayactivity, spanning the point's duration.
+	StepsIntraday
+)
+
+// Config configures a Provider. ClientID and ClientSecret are required;
+// every other zero field means a sensible default.
+type Config struct {
+	// ClientID and ClientSecret are the Withings application's credentials.
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the OAuth redirect URI registered with Withings; needed
+	// by AuthCodeURL and Exchange.
+	RedirectURL string
+	// CallbackURL is the notification callback URL (including its secret)
+	// given to Withings on subscribe; needed by Subscribe and Unsubscribe.
+	CallbackURL string
+	// APIBase is the API host; empty means DefaultAPIBase.
+	APIBase string
+	// AuthBase is the authorization host; empty means DefaultAuthBase.
+	AuthBase string
+
+	// Tokens keeps each link's token; required by every call made for a
+	// link (Fetch, Devices, Subscribe, Unsubscribe, Revoke).
+	Tokens ohx.TokenStore
+	// Locker serializes token refreshes per link across processes; nil means
+	// a lock local to this Provider (enough for a single process).
+	Locker ohx.Locker
+
+	// HTTPClient sends the requests; nil means provider.NewHTTPClient() (TLS
+	// 1.2 or newer).
+	HTTPClient *http.Client
+	// Timeout bounds one request; 0 means provider.DefaultTimeout.
+	Timeout time.Duration
+	// Breakers is the registry the provider's circuit breaker (named
+	// "withings") lives in; nil means a private one.
+	Breakers *provider.Breakers
+	// Breaker configures the breaker; the zero value opens after 3
+	// consecutive server errors or network failures, stays open 30 s and
+	// closes after 2 successes. Rate limits (601) never count.
+	Breaker provider.BreakerSettings
+	// AppLimit limits the application's request rate, shared by all users;
+	// the zero value means Withings' standard plan, 120 per minute. Use
+	// provider.Limit{Rate: rate.Inf} for no limit.
+	AppLimit provider.Limit
+	// UserLimit limits the request rate per Withings user; zero means none.
+	UserLimit provider.Limit
+	// Retry tunes retries of idempotent calls (reads). A zero MaxWait means
+	// DefaultMaxWait, long enough to wait for the next minute after a 601.
+	Retry provider.RetrySettings
+
+	// IncludeAmbiguous keeps measure groups Withings marks ambiguous (attrib
+	// 1: measured by a device that several users share, possibly someone
+	// else). They are skipped by default.
+	IncludeAmbiguous bool
+	// Steps chooses the source of Steps samples; the zero value is
+	// StepsDaily.
+	Steps StepsSource
+	// Applis are the notification categories Subscribe subscribes, among
+	// those the link's scopes allow; nil means DefaultApplis.
+	Applis []int
+
+	// Webhook configures the notification receiver (WebhookHandler).
+	Webhook WebhookConfig
+
+	// Logger receives logs without tokens or health values; nil means none.
+	Logger *zap.Logger
+	// Metrics receives measurements; nil means ohx.NopMetrics.
+	Metrics ohx.Metrics
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Provider reads Withings data for linked users. It implements ohx.Provider,
+// ohx.DataTypeLister, ohx.Authorizer, ohx.Revoker, ohx.Subscriber and
+// ohx.WebhookReceiver. It is safe for concurrent use.
+type Provider struct {
+	cfg      Config
+	apiBase  string
+	authBase string
+	client   *provider.Client
+	tokens   *provider.Tokens // nil without a token store
+	log      *zap.Logger
+	metrics  ohx.Metrics
+	now      func() time.Time
+}
+
+// maxResponse bounds a response body (an ECG signal is ~100 KiB).
+const maxResponse = 32 << 20
+
+// DefaultMaxWait is the longest a call waits inside the provider for a rate
+// limit to pass: a 601 asks to wait for the next minute, plus jitter.
+const DefaultMaxWait = 75 * time.Second
+
+var (
+	_ ohx.Provider        = (*Provider)(nil)
+	_ ohx.DataTypeLister  = (*Provider)(nil)
+	_ ohx.Authorizer      = (*Provider)(nil)
+	_ ohx.Revoker         = (*Provider)(nil)
+	_ ohx.Subscriber      = (*Provider)(nil)
+	_ ohx.WebhookReceiver = (*Provider)(nil)
+)
+
+// New checks cfg and returns a Provider.
+func New(cfg Config) (*Provider, error) {
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("withings: config needs a client id and a client secret")
+	}
+	p := &Provider{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, now: cfg.Now}
+	var err error
+	if p.apiBase, err = baseURL(cfg.APIBase, DefaultAPIBase); err != nil {
+		return nil, fmt.Errorf("withings: api base: %w", err)
+	}
+	if p.authBase, err = baseURL(cfg.AuthBase, DefaultAuthBase); err != nil {
+		return nil, fmt.Errorf("withings: auth base: %w", err)
+	}
+	if cfg.RedirectURL != "" {
+		if _, err := absURL(cfg.RedirectURL); err != nil {
+			return nil, fmt.Errorf("withings: redirect url: %w", err)
+		}
+	}
+	if cfg.CallbackURL != "" {
+		if _, err := absURL(cfg.CallbackURL); err != nil {
+			return nil, errors.New("withings: callback url is not an absolute URL")
+		}
+	}
+	for _, a := range cfg.Applis {
+		if _, ok := appliScopes[a]; !ok {
+			return nil, fmt.Errorf("withings: unsupported appli %d", a)
+		}
+	}
+	if _, err := parsePrefixes(cfg.Webhook.AllowCIDRs); err != nil {
+		return nil, err
+	}
+	if cfg.Steps != StepsDaily && cfg.Steps != StepsIntraday {
+		return nil, errors.New("withings: unknown steps source")
+	}
+	if p.log == nil {
+		p.log = zap.NewNop()
+	}
+	if p.metrics == nil {
+		p.metrics = ohx.NopMetrics{}
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	appLimit := cfg.AppLimit
+	if appLimit == (provider.Limit{}) {
+		appLimit = provider.PerMinute(120)
+	}
+	retry := cfg.Retry
+	if retry.MaxWait == 0 {
+		retry.MaxWait = DefaultMaxWait
+	}
+	p.client, err = provider.NewClient(provider.Config{
+		Provider: Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout, MaxBodyBytes: maxResponse,
+		Classify: p.classifier, Breakers: cfg.Breakers, BreakerName: Name, Breaker: cfg.Breaker,
+		AppLimit: appLimit, UserLimit: cfg.UserLimit, RateLimitScope: provider.ScopeApp,
+		Retry: retry, Logger: p.log, Metrics: p.metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("withings: %w", err)
+	}
+	if cfg.Tokens != nil {
+		locker := cfg.Locker
+		if locker == nil {
+			locker = newLocalLocker()
+		}
+		p.tokens, err = provider.NewTokens(provider.TokensConfig{
+			Provider: Name, Store: cfg.Tokens, Locker: locker, Refresher: provider.RefresherFunc(p.refreshGrant),
+			Skew: expiryMargin, Lease: refreshLease,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("withings: %w", err)
+		}
+	}
+	return p, nil
+}
+
+func absURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, errors.New("not an absolute URL")
+	}
+	return u, nil
+}
+
+func baseURL(s, def string) (string, error) {
+	if s == "" {
+		return def, nil
+	}
+	if _, err := absURL(s); err != nil {
+		return "", err
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// Name implements ohx.Provider.
+func (p *Provider) Name() string { return Name }
+
+// offered is the data types Withings offers, in catalog order.
+var offered = []ohx.DataType{
+	ohx.HeartRate, ohx.Steps, ohx.HRVRMSSD, ohx.HRVSDNN, ohx.ECG, ohx.BloodPressure,
+	ohx.BodyWeight, ohx.BodyFatRatio, ohx.FatMass, ohx.FatFreeMass, ohx.MuscleMass,
+	ohx.Hydration, ohx.BoneMass, ohx.BodyTemperature, ohx.SkinTemperature, ohx.SpO2,
+	ohx.RespiratoryRate, ohx.SleepSession, ohx.PulseWaveVelocity, ohx.VO2Max,
+}
+
+// scopeTypes says which scope grants which types. Heart rate comes from
+// measures (user.metrics) and from intraday activity and sleep
+// (user.activity): either scope allows it.
+var scopeTypes = map[string][]ohx.DataType{
+	ScopeMetrics: {
+		ohx.HeartRate, ohx.ECG, ohx.BloodPressure, ohx.BodyWeight, ohx.BodyFatRatio, ohx.FatMass,
+		ohx.FatFreeMass, ohx.MuscleMass, ohx.Hydration, ohx.BoneMass, ohx.BodyTemperature,
+		ohx.SkinTemperature, ohx.SpO2, ohx.PulseWaveVelocity, ohx.VO2Max,
+	},
+	ScopeActivity: {
+		ohx.HeartRate, ohx.Steps, ohx.HRVRMSSD, ohx.HRVSDNN, ohx.RespiratoryRate, ohx.SleepSession,
+	},
+}
+
+// DataTypes implements ohx.DataTypeLister.
+func (p *Provider) DataTypes() []ohx.DataType { return slices.Clone(offered) }
+
+// splitScopes flattens scopes, splitting comma- or space-separated entries.
+func splitScopes(scopes []string) []string {
+	var out []string
+	for _, s := range scopes {
+		out = append(out, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
+	}
+	return out
+}
+
+// Allowed implements ohx.DataTypeLister: user.metrics allows measures, ECG
+// and heart rate; user.activity allows steps, sleep, respiratory rate, HRV
+// and heart rate.
+func (p *Provider) Allowed(scopes []string, types []ohx.DataType) []ohx.DataType {
+	granted := typeSet{}
+	for _, s := range splitScopes(scopes) {
+		for _, t := range scopeTypes[s] {
+			granted[t] = true
+		}
+	}
+	var out []ohx.DataType
+	for _, t := range types {
+		if granted[t] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// scopesFor returns the scopes needed for types (all data scopes when types
+// is empty), always with user.info, which devices and unlink notifications
+// need.
+func scopesFor(types []ohx.DataType) []string {
+	if len(types) == 0 {
+		return []string{ScopeInfo, ScopeMetrics, ScopeActivity}
+	}
+	out := []string{ScopeInfo}
+	for _, scope := range []string{ScopeMetrics, ScopeActivity} {
+		for _, t := range types {
+			if slices.Contains(scopeTypes[scope], t) {
+				out = append(out, scope)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// --- HTTP ------------------------------------------------------------------
+
+// classifier judges a response for the toolkit client: HTTP status first,
+// then the envelope's status (Withings answers errors with HTTP 200).
+func (p *Provider) classifier(op string, r *provider.Response) error {
+	_, err := p.classify(op, r.StatusCode, r.Header, r.Body)
+	return err
+}
+
+// classify returns the envelope's body of a successful response, or the
+// classified error.
+func (p *Provider) classify(op string, httpStatus int, h http.Header, body []byte) ([]byte, error) {
+	if httpStatus != http.StatusOK {
+		var ra time.Duration
+		if h != nil {
+			ra, _ = provider.ParseRetryAfter(h.Get("Retry-After"), p.now())
+		}
+		return nil, httpError(op, httpStatus, ra, p.now())
+	}
+	env, err := decodeEnvelope(body)
+	if err != nil {
+		return nil, &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindTransient, HTTPStatus: httpStatus, Err: err}
+	}
+	if env.Status != statusOK {
+		return nil, statusError(op, httpStatus, int(env.Status), p.now())
+	}
+	return env.Body, nil
+}
+
+// request describes one API call.
+type request struct {
+	op         string
+	path       string
+	form       url.Values
+	creds      provider.Credentials // nil: no bearer token
+	user       string               // the Withings user, for per-user limits
+	idempotent bool
+}
+
+// post sends one form-encoded API call through the toolkit client (breaker,
+// rate limits, retries of idempotent calls, one refresh on a rejected token)
+// and returns the envelope's body.
+func (p *Provider) post(ctx context.Context, r request) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.apiBase+r.path, strings.NewReader(r.form.Encode()))
+	if err != nil {
+		return nil, &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("cannot build request")}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.client.Do(ctx, provider.Op{Name: r.op, Idempotent: r.idempotent, User: r.user, Credentials: r.creds}, req)
+	if err != nil {
+		return nil, err
+	}
+	env, err := decodeEnvelope(resp.Body)
+	if err != nil {
+		return nil, &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Err: err}
+	}
+	return env.Body, nil
+}
+
+// call makes an authorized call for link and decodes the body into out
+// (when not nil). The toolkit refreshes the token when it expired, and once
+// more when Withings rejects it; a rejection of the refreshed token means the
+// grant is gone (ohx.KindRevoked).
+func (p *Provider) call(ctx context.Context, link ohx.Link, op, path string, form url.Values, out any) error {
+	if p.tokens == nil {
+		return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
+	}
+	idempotent := !strings.HasPrefix(op, "notify.") || op == "notify.list"
+	body, err := p.post(ctx, request{op: op, path: path, form: form, creds: p.tokens.Source(link.ID),
+		user: link.ExternalUserID, idempotent: idempotent})
+	if err != nil {
+		var pe *ohx.ProviderError
+		if errors.As(err, &pe) && pe.Kind == ohx.KindAuth {
+			revoked := *pe
+			revoked.Kind = ohx.KindRevoked
+			p.metrics.LinkStatus(Name, ohx.LinkNeedsReconsent)
+			return &revoked
+		}
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := decodeBody(body, out); err != nil {
+		return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, HTTPStatus: http.StatusOK, Err: err}
+	}
+	return nil
+}
