@@ -478,3 +478,24 @@ func TestMappingTableCoversCatalog(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(md), "\n")
 	assert.True(t, slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "LOINC 8867-4 Heart rate") }))
 }
+
+// TestConcurrentUse runs one Transformer from several goroutines (run with
+// -race): the caches of the hot path are shared.
+func TestConcurrentUse(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	want, err := tr.Transform(t.Context(), ohx.Batch{Link: googleLink(), Samples: googleSamples()})
+	require.NoError(t, err)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := tr.Transform(t.Context(), ohx.Batch{Link: googleLink(), Samples: googleSamples()})
+			if err == nil && len(got) != len(want) {
+				err = assert.AnError
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		assert.NoError(t, <-errs)
+	}
+}
