@@ -8,7 +8,7 @@ const maxCached = 4096
 
 // providerStrings are the per-provider strings of the hot path.
 type providerStrings struct {
-	source, observation, record string
+	source, observation, record, device string
 }
 
 type caches struct {
@@ -28,6 +28,7 @@ func (t *Transformer) provider(name string) *providerStrings {
 		source:      t.base + ":" + name,
 		observation: t.IdentifierSystem(name, "observation"),
 		record:      t.IdentifierSystem(name, "record"),
+		device:      t.IdentifierSystem(name, "device"),
 	}
 	t.cache.mu.Lock()
 	if t.cache.providers == nil {

@@ -63,7 +63,16 @@ func conformanceCases() []conformanceCase {
 // validates every resource and every transaction bundle against the official
 // R5 schema plus the Go checks of fhirmap/validate.
 func TestConformance(t *testing.T) {
-	tr := newTransformer(t, fhirmap.Config{})
+	for _, cfg := range []struct {
+		name string
+		cfg  fhirmap.Config
+	}{{"literal references", fhirmap.Config{}}, {"logical references", fhirmap.Config{LogicalReferences: true}}} {
+		t.Run(cfg.name, func(t *testing.T) { conformance(t, cfg.cfg) })
+	}
+}
+
+func conformance(t *testing.T, cfg fhirmap.Config) {
+	tr := newTransformer(t, cfg)
 	typesSeen := map[ohx.DataType]bool{}
 	resourceTypes := map[string]bool{}
 	for _, tc := range conformanceCases() {
@@ -82,6 +91,11 @@ func TestConformance(t *testing.T) {
 				resourceTypes[r.Type] = true
 				if r.DataType != "" {
 					typesSeen[r.DataType] = true
+				}
+				if cfg.LogicalReferences {
+					for _, lit := range []string{`"reference":"Device/`, `"reference":"Observation/`, `"reference":"DiagnosticReport/`} {
+						assert.NotContains(t, string(r.JSON), lit, "%s: only logical references between our resources", r.Key())
+					}
 				}
 				var m map[string]any
 				require.NoError(t, json.Unmarshal(r.JSON, &m))
@@ -295,6 +309,20 @@ func TestMappingDetails(t *testing.T) {
 	}
 }
 
+func TestUnknownComponentIsKept(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	link := customLink()
+	at := fixedNow
+	s := ohx.Sample{Type: ohx.BloodPressure, Start: at, End: at, Provider: "polar-custom", Components: []ohx.Component{
+		{Code: ohx.ComponentSystolic, Value: 120, Unit: "mm[Hg]"}, {Code: "mean-arterial", Value: 93, Unit: "mm[Hg]"}}}
+	require.NoError(t, s.Validate())
+	r, err := tr.Sample(&link, &s)
+	require.NoError(t, err)
+	require.NoError(t, validate.Resource(r.JSON))
+	assert.Contains(t, string(r.JSON), `"code":"component-mean-arterial"`)
+	assert.Contains(t, string(r.JSON), `"value":93`)
+}
+
 func TestHourlyAggregate(t *testing.T) {
 	tr := newTransformer(t, fhirmap.Config{})
 	link := withingsLink()
@@ -372,7 +400,12 @@ func TestTransactionBundle(t *testing.T) {
 }
 
 func TestFastPathEqualsGeneric(t *testing.T) {
-	tr := newTransformer(t, fhirmap.Config{})
+	for _, logical := range []bool{false, true} {
+		fastPathEqualsGeneric(t, newTransformer(t, fhirmap.Config{LogicalReferences: logical}))
+	}
+}
+
+func fastPathEqualsGeneric(t *testing.T, tr *fhirmap.Transformer) {
 	var cases []struct {
 		link ohx.Link
 		s    ohx.Sample

@@ -92,7 +92,7 @@ func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*DeviceA
 		ID:         id,
 		Meta:       t.meta(provider),
 		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "device-association")), Value: ptr(id)}},
-		Device:     Reference{Reference: ptr("Device/" + DeviceID(provider, d.ID))},
+		Device:     t.ref("Device", DeviceID(provider, d.ID), t.IdentifierSystem(provider, "device"), d.ID),
 		Status:     AssociationStatus(AssociationAttached),
 		Subject:    &Reference{Reference: ptr(link.Patient)},
 	}

@@ -30,7 +30,7 @@ func (t *Transformer) ecgReport(link *ohx.Link, s *ohx.Sample, ecgID, hrID strin
 			Display: ptr("Electrocardiac (e.g., EKG, EEC, Holter)")}}}},
 		Code:    t.codeable([]code{cEKGStudy}, "ECG"),
 		Subject: &Reference{Reference: ptr(link.Patient)},
-		Result:  []Reference{{Reference: ptr("Observation/" + ecgID)}},
+		Result:  []Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)},
 	}
 	if status(s) == ObservationAmended {
 		r.Status = ReportAmended
@@ -46,7 +46,7 @@ func (t *Transformer) ecgReport(link *ohx.Link, s *ohx.Sample, ecgID, hrID strin
 		r.Issued = instant(s.Created)
 	}
 	if hrID != "" {
-		r.Result = append(r.Result, Reference{Reference: ptr("Observation/" + hrID)})
+		r.Result = append(r.Result, t.ref("Observation", hrID, t.IdentifierSystem(provider, "observation"), hrID))
 	}
 	var class ohx.ECGClassification
 	if s.Waveform != nil {

@@ -14,29 +14,35 @@ import (
 // produces exactly the bytes of the generic path (Observation + MarshalJSON);
 // TestFastPathEqualsGeneric checks that for every quantity type.
 
-// fastEligible reports whether s has the plain quantity shape.
-func (t *Transformer) fastEligible(s *ohx.Sample) bool {
-	if s.Aggregate != nil || len(s.Components) != 0 || s.CompanionOf != "" || t.fastCodes == nil {
-		return false
+// fastType is what the fast path needs of a single-quantity data type.
+type fastType struct {
+	codes []byte // `"category":[…],"code":{…}`
+	unit  string // the catalog unit
+}
+
+// fastEligible returns the fast-path entry of s's type when s has the plain
+// quantity shape.
+func (t *Transformer) fastEligible(s *ohx.Sample) *fastType {
+	if s.Aggregate != nil || len(s.Components) != 0 || s.CompanionOf != "" {
+		return nil
 	}
 	switch s.Recording {
 	case ohx.RecordedByUser, ohx.RecordedDerived, ohx.RecordedAmbiguous:
-		return false
+		return nil
 	}
-	info, ok := s.Type.Info()
-	if !ok || info.Shape != ohx.ShapeQuantity {
-		return false
-	}
-	_, ok = t.fastCodes[s.Type]
-	return ok
+	return t.fastCodes[s.Type]
 }
 
-// buildFastCodes pre-renders `"category":[…],"code":{…}` per data type with
-// the generic encoder, so both paths share those bytes.
+// buildFastCodes pre-renders `"category":[…],"code":{…}` per single-quantity
+// data type with the generic encoder, so both paths share those bytes.
 func (t *Transformer) buildFastCodes() error {
-	t.fastCodes = make(map[ohx.DataType][]byte, len(table))
+	t.fastCodes = make(map[ohx.DataType]*fastType, len(table))
 	for i := range table {
 		m := &table[i]
+		info, ok := m.Type.Info()
+		if !ok || info.Shape != ohx.ShapeQuantity {
+			continue
+		}
 		b, err := json.Marshal(struct {
 			Category []CodeableConcept `json:"category"`
 			Code     CodeableConcept   `json:"code"`
@@ -44,12 +50,12 @@ func (t *Transformer) buildFastCodes() error {
 		if err != nil {
 			return fmt.Errorf("fhirmap: render codes of %s: %w", m.Type, err)
 		}
-		t.fastCodes[m.Type] = b[1 : len(b)-1]
+		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit}
 	}
 	return nil
 }
 
-func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error) {
+func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) (ohx.Resource, error) {
 	if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
 		return ohx.Resource{}, fmt.Errorf("fhirmap: %s sample has a non-finite value", s.Type)
 	}
@@ -59,14 +65,16 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample) (ohx.Resource,
 	}
 	unit := s.Unit
 	if unit == "" {
-		info, _ := s.Type.Info()
-		unit = info.Unit
+		unit = ft.unit
 	}
 	id := SampleID(link, s)
 	ps := t.provider(provider)
 	system := ps.observation
 
-	b := make([]byte, 0, 768)
+	// Size the buffer from the variable parts so it is neither grown nor oversized.
+	need := 400 + len(ft.codes) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
+		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
+	b := make([]byte, 0, need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
@@ -86,7 +94,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample) (ohx.Resource,
 	b = append(b, `],"status":"`...)
 	b = append(b, status(s)...)
 	b = append(b, `",`...)
-	b = append(b, t.fastCodes[s.Type]...)
+	b = append(b, ft.codes...)
 	b = append(b, `,"subject":{"reference":`...)
 	b = appendString(b, link.Patient)
 	b = append(b, '}')
@@ -119,6 +127,12 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample) (ohx.Resource,
 	b = appendString(b, unit)
 	b = append(b, '}')
 	switch {
+	case s.DeviceID != "" && t.cfg.LogicalReferences:
+		b = append(b, `,"device":{"type":"Device","identifier":{"system":`...)
+		b = appendString(b, ps.device)
+		b = append(b, `,"value":`...)
+		b = appendString(b, s.DeviceID)
+		b = append(b, `}}`...)
 	case s.DeviceID != "":
 		b = append(b, `,"device":{"reference":"Device/`...)
 		b = append(b, t.deviceID(provider, s.DeviceID)...)

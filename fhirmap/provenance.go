@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"strings"
 	"time"
 
 	"github.com/openhealthexchange/ohx"
@@ -15,7 +16,7 @@ const maxEntities = 1000
 
 type provGroup struct {
 	key        string
-	targets    []string
+	targets    []ohx.Resource // Type, ID and Identifier only
 	records    []string
 	seen       map[string]bool
 	sum        hash.Hash
@@ -44,7 +45,7 @@ func (p *provenanceSet) group(key string) *provGroup {
 func (p *provenanceSet) add(key string, rs ...ohx.Resource) {
 	g := p.group(key)
 	for i := range rs {
-		g.targets = append(g.targets, rs[i].Key())
+		g.targets = append(g.targets, ohx.Resource{Type: rs[i].Type, ID: rs[i].ID, Identifier: rs[i].Identifier})
 		g.sum.Write(rs[i].JSON)
 	}
 }
@@ -101,7 +102,7 @@ func (t *Transformer) softwareDevice() (ohx.Resource, error) {
 
 func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSet) ([]ohx.Resource, error) {
 	var out []ohx.Resource
-	agent := Reference{Reference: ptr("Device/" + t.SoftwareDeviceID())}
+	agent := t.ref("Device", t.SoftwareDeviceID(), t.base+":software", "ohx")
 	if t.cfg.Organization != "" {
 		agent = Reference{Reference: ptr(t.cfg.Organization)}
 	} else {
@@ -128,8 +129,9 @@ func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSe
 				Who:  agent,
 			}},
 		}
-		for _, k := range g.targets {
-			p.Target = append(p.Target, Reference{Reference: ptr(k)})
+		for _, r := range g.targets {
+			sys, val, _ := strings.Cut(r.Identifier, "|")
+			p.Target = append(p.Target, t.ref(r.Type, r.ID, sys, val))
 		}
 		switch {
 		case !w.Empty() && g.key != "device":

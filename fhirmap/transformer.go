@@ -33,6 +33,11 @@ type Config struct {
 	Now func() time.Time
 	// NoProvenance disables the Provenance resource per batch.
 	NoProvenance bool
+	// LogicalReferences makes every reference between resources ohx emits a
+	// logical reference by business identifier ({"type":"Device",
+	// "identifier":{…}}) instead of a literal "Device/{id}", for publishers
+	// that write with conditional creates, where the server assigns ids.
+	LogicalReferences bool
 }
 
 // Transformer maps ohx batches to FHIR R5 resources. It implements
@@ -43,7 +48,7 @@ type Transformer struct {
 	cfg     Config
 	now     func() time.Time
 
-	fastCodes map[ohx.DataType][]byte
+	fastCodes map[ohx.DataType]*fastType
 	cache     caches
 }
 
@@ -87,6 +92,15 @@ func (t *Transformer) IdentifierSystem(provider, kind string) string {
 // CodeSystem returns the code system ohx owns, {BaseURI}:code, used where no
 // standard code exists.
 func (t *Transformer) CodeSystem() string { return t.sysCode }
+
+// ref returns the reference to a resource ohx emits: literal "Type/id", or,
+// with Config.LogicalReferences, a logical reference by its business identifier.
+func (t *Transformer) ref(typ, id, system, value string) Reference {
+	if t.cfg.LogicalReferences && system != "" && value != "" {
+		return Reference{Type: ptr(typ), Identifier: &Identifier{System: ptr(system), Value: ptr(value)}}
+	}
+	return Reference{Reference: ptr(typ + "/" + id)}
+}
 
 // ErrNoPatient is returned when a batch's link has no patient reference.
 var ErrNoPatient = errors.New("fhirmap: link has no patient reference")
@@ -162,8 +176,8 @@ func (t *Transformer) Sample(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error
 	if link.Patient == "" {
 		return ohx.Resource{}, ErrNoPatient
 	}
-	if t.fastEligible(s) {
-		return t.fastQuantity(link, s)
+	if ft := t.fastEligible(s); ft != nil {
+		return t.fastQuantity(link, s, ft)
 	}
 	o, err := t.Observation(link, s)
 	if err != nil {
@@ -273,7 +287,8 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 	}
 	switch {
 	case s.DeviceID != "":
-		o.Device = &Reference{Reference: ptr("Device/" + DeviceID(provider, s.DeviceID))}
+		r := t.ref("Device", t.deviceID(provider, s.DeviceID), t.IdentifierSystem(provider, "device"), s.DeviceID)
+		o.Device = &r
 	case s.DeviceName != "":
 		o.Device = &Reference{Display: ptr(s.DeviceName)}
 	}
@@ -284,7 +299,8 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 		// The heart rate an ECG recording measured: derived from the waveform.
 		ecg := *s
 		ecg.Type = ohx.ECG
-		o.DerivedFrom = []Reference{{Reference: ptr("Observation/" + SampleID(link, &ecg))}}
+		ecgID := SampleID(link, &ecg)
+		o.DerivedFrom = []Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)}
 	}
 	unit := s.Unit
 	if unit == "" {
@@ -300,11 +316,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 	case ohx.ShapeQuantity:
 		o.ValueQuantity = quantity(s.Value, unit)
 		for _, c := range s.Components {
-			cm := m.component(c.Code)
-			if cm == nil {
-				return nil, fmt.Errorf("fhirmap: %s has no mapping for component %q", s.Type, c.Code)
-			}
-			o.Component = append(o.Component, ObservationComponent{Code: t.codeable(cm.Codes, cm.Text), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
 		}
 	case ohx.ShapeComponents:
 		for _, c := range s.Components {
@@ -312,11 +324,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 				o.ValueQuantity = quantity(c.Value, unitOr(c.Unit, unit))
 				continue
 			}
-			cm := m.component(c.Code)
-			if cm == nil {
-				return nil, fmt.Errorf("fhirmap: %s has no mapping for component %q", s.Type, c.Code)
-			}
-			o.Component = append(o.Component, ObservationComponent{Code: t.codeable(cm.Codes, cm.Text), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
 		}
 	case ohx.ShapeWaveform:
 		sd, lead, err := waveform(s)
@@ -348,6 +356,16 @@ func unitOr(u, def string) string {
 		return u
 	}
 	return def
+}
+
+// componentCode codes a component; a component the table does not know (a
+// custom provider's) keeps its value under our own code "component-{code}"
+// rather than failing the batch.
+func (t *Transformer) componentCode(m *mapping, c string) CodeableConcept {
+	if cm := m.component(c); cm != nil {
+		return t.codeable(cm.Codes, cm.Text)
+	}
+	return t.codeable([]code{own("component-"+c, c)}, c)
 }
 
 func (m *mapping) component(c string) *componentMap {

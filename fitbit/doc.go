@@ -31,8 +31,8 @@
 //	daily-resting-heart-rate            → DailyRestingHeartRate
 //	daily-oxygen-saturation             → DailySpO2
 //	daily-respiratory-rate              → DailyRespiratoryRate
-//	daily-sleep-temperature-derivations → SkinTemperature (nightly °C, baseline component)
-//	                                      and SkinTemperatureDeviation (nightly − baseline)
+//	daily-sleep-temperature-derivations → SkinTemperature (nightly °C)
+//	                                      and SkinTemperatureDeviation (nightly − baseline, baseline component)
 //	sleep (reconciled)                  → SleepSession with stage durations in seconds
 //	electrocardiogram                   → ECG (whole waveform) + its average HeartRate
 //	                                      (CompanionOf ECG, same Group, right after it)

@@ -115,6 +115,11 @@ type stream struct {
 // readRange reads every page of g over w and returns the samples whose Start
 // lies in w, in ascending order.
 func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *googleType, w ohx.Window) ([]ohx.Sample, error) {
+	if g.Kind == kindDaily {
+		if first, end := dayRange(w, m.loc); first == end {
+			return nil, nil // no local midnight in w: no day starts in it
+		}
+	}
 	q := url.Values{}
 	q.Set("pageSize", strconv.Itoa(p.pageSize(g)))
 	q.Set("filter", filterFor(g, w, m.loc))
@@ -138,8 +143,16 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 			return nil, err
 		}
 		for i := range page.DataPoints {
-			groups = append(groups, len(samples))
+			at := len(samples)
 			samples = m.mapPoint(samples, &page.DataPoints[i])
+			if len(samples) > at && !w.Contains(samples[at].Start) {
+				// Outside the window (ECGs after its end, sleep starting
+				// before it): dropped at once, waveform and all.
+				clear(samples[at:])
+				samples = samples[:at]
+				continue
+			}
+			groups = append(groups, at)
 		}
 		if page.NextPageToken == "" {
 			break

@@ -220,11 +220,10 @@ func TestFixtureSleepTemperatureNaN(t *testing.T) {
 	require.Len(t, abs, 4, "nightly values are numbers on all four days")
 	require.Len(t, dev, 2, "no deviation where the baseline is NaN")
 	assert.Equal(t, 34.0, abs[0].Value)
-	b, ok := abs[0].Component(ohx.ComponentBaseline)
+	assert.Equal(t, 34.0, abs[2].Value, "a NaN baseline does not hide the nightly value")
+	b, ok := dev[0].Component(ohx.ComponentBaseline)
 	require.True(t, ok)
 	assert.Equal(t, 33.8, b.Value)
-	_, ok = abs[2].Component(ohx.ComponentBaseline)
-	assert.False(t, ok, "a NaN baseline is left out")
 	assert.InDelta(t, 0.2, dev[0].Value, 1e-9)
 	assert.Equal(t, "Cel", dev[0].Unit)
 	assert.Equal(t, time.Date(2026, 1, 6, 5, 0, 0, 0, time.UTC), dev[0].Start)
@@ -349,4 +348,31 @@ func TestFixtureNotifications(t *testing.T) {
 	assert.Equal(t, now, n.Received)
 	assert.True(t, isVerification(fixture(t, "webhook_verification_request.json")))
 	assert.False(t, isVerification(fixture(t, "webhook_notification_upsert_steps.json")))
+}
+
+func TestMapECGWithoutDataSource(t *testing.T) {
+	var r wire.ListResponse
+	require.NoError(t, json.Unmarshal([]byte(`{"dataPoints":[{"name":"users/me/dataTypes/electrocardiogram/dataPoints/1","electrocardiogram":{
+		"interval":{"startTime":"2026-01-05T17:00:00Z","endTime":"2026-01-05T17:00:00Z"},
+		"waveformSamples":[10,-20,300,-5],"samplingFrequencyHertz":250,"millivoltsScalingFactor":500,"leadNumber":1,
+		"beatsPerMinuteAvg":"71","resultClassification":"ATRIAL_FIBRILLATION",
+		"medicalDeviceInfo":{"deviceModel":"Pixel Watch 3","firmwareVersion":"1.2"}}}]}`), &r))
+	got := mapAll(r, newYork)
+	require.Len(t, got, 2)
+	e := got[0]
+	assert.Equal(t, ohx.ECG, e.Type)
+	assert.Equal(t, []int32{10, -20, 300, -5}, e.Waveform.Samples)
+	assert.Equal(t, 0.002, e.Waveform.FactorToMillivolts)
+	assert.Equal(t, ohx.ECGAtrialFibrillation, e.Waveform.Classification)
+	assert.Equal(t, 16*time.Millisecond, e.End.Sub(e.Start), "start == end: the waveform gives the length")
+	assert.Equal(t, -5*time.Hour, e.StartOffset, "no utcOffset: the link zone's offset")
+	assert.Equal(t, "Pixel Watch 3", e.DeviceName)
+	assert.Equal(t, ohx.RecordedUnknown, e.Recording)
+	hr := got[1]
+	assert.Equal(t, 71.0, hr.Value)
+	assert.Equal(t, ohx.ECG, hr.CompanionOf)
+	assert.Equal(t, e.Group, hr.Group)
+	assert.Equal(t, e.RecordID, hr.RecordID)
+	require.NoError(t, e.Validate())
+	require.NoError(t, hr.Validate())
 }

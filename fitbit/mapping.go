@@ -187,8 +187,8 @@ func (m *mapper) dailyValue(out []ohx.Sample, p *wire.DataPoint, t ohx.DataType,
 }
 
 // skinTemperature maps the nightly skin temperature: the absolute nightly
-// mean (SkinTemperature, with the baseline as a component when known) and its
-// deviation from the 30-day baseline (SkinTemperatureDeviation, only when the
+// mean (SkinTemperature) and its deviation from the 30-day baseline
+// (SkinTemperatureDeviation, with the baseline as a component, only when the
 // baseline is a number).
 func (m *mapper) skinTemperature(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
 	d := p.DailySleepTemperatureDerivations
@@ -201,9 +201,6 @@ func (m *mapper) skinTemperature(out []ohx.Sample, p *wire.DataPoint) []ohx.Samp
 		s := m.base(p, ohx.SkinTemperature)
 		if m.daily(&s, d.Date) {
 			s.Value = nightly
-			if hasBaseline {
-				s.Components = []ohx.Component{{Code: ohx.ComponentBaseline, Value: baseline, Unit: "Cel"}}
-			}
 			out = append(out, s)
 		}
 	}
@@ -310,6 +307,9 @@ func (m *mapper) ecg(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
 		w.FactorToMillivolts = 1 / float64(e.MillivoltsScalingFactor)
 	}
 	s.Waveform = w
+	if s.DeviceName == "" && e.MedicalDeviceInfo != nil {
+		s.DeviceName = e.MedicalDeviceInfo.DeviceModel
+	}
 	s.Group = s.RecordID
 	if s.Group == "" {
 		s.Group = "ecg-" + strconv.FormatInt(s.Start.UnixNano(), 10)
@@ -317,6 +317,7 @@ func (m *mapper) ecg(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
 	out = append(out, s)
 	if e.BeatsPerMinuteAvg != nil && *e.BeatsPerMinuteAvg > 0 {
 		hr := m.base(p, ohx.HeartRate)
+		hr.DeviceName = s.DeviceName
 		hr.Start, hr.End = s.Start, s.Start
 		hr.StartOffset, hr.EndOffset = s.StartOffset, s.StartOffset
 		hr.Value = float64(*e.BeatsPerMinuteAvg)

@@ -424,3 +424,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "fitbit", p.Name())
 }
+
+func TestShortWindowWithoutMidnightAsksNoDailyData(t *testing.T) {
+	e := newEnv(t, fitbittest.Config{})
+	// 10:00–12:00 UTC is 11:00–13:00 in Berlin: no day starts in it.
+	w := ohx.Window{Start: day.Start.Add(10 * time.Hour), End: day.Start.Add(12 * time.Hour)}
+	got := collect(t, e.p, e.link, []ohx.DataType{ohx.DailyRestingHeartRate, ohx.Steps}, w)
+	for _, s := range got {
+		assert.Equal(t, ohx.Steps, s.Type)
+	}
+	assert.NotEmpty(t, got)
+	assert.Zero(t, e.fake.Calls("list:daily-resting-heart-rate"))
+	// 22:00–24:00 UTC holds Berlin's midnight.
+	w = ohx.Window{Start: day.Start.Add(22 * time.Hour), End: day.End}
+	got = collect(t, e.p, e.link, []ohx.DataType{ohx.DailyRestingHeartRate}, w)
+	require.Len(t, got, 1)
+	assert.Equal(t, day.Start.Add(23*time.Hour), got[0].Start)
+}

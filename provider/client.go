@@ -101,8 +101,10 @@ type Config struct {
 	// Logger logs failed attempts (never a URL query, token or body); nil
 	// means no logs.
 	Logger *zap.Logger
-	// Metrics counts classified failures and rate-limit answers; nil means
-	// ohx.NopMetrics.
+	// Metrics counts rate-limit answers (RateLimited) and receives the
+	// breaker's state changes when the client creates its own registry; nil
+	// means ohx.NopMetrics. Failed calls are counted by the engine
+	// (ProviderError), not here, so that a failure is counted once.
 	Metrics ohx.Metrics
 }
 
@@ -304,7 +306,7 @@ func (c *Client) authorized(ctx context.Context, op Op, req *http.Request) (*Res
 func (c *Client) attempt(ctx context.Context, op Op, req *http.Request, token string) (*Response, error) {
 	scope := c.app
 	gs := []*gate{c.app}
-	if op.User != "" {
+	if op.User != "" && (!c.cfg.UserLimit.unlimited() || c.cfg.RateLimitScope == ScopeUser) {
 		u := c.users.get(op.User, time.Now())
 		gs = append(gs, u)
 		if c.cfg.RateLimitScope == ScopeUser {
@@ -335,7 +337,6 @@ func (c *Client) attempt(ctx context.Context, op Op, req *http.Request, token st
 			scope.pause(time.Now().Add(wait))
 		}
 	}
-	c.metrics.ProviderError(c.cfg.Provider, kind)
 	var pe *ohx.ProviderError
 	status := 0
 	if errors.As(err, &pe) {

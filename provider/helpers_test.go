@@ -76,24 +76,17 @@ type recordingMetrics struct {
 	ohx.NopMetrics
 	mu          sync.Mutex
 	states      map[string][]int
-	errors      map[ohx.ErrorKind]int
 	rateLimited int
 }
 
 func newRecordingMetrics() *recordingMetrics {
-	return &recordingMetrics{states: map[string][]int{}, errors: map[ohx.ErrorKind]int{}}
+	return &recordingMetrics{states: map[string][]int{}}
 }
 
 func (m *recordingMetrics) BreakerState(name string, state int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.states[name] = append(m.states[name], state)
-}
-
-func (m *recordingMetrics) ProviderError(_ string, k ohx.ErrorKind) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.errors[k]++
 }
 
 func (m *recordingMetrics) RateLimited(string) {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
 	"github.com/openhealthexchange/ohx"
@@ -166,9 +167,13 @@ type TokensConfig struct {
 	// Skew is how long before expiry a token is refreshed; 0 means
 	// DefaultRefreshSkew.
 	Skew time.Duration
-	// Lease bounds one refresh (lock lease, refresh and save); 0 means
+	// Lease is the refresh lock's lease; the refresh and the save must end
+	// within three quarters of it, so that the lock cannot pass to another
+	// worker while the refresh token is being spent. 0 means
 	// DefaultRefreshLease.
 	Lease time.Duration
+	// Logger logs refreshes by link id (never a token); nil means no logs.
+	Logger *zap.Logger
 }
 
 // Tokens hands out the token sources of a provider's links.
@@ -195,6 +200,9 @@ func NewTokens(cfg TokensConfig) (*Tokens, error) {
 	}
 	if cfg.Lease == 0 {
 		cfg.Lease = DefaultRefreshLease
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
 	}
 	return &Tokens{cfg: cfg}, nil
 }
@@ -268,6 +276,7 @@ func (s *TokenSource) refresh(ctx context.Context, good func(ohx.Token) bool) (o
 		return ohx.Token{}, &ohx.ProviderError{Provider: s.cfg.Provider, Op: "token.lock", Kind: ohx.KindTransient, Err: err}
 	}
 	defer release()
+	deadline := time.Now().Add(s.cfg.Lease - s.cfg.Lease/4)
 	cur, err := s.stored(ctx)
 	if err != nil {
 		return ohx.Token{}, err
@@ -280,10 +289,12 @@ func (s *TokenSource) refresh(ctx context.Context, good func(ohx.Token) bool) (o
 	}
 	// Once the refresh request is sent the old refresh token may be spent:
 	// finish the refresh and the save even if the caller gives up.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Lease)
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
+	log := s.cfg.Logger.With(zap.String("provider", s.cfg.Provider), zap.String("link", s.linkID))
 	next, err := s.cfg.Refresher.Refresh(rctx, cur.RefreshToken)
 	if err != nil {
+		log.Info("token refresh failed", zap.Stringer("kind", ohx.KindOf(err)), zap.Error(err))
 		return ohx.Token{}, err
 	}
 	if next.AccessToken == "" {
@@ -296,8 +307,10 @@ func (s *TokenSource) refresh(ctx context.Context, good func(ohx.Token) bool) (o
 		next.Scope = cur.Scope
 	}
 	if err := s.cfg.Store.SaveToken(rctx, s.linkID, next); err != nil {
+		log.Error("refreshed token not persisted; the old refresh token may be spent", zap.Error(err))
 		return ohx.Token{}, &ohx.ProviderError{Provider: s.cfg.Provider, Op: "token.save", Kind: ohx.KindTransient,
 			Err: fmt.Errorf("persisting the refreshed token: %w", err)}
 	}
+	log.Debug("token refreshed", zap.Time("expiry", next.Expiry))
 	return next, nil
 }

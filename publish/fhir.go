@@ -9,19 +9,20 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // WriteMode says how a FHIR publisher writes resources.
@@ -111,6 +112,10 @@ type FHIRConfig struct {
 	MaxRetryTime time.Duration
 	// Breaker tunes the destination's circuit breaker.
 	Breaker BreakerSettings
+	// Breakers is the registry that holds the destination's breaker (named
+	// "fhir:"+Name), so an application can list and reset it with its other
+	// breakers; nil means a registry of the publisher's own.
+	Breakers *provider.Breakers
 	// Validate checks each resource before it is sent; nil means
 	// validate.Resource (the R5 schema plus fhirmap's checks). Resources that
 	// fail are rejected, never sent.
@@ -144,7 +149,7 @@ type FHIR struct {
 	cfg      FHIRConfig
 	base     string
 	client   *http.Client
-	breaker  *gobreaker.CircuitBreaker[*httpResult]
+	breaker  *provider.Breaker
 	log      *zap.Logger
 	metrics  ohx.Metrics
 	validate func([]byte) error
@@ -255,28 +260,22 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 		client.Transport = &oauth2.Transport{Source: &authSource{src: cfg.Auth}, Base: rt}
 	}
 	p.client = &client
-	name := cfg.Name
-	p.breaker = gobreaker.NewCircuitBreaker[*httpResult](gobreaker.Settings{
-		Name:        name,
-		MaxRequests: cfg.Breaker.Successes,
-		Timeout:     cfg.Breaker.Open,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.ConsecutiveFailures >= cfg.Breaker.Failures
-		},
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			p.metrics.BreakerState(name, int(to))
-			p.log.Info("fhir: breaker state changed", zap.String("destination", name),
-				zap.String("from", from.String()), zap.String("to", to.String()))
-		},
-		IsExcluded: isExcluded,
+	reg := cfg.Breakers
+	if reg == nil {
+		reg = provider.NewBreakers(provider.BreakersConfig{Metrics: p.metrics, Logger: p.log})
+	}
+	p.breaker = reg.Get("fhir:"+cfg.Name, provider.BreakerSettings{
+		FailureThreshold:  cfg.Breaker.Failures,
+		OpenTimeout:       cfg.Breaker.Open,
+		HalfOpenSuccesses: cfg.Breaker.Successes,
+		IsFailure:         isFailure,
 	})
-	p.metrics.BreakerState(name, 0)
 	return p, nil
 }
 
 // BreakerState returns the destination breaker's state: 0 closed, 1
 // half-open, 2 open (the values of ohx.Metrics.BreakerState).
-func (p *FHIR) BreakerState() int { return int(p.breaker.State()) }
+func (p *FHIR) BreakerState() int { return int(p.breaker.Status().State) }
 
 // item is one resource on its way into a bundle.
 type item struct {
@@ -300,14 +299,14 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	var res ohx.PublishResult
 	items := make([]*item, 0, len(rs))
 	rejected := make(map[string]int)
+	prepared, errs := p.prepareAll(rs)
 	for i := range rs {
-		it, err := p.prepare(&rs[i])
-		if err != nil {
-			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: err.Error()})
+		if errs[i] != nil {
+			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: errs[i].Error()})
 			rejected[boundedType(rs[i].Type)]++
 			continue
 		}
-		items = append(items, it)
+		items = append(items, prepared[i])
 	}
 	for t, n := range rejected {
 		p.metrics.FHIROperation("validate", t, "rejected", n)
@@ -344,6 +343,32 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 		}
 	}
 	return res, nil
+}
+
+// prepareAll prepares the resources on all CPUs: schema validation is the
+// expensive part of publishing.
+func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
+	items := make([]*item, len(rs))
+	errs := make([]error, len(rs))
+	workers := min(runtime.GOMAXPROCS(0), (len(rs)+63)/64)
+	if workers <= 1 {
+		for i := range rs {
+			items[i], errs[i] = p.prepare(&rs[i])
+		}
+		return items, errs
+	}
+	var wg sync.WaitGroup
+	per := (len(rs) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min((w+1)*per, len(rs))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				items[i], errs[i] = p.prepare(&rs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return items, errs
 }
 
 // prepare checks a resource and builds its bundle entry.

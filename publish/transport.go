@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
@@ -35,6 +34,11 @@ type httpResult struct {
 type statusError struct{ r *httpResult }
 
 func (e *statusError) Error() string { return "http " + strconv.Itoa(e.r.status) }
+
+// Is makes a 429 match ohx.ErrRateLimited, which the breaker does not count.
+func (e *statusError) Is(target error) bool {
+	return target == ohx.ErrRateLimited && e.r.status == http.StatusTooManyRequests
+}
 
 // ctxError marks the caller's context ending during an attempt; the breaker
 // ignores it.
@@ -87,8 +91,11 @@ func (p *FHIR) send(ctx context.Context, op string, typ fhirmap.BundleType, chun
 func (p *FHIR) do(ctx context.Context, op, method, url string, body []byte) (*httpResult, error) {
 	deadline := time.Now().Add(p.cfg.MaxRetryTime)
 	for attempt := 0; ; attempt++ {
-		r, err := p.breaker.Execute(func() (*httpResult, error) {
-			return p.attempt(ctx, op, method, url, body)
+		var r *httpResult
+		err := p.breaker.Do(ctx, func(ctx context.Context) error {
+			var err error
+			r, err = p.attempt(ctx, op, method, url, body)
+			return err
 		})
 		if err == nil {
 			return r, nil
@@ -100,8 +107,8 @@ func (p *FHIR) do(ctx context.Context, op, method, url string, body []byte) (*ht
 		if errors.As(err, &ae) {
 			return nil, fmt.Errorf("publish: fhir %s %s: %s: %w", p.cfg.Name, op, ae.Error(), ohx.ErrAuth)
 		}
-		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-			return nil, fmt.Errorf("publish: fhir %s %s: %w", p.cfg.Name, op, ohx.ErrCircuitOpen)
+		if errors.Is(err, ohx.ErrCircuitOpen) {
+			return nil, fmt.Errorf("publish: fhir %s %s: %w", p.cfg.Name, op, err)
 		}
 		var delay time.Duration
 		var se *statusError
@@ -180,14 +187,20 @@ func (p *FHIR) attempt(ctx context.Context, op, method, url string, body []byte)
 	return r, nil
 }
 
-// isExcluded tells the breaker which errors say nothing about the server's
-// health: the caller's context ending, a token failure and a 429.
-func isExcluded(err error) bool {
-	var ce *ctxError
+// isFailure tells the breaker which errors count against the server:
+// network errors, timeouts and 408/409/5xx answers. A token failure says
+// nothing about the FHIR server; rate limits and the caller's cancelled
+// context are not counted by the breaker at all.
+func isFailure(err error) bool {
 	var ae *authError
+	if errors.As(err, &ae) {
+		return false
+	}
 	var se *statusError
-	return errors.As(err, &ce) || errors.As(err, &ae) || errors.Is(err, context.Canceled) ||
-		(errors.As(err, &se) && se.r.status == http.StatusTooManyRequests)
+	if errors.As(err, &se) {
+		return se.r.status != http.StatusTooManyRequests
+	}
+	return true
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent.

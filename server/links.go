@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/store"
 )
 
 // providerInfo is one entry of GET /v1/providers.
@@ -288,21 +289,20 @@ type linkView struct {
 	Created        time.Time                 `json:"created"`
 	Updated        time.Time                 `json:"updated"`
 	Cursors        map[ohx.DataType]string   `json:"cursors,omitempty"`
-	Sync           map[ohx.DataType]SyncInfo `json:"sync,omitempty"`
+	Sync           map[ohx.DataType]syncView `json:"sync,omitempty"`
 }
 
-// SyncInfo is the bookkeeping of one (link, data type) a store may keep.
-type SyncInfo struct {
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	Samples     int64     `json:"samples,omitempty"`
-}
-
-// SyncStatusReader is implemented by stores that keep sync bookkeeping.
-type SyncStatusReader interface {
-	// SyncInfo returns the link's bookkeeping per data type.
-	SyncInfo(ctx context.Context, linkID string) (map[ohx.DataType]SyncInfo, error)
+// syncView is the sync bookkeeping of one (link, data type).
+type syncView struct {
+	LastAttempt         time.Time `json:"last_attempt,omitzero"`
+	LastSuccess         time.Time `json:"last_success,omitzero"`
+	LastErrorAt         time.Time `json:"last_error_at,omitzero"`
+	LastErrorKind       string    `json:"last_error_kind,omitempty"`
+	LastError           string    `json:"last_error,omitempty"`
+	Successes           int64     `json:"successes"`
+	Failures            int64     `json:"failures"`
+	ConsecutiveFailures int64     `json:"consecutive_failures"`
+	Resources           int64     `json:"resources"`
 }
 
 func view(l ohx.Link) linkView {
@@ -359,10 +359,19 @@ func (s *Server) getLink(w http.ResponseWriter, r *http.Request) {
 			v.Cursors[t] = c.UTC().Format(time.RFC3339)
 		}
 	}
-	if sr, ok := s.cfg.Store.(SyncStatusReader); ok {
-		if v.Sync, err = sr.SyncInfo(r.Context(), l.ID); err != nil {
+	if sr, ok := s.cfg.Store.(store.SyncStatusStore); ok {
+		st, err := sr.SyncStatus(r.Context(), l.ID)
+		if err != nil {
 			s.internal(w, r, err)
 			return
+		}
+		if len(st) > 0 {
+			v.Sync = map[ohx.DataType]syncView{}
+		}
+		for t, x := range st {
+			v.Sync[t] = syncView{LastAttempt: x.LastAttempt, LastSuccess: x.LastSuccess, LastErrorAt: x.LastErrorAt,
+				LastErrorKind: x.LastErrorKind, LastError: x.LastError, Successes: x.Successes, Failures: x.Failures,
+				ConsecutiveFailures: x.ConsecutiveFailures, Resources: x.Items}
 		}
 	}
 	writeJSON(w, http.StatusOK, v)

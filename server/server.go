@@ -20,13 +20,6 @@ import (
 	"github.com/openhealthexchange/ohx"
 )
 
-// LinkLister is implemented by stores that can list every link (the
-// scheduler needs it).
-type LinkLister interface {
-	// Links returns all links.
-	Links(ctx context.Context) ([]ohx.Link, error)
-}
-
 // APIMetrics receives one observation per API request, by route pattern.
 type APIMetrics interface {
 	// APIRequest observes a request.

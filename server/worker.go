@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/store"
 )
 
 // Notify turns a verified provider notification into work: a push job for
@@ -72,20 +73,17 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 // permanently and stop retrying).
 func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
 	rep, err := s.cfg.Engine.Sync(ctx, j)
-	if rec, ok := s.cfg.Store.(SyncRecorder); ok && rep != nil {
-		rec.RecordSync(context.WithoutCancel(ctx), rep)
+	if rec, ok := s.cfg.Store.(store.SyncStatusStore); ok && rep != nil && ctx.Err() == nil {
+		for t, tr := range rep.Types {
+			if rerr := rec.RecordSync(context.WithoutCancel(ctx), j.LinkID, t, store.SyncResult{Err: err, Count: tr.ResourcesWritten}); rerr != nil {
+				s.cfg.Logger.Warn("recording sync status failed", zap.String("link_id", j.LinkID), zap.Error(rerr))
+			}
+		}
 	}
 	if err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
 		s.markReconsent(ctx, j.LinkID)
 	}
 	return err
-}
-
-// SyncRecorder is implemented by stores that keep sync bookkeeping.
-type SyncRecorder interface {
-	// RecordSync records the outcome of one sync (counts and a classified
-	// error, never health values).
-	RecordSync(ctx context.Context, rep *ohx.Report)
 }
 
 func (s *Server) markReconsent(ctx context.Context, linkID string) {
@@ -119,11 +117,13 @@ type SchedulerConfig struct {
 	ReensureEvery time.Duration
 }
 
-// RunScheduler enqueues polled syncs of hourly and daily links when due, the
-// nightly reconciliation of every active link, and the periodic webhook
-// re-ensure, until ctx is cancelled. The store must list links (LinkLister).
+// RunScheduler enqueues, until ctx is cancelled: polled incremental syncs of
+// hourly and daily links when due (ohx.PollDue), the nightly reconciliation of
+// realtime links (catching lost webhooks), and the periodic webhook re-ensure.
+// The store must list links (store.LinkLister). Several replicas may each
+// run one: their jobs coalesce in a shared queue.
 func (s *Server) RunScheduler(ctx context.Context, cfg SchedulerConfig) error {
-	lister, ok := s.cfg.Store.(LinkLister)
+	lister, ok := s.cfg.Store.(store.LinkLister)
 	if !ok {
 		return errors.New("server: the store cannot list links; no scheduler")
 	}
@@ -138,6 +138,7 @@ func (s *Server) RunScheduler(ctx context.Context, cfg SchedulerConfig) error {
 	}
 	last := s.cfg.Now()
 	lastReensure := last
+	polled := map[string]time.Time{}
 	t := time.NewTicker(cfg.Tick)
 	defer t.Stop()
 	for {
@@ -147,7 +148,7 @@ func (s *Server) RunScheduler(ctx context.Context, cfg SchedulerConfig) error {
 		case <-t.C:
 		}
 		now := s.cfg.Now()
-		links, err := lister.Links(ctx)
+		links, err := lister.Links(ctx, store.LinkQuery{Status: ohx.LinkActive})
 		if err != nil {
 			s.cfg.Logger.Warn("scheduler cannot list links", zap.Error(err))
 			continue
@@ -155,11 +156,16 @@ func (s *Server) RunScheduler(ctx context.Context, cfg SchedulerConfig) error {
 		nightly := crossed(last, now, cfg.NightlyAt)
 		reensure := now.Sub(lastReensure) >= cfg.ReensureEvery
 		for _, l := range links {
-			if l.Status != ohx.LinkActive {
-				continue
+			var j *ohx.Job
+			switch {
+			case ohx.PollDue(l, polled[l.ID], now):
+				polled[l.ID] = now
+				j = &ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerIncremental}
+			case nightly && (l.Frequency == "" || l.Frequency == ohx.SyncRealtime):
+				j = &ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerReconciliation}
 			}
-			if j, due := dueJob(l, last, now, nightly); due {
-				if _, err := s.cfg.Queue.Enqueue(ctx, j, ohx.EnqueueOptions{}); err != nil {
+			if j != nil {
+				if _, err := s.cfg.Queue.Enqueue(ctx, *j, ohx.EnqueueOptions{}); err != nil {
 					s.cfg.Logger.Warn("scheduler enqueue failed", zap.String("link_id", l.ID), zap.Error(err))
 				}
 			}
@@ -185,25 +191,4 @@ func crossed(from, to time.Time, at time.Duration) bool {
 		}
 	}
 	return false
-}
-
-// dueJob decides the scheduled job of a link between two ticks: polled links
-// get an incremental sync when their hour or day turns; every link gets the
-// nightly reconciliation.
-func dueJob(l ohx.Link, last, now time.Time, nightly bool) (ohx.Job, bool) {
-	switch l.Frequency {
-	case ohx.SyncHourly:
-		if last.Truncate(time.Hour) != now.Truncate(time.Hour) {
-			return ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerIncremental}, true
-		}
-	case ohx.SyncDaily:
-		if nightly {
-			return ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerIncremental}, true
-		}
-		return ohx.Job{}, false
-	}
-	if nightly {
-		return ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerReconciliation}, true
-	}
-	return ohx.Job{}, false
 }

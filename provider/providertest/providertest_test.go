@@ -159,27 +159,38 @@ func TestChecksFailOnBrokenProviders(t *testing.T) {
 	}
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
+	leaky := &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		return func(yield func(ohx.Sample, error) bool) {
+			go func() { <-release }() // leaks a goroutine per call
+			for s, err := range b.Provider.Fetch(ctx, link, ts, w) {
+				if !yield(s, err) {
+					return
+				}
+			}
+		}
+	}}
 	tests := []struct {
+		want  string
 		check string
 		p     *broken
 		fail  func(Failure) (ohx.Provider, func())
 	}{
-		{check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(int, *ohx.Sample) bool { return true }, hr(day.Add(-time.Hour)))}},
-		{check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(int, *ohx.Sample) bool { return true }, hr(window.End))}},
-		{check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(i int, s *ohx.Sample) bool {
+		{want: "outside", check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(int, *ohx.Sample) bool { return true }, hr(day.Add(-time.Hour)))}},
+		{want: "outside", check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(int, *ohx.Sample) bool { return true }, hr(window.End))}},
+		{want: "non-finite value", check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(i int, s *ohx.Sample) bool {
 			if i == 3 {
 				s.Value = math.NaN()
 			}
 			return true
 		})}},
-		{check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(_ int, s *ohx.Sample) bool {
+		{want: "names provider \"someone-else\"", check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(_ int, s *ohx.Sample) bool {
 			s.Provider = "someone-else"
 			return true
 		})}},
-		{check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(_ int, s *ohx.Sample) bool {
+		{want: "no body-weight sample", check: "fetch/valid-samples-in-window", p: &broken{fetch: mapped(func(_ int, s *ohx.Sample) bool {
 			return s.Type != ohx.BodyWeight // a type that silently yields nothing
 		})}},
-		{check: "fetch/start-order-per-type", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "before the previous one", check: "fetch/start-order-per-type", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			all := collectAll(ctx, b, ts, w)
 			slices.Reverse(all)
 			return func(yield func(ohx.Sample, error) bool) {
@@ -190,36 +201,26 @@ func TestChecksFailOnBrokenProviders(t *testing.T) {
 				}
 			}
 		}}},
-		{check: "fetch/only-requested-types", p: &broken{fetch: func(b *broken, ctx context.Context, _ []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "Fetch of heart-rate alone yielded a steps sample", check: "fetch/only-requested-types", p: &broken{fetch: func(b *broken, ctx context.Context, _ []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return b.Provider.Fetch(ctx, link, types, w) // ignores the requested types
 		}}},
-		{check: "fetch/no-duplicates", p: &broken{fetch: mapped(func(int, *ohx.Sample) bool { return true }, hr(day), hr(day))}},
-		{check: "fetch/repeatable", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "duplicates sample 0", check: "fetch/no-duplicates", p: &broken{fetch: mapped(func(int, *ohx.Sample) bool { return true }, hr(day), hr(day))}},
+		{want: "a second Fetch of the same window", check: "fetch/repeatable", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			n := b.calls.Load()
 			return mapped(func(i int, s *ohx.Sample) bool { return i != int(n) })(b, ctx, ts, w) // drops a different sample each call
 		}}},
-		{check: "fetch/split-window", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "missing from its halves", check: "fetch/split-window", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			if w.Duration() < window.Duration() { // pages of half windows lose their last sample
 				return mapped(func(i int, s *ohx.Sample) bool { return s.Start.Before(w.End.Add(-time.Minute)) })(b, ctx, ts, w)
 			}
 			return b.Provider.Fetch(ctx, link, ts, w)
 		}}},
-		{check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, _ context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "want an error matching context.Canceled", check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, _ context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return b.Provider.Fetch(context.Background(), link, ts, w) // ignores ctx
 		}}},
-		{check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
-			return func(yield func(ohx.Sample, error) bool) {
-				if b.calls.Load() > 1 { // the warm-up fetch is fine; then a goroutine leaks
-					go func() { <-release }()
-				}
-				for s, err := range b.Provider.Fetch(ctx, link, ts, w) {
-					if !yield(s, err) {
-						return
-					}
-				}
-			}
-		}}},
-		{check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "goroutine leak", check: "fetch/cancel-mid-stream", p: leaky},
+		{want: "goroutine leak", check: "fetch/early-stop", p: leaky},
+		{want: "want an error matching context.Canceled", check: "fetch/cancel-mid-stream", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return func(yield func(ohx.Sample, error) bool) {
 				for s, err := range b.Provider.Fetch(ctx, link, ts, w) {
 					if err != nil {
@@ -231,38 +232,54 @@ func TestChecksFailOnBrokenProviders(t *testing.T) {
 				}
 			}
 		}}},
-		{check: "fetch/cancelled-before-start", p: &broken{fetch: func(b *broken, _ context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "Fetch with a cancelled context yielded", check: "fetch/cancelled-before-start", p: &broken{fetch: func(b *broken, _ context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return b.Provider.Fetch(context.Background(), link, ts, w)
 		}}},
-		{check: "fetch/cancelled-before-start", p: &broken{fetch: func(b *broken, ctx context.Context, _ []ohx.DataType, _ ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "a cancellation is not a provider failure", check: "fetch/cancelled-before-start", p: &broken{fetch: func(b *broken, ctx context.Context, _ []ohx.DataType, _ ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return func(yield func(ohx.Sample, error) bool) {
 				if err := ctx.Err(); err != nil {
 					yield(ohx.Sample{}, &ohx.ProviderError{Provider: "fake", Op: "fetch", Kind: ohx.KindTransient, Err: err})
 				}
 			}
 		}}},
-		{check: "fetch/early-stop", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		{want: "more times after its consumer stopped", check: "fetch/early-stop", p: &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 			return func(yield func(ohx.Sample, error) bool) {
 				for s, err := range b.Provider.Fetch(ctx, link, ts, w) {
 					yield(s, err) // ignores the consumer's stop
 				}
 			}
 		}}},
-		{check: "devices", p: &broken{devices: func() ([]ohx.Device, error) {
+		{want: "has no id", check: "devices", p: &broken{devices: func() ([]ohx.Device, error) {
 			return []ohx.Device{{Provider: "fake", Model: "Watch"}}, nil
 		}}},
-		{check: "devices", p: &broken{devices: func() ([]ohx.Device, error) { return nil, nil }}},
-		{check: "devices", p: &broken{devices: func() ([]ohx.Device, error) { return nil, errors.New("boom") }}},
-		{check: "errors/classified", p: &broken{}, fail: func(Failure) (ohx.Provider, func()) {
+		{want: "Devices lists the account's devices", check: "devices", p: &broken{devices: func() ([]ohx.Device, error) { return nil, nil }}},
+		{want: "boom", check: "devices", p: &broken{devices: func() ([]ohx.Device, error) { return nil, errors.New("boom") }}},
+		{want: "classified unknown", check: "errors/classified", p: &broken{}, fail: func(Failure) (ohx.Provider, func()) {
 			return &ohxtest.Provider{FailAfter: 1, FailErr: errors.New("boom")}, func() {} // unclassified
 		}},
-		{check: "errors/classified", p: &broken{}, fail: func(f Failure) (ohx.Provider, func()) {
+		{want: "classified transient, want one of [auth revoked]", check: "errors/classified", p: &broken{}, fail: func(f Failure) (ohx.Provider, func()) {
 			return &ohxtest.Provider{FailAfter: 1, FailErr: errFor(FailServer)}, func() {} // everything is transient
 		}},
-		{check: "errors/classified", p: &broken{}, fail: func(f Failure) (ohx.Provider, func()) {
+		{want: "and no error", check: "errors/classified", p: &broken{}, fail: func(f Failure) (ohx.Provider, func()) {
 			return &ohxtest.Provider{}, func() {} // the failure never shows
 		}},
 	}
+	var stuckFailing atomic.Bool
+	stuck := &broken{fetch: func(b *broken, ctx context.Context, ts []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
+		if stuckFailing.Load() {
+			return func(yield func(ohx.Sample, error) bool) { yield(ohx.Sample{}, errFor(FailServer)) }
+		}
+		return b.Provider.Fetch(ctx, link, ts, w)
+	}}
+	tests = append(tests, struct {
+		want  string
+		check string
+		p     *broken
+		fail  func(Failure) (ohx.Provider, func())
+	}{want: "Fetch still fails", check: "errors/classified", p: stuck, fail: func(Failure) (ohx.Provider, func()) {
+		stuckFailing.Store(true)
+		return stuck, func() {} // the restore does not lift the failure
+	}})
 	for _, tt := range tests {
 		t.Run(tt.check, func(t *testing.T) {
 			cfg := config(tt.p)
@@ -271,8 +288,8 @@ func TestChecksFailOnBrokenProviders(t *testing.T) {
 				cfg.Fail = tt.fail
 			}
 			rec := runCheck(t, tt.check, cfg)
-			assert.True(t, rec.failed(), "the check passed a broken provider")
-			t.Log(rec)
+			require.True(t, rec.failed(), "the check passed a broken provider")
+			assert.Contains(t, rec.String(), tt.want, "the check failed for another reason")
 		})
 	}
 }

@@ -339,8 +339,10 @@ func identifiers(m map[string]any) []string {
 }
 
 // check counts an incoming resource, applies the reject faults and
-// validates it. The caller holds s.mu.
-func (s *Server) check(body json.RawMessage, prefix string) *problem {
+// validates it. expr locates the resource in OperationOutcome expressions
+// ("Bundle.entry[2].resource", or "Observation" for a single request). The
+// caller holds s.mu.
+func (s *Server) check(body json.RawMessage, expr string) *problem {
 	var head struct {
 		ResourceType string `json:"resourceType"`
 		ID           string `json:"id"`
@@ -353,7 +355,7 @@ func (s *Server) check(body json.RawMessage, prefix string) *problem {
 	}
 	s.seq++
 	if s.faults.rejectN[s.seq] || (s.faults.rejectIf != nil && s.faults.rejectIf(head.ResourceType, head.ID, body)) {
-		return newProblem(http.StatusUnprocessableEntity, "business-rule", "resource refused by an injected rule", prefix+".resource")
+		return newProblem(http.StatusUnprocessableEntity, "business-rule", "resource refused by an injected rule", expr)
 	}
 	if s.validate == nil {
 		return nil
@@ -364,7 +366,7 @@ func (s *Server) check(body json.RawMessage, prefix string) *problem {
 	}
 	var ve *validate.Error
 	if !errors.As(err, &ve) {
-		return newProblem(http.StatusBadRequest, "structure", "resource is not valid JSON", prefix+".resource")
+		return newProblem(http.StatusBadRequest, "structure", "resource is not valid JSON", expr)
 	}
 	issues := make([]any, 0, len(ve.Violations))
 	for _, v := range ve.Violations {
@@ -378,7 +380,7 @@ func (s *Server) check(body json.RawMessage, prefix string) *problem {
 			"severity":    "error",
 			"code":        "invalid",
 			"diagnostics": v.Message + " (" + v.Rule + ")",
-			"expression":  []string{prefix + ".resource" + path},
+			"expression":  []string{expr + path},
 		})
 	}
 	return &problem{status: http.StatusBadRequest, outcome: map[string]any{"resourceType": "OperationOutcome", "issue": issues}}
@@ -453,7 +455,7 @@ func (s *Server) transaction(entries []entryIn) (int, any) {
 			}
 			seenFull[e.FullURL] = true
 		}
-		if p := s.check(e.Resource, prefix); p != nil {
+		if p := s.check(e.Resource, prefix+".resource"); p != nil {
 			return p.status, p.outcome
 		}
 	}
@@ -504,7 +506,7 @@ func (s *Server) batch(entries []entryIn) any {
 			resp[i] = problemEntry(newProblem(http.StatusBadRequest, "required", "entry.request with method and url is required", prefix+".request"))
 			continue
 		}
-		if p := s.check(e.Resource, prefix); p != nil {
+		if p := s.check(e.Resource, prefix+".resource"); p != nil {
 			resp[i] = problemEntry(p)
 			continue
 		}

@@ -25,6 +25,10 @@ func (v *Int64) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
 		return nil
 	}
+	if n, ok := parseDigits(unquote(b)); ok {
+		*v = Int64(n)
+		return nil
+	}
 	s := string(unquote(b))
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -104,7 +108,14 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
 		return nil
 	}
-	s := string(unquote(b))
+	u := unquote(b)
+	if len(u) > 1 && u[len(u)-1] == 's' {
+		if n, ok := parseDigits(u[:len(u)-1]); ok && n > -315576000000 && n < 315576000000 {
+			*d = Duration(time.Duration(n) * time.Second)
+			return nil
+		}
+	}
+	s := string(u)
 	v, err := ParseDuration(s)
 	if err != nil {
 		return err
@@ -137,6 +148,28 @@ func FormatDuration(d time.Duration) string {
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
+
+// parseDigits parses an optionally negative run of at most 18 decimal
+// digits without allocating; ok is false for anything else.
+func parseDigits(b []byte) (n int64, ok bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func unquote(b []byte) []byte {

@@ -1,0 +1,156 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
+)
+
+var (
+	errDown    = &ohx.ProviderError{Provider: "fhir", Op: "transaction", Kind: ohx.KindTransient, HTTPStatus: 503}
+	errBadReq  = &ohx.ProviderError{Provider: "fhir", Op: "transaction", Kind: ohx.KindPermanent, HTTPStatus: 400}
+	errSlowDwn = &ohx.ProviderError{Provider: "fhir", Op: "transaction", Kind: ohx.KindRateLimited, HTTPStatus: 429}
+)
+
+func fails(err error) func(context.Context) error {
+	return func(context.Context) error { return err }
+}
+
+func TestBreakerCountsOnlyFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		errs      []error
+		want      provider.BreakerState
+		wantRun   uint32
+		cancelled bool
+	}{
+		{name: "three server errors open", errs: []error{errDown, errDown, errDown}, want: provider.BreakerOpen, wantRun: 3},
+		{name: "unclassified errors are failures", errs: []error{errors.New("eof"), errors.New("eof"), errors.New("eof")}, want: provider.BreakerOpen, wantRun: 3},
+		{name: "a success resets the run", errs: []error{errDown, errDown, nil, errDown, errDown}, want: provider.BreakerClosed, wantRun: 2},
+		{name: "a permanent error is an answer", errs: []error{errDown, errDown, errBadReq, errDown}, want: provider.BreakerClosed, wantRun: 1},
+		{name: "rate limits are not counted", errs: []error{errDown, errDown, errSlowDwn, errSlowDwn, errSlowDwn}, want: provider.BreakerClosed, wantRun: 2},
+		{name: "cancelled calls are not counted", errs: []error{errDown, errDown, errDown, errDown}, want: provider.BreakerClosed, cancelled: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{})
+			ctx := t.Context()
+			if tt.cancelled {
+				c, cancel := context.WithCancel(ctx)
+				cancel()
+				ctx = c
+			}
+			for _, err := range tt.errs {
+				got := b.Do(ctx, fails(err))
+				assert.Equal(t, err, got, "Do returns fn's error unchanged")
+			}
+			st := b.Status()
+			assert.Equal(t, tt.want, st.State)
+			assert.Equal(t, tt.wantRun, st.ConsecutiveFailures)
+		})
+	}
+}
+
+func TestBreakerRejectsWhileOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{FailureThreshold: 1, OpenTimeout: time.Minute})
+		require.Equal(t, errDown, b.Do(t.Context(), fails(errDown)))
+		time.Sleep(20 * time.Second)
+		called := false
+		err := b.Do(t.Context(), func(context.Context) error { called = true; return nil })
+		assert.False(t, called)
+		require.ErrorIs(t, err, ohx.ErrCircuitOpen)
+		assert.Equal(t, 40*time.Second, ohx.RetryAfter(err))
+		assert.Equal(t, ohx.KindTransient, ohx.KindOf(err))
+		assert.True(t, ohx.Retryable(err))
+		assert.Equal(t, "breaker fhir: ohx: circuit open", err.Error())
+	})
+}
+
+func TestBreakerHalfOpenLimitsTrialCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{FailureThreshold: 1})
+		require.Error(t, b.Do(t.Context(), fails(errDown)))
+		time.Sleep(provider.DefaultOpenTimeout + time.Millisecond)
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 { // two trial calls are let through and hang
+			wg.Go(func() {
+				assert.NoError(t, b.Do(t.Context(), func(context.Context) error { <-release; return nil }))
+			})
+		}
+		synctest.Wait()
+		err := b.Do(t.Context(), fails(nil))
+		require.ErrorIs(t, err, ohx.ErrCircuitOpen, "a third concurrent trial is rejected")
+		close(release)
+		wg.Wait()
+		assert.Equal(t, provider.BreakerClosed, b.Status().State)
+	})
+}
+
+func TestForceClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newRecordingMetrics()
+		reg := provider.NewBreakers(provider.BreakersConfig{Metrics: m})
+		fhir := reg.Get("fhir", provider.BreakerSettings{})
+		withings := reg.Get("withings", provider.BreakerSettings{})
+		assert.Same(t, fhir, reg.Get("fhir", provider.BreakerSettings{FailureThreshold: 99}), "Get returns the existing breaker")
+		hang := make(chan struct{})
+		done := make(chan error)
+		go func() { done <- fhir.Do(t.Context(), func(context.Context) error { <-hang; return errDown }) }()
+		synctest.Wait() // the call is in flight
+		for range 3 {
+			require.Error(t, fhir.Do(t.Context(), fails(errDown)))
+		}
+		time.Sleep(time.Second)
+		assert.Equal(t, []provider.BreakerStatus{
+			{Name: "fhir", State: provider.BreakerOpen, ConsecutiveFailures: 3, OpenedAt: epoch},
+			{Name: "withings", State: provider.BreakerClosed},
+		}, reg.Status())
+
+		require.NoError(t, reg.ForceClose("fhir"))
+		assert.Equal(t, provider.BreakerStatus{Name: "fhir", State: provider.BreakerClosed, OpenedAt: epoch}, fhir.Status())
+		require.NoError(t, fhir.Do(t.Context(), fails(nil)))
+		// A call that started before ForceClose cannot reopen the new breaker.
+		close(hang)
+		require.Equal(t, errDown, <-done)
+		assert.Equal(t, provider.BreakerStatus{Name: "fhir", State: provider.BreakerClosed, OpenedAt: epoch}, fhir.Status())
+		assert.Equal(t, []int{0, 2, 0}, m.statesOf("fhir"))
+		assert.Equal(t, []int{0}, m.statesOf("withings"))
+		assert.Equal(t, provider.BreakerClosed, withings.Status().State)
+
+		err := reg.ForceClose("nope")
+		require.ErrorIs(t, err, ohx.ErrNotFound)
+	})
+}
+
+func TestBreakerCustomFailureRule(t *testing.T) {
+	// A FHIR publisher may count 429 answers of its destination as failures:
+	// they are still not counted, rate limits never open a breaker.
+	b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{
+		FailureThreshold: 2,
+		IsFailure:        func(err error) bool { return ohx.KindOf(err) == ohx.KindPermanent },
+	})
+	for range 3 {
+		_ = b.Do(t.Context(), fails(errSlowDwn))
+		_ = b.Do(t.Context(), fails(errDown))
+	}
+	assert.Equal(t, provider.BreakerClosed, b.Status().State)
+	_ = b.Do(t.Context(), fails(errBadReq))
+	_ = b.Do(t.Context(), fails(errBadReq))
+	assert.Equal(t, provider.BreakerOpen, b.Status().State)
+	assert.Equal(t, "fhir", b.Name())
+	assert.Equal(t, "open", provider.BreakerOpen.String())
+	assert.Equal(t, "half-open", provider.BreakerHalfOpen.String())
+	assert.Equal(t, "closed", provider.BreakerClosed.String())
+	assert.Equal(t, "unknown", provider.BreakerState(7).String())
+}

@@ -1,0 +1,136 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/store"
+)
+
+func ExampleParseRetryAfter() {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, v := range []string{"120", "Wed, 25 Nov 2026 12:00:30 GMT", "later"} {
+		d, ok := provider.ParseRetryAfter(v, now)
+		fmt.Println(d, ok)
+	}
+	// Output:
+	// 2m0s true
+	// 30s true
+	// 0s false
+}
+
+func ExampleStatusKind() {
+	for _, status := range []int{401, 404, 429, 503} {
+		fmt.Println(status, provider.StatusKind(status))
+	}
+	// Output:
+	// 401 auth
+	// 404 permanent
+	// 429 rate-limited
+	// 503 transient
+}
+
+// A provider whose errors come in an HTTP 200 envelope plugs in its own
+// Classifier; the body stays readable for the decoder.
+func ExampleClient_Do() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PostFormValue("action") != "getmeas" {
+			_, _ = w.Write([]byte(`{"status":503,"body":{}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":0,"body":{"more":0}}`))
+	}))
+	defer srv.Close()
+
+	classify := func(op string, r *provider.Response) error {
+		var env struct {
+			Status int `json:"status"`
+		}
+		if err := json.Unmarshal(r.Body, &env); err != nil {
+			return &ohx.ProviderError{Op: op, Kind: ohx.KindTransient, Code: "bad-envelope"}
+		}
+		switch env.Status {
+		case 0:
+			return nil
+		case 601:
+			return &ohx.ProviderError{Op: op, Kind: ohx.KindRateLimited, Code: "601", RetryAfter: time.Minute}
+		default:
+			return &ohx.ProviderError{Op: op, Kind: ohx.KindPermanent, Code: fmt.Sprint(env.Status)}
+		}
+	}
+	c, err := provider.NewClient(provider.Config{Provider: "withings", HTTPClient: srv.Client(), Classify: classify,
+		AppLimit: provider.PerMinute(120)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, action := range []string{"getmeas", "bogus"} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/measure", strings.NewReader("action="+action))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		// Withings reads are POSTs, and idempotent.
+		resp, err := c.Do(context.Background(), provider.Op{Name: action, Idempotent: true}, req)
+		if err != nil {
+			fmt.Println(err, ohx.Retryable(err))
+			continue
+		}
+		fmt.Println(resp.StatusCode, string(resp.Body))
+	}
+	// Output:
+	// 200 {"status":0,"body":{"more":0}}
+	// withings bogus: permanent (http 200, 503) false
+}
+
+func ExampleBreakers() {
+	reg := provider.NewBreakers(provider.BreakersConfig{})
+	b := reg.Get("fhir:ehr-1", provider.BreakerSettings{}) // 3 failures, 30 s open, 2 successes
+	down := &ohx.ProviderError{Provider: "ehr-1", Op: "transaction", Kind: ohx.KindTransient, HTTPStatus: 503}
+	for range 3 {
+		_ = b.Do(context.Background(), func(context.Context) error { return down })
+	}
+	err := b.Do(context.Background(), func(context.Context) error { return nil })
+	fmt.Println(errors.Is(err, ohx.ErrCircuitOpen))
+	for _, st := range reg.Status() {
+		fmt.Println(st.Name, st.State, st.ConsecutiveFailures)
+	}
+	_ = reg.ForceClose("fhir:ehr-1")
+	fmt.Println(b.Status().State)
+	// Output:
+	// true
+	// fhir:ehr-1 open 3
+	// closed
+}
+
+// A provider with its own token envelope implements Refresher; the token
+// source refreshes under the link's lock and persists the rotated token
+// before returning it.
+func ExampleTokens() {
+	ctx := context.Background()
+	st := store.NewMemory()
+	_ = st.SaveToken(ctx, "link-1", ohx.Token{AccessToken: "old", RefreshToken: "r1", Expiry: time.Now().Add(-time.Minute)})
+	tokens, err := provider.NewTokens(provider.TokensConfig{
+		Provider: "withings", Store: st, Locker: st,
+		Refresher: provider.RefresherFunc(func(ctx context.Context, refreshToken string) (ohx.Token, error) {
+			// POST action=requesttoken&grant_type=refresh_token... and decode {status, body}.
+			return ohx.Token{AccessToken: "new", RefreshToken: "r2", Expiry: time.Now().Add(3 * time.Hour)}, nil
+		}),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tok, err := tokens.Source("link-1").Token(ctx)
+	fmt.Println(tok.AccessToken, err)
+	stored, _ := st.Token(ctx, "link-1")
+	fmt.Println(stored.RefreshToken)
+	// Output:
+	// new <nil>
+	// r2
+}

@@ -1,0 +1,346 @@
+package fhirtest_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/publish/fhirtest"
+)
+
+func TestMain(m *testing.M) {
+	if err := validate.Ready(); err != nil {
+		fmt.Fprintln(os.Stderr, "R5 schema:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// obs returns a valid R5 Observation; id "" leaves the id out.
+func obs(id, ident string, extra string) string {
+	idPart := ""
+	if id != "" {
+		idPart = fmt.Sprintf(`"id":%q,`, id)
+	}
+	return fmt.Sprintf(`{"resourceType":"Observation",%s"identifier":[{"system":"urn:test","value":%q}],"status":"final",`+
+		`"code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/p1"},`+
+		`"effectiveDateTime":"2026-11-01T10:00:00Z","valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}%s}`,
+		idPart, ident, extra)
+}
+
+const device = `{"resourceType":"Device","identifier":[{"system":"urn:dev","value":"d1"}],"status":"active"}`
+
+type resp struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func do(t *testing.T, s *fhirtest.Server, method, path, body string, hdr ...string) resp {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, s.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	r, err := s.Client().Do(req)
+	require.NoError(t, err)
+	defer func() { _ = r.Body.Close() }()
+	b, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	out := resp{status: r.StatusCode, header: r.Header}
+	if len(b) > 0 {
+		require.NoError(t, json.Unmarshal(b, &out.body), string(b))
+	}
+	return out
+}
+
+func bundle(typ string, entries ...string) string {
+	return fmt.Sprintf(`{"resourceType":"Bundle","type":%q,"entry":[%s]}`, typ, strings.Join(entries, ","))
+}
+
+func entry(fullURL, resource, method, url, ifNoneExist string) string {
+	e := map[string]any{"resource": json.RawMessage(resource), "request": map[string]any{"method": method, "url": url}}
+	if fullURL != "" {
+		e["fullUrl"] = fullURL
+	}
+	if ifNoneExist != "" {
+		e["request"].(map[string]any)["ifNoneExist"] = ifNoneExist
+	}
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+func path(v any, keys ...any) any {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+func TestPutByIDCreatesThenUpdatesWithVersions(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	r := do(t, s, http.MethodPut, "/Observation/o1", obs("o1", "a", ""))
+	assert.Equal(t, http.StatusCreated, r.status)
+	assert.Equal(t, "1", path(r.body, "meta", "versionId"))
+	r = do(t, s, http.MethodPut, "/Observation/o1", obs("o1", "a", ""))
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, `W/"2"`, r.header.Get("ETag"))
+
+	r = do(t, s, http.MethodGet, "/Observation/o1", "")
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "2", path(r.body, "meta", "versionId"))
+	assert.Equal(t, 1, s.Count("Observation"))
+
+	r = do(t, s, http.MethodGet, "/Observation/missing", "")
+	assert.Equal(t, http.StatusNotFound, r.status)
+	assert.Equal(t, "OperationOutcome", r.body["resourceType"])
+
+	r = do(t, s, http.MethodPut, "/Observation/o2", obs("other", "b", ""))
+	assert.Equal(t, http.StatusBadRequest, r.status, "body id must match the URL")
+}
+
+func TestInvalidResourceGetsOperationOutcome(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	bad := strings.Replace(obs("o1", "a", ""), `"status":"final",`, `"status":"done",`, 1)
+	r := do(t, s, http.MethodPut, "/Observation/o1", bad)
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, "Observation.status", path(r.body, "issue", 0, "expression", 0))
+	assert.NotContains(t, fmt.Sprint(r.body), "done", "the outcome does not echo the value")
+	assert.Zero(t, s.Count("Observation"))
+	assert.Equal(t, 1, s.Received("Observation"))
+}
+
+func TestTransactionIsAllOrNothing(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	bad := strings.Replace(obs("o3", "c", ""), `"status":"final",`, ``, 1)
+	r := do(t, s, http.MethodPost, "", bundle("transaction",
+		entry("", obs("o1", "a", ""), "PUT", "Observation/o1", ""),
+		entry("", obs("o2", "b", ""), "PUT", "Observation/o2", ""),
+		entry("", bad, "PUT", "Observation/o3", ""),
+	))
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, "Bundle.entry[2].resource.status", path(r.body, "issue", 0, "expression", 0))
+	assert.Zero(t, s.Count("Observation"), "nothing of a failed transaction is stored")
+
+	s.RejectResource(5) // the 2nd resource of the next bundle (3 were received)
+	r = do(t, s, http.MethodPost, "", bundle("transaction",
+		entry("", obs("o1", "a", ""), "PUT", "Observation/o1", ""),
+		entry("", obs("o2", "b", ""), "PUT", "Observation/o2", ""),
+	))
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Equal(t, "Bundle.entry[1].resource", path(r.body, "issue", 0, "expression", 0))
+	assert.Zero(t, s.Count("Observation"))
+}
+
+func TestBatchEntriesSucceedOrFailAlone(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	s.RejectIf(func(_, id string, _ []byte) bool { return id == "o2" })
+	r := do(t, s, http.MethodPost, "", bundle("batch",
+		entry("", obs("o1", "a", ""), "PUT", "Observation/o1", ""),
+		entry("", obs("o2", "b", ""), "PUT", "Observation/o2", ""),
+		entry("", obs("o3", "c", ""), "PUT", "Observation/o3", ""),
+	))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "batch-response", r.body["type"])
+	assert.Equal(t, "201 Created", path(r.body, "entry", 0, "response", "status"))
+	assert.Equal(t, "422 Unprocessable Entity", path(r.body, "entry", 1, "response", "status"))
+	assert.Equal(t, "OperationOutcome", path(r.body, "entry", 1, "response", "outcome", "resourceType"))
+	assert.Equal(t, "201 Created", path(r.body, "entry", 2, "response", "status"))
+	assert.Equal(t, []string{"o1", "o3"}, s.IDs("Observation"))
+}
+
+func TestConditionalWritesAndURNReferences(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	devURN := "urn:uuid:0b7e5f8e-2d4e-4c8a-9a57-3f7a0c6c1e01"
+	tx := bundle("transaction",
+		entry(devURN, device, "PUT", "Device?identifier=urn:dev|d1", ""),
+		entry("urn:uuid:0b7e5f8e-2d4e-4c8a-9a57-3f7a0c6c1e02", obs("", "a", `,"device":{"reference":"`+devURN+`"}`), "POST", "Observation", "identifier=urn:test|a"),
+	)
+	for run := 1; run <= 2; run++ {
+		r := do(t, s, http.MethodPost, "", tx)
+		require.Equal(t, http.StatusOK, r.status, fmt.Sprint(r.body))
+		assert.Equal(t, "transaction-response", r.body["type"])
+		if run == 1 {
+			assert.Equal(t, "201 Created", path(r.body, "entry", 0, "response", "status"))
+			assert.Equal(t, "201 Created", path(r.body, "entry", 1, "response", "status"))
+		} else {
+			assert.Equal(t, "200 OK", path(r.body, "entry", 0, "response", "status"), "conditional update matched")
+			assert.Equal(t, "200 OK", path(r.body, "entry", 1, "response", "status"), "conditional create matched")
+		}
+	}
+	require.Equal(t, 1, s.Count("Device"))
+	require.Equal(t, 1, s.Count("Observation"))
+	devID := s.IDs("Device")[0]
+	_, v, _ := s.Get("Device", devID)
+	assert.Equal(t, 2, v)
+	body, v, _ := s.Get("Observation", s.IDs("Observation")[0])
+	assert.Equal(t, 1, v, "a matched conditional create writes nothing")
+	assert.Contains(t, string(body), `"reference":"Device/`+devID+`"`, "urn:uuid resolved")
+	assert.Equal(t, s.IDs("Observation"), s.ByIdentifier("Observation", "urn:test|a"))
+
+	tests := []struct {
+		name, bundle, expr string
+		status             int
+	}{
+		{"unresolved urn:uuid", bundle("transaction", entry("", obs("", "z", `,"device":{"reference":"urn:uuid:0b7e5f8e-2d4e-4c8a-9a57-3f7a0c6c1eff"}`), "POST", "Observation", "")), "Bundle.entry[0].resource", http.StatusBadRequest},
+		{"ifNoneExist with a type prefix", bundle("transaction", entry("", obs("", "z", ""), "POST", "Observation", "Observation?identifier=urn:test|z")), "Bundle.entry[0].request.ifNoneExist", http.StatusBadRequest},
+		{"duplicate fullUrl", bundle("transaction", entry(devURN, device, "PUT", "Device?identifier=urn:dev|d1", ""), entry(devURN, device, "PUT", "Device?identifier=urn:dev|d1", "")), "Bundle.entry[1].fullUrl", http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, s, http.MethodPost, "", tc.bundle)
+			assert.Equal(t, tc.status, r.status)
+			assert.Equal(t, tc.expr, path(r.body, "issue", 0, "expression", 0))
+		})
+	}
+	assert.Equal(t, 1, s.Count("Observation"))
+}
+
+func TestSearchByIdentifierAndSubject(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	do(t, s, http.MethodPut, "/Observation/o1", obs("o1", "a", ""))
+	do(t, s, http.MethodPut, "/Observation/o2", obs("o2", "b", ""))
+	tests := []struct {
+		query string
+		ids   []string
+	}{
+		{"identifier=urn:test|a", []string{"o1"}},
+		{"identifier=urn:test|", []string{"o1", "o2"}},
+		{"subject=Patient/p1", []string{"o1", "o2"}},
+		{"subject=Patient/p2", nil},
+		{"identifier=urn:test|b&subject=Patient/p1", []string{"o2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			r := do(t, s, http.MethodGet, "/Observation?"+tc.query, "")
+			require.Equal(t, http.StatusOK, r.status)
+			assert.Equal(t, "searchset", r.body["type"])
+			assert.InDelta(t, len(tc.ids), r.body["total"], 0)
+			var ids []string
+			for i := range tc.ids {
+				ids = append(ids, path(r.body, "entry", i, "resource", "id").(string))
+			}
+			assert.Equal(t, tc.ids, ids)
+		})
+	}
+	r := do(t, s, http.MethodGet, "/Observation?code=8867-4", "")
+	assert.Equal(t, http.StatusBadRequest, r.status, "unsupported parameters are refused, not ignored")
+}
+
+func TestInjectedFailures(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	s.FailNext(2, http.StatusServiceUnavailable, 3*time.Second)
+	for range 2 {
+		r := do(t, s, http.MethodGet, "/Observation/x", "")
+		assert.Equal(t, http.StatusServiceUnavailable, r.status)
+		assert.Equal(t, "3", r.header.Get("Retry-After"))
+	}
+	assert.Equal(t, http.StatusNotFound, do(t, s, http.MethodGet, "/Observation/x", "").status)
+
+	s.DropNext(1)
+	// A POST: the client does not retry it on its own.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL, strings.NewReader(bundle("batch")))
+	require.NoError(t, err)
+	resp, err := s.Client().Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+	require.Error(t, err, "the connection was dropped")
+
+	reqs := s.Requests()
+	require.Len(t, reqs, 4)
+	assert.Equal(t, []int{503, 503, 404, 0}, []int{reqs[0].Status, reqs[1].Status, reqs[2].Status, reqs[3].Status})
+}
+
+func TestInMemoryClientAndLatency(t *testing.T) {
+	s := fhirtest.New()
+	assert.Equal(t, fhirtest.InMemoryURL, s.URL)
+	s.SetLatency(20 * time.Millisecond)
+	start := time.Now()
+	r := do(t, s, http.MethodPut, "/Observation/o1", obs("o1", "a", ""))
+	assert.Equal(t, http.StatusCreated, r.status)
+	assert.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
+	s.DropNext(1)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+"/Observation/o1", nil)
+	require.NoError(t, err)
+	_, err = s.Client().Do(req) //nolint:bodyclose // no response on a dropped connection
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+func TestWriteNDJSONAndConcurrentWrites(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				id := fmt.Sprintf("o%d-%d", w, i)
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, s.URL+"/Observation/"+id, bytes.NewReader([]byte(obs(id, id, ""))))
+				if !assert.NoError(t, err) {
+					return
+				}
+				resp, err := s.Client().Do(req)
+				if assert.NoError(t, err) {
+					assert.Equal(t, http.StatusCreated, resp.StatusCode)
+					_ = resp.Body.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	do(t, s, http.MethodPut, "/Device/d1", strings.Replace(device, `{"resourceType":"Device",`, `{"resourceType":"Device","id":"d1",`, 1))
+
+	dir := filepath.Join(t.TempDir(), "dump")
+	require.NoError(t, s.WriteNDJSON(dir))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{"Device.ndjson", "Observation.ndjson"}, names)
+
+	f, err := os.Open(filepath.Join(dir, "Observation.ndjson"))
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	lines := 0
+	for sc.Scan() {
+		lines++
+		require.NoError(t, validate.Resource(sc.Bytes()))
+	}
+	assert.Equal(t, 40, lines)
+	assert.Equal(t, 41, s.RequestCount())
+}
