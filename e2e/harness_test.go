@@ -58,6 +58,14 @@ type options struct {
 	fhirFront func(http.Handler) http.Handler
 	// queue replaces the memory queue (the Redis tests).
 	queue ohx.Queue
+	// remote, when set, points the environment at fakes another process
+	// started instead of starting its own (the worker child process).
+	remote *remote
+}
+
+// remote names the fakes of another process.
+type remote struct {
+	fitbitURL, fhirURL string
 }
 
 // env is the library wired as the daemon wires it: Google Health fake →
@@ -96,30 +104,12 @@ func newEnv(t *testing.T, o options) *env {
 	}))
 	t.Cleanup(e.http.Close)
 
-	fc := o.fitbit
-	if fc.Now == nil {
-		fc.Now = fixedNow
+	var fitbitURL, fhirURL string
+	if o.remote != nil {
+		fitbitURL, fhirURL = o.remote.fitbitURL, o.remote.fhirURL
+	} else {
+		fitbitURL, fhirURL = e.startFakes(t, o)
 	}
-	if fc.HeartRateEvery == 0 {
-		fc.HeartRateEvery = 30 * time.Second
-	}
-	if fc.RateLimitPerMinute == 0 {
-		fc.RateLimitPerMinute = -1
-	}
-	e.fake, err = fitbittest.New(fc)
-	require.NoError(t, err)
-	t.Cleanup(e.fake.Close)
-	_, err = e.fake.AddUser(fitbittest.User{HealthUserID: healthUser, TimeZone: "Europe/Berlin"})
-	require.NoError(t, err)
-
-	e.fhir = fhirtest.New(fhirtest.WithNow(fixedNow))
-	var fh http.Handler = e.fhir
-	if o.fhirFront != nil {
-		fh = o.fhirFront(fh)
-	}
-	fhirHTTP := httptest.NewServer(fh)
-	t.Cleanup(fhirHTTP.Close)
-	e.fhirURL = fhirHTTP.URL
 
 	e.breakers = provider.NewBreakers(provider.BreakersConfig{Metrics: metrics})
 	retry := o.retry
@@ -127,10 +117,10 @@ func newEnv(t *testing.T, o options) *env {
 		retry = provider.RetrySettings{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxWait: 2 * time.Second}
 	}
 	e.prov, err = fitbit.New(fitbit.Config{
-		ClientID: e.fake.ClientID(), ClientSecret: e.fake.ClientSecret(),
+		ClientID: fitbittest.DefaultClientID, ClientSecret: fitbittest.DefaultClientSecret,
 		RedirectURL: e.http.URL + "/oauth/fitbit/callback",
-		AuthURL:     e.fake.AuthURL(), TokenURL: e.fake.TokenURL(), RevokeURL: e.fake.RevokeURL(),
-		APIBaseURL: e.fake.APIBaseURL(), KeysetURL: e.fake.KeysetURL(),
+		AuthURL:     fitbitURL + "/o/oauth2/v2/auth", TokenURL: fitbitURL + "/token", RevokeURL: fitbitURL + "/revoke",
+		APIBaseURL: fitbitURL + "/", KeysetURL: fitbitURL + "/webhooks_public_keyset.json",
 		Tokens: e.store, Locker: e.store, RequestsPerMinute: -1,
 		Breakers: e.breakers, Breaker: o.breaker, Retry: retry, Metrics: metrics, Now: fixedNow,
 	})
@@ -149,7 +139,7 @@ func newEnv(t *testing.T, o options) *env {
 		retryTime = 10 * time.Second
 	}
 	e.pub, err = publish.NewFHIR(publish.FHIRConfig{
-		BaseURL: e.fhirURL, Name: "fhirtest", BundleSize: bundle, Timeout: 5 * time.Second,
+		BaseURL: fhirURL, Name: "fhirtest", BundleSize: bundle, Timeout: 5 * time.Second,
 		MaxRetryTime: retryTime, Breaker: fhirBreaker, Metrics: metrics,
 	})
 	require.NoError(t, err)
@@ -196,6 +186,39 @@ func newEnv(t *testing.T, o options) *env {
 	return e
 }
 
+// startFakes starts the Google Health fake with one user and the FHIR server
+// and returns their base URLs.
+func (e *env) startFakes(t *testing.T, o options) (fitbitURL, fhirURL string) {
+	t.Helper()
+	fc := o.fitbit
+	if fc.Now == nil {
+		fc.Now = fixedNow
+	}
+	if fc.HeartRateEvery == 0 {
+		fc.HeartRateEvery = 30 * time.Second
+	}
+	if fc.RateLimitPerMinute == 0 {
+		fc.RateLimitPerMinute = -1
+	}
+	var err error
+	e.fake, err = fitbittest.New(fc)
+	require.NoError(t, err)
+	t.Cleanup(e.fake.Close)
+	_, err = e.fake.AddUser(fitbittest.User{HealthUserID: healthUser, TimeZone: "Europe/Berlin"})
+	require.NoError(t, err)
+
+	e.fhir = fhirtest.New(fhirtest.WithNow(fixedNow))
+	var fh http.Handler = e.fhir
+	if o.fhirFront != nil {
+		fh = o.fhirFront(fh)
+	}
+	fhirHTTP := httptest.NewServer(fh)
+	t.Cleanup(fhirHTTP.Close)
+	e.fhirURL = fhirHTTP.URL
+	return e.fake.URL(), e.fhirURL
+
+}
+
 // noRedirect is a client that shows redirects instead of following them.
 var noRedirect = &http.Client{
 	Timeout:       10 * time.Second,
@@ -238,6 +261,18 @@ const linkID = "link-e2e-1"
 // device sync and an initial sync as the daemon's callback does.
 func (e *env) link(t *testing.T, types ...ohx.DataType) string {
 	t.Helper()
+	id := e.saveLink(t, types...)
+	for _, tr := range []ohx.Trigger{ohx.TriggerDeviceSync, ohx.TriggerInitial} {
+		_, err := e.queue.Enqueue(t.Context(), ohx.Job{LinkID: id, Trigger: tr}, ohx.EnqueueOptions{})
+		require.NoError(t, err)
+	}
+	return id
+}
+
+// saveLink links the fake's user through the provider's OAuth flow and stores
+// link and token, without queueing anything.
+func (e *env) saveLink(t *testing.T, types ...ohx.DataType) string {
+	t.Helper()
 	verifier := "verifier-0123456789-0123456789-0123456789-0123456789"
 	resp, err := noRedirect.Get(e.prov.AuthCodeURL("state-e2e", verifier, types))
 	require.NoError(t, err)
@@ -250,10 +285,6 @@ func (e *env) link(t *testing.T, types ...ohx.DataType) string {
 	require.NoError(t, err)
 	require.NoError(t, e.store.SaveToken(t.Context(), l.ID, tok))
 	require.NoError(t, e.store.SaveLink(t.Context(), l))
-	for _, tr := range []ohx.Trigger{ohx.TriggerDeviceSync, ohx.TriggerInitial} {
-		_, err := e.queue.Enqueue(t.Context(), ohx.Job{LinkID: l.ID, Trigger: tr}, ohx.EnqueueOptions{})
-		require.NoError(t, err)
-	}
 	return l.ID
 }
 
