@@ -177,5 +177,6 @@ func (p *Provider) Devices(ctx context.Context, _ ohx.Link) ([]ohx.Device, error
 	}}, nil
 }
 
-// ErrInjected is the error the recording fakes return when told to fail.
+// ErrInjected is a ready-made error for tests to inject, for example as
+// Provider.FailErr.
 var ErrInjected = errors.New("ohxtest: injected failure")

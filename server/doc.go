@@ -23,4 +23,33 @@
 // finds the grant revoked marks the link needs-reconsent, stops its jobs
 // retrying, counts it in ohx_link_status_changes_total and writes an audit
 // record.
+//
+// # Routes
+//
+// Handler serves /v1 (bearer API keys; the OpenAPI document at
+// /v1/openapi.json), GET and HEAD /oauth/{provider}/callback,
+// /webhooks/{provider} for every provider that is an ohx.WebhookReceiver,
+// /livez, /readyz, /healthz (Config.Checks) and /metrics
+// (Config.MetricsHandler). Queue and breaker operations under /v1 need
+// Config.Admin.
+//
+// # Embedding
+//
+// An application mounts the handler in its own mux and runs the workers (and,
+// if it wants polled and nightly syncs, the scheduler) next to its own
+// goroutines:
+//
+//	srv, err := server.New(server.Config{
+//		Store: st, Queue: q, Engine: engine, Providers: providers,
+//		PublicURL: "https://ehr.example/ohx", StateKey: stateKey, APIKeys: keys,
+//		RedirectAllowlist: []string{"https://ehr.example/patients/"},
+//	})
+//	mux.Handle("/ohx/", http.StripPrefix("/ohx", srv.Handler()))
+//	go srv.RunWorkers(ctx)
+//	go srv.RunScheduler(ctx, server.SchedulerConfig{})
+//
+// PublicURL must be the URL the handler is reachable at, prefix included:
+// the OAuth redirect URI registered with each provider is
+// PublicURL+"/oauth/{provider}/callback". examples/embed is a complete
+// program.
 package server
