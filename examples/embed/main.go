@@ -296,7 +296,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // walkthrough links a patient as the EHR's front end would, waits for the
 // initial sync, then plays one Withings notification.
 func walkthrough(ctx context.Context, out io.Writer, base, apiKey string, q *workerPool, wfake *withingstest.Server, fhirSrv *fhirtest.Server) error {
-	body := `{"provider":"withings","patient":"Patient/42","data_types":["body-weight","blood-pressure","heart-rate"],` +
+	body := `{"provider":"withings","patient":"Patient/42","data_types":["body-weight","blood-pressure"],` +
 		`"success_url":"` + base + `/patients/42/linked","error_url":"` + base + `/patients/42/failed"}`
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/ohx/v1/links", strings.NewReader(body))
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 )
 
 func TestRunLinksSyncsAndServesTheServiceRoutes(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	require.NoError(t, run(ctx, nil, &out))
