@@ -10,11 +10,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 )
 
 func TestRunBackfillsDayByDayIdempotently(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	// The R5 schema compiles once per process (slow under -race on a busy
+	// machine); the bound below is for the program's run.
+	require.NoError(t, validate.Ready())
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	srv := fhirtest.NewServer()
 	t.Cleanup(srv.Close)

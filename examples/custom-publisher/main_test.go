@@ -13,11 +13,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+
 	"github.com/openhealthexchange/ohx"
 )
 
 func TestRunPublishesIdempotently(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	// The R5 schema compiles once per process (slow under -race on a busy
+	// machine); the bound below is for the program's run.
+	require.NoError(t, validate.Ready())
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	require.NoError(t, run(ctx, []string{"-hours", "2"}, &out))

@@ -12,11 +12,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/store"
 )
 
 func TestRunLinksSyncsAndServesTheServiceRoutes(t *testing.T) {
+	// The R5 schema compiles once per process (slow under -race on a busy
+	// machine); the bound below is for the program's run.
+	require.NoError(t, validate.Ready())
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
