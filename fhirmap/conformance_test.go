@@ -329,7 +329,7 @@ func TestHourlyAggregate(t *testing.T) {
 	ss := hourlySamples()
 	r, err := tr.Sample(&link, &ss[0])
 	require.NoError(t, err)
-	assert.Equal(t, fhirmap.DeterministicID("hourly", link.ID, "heart-rate", "2026-11-20T08:00:00Z"), r.ID)
+	assert.Equal(t, fhirmap.DeterministicID("hourly", fhirmap.LinkKey(&link), "heart-rate", "2026-11-20T08:00:00Z"), r.ID)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.JSON, &m))
 	assert.Equal(t, map[string]any{"start": "2026-11-20T09:00:00+01:00", "end": "2026-11-20T10:00:00+01:00"}, m["effectivePeriod"])
@@ -477,4 +477,25 @@ func TestMappingTableCoversCatalog(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(md), "\n")
 	assert.True(t, slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "LOINC 8867-4 Heart rate") }))
+}
+
+// TestConcurrentUse runs one Transformer from several goroutines (run with
+// -race): the caches of the hot path are shared.
+func TestConcurrentUse(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	want, err := tr.Transform(t.Context(), ohx.Batch{Link: googleLink(), Samples: googleSamples()})
+	require.NoError(t, err)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := tr.Transform(t.Context(), ohx.Batch{Link: googleLink(), Samples: googleSamples()})
+			if err == nil && len(got) != len(want) {
+				err = assert.AnError
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		assert.NoError(t, <-errs)
+	}
 }

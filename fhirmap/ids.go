@@ -79,11 +79,11 @@ func FullURL(id string) string {
 // SampleID returns the deterministic id of the Observation a sample maps to:
 // UUID v5 over provider, provider user, data type and the provider's record
 // id, or, without a record id, the exact start and end instants and the
-// source device. An hourly aggregate's id is over link, type and hour.
+// source device. An hourly aggregate's id is over the link's account (LinkKey), type and hour.
 func SampleID(link *ohx.Link, s *ohx.Sample) string {
 	var buf [320]byte
 	if s.Aggregate != nil {
-		return newKey(buf[:0], "hourly").str(link.ID).str(string(s.Type)).time(s.Start).id()
+		return newKey(buf[:0], "hourly").str(LinkKey(link)).str(string(s.Type)).time(s.Start).id()
 	}
 	provider := s.Provider
 	if provider == "" {
@@ -105,4 +105,16 @@ func SampleID(link *ohx.Link, s *ohx.Sample) string {
 func DeviceID(provider, providerDeviceID string) string {
 	var buf [256]byte
 	return newKey(buf[:0], "device").str(provider).str(providerDeviceID).id()
+}
+
+// LinkKey identifies a link's account in deterministic ids: the provider and
+// the provider's user id, so a patient who unlinks and links the same account
+// again (a new ohx link id) gets the same resource ids, and nothing is
+// duplicated at the destination. A link without external user id falls back
+// to its ohx id.
+func LinkKey(link *ohx.Link) string {
+	if link.ExternalUserID == "" {
+		return link.ID
+	}
+	return link.Provider + "/" + link.ExternalUserID
 }

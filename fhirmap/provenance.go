@@ -118,7 +118,7 @@ func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSe
 		if g.key == "device" {
 			win = ohx.Window{}
 		}
-		id := ProvenanceID(link.ID, g.key, win, g.start, g.end)
+		id := ProvenanceID(LinkKey(link), g.key, win, g.start, g.end)
 		p := &Provenance{
 			ID:       id,
 			Meta:     t.meta(link.Provider),

@@ -13,10 +13,12 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	// A sustained outage opens the breaker; a short open period lets the
-	// suite see the provider recover once the failure is lifted.
+	// A sustained outage opens the API's breaker (default settings); when
+	// the fake recovers, restore closes it as an operator would
+	// (Breakers.ForceClose), so the check does not depend on timing.
+	breakers := provider.NewBreakers(provider.BreakersConfig{})
 	e := newEnv(t, fitbittest.Config{HeartRateEvery: time.Minute, RateLimitPerMinute: -1}, func(c *fitbit.Config) {
-		c.Breaker = provider.BreakerSettings{OpenTimeout: 10 * time.Millisecond, HalfOpenSuccesses: 1}
+		c.Breakers = breakers
 	})
 	statuses := map[providertest.Failure]int{
 		providertest.FailAuth:        http.StatusUnauthorized,
@@ -31,7 +33,13 @@ func TestConformance(t *testing.T) {
 		Window: ohx.Window{Start: time.Date(2026, 11, 17, 9, 30, 0, 0, time.UTC), End: time.Date(2026, 11, 19, 13, 0, 0, 0, time.UTC)},
 		Types:  e.p.DataTypes(),
 		Fail: func(f providertest.Failure) (ohx.Provider, func()) {
-			return e.p, e.fake.FailWith(statuses[f])
+			restore := e.fake.FailWith(statuses[f])
+			return e.p, func() {
+				restore()
+				if err := breakers.ForceClose("fitbit"); err != nil {
+					t.Errorf("close breaker: %v", err)
+				}
+			}
 		},
 	})
 }

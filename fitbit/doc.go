@@ -37,6 +37,11 @@
 //	electrocardiogram                   → ECG (whole waveform) + its average HeartRate
 //	                                      (CompanionOf ECG, same Group, right after it)
 //
+// List calls pass Config.DataSourceFamily (google-wearables by default),
+// except for weight and body fat, which come from scales and manual logs and
+// are read from all sources, and sleep, which is read with
+// dataPoints.reconcile (list takes no family for it).
+//
 // Filters use the snake_case type id and only >= and <; paths use the
 // kebab-case id. Instants are UTC with the point's utcOffset kept on the
 // sample (the link zone's offset when the point has none, as historic ECGs

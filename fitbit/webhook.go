@@ -209,14 +209,11 @@ func spanWindow(iv notificationSpan) ohx.Window {
 }
 
 func civilTime(c *wire.CivilDateTime) time.Time {
-	if c == nil || c.Date == nil || !c.Date.Valid() {
+	if c == nil || !c.Date.Valid() {
 		return time.Time{}
 	}
 	t := time.Date(c.Date.Year, time.Month(c.Date.Month), c.Date.Day, 0, 0, 0, 0, time.UTC)
-	if c.Time != nil {
-		t = t.Add(time.Duration(c.Time.Hours)*time.Hour + time.Duration(c.Time.Minutes)*time.Minute + time.Duration(c.Time.Seconds)*time.Second)
-	}
-	return t
+	return t.Add(time.Duration(c.Time.Hours)*time.Hour + time.Duration(c.Time.Minutes)*time.Minute + time.Duration(c.Time.Seconds)*time.Second)
 }
 
 // iso8601Interval reads {"startTime":"…","endTime":"…"} or "start/end",

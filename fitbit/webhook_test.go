@@ -88,9 +88,13 @@ func TestVerificationHandshake(t *testing.T) {
 
 func TestSubscriberCreateVerifiesAndNotifies(t *testing.T) {
 	e, box, srv := webhookEnv(t)
-	subs := &fitbit.Subscribers{Client: e.fake.Client(), BaseURL: e.fake.APIBaseURL(), ProjectNumber: "123456789"}
-	// The fake's subscriber API takes any bearer as project credentials.
-	subs.Client = &http.Client{Transport: bearerTransport{"project-token"}}
+	// Without project credentials the subscriber API refuses.
+	anon := &fitbit.Subscribers{Client: http.DefaultClient, BaseURL: e.fake.APIBaseURL(), ProjectNumber: "123456789"}
+	_, err := anon.List(t.Context())
+	require.Error(t, err)
+	assert.Equal(t, ohx.KindAuth, ohx.KindOf(err))
+
+	subs := &fitbit.Subscribers{Client: e.fake.ProjectClient(), BaseURL: e.fake.APIBaseURL(), ProjectNumber: "123456789"}
 
 	sub, err := subs.Create(t.Context(), "ohx", srv.URL, secret, nil)
 	require.NoError(t, err)
@@ -130,14 +134,6 @@ func TestSubscriberCreateVerifiesAndNotifies(t *testing.T) {
 	list, err = subs.List(t.Context())
 	require.NoError(t, err)
 	assert.Empty(t, list)
-}
-
-type bearerTransport struct{ token string }
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(r)
 }
 
 func TestNotificationAuthenticity(t *testing.T) {

@@ -233,6 +233,9 @@ func (c *Client) Do(ctx context.Context, op Op, req *http.Request) (*Response, e
 	if op.Name == "" {
 		return nil, errors.New("provider: operation needs a name")
 	}
+	if req == nil || req.URL == nil {
+		return nil, fmt.Errorf("provider: %s %s: no request", c.cfg.Provider, op.Name)
+	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		b, err := io.ReadAll(req.Body)
 		_ = req.Body.Close()

@@ -342,5 +342,7 @@ func TestClientNeedsAProviderName(t *testing.T) {
 	c := newClient(t, nil, nil, nil)
 	_, err = c.Do(t.Context(), provider.Op{}, &http.Request{})
 	require.Error(t, err)
+	_, err = c.Do(t.Context(), read, nil)
+	require.Error(t, err)
 	assert.False(t, errors.Is(err, ohx.ErrTransient))
 }

@@ -59,6 +59,17 @@
 // persists the rotated token before handing out the new access token. The
 // refresh step is a [Refresher]: [NewOAuth2Refresher] adapts a standard
 // *oauth2.Config; providers with their own token envelope (Withings)
-// implement it. A refresh refused with invalid_grant is ohx.KindRevoked
-// (ohx.ErrTokenRevoked): the patient must consent again.
+// implement it ([RefresherFunc]). A refresh refused with invalid_grant is
+// ohx.KindRevoked (ohx.ErrTokenRevoked): the patient must consent again. A
+// refresh, once sent, is finished and saved even if the caller gives up, and
+// must end within three quarters of the lock's lease. [ClassifyOAuth2Error]
+// and [TokenFromOAuth2] help providers that call x/oauth2 themselves.
+//
+// # Metrics and logs
+//
+// The client reports rate-limit answers (ohx.Metrics.RateLimited); breakers
+// report their states (BreakerState). Failed calls are counted once by the
+// engine (ProviderError), not per attempt here. Logs carry the provider,
+// operation, kind and status, and a link id for token refreshes, never a
+// token, a URL query or a body.
 package provider

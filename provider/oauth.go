@@ -306,6 +306,9 @@ func (s *TokenSource) refresh(ctx context.Context, good func(ohx.Token) bool) (o
 	if next.Scope == "" {
 		next.Scope = cur.Scope
 	}
+	if !next.Expiry.IsZero() {
+		next.Expiry = next.Expiry.UTC() // as stores keep it
+	}
 	if err := s.cfg.Store.SaveToken(rctx, s.linkID, next); err != nil {
 		log.Error("refreshed token not persisted; the old refresh token may be spent", zap.Error(err))
 		return ohx.Token{}, &ohx.ProviderError{Provider: s.cfg.Provider, Op: "token.save", Kind: ohx.KindTransient,

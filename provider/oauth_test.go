@@ -213,3 +213,29 @@ func TestAuthCodeURLWithPKCE(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, u.Query().Get("code_challenge"), "no PKCE without a verifier")
 }
+
+// Two processes share the store and its lock but nothing else: each has its
+// own Tokens and its own HTTP client.
+func TestTwoProcessesSpendTheRefreshTokenOnce(t *testing.T) {
+	st := store.NewMemory()
+	const link = "link-1"
+	require.NoError(t, st.SaveToken(t.Context(), link, ohx.Token{
+		AccessToken: "access-0", RefreshToken: "refresh-0", Expiry: time.Now().Add(30 * time.Second),
+	}))
+	fake, srv := newTokenServer(t, st, link, "refresh-0", "access-0")
+	procs := []*provider.TokenSource{newTokens(t, st, srv).Source(link), newTokens(t, st, srv).Source(link)}
+	var wg sync.WaitGroup
+	got := make([]string, 10)
+	for i := range got {
+		wg.Go(func() {
+			tok, err := procs[i%2].Token(t.Context())
+			assert.NoError(t, err)
+			got[i] = tok.AccessToken
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, fake.count())
+	for _, a := range got {
+		assert.Equal(t, "access-1", a)
+	}
+}

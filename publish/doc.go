@@ -3,12 +3,49 @@
 //
 //   - [NDJSON] writes FHIR Bulk Data NDJSON files into a directory, one file
 //     per resource type and one line per resource id. It is the embedded
-//     default destination and what the demo writes; re-running a sync into
-//     the same directory never duplicates a resource.
+//     default destination; re-running a sync into the same directory never
+//     duplicates a resource.
+//   - [FHIR] writes to a FHIR R5 server as transaction Bundles
+//     ([FHIRConfig.BundleSize] entries, 100 by default), in one of three
+//     idempotent [WriteMode]s: PUT by deterministic id (default), conditional
+//     create on the business identifier, or conditional update. Devices and
+//     DeviceAssociations are always upserted.
 //
-// Every publisher is idempotent: resources carry deterministic ids, so a
-// batch published twice has the effect of publishing it once. A resource that
-// cannot be written for good is reported in ohx.PublishResult.Rejected with a
-// reason that never echoes health values, and the rest of the batch is still
-// written.
+// # What FHIR does with a batch of resources
+//
+// Every resource is validated first (fhirmap/validate: the R5 schema and the
+// project's extra checks); an invalid one is rejected with the reason and
+// never sent. The rest go out in transaction Bundles. Every entry of the
+// transaction-response is checked. When the server refuses a whole
+// transaction, the publisher isolates the bad resources (as a batch when the
+// entries are independent, else by dropping the entry the OperationOutcome
+// names together with the entries that reference it), so one bad resource
+// does not block the others; it is reported in ohx.PublishResult.Rejected
+// with a reason built from the OperationOutcome's codes and locations,
+// never its free text, which could echo health values. Failures are
+// [*FHIRError] values that match the ohx sentinels (ErrPermanent,
+// ErrTransient, ErrRateLimited, ErrAuth).
+//
+// # Back-pressure
+//
+// Every HTTP attempt goes through the destination's circuit breaker (a
+// provider.Breakers entry named "fhir:"+Name): 5 consecutive failed attempts
+// open it for 60 s, then 3 successes close it; an open breaker fails at once
+// with ohx.ErrCircuitOpen. 429 and 503 answers are waited out for their
+// Retry-After; 5xx, 408, 409 and network errors are retried with backoff for
+// at most MaxRetryTime, then the batch fails and the engine keeps its
+// cursors. Other 4xx answers are permanent for the entry concerned.
+//
+// # Authentication
+//
+// [FHIRConfig.Auth] takes any oauth2.TokenSource: [StaticToken] for a fixed
+// bearer token, [ClientCredentials] for the OAuth 2.0 client credentials
+// grant, and [SMARTBackend] for SMART Backend Services (a client assertion
+// JWT signed RS384 or ES384). Tokens are cached and replaced before they
+// expire.
+//
+// [FHIR.Search] and [FHIR.FindByIdentifier] look resources up on the same
+// server, for example to find what to retract after an upstream deletion.
+//
+// The sub-package fhirtest is an in-process FHIR R5 server for tests.
 package publish

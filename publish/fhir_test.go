@@ -1,9 +1,11 @@
 package publish_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -423,4 +425,71 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestFHIRSearchFindsPublishedResources(t *testing.T) {
+	srv := fhirtest.NewServer()
+	defer srv.Close()
+	p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Mode: publish.WriteConditionalCreate})
+	require.NoError(t, err)
+	batch := []ohx.Resource{hrObservation(1, ""), hrObservation(2, "")}
+	_, err = p.Publish(t.Context(), batch)
+	require.NoError(t, err)
+
+	ids, err := p.FindByIdentifier(t.Context(), "Observation", batch[1].Identifier)
+	require.NoError(t, err)
+	assert.Equal(t, srv.ByIdentifier("Observation", batch[1].Identifier), ids)
+	require.Len(t, ids, 1)
+
+	ids, err = p.FindByIdentifier(t.Context(), "Observation", testSystem+"|unknown")
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+
+	ms, err := p.Search(t.Context(), "Observation", url.Values{"subject": {"Patient/p1"}})
+	require.NoError(t, err)
+	assert.Len(t, ms, 2)
+
+	_, err = p.Search(t.Context(), "Observation", url.Values{"code": {"8867-4"}})
+	var fe *publish.FHIRError
+	require.ErrorAs(t, err, &fe, "the test server refuses parameters it does not support")
+	assert.Equal(t, http.StatusBadRequest, fe.Status)
+	_, err = p.Search(t.Context(), "../x", nil)
+	require.Error(t, err)
+}
+
+func TestFHIRTimeoutsAndCancellation(t *testing.T) {
+	t.Run("a slow answer times out and is retried", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := fhirtest.New()
+			srv.SetLatency(time.Minute)
+			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Timeout: 10 * time.Second})
+			require.NoError(t, err)
+			go func() {
+				time.Sleep(15 * time.Second) // the first attempt has timed out
+				srv.SetLatency(0)
+			}()
+			res, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
+			require.NoError(t, err)
+			assert.Len(t, res.Written, 1)
+			assert.Equal(t, 1, srv.Count("Observation"))
+			assert.GreaterOrEqual(t, srv.RequestCount(), 2)
+		})
+	})
+	t.Run("a cancelled context stops at once and is not a failure", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := fhirtest.New()
+			srv.SetLatency(time.Hour)
+			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Timeout: 2 * time.Hour,
+				Breaker: publish.BreakerSettings{Failures: 1}})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err = p.Publish(ctx, []ohx.Resource{hrObservation(1, "")})
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 5*time.Second, time.Since(start))
+			assert.Equal(t, 0, p.BreakerState(), "a cancelled call does not count against the server")
+			assert.Equal(t, 1, srv.RequestCount())
+		})
+	})
 }

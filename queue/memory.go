@@ -1,10 +1,10 @@
 package queue
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
@@ -129,8 +129,14 @@ type Memory struct {
 	jobs    map[string]*entry // every job the queue knows, by id
 	pending map[string]*entry // coalesce key → job that has not started yet
 	active  map[string]*entry // coalesce key → job running or waiting for a retry
-	done    []string          // ids of finished jobs, oldest first (retention)
-	dead    []string          // ids of dead letters, oldest first
+	// Waiting jobs are in exactly one of: the heap of their priority (by run
+	// time), or blocked behind the active job of their key.
+	heaps   map[ohx.Priority]*jobHeap
+	prios   []ohx.Priority // keys of heaps, ascending
+	blocked map[string][]*entry
+	waiting int
+	done    []string // ids of finished jobs, oldest first (retention)
+	dead    []string // ids of dead letters, oldest first
 	seq     uint64
 	wake    chan struct{}
 }
@@ -145,6 +151,29 @@ type entry struct {
 	runAt    time.Time
 	lastErr  string
 	finished time.Time
+	prio     ohx.Priority // heap the entry is in (when idx >= 0)
+	idx      int          // index in that heap, -1 when in none
+}
+
+// jobHeap orders waiting jobs of one priority by run time, then FIFO.
+type jobHeap []*entry
+
+func (h jobHeap) Len() int { return len(h) }
+func (h jobHeap) Less(i, j int) bool {
+	if !h[i].runAt.Equal(h[j].runAt) {
+		return h[i].runAt.Before(h[j].runAt)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h jobHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
+func (h *jobHeap) Push(x any)   { e := x.(*entry); e.idx = len(*h); *h = append(*h, e) }
+func (h *jobHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.idx = -1
+	return e
 }
 
 var (
@@ -167,6 +196,8 @@ func NewMemory(cfg Config) (*Memory, error) {
 		jobs:    map[string]*entry{},
 		pending: map[string]*entry{},
 		active:  map[string]*entry{},
+		heaps:   map[ohx.Priority]*jobHeap{},
+		blocked: map[string][]*entry{},
 		wake:    make(chan struct{}, 1),
 	}, nil
 }
@@ -204,6 +235,7 @@ func (m *Memory) Enqueue(_ context.Context, j ohx.Job, opts ohx.EnqueueOptions) 
 		if runAt.Before(p.runAt) {
 			p.runAt = runAt
 		}
+		m.reposition(p)
 		m.changed()
 		return p.job.ID, nil
 	}
@@ -213,11 +245,12 @@ func (m *Memory) Enqueue(_ context.Context, j ohx.Job, opts ohx.EnqueueOptions) 
 		return "", fmt.Errorf("%w: %q", ErrDuplicateID, j.ID)
 	}
 	m.seq++
-	e := &entry{job: j, key: key, seq: m.seq, runAt: runAt}
+	e := &entry{job: j, key: key, seq: m.seq, runAt: runAt, idx: -1}
 	m.jobs[j.ID] = e
 	if key != "" {
 		m.pending[key] = e
 	}
+	m.wait(e)
 	m.changed()
 	return j.ID, nil
 }
@@ -280,48 +313,50 @@ func (m *Memory) next() (*entry, time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.cfg.Clock.Now()
-	best := map[ohx.Priority]*entry{}
+	var ready []ohx.Priority
 	var soonest time.Time
-	for _, e := range m.jobs {
-		if e.running || e.state != "" {
-			continue
-		}
-		if a := m.active[e.key]; e.key != "" && a != nil && a != e {
-			continue // an equal job runs or waits for a retry: follow it
-		}
-		if e.runAt.After(now) {
-			if soonest.IsZero() || e.runAt.Before(soonest) {
-				soonest = e.runAt
+	for _, p := range m.prios {
+		h := m.heaps[p]
+		for h.Len() > 0 {
+			top := (*h)[0]
+			if a := m.active[top.key]; top.key != "" && a != nil && a != top {
+				// An equal job became active since top was queued: follow it.
+				heap.Pop(h)
+				m.blocked[top.key] = append(m.blocked[top.key], top)
+				continue
 			}
-			continue
-		}
-		p := e.job.EffectivePriority()
-		if b := best[p]; b == nil || e.runAt.Before(b.runAt) || (e.runAt.Equal(b.runAt) && e.seq < b.seq) {
-			best[p] = e
+			if top.runAt.After(now) {
+				if soonest.IsZero() || top.runAt.Before(soonest) {
+					soonest = top.runAt
+				}
+			} else {
+				ready = append(ready, p)
+			}
+			break
 		}
 	}
-	if len(best) == 0 {
+	if len(ready) == 0 {
 		if soonest.IsZero() {
 			return nil, 0
 		}
 		return nil, soonest.Sub(now)
 	}
-	prios := slices.Sorted(maps.Keys(best))
-	pick := prios[0]
-	if !m.cfg.StrictPriority && len(prios) > 1 {
+	pick := ready[0]
+	if !m.cfg.StrictPriority && len(ready) > 1 {
 		total := 0
-		for _, p := range prios {
+		for _, p := range ready {
 			total += m.cfg.Weight(p)
 		}
 		r := rand.N(total) //nolint:gosec // scheduling needs no cryptographic randomness
-		for _, p := range prios {
+		for _, p := range ready {
 			if r -= m.cfg.Weight(p); r < 0 {
 				pick = p
 				break
 			}
 		}
 	}
-	e := best[pick]
+	e := heap.Pop(m.heaps[pick]).(*entry)
+	m.waiting--
 	e.running = true
 	if e.key != "" {
 		if m.pending[e.key] == e {
@@ -331,6 +366,57 @@ func (m *Memory) next() (*entry, time.Duration) {
 	}
 	m.changed()
 	return e, 0
+}
+
+// wait files a waiting entry: in its priority's heap, or blocked behind the
+// active job of its key. m.mu is held.
+func (m *Memory) wait(e *entry) {
+	m.waiting++
+	if a := m.active[e.key]; e.key != "" && a != nil && a != e {
+		m.blocked[e.key] = append(m.blocked[e.key], e)
+		return
+	}
+	m.push(e)
+}
+
+func (m *Memory) push(e *entry) {
+	p := e.job.EffectivePriority()
+	h, ok := m.heaps[p]
+	if !ok {
+		h = &jobHeap{}
+		m.heaps[p] = h
+		i, _ := slices.BinarySearch(m.prios, p)
+		m.prios = slices.Insert(m.prios, i, p)
+	}
+	e.prio = p
+	heap.Push(h, e)
+}
+
+// reposition restores the heap order after a merge changed e's run time or
+// priority. m.mu is held.
+func (m *Memory) reposition(e *entry) {
+	if e.idx < 0 {
+		return // blocked: filed by priority when released
+	}
+	if p := e.job.EffectivePriority(); p != e.prio {
+		heap.Remove(m.heaps[e.prio], e.idx)
+		m.push(e)
+		return
+	}
+	heap.Fix(m.heaps[e.prio], e.idx)
+}
+
+// release ends e's hold on its key and lets the jobs blocked behind it wait
+// in their heaps. m.mu is held.
+func (m *Memory) release(e *entry) {
+	if e.key == "" || m.active[e.key] != e {
+		return
+	}
+	delete(m.active, e.key)
+	for _, b := range m.blocked[e.key] {
+		m.push(b)
+	}
+	delete(m.blocked, e.key)
 }
 
 // execute runs e with h and files the outcome.
@@ -354,11 +440,13 @@ func (m *Memory) execute(ctx context.Context, h ohx.Handler, e *entry) {
 	case ctx.Err() != nil:
 		// Shut down before the job finished: hand it back untouched.
 		e.runAt = now
+		m.wait(e)
 	case m.cfg.Retry.ShouldRetry(e.job.Attempt, err):
 		e.lastErr = err.Error()
 		e.runAt = now.Add(m.cfg.Retry.Delay(e.job.Attempt, err))
 		e.job.Attempt++
 		e.retrying = true
+		m.wait(e)
 		m.cfg.Logger.Info("queue: job failed, will retry",
 			zap.String("job_id", e.job.ID), zap.Int("attempt", e.job.Attempt),
 			zap.Stringer("kind", ohx.KindOf(err)), zap.Time("retry_at", e.runAt))
@@ -374,9 +462,7 @@ func (m *Memory) execute(ctx context.Context, h ohx.Handler, e *entry) {
 // finish files e as done or dead. m.mu is held.
 func (m *Memory) finish(e *entry, st State, now time.Time) {
 	e.state, e.finished, e.retrying = st, now, false
-	if e.key != "" && m.active[e.key] == e {
-		delete(m.active, e.key)
-	}
+	m.release(e)
 	if st == StateDead {
 		m.dead = append(m.dead, e.job.ID)
 		if len(m.dead) > m.cfg.MaxDeadLetters {
@@ -404,13 +490,7 @@ func safeHandle(ctx context.Context, h ohx.Handler, j ohx.Job) (err error) {
 
 // changed wakes the dispatchers and reports the depth. m.mu is held.
 func (m *Memory) changed() {
-	n := 0
-	for _, e := range m.jobs {
-		if !e.running && e.state == "" {
-			n++
-		}
-	}
-	m.cfg.Metrics.QueueDepth(m.cfg.Name, n)
+	m.cfg.Metrics.QueueDepth(m.cfg.Name, m.waiting)
 	m.signal()
 }
 
@@ -466,6 +546,7 @@ func (m *Memory) Replay(_ context.Context, id string) error {
 	if e.key != "" && m.pending[e.key] == nil {
 		m.pending[e.key] = e
 	}
+	m.wait(e)
 	m.changed()
 	return nil
 }

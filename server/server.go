@@ -82,6 +82,9 @@ type Config struct {
 	MetricsHandler http.Handler
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// OnSync, when set, is called after every job the worker ran, with the
+	// engine's report (counts only).
+	OnSync func(j ohx.Job, rep *ohx.Report, err error)
 }
 
 // Server serves the API, the OAuth callback, webhooks and health endpoints,

@@ -83,6 +83,9 @@ func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
 	if err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
 		s.markReconsent(ctx, j.LinkID)
 	}
+	if s.cfg.OnSync != nil {
+		s.cfg.OnSync(j, rep, err)
+	}
 	return err
 }
 

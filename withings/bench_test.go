@@ -45,7 +45,7 @@ func BenchmarkDecodeGetmeas(b *testing.B) {
 			b.Fatal(err)
 		}
 		var mb measureBody
-		if err := decodeBody(body, &mb); err != nil {
+		if err := decode("getmeas", body, &mb); err != nil {
 			b.Fatal(err)
 		}
 		out = out[:0]

@@ -18,8 +18,9 @@
 //
 // # Data
 //
-// [Provider.Fetch] walks a window in 24 h steps ([ChunkSize]) and, per step,
-// calls the endpoints the requested types need:
+// [Provider.Fetch] walks a window in 24 h steps ([ChunkSize]; 30 days,
+// [LongChunkSize], when no requested type needs a 24 h endpoint) and, per
+// step, calls the endpoints the requested types need:
 //
 //   - Measure getmeas (category 1, paged with more/offset): value × 10^unit;
 //     weight, fat-free mass, fat ratio, fat mass, muscle, hydration, bone

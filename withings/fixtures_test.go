@@ -46,7 +46,7 @@ func okBody(t *testing.T, name string, out any) {
 	p := newTestProvider(t)
 	body, err := p.classify("test", 200, nil, fixture(t, name))
 	require.NoError(t, err)
-	require.NoError(t, decodeBody(body, out))
+	require.NoError(t, decode("test", body, out))
 }
 
 func newTestProvider(t testing.TB) *Provider {
@@ -430,6 +430,45 @@ func TestFixtureToken(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"userid":"363","access_token":"a","refresh_token":"r","expires_in":"10800"}`), &s))
 	assert.Equal(t, "363", string(s.UserID), "a string userid")
 	assert.Equal(t, int64(10800), int64(s.ExpiresIn))
+}
+
+func TestEmptyBodyAsArray(t *testing.T) {
+	var b notifyListBody
+	require.NoError(t, decode("notify.list", []byte(`{"status":0,"body":[]}`), &b))
+	assert.Empty(t, b.Profiles)
+	require.NoError(t, decode("notify.list", []byte(`{"status":0}`), &b))
+	err := decode("notify.list", []byte(`{"status":0,"body":[1]}`), &b)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ohx.ErrPermanent)
+}
+
+func TestLenientScalars(t *testing.T) {
+	var g measureGroup
+	require.NoError(t, json.Unmarshal([]byte(`{"grpid":"4815757309","attrib":"99","date":1693651151,
+		"deviceid":12345,"model_id":6,"measures":[{"value":"75232","type":"1","unit":"-3"}]}`), &g))
+	assert.Equal(t, int64(4815757309), int64(g.GrpID))
+	assert.Equal(t, "12345", string(g.DeviceID), "an integer deviceid")
+	assert.Equal(t, int64(6), int64(g.ModelID2))
+	ss := measureSamples(nil, &g, allTypes(), time.UTC, mapOptions{})
+	require.Len(t, ss, 1)
+	assert.Equal(t, 75.232, ss[0].Value)
+	assert.Equal(t, ohx.RecordedUnknown, ss[0].Recording, "an unknown attrib is tolerated")
+
+	var b struct {
+		A flexBool `json:"a"`
+		B flexBool `json:"b"`
+		C flexBool `json:"c"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"a":1,"b":true,"c":"0"}`), &b))
+	assert.True(t, bool(b.A))
+	assert.True(t, bool(b.B))
+	assert.False(t, bool(b.C))
+	var bad struct {
+		N flexInt `json:"n"`
+	}
+	err := json.Unmarshal([]byte(`{"n":"12abc"}`), &bad)
+	require.Error(t, err)
+	assert.NotContains(t, sanitize(err).Error(), "12abc", "no value in errors")
 }
 
 func TestFixtureError401(t *testing.T) {

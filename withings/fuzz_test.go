@@ -38,7 +38,7 @@ func decodeFuzz(t *testing.T, data []byte, out any) bool {
 		}
 		return false
 	}
-	return decodeBody(body, out) == nil
+	return decode("fuzz", body, out) == nil
 }
 
 func FuzzWebhookForm(f *testing.F) {

@@ -224,7 +224,7 @@ func measureSamples(dst []ohx.Sample, g *measureGroup, want typeSet, loc *time.L
 		if !ok || slices.Contains(seen, code) {
 			continue
 		}
-		if !want.has(q.t) && !(code == measPulse && bp) {
+		if !want.has(q.t) && (code != measPulse || !bp) {
 			continue
 		}
 		seen = append(seen, code)

@@ -68,7 +68,7 @@ func (p *Provider) Exchange(ctx context.Context, code, _ string, link *ohx.Link)
 			form := url.Values{"action": {"getdevice"}}
 			raw, err := p.post(ctx, request{op: "getdevice", path: "/v2/user", form: form,
 				creds: staticToken(tok), user: userID, idempotent: true})
-			if err == nil && decodeBody(raw, &body) == nil {
+			if err == nil && decode("getdevice", raw, &body) == nil {
 				for _, d := range body.Devices {
 					if d.Timezone != "" && location(d.Timezone, nil) != nil {
 						link.TimeZone = d.Timezone
@@ -113,8 +113,8 @@ func (p *Provider) requestToken(ctx context.Context, form url.Values) (ohx.Token
 		return ohx.Token{}, "", err
 	}
 	var b tokenBody
-	if err := decodeBody(raw, &b); err != nil {
-		return ohx.Token{}, "", &ohx.ProviderError{Provider: Name, Op: "requesttoken", Kind: ohx.KindPermanent, Err: err}
+	if err := decode("requesttoken", raw, &b); err != nil {
+		return ohx.Token{}, "", err
 	}
 	if b.AccessToken == "" || b.RefreshToken == "" {
 		return ohx.Token{}, "", &ohx.ProviderError{Provider: Name, Op: "requesttoken", Kind: ohx.KindPermanent, Err: errors.New("token response lacks a token")}
@@ -204,7 +204,7 @@ func (p *Provider) nonce(ctx context.Context) (string, error) {
 		return "", err
 	}
 	var b nonceBody
-	if err := decodeBody(raw, &b); err != nil || b.Nonce == "" {
+	if err := decode("getnonce", raw, &b); err != nil || b.Nonce == "" {
 		return "", &ohx.ProviderError{Provider: Name, Op: "getnonce", Kind: ohx.KindTransient, Err: errors.New("no nonce in response")}
 	}
 	return b.Nonce, nil

@@ -320,28 +320,30 @@ func scopesFor(types []ohx.DataType) []string {
 // classifier judges a response for the toolkit client: HTTP status first,
 // then the envelope's status (Withings answers errors with HTTP 200).
 func (p *Provider) classifier(op string, r *provider.Response) error {
-	_, err := p.classify(op, r.StatusCode, r.Header, r.Body)
-	return err
+	if r.StatusCode != http.StatusOK {
+		ra, _ := provider.ParseRetryAfter(r.Header.Get("Retry-After"), p.now())
+		return httpError(op, r.StatusCode, ra, p.now())
+	}
+	status, err := envelopeStatus(r.Body)
+	if err != nil {
+		return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindTransient, HTTPStatus: r.StatusCode, Err: err}
+	}
+	if status != statusOK {
+		return statusError(op, r.StatusCode, status, p.now())
+	}
+	return nil
 }
 
-// classify returns the envelope's body of a successful response, or the
-// classified error.
-func (p *Provider) classify(op string, httpStatus int, h http.Header, body []byte) ([]byte, error) {
-	if httpStatus != http.StatusOK {
-		var ra time.Duration
-		if h != nil {
-			ra, _ = provider.ParseRetryAfter(h.Get("Retry-After"), p.now())
-		}
-		return nil, httpError(op, httpStatus, ra, p.now())
+// classify judges a whole response as the client does and returns it when
+// it is a success (used by the tests and benchmarks of the decoders).
+func (p *Provider) classify(op string, httpStatus int, h http.Header, data []byte) ([]byte, error) {
+	if h == nil {
+		h = http.Header{}
 	}
-	env, err := decodeEnvelope(body)
-	if err != nil {
-		return nil, &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindTransient, HTTPStatus: httpStatus, Err: err}
+	if err := p.classifier(op, &provider.Response{StatusCode: httpStatus, Header: h, Body: data}); err != nil {
+		return nil, err
 	}
-	if env.Status != statusOK {
-		return nil, statusError(op, httpStatus, int(env.Status), p.now())
-	}
-	return env.Body, nil
+	return data, nil
 }
 
 // request describes one API call.
@@ -356,7 +358,7 @@ type request struct {
 
 // post sends one form-encoded API call through the toolkit client (breaker,
 // rate limits, retries of idempotent calls, one refresh on a rejected token)
-// and returns the envelope's body.
+// and returns the whole response, whose envelope status is 0.
 func (p *Provider) post(ctx context.Context, r request) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.apiBase+r.path, strings.NewReader(r.form.Encode()))
 	if err != nil {
@@ -368,11 +370,18 @@ func (p *Provider) post(ctx context.Context, r request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := decodeEnvelope(resp.Body)
-	if err != nil {
-		return nil, &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Err: err}
+	return resp.Body, nil
+}
+
+// decode decodes a successful response's body into out.
+func decode(op string, data []byte, out any) error {
+	if out == nil {
+		return nil
 	}
-	return env.Body, nil
+	if err := decodeResponse(data, out); err != nil {
+		return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, HTTPStatus: http.StatusOK, Err: err}
+	}
+	return nil
 }
 
 // call makes an authorized call for link and decodes the body into out
@@ -384,7 +393,7 @@ func (p *Provider) call(ctx context.Context, link ohx.Link, op, path string, for
 		return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
 	}
 	idempotent := !strings.HasPrefix(op, "notify.") || op == "notify.list"
-	body, err := p.post(ctx, request{op: op, path: path, form: form, creds: p.tokens.Source(link.ID),
+	raw, err := p.post(ctx, request{op: op, path: path, form: form, creds: p.tokens.Source(link.ID),
 		user: link.ExternalUserID, idempotent: idempotent})
 	if err != nil {
 		var pe *ohx.ProviderError
@@ -396,11 +405,5 @@ func (p *Provider) call(ctx context.Context, link ohx.Link, op, path string, for
 		}
 		return err
 	}
-	if out == nil {
-		return nil
-	}
-	if err := decodeBody(body, out); err != nil {
-		return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, HTTPStatus: http.StatusOK, Err: err}
-	}
-	return nil
+	return decode(op, raw, out)
 }

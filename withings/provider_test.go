@@ -74,7 +74,7 @@ func newEnv(t *testing.T, fakeCfg withingstest.Config, mut func(*withings.Config
 	return &env{fake: fake, p: p, store: st, clock: clk, link: link}
 }
 
-func collect(t *testing.T, p ohx.Provider, ctx context.Context, link ohx.Link, types []ohx.DataType, w ohx.Window) ([]ohx.Sample, error) {
+func collect(ctx context.Context, t *testing.T, p ohx.Provider, link ohx.Link, types []ohx.DataType, w ohx.Window) ([]ohx.Sample, error) {
 	t.Helper()
 	var out []ohx.Sample
 	for s, err := range p.Fetch(ctx, link, types, w) {
@@ -125,7 +125,7 @@ func TestFetchAllTypesOrderedAndInWindow(t *testing.T) {
 	e := newEnv(t, withingstest.Config{PageSize: 3}, nil)
 	start := e.clock.Now().Truncate(24 * time.Hour).Add(-10*24*time.Hour + 5*time.Hour + 30*time.Minute)
 	w := ohx.Window{Start: start, End: start.Add(4 * 24 * time.Hour)}
-	got, err := collect(t, e.p, t.Context(), e.link, e.p.DataTypes(), w)
+	got, err := collect(t.Context(), t, e.p, e.link, e.p.DataTypes(), w)
 	require.NoError(t, err)
 
 	last := map[ohx.DataType]time.Time{}
@@ -165,7 +165,7 @@ func TestFetchSplitsIntradayInto24hCalls(t *testing.T) {
 	e := newEnv(t, withingstest.Config{}, nil)
 	end := e.clock.Now()
 	w := ohx.Window{Start: end.Add(-30 * 24 * time.Hour), End: end}
-	got, err := collect(t, e.p, t.Context(), e.link, []ohx.DataType{ohx.HeartRate}, w)
+	got, err := collect(t.Context(), t, e.p, e.link, []ohx.DataType{ohx.HeartRate}, w)
 	require.NoError(t, err)
 	assert.NotEmpty(t, got)
 
@@ -180,6 +180,37 @@ func TestFetchSplitsIntradayInto24hCalls(t *testing.T) {
 		prevEnd = en
 	}
 	assert.Equal(t, w.End.Unix()-1, prevEnd)
+}
+
+func TestMeasuresOnlyFetchUsesLongCalls(t *testing.T) {
+	e := newEnv(t, withingstest.Config{PageSize: 50}, nil)
+	end := e.clock.Now()
+	w := ohx.Window{Start: end.Add(-30 * 24 * time.Hour), End: end}
+	got, err := collect(t.Context(), t, e.p, e.link, []ohx.DataType{ohx.BodyWeight, ohx.BloodPressure, ohx.SleepSession, ohx.Steps}, w)
+	require.NoError(t, err)
+	last := map[ohx.DataType]time.Time{}
+	for _, s := range got {
+		assert.False(t, s.Start.Before(last[s.Type]), "%s in order", s.Type)
+		last[s.Type] = s.Start
+	}
+	assert.GreaterOrEqual(t, len(got), 30+60+29+29)
+	calls := e.fake.CallsOf(withingstest.OpGetmeas)
+	require.NotEmpty(t, calls)
+	assert.LessOrEqual(t, len(calls), 3, "about a hundred groups, 50 a page")
+	for i, c := range calls {
+		assert.Equal(t, strconv.FormatInt(w.Start.Unix(), 10), c.Params.Get("startdate"), "one 30-day range")
+		assert.Equal(t, strconv.Itoa(50*i), cmpOr(c.Params.Get("offset"), "0"))
+	}
+	assert.Len(t, e.fake.CallsOf(withingstest.OpGetActivity), 1)
+	assert.Len(t, e.fake.CallsOf(withingstest.OpSleepGetSummary), 1)
+	assert.Empty(t, e.fake.CallsOf(withingstest.OpGetIntradayActivity))
+}
+
+func cmpOr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a
 }
 
 func TestRefreshOn401PersistsRotatedToken(t *testing.T) {
@@ -271,7 +302,7 @@ func TestErrorStatusesAreClassified(t *testing.T) {
 				e.fake.Fail(withingstest.OpGetmeas, c.status, 1)
 			}
 			w := ohx.Window{Start: e.clock.Now().Add(-time.Hour), End: e.clock.Now()}
-			_, err := collect(t, e.p, t.Context(), e.link, []ohx.DataType{ohx.BodyWeight}, w)
+			_, err := collect(t.Context(), t, e.p, e.link, []ohx.DataType{ohx.BodyWeight}, w)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, c.want)
 			assert.Equal(t, c.kind, ohx.KindOf(err))
@@ -299,7 +330,7 @@ func TestFetchStopsWhenConsumerStopsOrContextEnds(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := collect(t, e.p, ctx, e.link, []ohx.DataType{ohx.HeartRate}, w)
+	_, err := collect(ctx, t, e.p, e.link, []ohx.DataType{ohx.HeartRate}, w)
 	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
 }
 
@@ -310,7 +341,7 @@ func TestStepsSources(t *testing.T) {
 	d := daily.clock.Now().In(paris).AddDate(0, 0, -5)
 	w := ohx.Window{Start: time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, paris).UTC(),
 		End: time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, paris).UTC()}
-	ds, err := collect(t, daily.p, t.Context(), daily.link, []ohx.DataType{ohx.Steps}, w)
+	ds, err := collect(t.Context(), t, daily.p, daily.link, []ohx.DataType{ohx.Steps}, w)
 	require.NoError(t, err)
 	require.Len(t, ds, 1, "the civil day starting at Paris midnight")
 	assert.Equal(t, w.Start, ds[0].Start)
@@ -320,7 +351,7 @@ func TestStepsSources(t *testing.T) {
 	assert.Empty(t, daily.fake.CallsOf(withingstest.OpGetIntradayActivity))
 
 	intra := newEnv(t, withingstest.Config{}, func(c *withings.Config) { c.Steps = withings.StepsIntraday })
-	is, err := collect(t, intra.p, t.Context(), intra.link, []ohx.DataType{ohx.Steps}, w)
+	is, err := collect(t.Context(), t, intra.p, intra.link, []ohx.DataType{ohx.Steps}, w)
 	require.NoError(t, err)
 	sum := 0.0
 	for _, s := range is {

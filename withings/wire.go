@@ -120,6 +120,10 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
+		if s, ok := unquote(b); ok {
+			*f = flexString(s)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -132,13 +136,6 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexString(b)
 	return nil
-}
-
-// envelope is the {status, body, error} wrapper of every response.
-type envelope struct {
-	Status flexInt         `json:"status"`
-	Body   json.RawMessage `json:"body"`
-	Error  string          `json:"error"`
 }
 
 // --- Measure getmeas -------------------------------------------------------
@@ -371,23 +368,31 @@ type nonceBody struct {
 	Nonce string `json:"nonce"`
 }
 
-// decodeEnvelope decodes a response envelope; it does not judge the status.
-func decodeEnvelope(data []byte) (envelope, error) {
-	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		return envelope{}, fmt.Errorf("withings: malformed response envelope: %w", sanitize(err))
+// envelopeStatus decodes only the status of a response envelope.
+func envelopeStatus(data []byte) (int, error) {
+	var env struct {
+		Status flexInt `json:"status"`
 	}
-	return env, nil
+	if err := json.Unmarshal(data, &env); err != nil {
+		return 0, fmt.Errorf("withings: malformed response envelope: %w", sanitize(err))
+	}
+	return int(env.Status), nil
 }
 
-// decodeBody decodes a body into out; a missing or null body decodes as an
-// empty one.
-func decodeBody(body json.RawMessage, out any) error {
-	b := bytes.TrimSpace(body)
-	if len(b) == 0 || bytes.Equal(b, null) {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
+// decodeResponse decodes a successful response's body into out in one pass
+// over the envelope.
+func decodeResponse(data []byte, out any) error {
+	env := struct {
+		Body any `json:"body"`
+	}{Body: out}
+	if err := json.Unmarshal(data, &env); err != nil {
+		// Withings sends an empty body as [] at times (a PHP empty array).
+		var raw struct {
+			Body json.RawMessage `json:"body"`
+		}
+		if json.Unmarshal(data, &raw) == nil && bytes.Equal(bytes.TrimSpace(raw.Body), []byte("[]")) {
+			return nil
+		}
 		return fmt.Errorf("withings: malformed response body: %w", sanitize(err))
 	}
 	return nil

@@ -34,9 +34,11 @@ var envVars = []envVar{
 	{"OHX_WITHINGS_API_URL", "https://wbsapi.withings.net", "Withings API base URL"},
 	{"OHX_WITHINGS_AUTH_URL", "https://account.withings.com", "Withings account (authorize) base URL"},
 	{"OHX_WITHINGS_ALLOWED_CIDRS", "", "optional comma-separated CIDRs Withings notifications must come from"},
+	{"OHX_WITHINGS_REQUESTS_PER_MINUTE", "120", "the Withings app's request budget (120 on the standard plan; enterprise plans have more), shared by all users"},
 	{"OHX_GOOGLE_CLIENT_ID", "", "Google OAuth client id; setting it enables the `fitbit` provider (Fitbit and Pixel data via the Google Health API)"},
 	{"OHX_GOOGLE_CLIENT_SECRET", "", "Google OAuth client secret"},
 	{"OHX_GOOGLE_WEBHOOK_SECRET", "", "the full `Authorization` value configured on the Google Health subscriber (e.g. `Bearer …`)"},
+	{"OHX_GOOGLE_REQUESTS_PER_MINUTE", "300", "requests per minute per Google Health user (Google's per-user quota)"},
 	{"OHX_GOOGLE_HEALTH_API_URL", "https://health.googleapis.com", "Google Health API base URL"},
 	{"OHX_GOOGLE_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth", "Google authorize endpoint"},
 	{"OHX_GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token", "Google token endpoint"},
@@ -76,6 +78,7 @@ type config struct {
 	WithingsClientID, WithingsClientSecret, WithingsWebhookSecret string
 	WithingsAPIURL, WithingsAuthURL                               string
 	WithingsAllowedCIDRs                                          []*net.IPNet
+	WithingsPerMinute, GooglePerMinute                            int
 
 	GoogleClientID, GoogleClientSecret, GoogleWebhookSecret string
 	GoogleHealthAPIURL, GoogleAuthURL, GoogleTokenURL       string
@@ -202,6 +205,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}
 	c.FHIRBundleSize = intVar(get, "OHX_FHIR_BUNDLE_SIZE", 1, 1000, bad)
 	c.InitialDays = intVar(get, "OHX_INITIAL_DAYS", 1, 365, bad)
+	c.WithingsPerMinute = intVar(get, "OHX_WITHINGS_REQUESTS_PER_MINUTE", 1, 1_000_000, bad)
+	c.GooglePerMinute = intVar(get, "OHX_GOOGLE_REQUESTS_PER_MINUTE", 1, 1_000_000, bad)
 	c.Workers = intVar(get, "OHX_WORKERS", 1, 256, bad)
 	switch c.Aggregation {
 	case "individual", "hourly":

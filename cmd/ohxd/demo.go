@@ -2,100 +2,328 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
 	"slices"
+	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
-	"github.com/openhealthexchange/ohx/ohxtest"
-	"github.com/openhealthexchange/ohx/publish"
-	"github.com/openhealthexchange/ohx/store"
+	"github.com/openhealthexchange/ohx/fitbit"
+	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/publish/fhirtest"
+	"github.com/openhealthexchange/ohx/store/seal"
+	"github.com/openhealthexchange/ohx/withings"
+	"github.com/openhealthexchange/ohx/withings/withingstest"
 )
 
-// runDemo runs the whole path on in-process fakes: no network, no services.
+// demoPatient is one patient the demo links.
+type demoPatient struct {
+	patient  string
+	provider string
+	linkID   string
+}
+
+// runDemo runs the daemon's real wiring against in-process fakes of the
+// Withings cloud, the Google Health API and a FHIR R5 server: no network, no
+// services. It links one patient per provider through the daemon's HTTP API
+// and OAuth callback, runs the device and initial syncs, sends one webhook
+// per provider, lets the push syncs run, and writes what the FHIR server
+// holds to -out as NDJSON, one file per resource type.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "./ohx-demo", "directory for the NDJSON output (one file per resource type)")
 	days := fs.Int("days", 7, "days of history for the initial sync")
 	until := fs.String("until", "", "end of the synced history (RFC 3339); default: today 00:00 UTC, so runs on one day give identical output")
+	aggregation := fs.String("aggregation", "hourly", "individual records or hourly aggregates")
+	verbose := fs.Bool("v", false, "show the daemon's logs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *days < 1 || *days > 90 {
-		return fmt.Errorf("-days must be between 1 and 90")
+	if *days < 1 || *days > 30 {
+		return errors.New("-days must be between 1 and 30")
 	}
-	start := time.Now()
-
-	st := store.NewMemory()
-	prov := &ohxtest.Provider{ProviderName: "demo", Offset: time.Hour,
-		Types: []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.ECG, ohx.BodyWeight}}
-	tr, err := fhirmap.New(fhirmap.Config{SoftwareVersion: version})
-	if err != nil {
-		return err
-	}
-	ndjson, err := publish.NewNDJSON(*out)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = ndjson.Close() }()
-
-	now := time.Now().UTC().Truncate(24 * time.Hour)
+	base := time.Now().UTC().Truncate(24 * time.Hour)
 	if *until != "" {
-		if now, err = time.Parse(time.RFC3339, *until); err != nil {
+		t, err := time.Parse(time.RFC3339, *until)
+		if err != nil {
 			return fmt.Errorf("-until: %w", err)
 		}
+		base = t.UTC()
 	}
-	eng, err := ohx.NewEngine(ohx.EngineConfig{
-		Providers: []ohx.Provider{prov}, Links: st, Cursors: st, Transformer: tr, Publisher: ndjson,
-		Strategy: ohx.DefaultStrategy{InitialLookback: time.Duration(*days) * 24 * time.Hour},
-		Now:      func() time.Time { return now },
-	})
+	started := time.Now()
+	// Every clock of the demo (fakes, providers, engine) stands still at
+	// base, so the synced history, and the output, is the same on every run.
+	fixed := func() time.Time { return base }
+
+	wfake := withingstest.NewServer(withingstest.Config{Now: fixed})
+	defer wfake.Close()
+	gfake, err := fitbittest.New(fitbittest.Config{Now: fixed, HeartRateEvery: 15 * time.Second, RateLimitPerMinute: -1})
 	if err != nil {
 		return err
 	}
-	link := ohx.Link{ID: "demo-link-1", Provider: prov.Name(), ExternalUserID: "demo-user-1",
-		Patient: "Patient/demo-1", Status: ohx.LinkActive, TimeZone: "Europe/Berlin"}
-	if err := st.SaveLink(ctx, link); err != nil {
+	defer gfake.Close()
+	fhir := fhirtest.NewServer()
+	defer fhir.Close()
+
+	const withingsUser = 1001
+	wfake.AddUser(withingstest.User{ID: withingsUser, TimeZone: "Europe/Berlin"})
+	wfake.ApproveAs(withingsUser)
+	guser, err := gfake.AddUser(fitbittest.User{HealthUserID: "demo-health-user-1", LegacyUserID: "2E4RVC", TimeZone: "America/New_York"})
+	if err != nil {
 		return err
 	}
 
-	var reports []*ohx.Report
-	for _, j := range []ohx.Job{
-		{LinkID: link.ID, Trigger: ohx.TriggerDeviceSync},
-		{LinkID: link.ID, Trigger: ohx.TriggerInitial},
-	} {
-		rep, err := eng.Sync(ctx, j)
-		if err != nil {
-			return fmt.Errorf("%s sync: %w", j.Trigger, err)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	publicURL := "http://" + ln.Addr().String()
+	dataDir, err := os.MkdirTemp("", "ohx-demo-data-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dataDir) }()
+	key, err := seal.GenerateKey("demo")
+	if err != nil {
+		return err
+	}
+	apiKey, wsecret, gsecret := randomHex(16), randomHex(16), "Bearer "+randomHex(16)
+	env := map[string]string{
+		"OHX_ADDR": ln.Addr().String(), "OHX_DATA_DIR": dataDir, "OHX_API_KEYS": apiKey,
+		"OHX_SECRET_KEYS": key.Encode(), "OHX_PUBLIC_URL": publicURL, "OHX_REDIRECT_ALLOWLIST": publicURL + "/demo/",
+		"OHX_WITHINGS_CLIENT_ID": wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": wfake.ClientSecret(),
+		"OHX_WITHINGS_WEBHOOK_SECRET": wsecret, "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.URL(),
+		"OHX_GOOGLE_CLIENT_ID": gfake.ClientID(), "OHX_GOOGLE_CLIENT_SECRET": gfake.ClientSecret(),
+		"OHX_GOOGLE_WEBHOOK_SECRET": gsecret, "OHX_GOOGLE_HEALTH_API_URL": gfake.APIBaseURL(),
+		"OHX_GOOGLE_AUTH_URL": gfake.AuthURL(), "OHX_GOOGLE_TOKEN_URL": gfake.TokenURL(),
+		"OHX_GOOGLE_REVOKE_URL": gfake.RevokeURL(), "OHX_GOOGLE_WEBHOOK_KEYSET_URL": gfake.KeysetURL(),
+		"OHX_FHIR_URL": fhir.URL, "OHX_AGGREGATION": *aggregation, "OHX_INITIAL_DAYS": fmt.Sprint(*days),
+		"OHX_LOG_LEVEL": "info", "OHX_WORKERS": "4", "OHX_WITHINGS_REQUESTS_PER_MINUTE": "6000",
+		"OHX_GOOGLE_REQUESTS_PER_MINUTE": "6000",
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		return err
+	}
+	logOut := io.Discard
+	if *verbose {
+		logOut = stderr
+	}
+	var (
+		mu      sync.Mutex
+		reports []*ohx.Report
+		failed  []string
+	)
+	a, err := wire(ctx, cfg, wireOptions{logOut: logOut, now: fixed, debounce: 300 * time.Millisecond,
+		onSync: func(j ohx.Job, rep *ohx.Report, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if rep != nil {
+				reports = append(reports, rep)
+			}
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s sync of %s: %v", j.Trigger, j.LinkID, err))
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	runCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- a.serve(runCtx, ln, true, true) }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			fmt.Fprintln(stderr, "ohxd demo: daemon:", err)
 		}
-		reports = append(reports, rep)
+	}()
+
+	// Operator step for Google: register the project's webhook subscriber
+	// with the project's (service account) credentials; Google verifies the
+	// endpoint during create.
+	operator := oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "demo-service-account-token"}))
+	subs := &fitbit.Subscribers{Client: operator, BaseURL: gfake.APIBaseURL(), ProjectNumber: "123456789"}
+	if _, err := subs.Create(ctx, "ohx-demo", publicURL+"/webhooks/fitbit", gsecret, fitbit.WebhookDataTypes()); err != nil {
+		return fmt.Errorf("register the Google Health subscriber: %w", err)
 	}
-	if err := ndjson.Flush(ctx); err != nil {
+
+	patients := []*demoPatient{
+		{patient: "Patient/demo-withings-1", provider: withings.Name},
+		{patient: "Patient/demo-fitbit-1", provider: "fitbit"},
+	}
+	for _, p := range patients {
+		if p.linkID, err = demoLink(ctx, publicURL, apiKey, p); err != nil {
+			return fmt.Errorf("link %s: %w", p.patient, err)
+		}
+	}
+	if err := waitIdle(ctx, a); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(stdout, "ohx demo: %d days of %s data for %s written to %s in %s\n\n",
-		*days, prov.Name(), link.Patient, *out, time.Since(start).Round(time.Millisecond))
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	// One webhook per provider, inside the synced history: the push syncs
+	// re-read those windows (idempotently).
+	if err := wfake.Notify(ctx, withingstest.Notification{UserID: withingsUser, Appli: withings.AppliWeight,
+		Start: base.Add(-26 * time.Hour), End: base.Add(-2 * time.Hour)}); err != nil {
+		return fmt.Errorf("withings webhook: %w", err)
+	}
+	if _, err := gfake.Notify(ctx, fitbittest.Notification{HealthUserID: guser.HealthUserID, DataType: "steps",
+		Start: base.Add(-3 * time.Hour), End: base.Add(-time.Hour)}); err != nil {
+		return fmt.Errorf("fitbit webhook: %w", err)
+	}
+	time.Sleep(400 * time.Millisecond) // let the debounced push jobs become due
+	if err := waitIdle(ctx, a); err != nil {
+		return err
+	}
+
+	if err := fhir.WriteNDJSON(*out); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	printDemoTable(stdout, patients, reports, fhir, *out, *days, time.Since(started))
+	if len(failed) > 0 {
+		return fmt.Errorf("%d syncs failed:\n  %s", len(failed), strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// demoLink creates a link through the API and plays the patient's browser
+// through the provider's consent page and the daemon's OAuth callback.
+func demoLink(ctx context.Context, publicURL, apiKey string, p *demoPatient) (string, error) {
+	body, _ := json.Marshal(map[string]string{"provider": p.provider, "patient": p.patient,
+		"success_url": publicURL + "/demo/linked", "error_url": publicURL + "/demo/failed"})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, publicURL+"/v1/links", strings.NewReader(string(body)))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	var created struct {
+		ID           string `json:"id"`
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("POST /v1/links: status %d", resp.StatusCode)
+	}
+	// The browser: follow redirects until the daemon sends it to the
+	// application's success or error page.
+	browser := &http.Client{CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(r.URL.String(), publicURL+"/demo/") {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, created.AuthorizeURL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err = browser.Do(req)
+	if err != nil {
+		return "", err
+	}
+	_ = resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Path != "/demo/linked" {
+		return "", fmt.Errorf("consent flow ended at %q (status %d)", resp.Header.Get("Location"), resp.StatusCode)
+	}
+	return loc.Query().Get("link_id"), nil
+}
+
+// waitIdle waits until the queue holds no pending, scheduled, running or
+// retrying job.
+func waitIdle(ctx context.Context, a *app) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	idle := 0
+	for idle < 3 {
+		st, err := a.queue.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		busy := 0
+		for _, p := range st.Priorities {
+			busy += p.Pending + p.Scheduled + p.Running + p.Retry
+		}
+		if busy == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the queue did not drain within 2 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func printDemoTable(w io.Writer, patients []*demoPatient, reports []*ohx.Report, fhir *fhirtest.Server, out string, days int, took time.Duration) {
+	type key struct {
+		link string
+		t    ohx.DataType
+	}
+	read, written := map[key]int{}, map[key]int{}
+	devices := map[string]int{}
+	for _, r := range reports {
+		for t, tr := range r.Types {
+			read[key{r.LinkID, t}] += tr.SamplesRead
+			written[key{r.LinkID, t}] += tr.ResourcesWritten
+		}
+		devices[r.LinkID] += r.Devices
+	}
+	fmt.Fprintf(w, "ohx demo: %d days synced for %d patients through the daemon in %s; the FHIR server's content is in %s\n\n",
+		days, len(patients), took.Round(time.Millisecond), out)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "patient\tprovider\tdata type\tsamples read\tresources written")
-	for _, rep := range reports {
-		types := make([]ohx.DataType, 0, len(rep.Types))
-		for t := range rep.Types {
-			types = append(types, t)
+	for _, p := range patients {
+		var types []ohx.DataType
+		for k := range read {
+			if k.link == p.linkID {
+				types = append(types, k.t)
+			}
 		}
 		slices.Sort(types)
 		for _, t := range types {
-			tr := rep.Types[t]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", link.Patient, rep.Provider, t, tr.SamplesRead, tr.ResourcesWritten)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", p.patient, p.provider, t, read[key{p.linkID, t}], written[key{p.linkID, t}])
 		}
-		if rep.Devices > 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", link.Patient, rep.Provider, "devices", rep.Devices, rep.Written)
-		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", p.patient, p.provider, "devices", devices[p.linkID])
 	}
-	return tw.Flush()
+	_ = tw.Flush()
+	fmt.Fprintln(w, "\nFHIR server holds:")
+	for _, t := range fhir.Types() {
+		fmt.Fprintf(w, "  %-18s %d\n", t, fhir.Count(t))
+	}
 }

@@ -5,6 +5,13 @@
 // parsed and compiled lazily on first use (about half a second) and shared by
 // all goroutines afterwards; call [Ready] early to pay that cost up front.
 //
+// Nested resources (Bundle entries, contained resources, outcomes in
+// responses) are validated against the definition their resourceType names.
+// The schema types them as ResourceList, a oneOf over every resource
+// definition whose branches differ only by their resourceType constant, so
+// this is equivalent; it compiles only the definitions in use and reports
+// errors of the right branch.
+//
 // The schema rejects unknown elements (and therefore the R4 shapes such as
 // SampledData.period, Device.deviceName or Device.patient), wrong JSON types
 // and missing required complex elements. It cannot see required primitive

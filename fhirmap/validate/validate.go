@@ -113,24 +113,37 @@ func load() error {
 			loadErr = fmt.Errorf("fhir r5: parse embedded schema: %w", err)
 			return
 		}
+		known = map[string]bool{}
+		m, _ := doc.(map[string]any)
+		if d, ok := m["discriminator"].(map[string]any); ok {
+			if mp, ok := d["mapping"].(map[string]any); ok {
+				for k := range mp {
+					known[k] = true
+				}
+			}
+		}
+		defs, _ := m["definitions"].(map[string]any)
+		if len(known) == 0 || defs == nil || defs["ResourceList"] == nil {
+			loadErr = errors.New("fhir r5: embedded schema lists no resource types")
+			return
+		}
+		// Nested resources (Bundle.entry.resource, contained, outcomes) are
+		// typed ResourceList, a oneOf over all 158 resource definitions whose
+		// branches differ by their resourceType constant. Validating a nested
+		// resource against the definition its resourceType names is therefore
+		// equivalent, so ResourceList is narrowed to "an object with a
+		// resourceType" and every nested resource is validated on its own (see
+		// nestedResources). This keeps compiling to the definitions in use
+		// instead of the whole schema, and errors point at the right branch.
+		defs["ResourceList"] = map[string]any{
+			"type":       "object",
+			"required":   []any{"resourceType"},
+			"properties": map[string]any{"resourceType": map[string]any{"type": "string"}},
+		}
 		c := jsonschema.NewCompiler()
 		c.DefaultDraft(jsonschema.Draft6)
 		if err := c.AddResource(schemaURL, doc); err != nil {
 			loadErr = fmt.Errorf("fhir r5: add embedded schema: %w", err)
-			return
-		}
-		known = map[string]bool{}
-		if m, ok := doc.(map[string]any); ok {
-			if d, ok := m["discriminator"].(map[string]any); ok {
-				if mp, ok := d["mapping"].(map[string]any); ok {
-					for k := range mp {
-						known[k] = true
-					}
-				}
-			}
-		}
-		if len(known) == 0 {
-			loadErr = errors.New("fhir r5: embedded schema lists no resource types")
 			return
 		}
 		compiler = c
@@ -157,13 +170,17 @@ func schemaFor(resourceType string) (*jsonschema.Schema, error) {
 	return s, nil
 }
 
-// Ready parses and compiles the embedded schema for the resource types the
-// project emits (Bundle pulls in all of them). It is optional: the first
-// validation does the same. Tests call it once so that a broken schema fails
-// loudly and early.
+// Ready parses the embedded schema and compiles the definitions of the
+// resource types the project emits. It is optional: the first validation of
+// each type does the same. Tests call it so that a broken schema fails loudly
+// and early.
 func Ready() error {
-	_, err := schemaFor("Bundle")
-	return err
+	for _, rt := range []string{"Bundle", "Observation", "DiagnosticReport", "Device", "DeviceAssociation", "Provenance", "OperationOutcome"} {
+		if _, err := schemaFor(rt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // KnownResourceType reports whether the R5 schema defines the resource type.
@@ -228,16 +245,25 @@ func validate(data []byte, want string) error {
 		e.Violations = append(e.Violations, Violation{Path: "resourceType", Rule: "schema", Message: "not an R5 resource type"})
 		return e
 	}
-	s, err := schemaFor(rt)
-	if err != nil {
-		return err
-	}
-	if err := s.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return fmt.Errorf("fhir r5: schema validation: %w", err)
+	var nested []nestedResource
+	collectNested(rt, obj, true, &nested)
+	nested = append([]nestedResource{{path: rt, rt: rt, value: obj}}, nested...)
+	for _, n := range nested {
+		if !known[n.rt] {
+			e.Violations = append(e.Violations, Violation{Path: n.path + ".resourceType", Rule: "schema", Message: "not an R5 resource type"})
+			continue
 		}
-		e.Violations = append(e.Violations, schemaViolations(rt, doc, ve)...)
+		s, err := schemaFor(n.rt)
+		if err != nil {
+			return err
+		}
+		if err := s.Validate(n.value); err != nil {
+			var ve *jsonschema.ValidationError
+			if !errors.As(err, &ve) {
+				return fmt.Errorf("fhir r5: schema validation: %w", err)
+			}
+			e.Violations = append(e.Violations, schemaViolations(n.path, ve)...)
+		}
 	}
 	c := &checker{}
 	c.resource(rt, obj)
@@ -260,27 +286,43 @@ func safeJSONError(err error) string {
 	return "invalid JSON"
 }
 
-// schemaViolations flattens a schema validation error into violations. Where
-// a oneOf over all resource types failed (nested resources), only the branch
-// of the instance's own resourceType is kept.
-func schemaViolations(rt string, doc any, ve *jsonschema.ValidationError) []Violation {
+// nestedResource is a resource inside another one (a Bundle entry, a
+// contained resource, an OperationOutcome in a response).
+type nestedResource struct {
+	path, rt string
+	value    map[string]any
+}
+
+// collectNested finds every nested resource: an object with a resourceType
+// below the root can only sit where the schema says ResourceList.
+func collectNested(path string, v any, root bool, out *[]nestedResource) {
+	switch v := v.(type) {
+	case map[string]any:
+		if rt, ok := v["resourceType"].(string); ok && !root {
+			*out = append(*out, nestedResource{path: path, rt: rt, value: v})
+		}
+		for _, k := range sortedKeys(v) {
+			collectNested(path+"."+k, v[k], false, out)
+		}
+	case []any:
+		for i, e := range v {
+			collectNested(path+"["+strconv.Itoa(i)+"]", e, false, out)
+		}
+	}
+}
+
+// schemaViolations flattens a schema validation error into violations whose
+// paths start with prefix.
+func schemaViolations(prefix string, ve *jsonschema.ValidationError) []Violation {
 	var out []Violation
 	seen := map[string]bool{}
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		causes := e.Causes
-		if _, ok := e.ErrorKind.(*kind.OneOf); ok && len(causes) > 1 {
-			causes = pickBranch(doc, e)
-			if len(causes) == 0 {
-				add(&out, seen, Violation{Path: fhirPath(rt, e.InstanceLocation), Rule: "schema", Message: "matches no R5 definition (unknown or missing resourceType)"})
-				return
-			}
-		}
-		if len(causes) == 0 {
-			add(&out, seen, Violation{Path: fhirPath(rt, e.InstanceLocation), Rule: "schema", Message: kindMessage(e.ErrorKind)})
+		if len(e.Causes) == 0 {
+			add(&out, seen, Violation{Path: fhirPath(prefix, e.InstanceLocation), Rule: "schema", Message: kindMessage(e.ErrorKind)})
 			return
 		}
-		for _, c := range causes {
+		for _, c := range e.Causes {
 			walk(c)
 		}
 	}
@@ -295,63 +337,6 @@ func add(out *[]Violation, seen map[string]bool, v Violation) {
 	}
 	seen[k] = true
 	*out = append(*out, v)
-}
-
-// pickBranch keeps the causes of a failed oneOf that belong to the definition
-// named by the instance's resourceType.
-func pickBranch(doc any, e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	inst := lookup(doc, e.InstanceLocation)
-	m, ok := inst.(map[string]any)
-	if !ok {
-		return nil
-	}
-	rt, _ := m["resourceType"].(string)
-	if rt == "" {
-		return nil
-	}
-	var keep []*jsonschema.ValidationError
-	for _, c := range e.Causes {
-		if branchIs(c, rt) {
-			keep = append(keep, c)
-		}
-	}
-	return keep
-}
-
-func branchIs(e *jsonschema.ValidationError, rt string) bool {
-	if strings.HasSuffix(e.SchemaURL, "#/definitions/"+rt) {
-		return true
-	}
-	if _, ok := e.ErrorKind.(*kind.Reference); ok {
-		for _, c := range e.Causes {
-			if strings.HasSuffix(c.SchemaURL, "#/definitions/"+rt) {
-				return true
-			}
-		}
-		if r, ok := e.ErrorKind.(*kind.Reference); ok && strings.HasSuffix(r.URL, "#/definitions/"+rt) {
-			return true
-		}
-	}
-	return false
-}
-
-func lookup(doc any, loc []string) any {
-	cur := doc
-	for _, tok := range loc {
-		switch v := cur.(type) {
-		case map[string]any:
-			cur = v[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil
-			}
-			cur = v[i]
-		default:
-			return nil
-		}
-	}
-	return cur
 }
 
 // fhirPath renders a JSON pointer token list as "Type.a[0].b".

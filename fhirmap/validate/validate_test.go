@@ -136,6 +136,22 @@ func TestRejects(t *testing.T) {
 		{"R4 shape inside a bundle entry", "bundle-transaction.json", func(m map[string]any) {
 			entryResource(m, 0)["deviceName"] = []any{map[string]any{"name": "x", "type": "other"}}
 		}, "schema", "Bundle.entry[0].resource"},
+		{"unknown resource type inside a bundle", "bundle-transaction.json", func(m map[string]any) {
+			entryResource(m, 0)["resourceType"] = "Media"
+		}, "schema", "Bundle.entry[0].resource.resourceType"},
+		{"nested resource without resourceType", "bundle-transaction.json", func(m map[string]any) {
+			delete(entryResource(m, 0), "resourceType")
+		}, "schema", "Bundle.entry[0].resource"},
+		{"nested resourceType not a string", "bundle-transaction.json", func(m map[string]any) {
+			entryResource(m, 0)["resourceType"] = 7
+		}, "schema", "Bundle.entry[0].resource.resourceType"},
+		{"R4 shape in a contained resource", "observation-heart-rate.json", func(m map[string]any) {
+			m["contained"] = []any{map[string]any{"resourceType": "Device", "id": "d1", "patient": map[string]any{"reference": "Patient/1"}}}
+		}, "schema", "Observation.contained[0]"},
+		{"R4 shape in a transaction-response outcome", "bundle-transaction.json", func(m map[string]any) {
+			obj(arr(m["entry"])[3])["response"] = map[string]any{"status": "200", "outcome": map[string]any{"resourceType": "OperationOutcome",
+				"issue": []any{map[string]any{"severity": "information", "code": "informational", "location": []any{"x"}, "expression": []any{"x"}, "details": map[string]any{"text": "ok"}, "unknown": 1}}}}
+		}, "schema", "Bundle.entry[3].response.outcome.issue[0]"},
 		{"string as decimal", "observation-heart-rate.json", func(m map[string]any) {
 			obj(m["valueQuantity"])["value"] = "44"
 		}, "schema", "Observation.valueQuantity.value"},

@@ -116,8 +116,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*grant, b
 	s.mu.Unlock()
 	switch {
 	case tok == "":
-		apiError(w, 401, "UNAUTHENTICATED", "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-			errorInfo("CREDENTIALS_MISSING", "googleapis.com", nil))
+		missingCredentials(w)
 		return nil, false
 	case a == nil || a.grant.revoked || !s.cfg.Now().Before(a.expires):
 		standardError(w, http.StatusUnauthorized, 0)
@@ -348,4 +347,10 @@ func (s *Server) points(u *user, dt *dataType, b bounds, before time.Time, limit
 		}
 	}
 	return pts, keys
+}
+
+// missingCredentials writes Google's 401 for a request without a token.
+func missingCredentials(w http.ResponseWriter) {
+	apiError(w, 401, "UNAUTHENTICATED", "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+		errorInfo("CREDENTIALS_MISSING", "googleapis.com", nil))
 }

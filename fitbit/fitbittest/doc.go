@@ -22,8 +22,9 @@
 //     minute (429 RESOURCE_EXHAUSTED) and failures on demand ([Server.FailNext]).
 //   - Webhooks: a Tink JSON public keyset (P-256, rotatable with
 //     [Server.RotateKey]), projects.subscribers create/list/patch/delete with
-//     Google's verification handshake, and signed notification delivery
-//     ([Server.Notify], [Server.Deliver]).
+//     Google's verification handshake (it needs project credentials: pass
+//     [Server.ProjectClient] to fitbit.Subscribers), and signed notification
+//     delivery to active subscribers ([Server.Notify], [Server.Deliver]).
 //
 // Data is generated on the fly from the user id and the time, so the same
 // query always returns the same points and nothing is generated after

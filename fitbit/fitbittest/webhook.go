@@ -244,12 +244,27 @@ func verify(ctx context.Context, endpoint, secret string) bool {
 	return (with == 200 || with == 201) && (without == 401 || without == 403)
 }
 
+// ProjectClient returns an HTTP client that carries project credentials (a
+// bearer token) for the fake's projects.subscribers API, standing in for a
+// service account's client; use it with fitbit.Subscribers.
+func (s *Server) ProjectClient() *http.Client {
+	return &http.Client{Transport: projectTransport{base: s.srv.Client().Transport}}
+}
+
+type projectTransport struct{ base http.RoundTripper }
+
+func (p projectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer fitbittest-project-credentials")
+	return p.base.RoundTrip(r)
+}
+
 // subscribersAPI serves projects/{p}/subscribers[/{id}]. Any bearer token is
-// taken as project credentials.
+// taken as project credentials; a request without one gets 401.
 func (s *Server) subscribersAPI(w http.ResponseWriter, r *http.Request, path string) {
 	s.count("subscribers")
 	if bearer(r) == "" {
-		standardError(w, http.StatusUnauthorized, 0)
+		missingCredentials(w)
 		return
 	}
 	parts := strings.Split(path, "/")

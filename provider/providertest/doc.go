@@ -22,4 +22,11 @@
 // context's error and that a consumer stopping early is honoured, both
 // without leaking goroutines; that failures are classified (ohx.KindOf) as
 // ohx's kinds; and that Devices lists devices with ids.
+//
+// The leak checks compare the goroutines alive before and after a Fetch by
+// id, ignoring the connections an HTTP transport or server keeps in its
+// pool; set Config.SkipLeakCheck when the test runs in parallel with others
+// that start goroutines. When the provider's client has a breaker, the
+// restore function of Config.Fail should close it (Breakers.ForceClose):
+// after each failure the suite checks that the provider works again.
 package providertest

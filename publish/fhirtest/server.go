@@ -165,6 +165,9 @@ func (t memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	rec := httptest.NewRecorder()
 	t.s.ServeHTTP(rec, r)
+	if err := r.Context().Err(); err != nil {
+		return nil, err // the client gave up while the server was slow
+	}
 	resp := rec.Result()
 	resp.Request = r
 	return resp, nil

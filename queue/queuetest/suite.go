@@ -69,6 +69,9 @@ func Run(t *testing.T, f Factory) {
 		{"DeadLetterAndReplay", func(o *Options) { o.Retry.MaxAttempts = 2 }, testDeadLetterAndReplay},
 		{"CoalescePending", nil, testCoalescePending},
 		{"CoalesceWhileRunning", nil, testCoalesceWhileRunning},
+		// No debounce and a single attempt: the follow-up comes up while the
+		// first job still runs and must wait without losing its only attempt.
+		{"CoalesceWhileRunningNoDebounceOneAttempt", func(o *Options) { o.Debounce, o.Retry.MaxAttempts = -1, 1 }, testCoalesceWhileRunning},
 		{"NoCoalesce", func(o *Options) { o.Concurrency = 1 }, testNoCoalesce},
 		{"Delayed", nil, testDelayed},
 		{"Periodic", nil, testPeriodic},

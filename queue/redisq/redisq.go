@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -219,13 +220,12 @@ func encode(r record) []byte {
 // submit creates the asynq task of rec unless it exists (ids never change
 // queue, so this is idempotent).
 func (q *Queue) submit(ctx context.Context, rec record) error {
-	max := q.cfg.Retry.Attempts() - 1 - rec.Base
-	if max < 0 {
-		max = 0
-	}
 	b, _ := json.Marshal(payload{ID: rec.Job.ID, Base: rec.Base})
+	// The worker decides when a job is dead (asynq.SkipRetry); asynq's own
+	// budget must never run out first, or it would archive a job that is
+	// only waiting for an equal one.
 	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(taskType, b),
-		asynq.TaskID(rec.Job.ID), asynq.Queue(rec.Queue), asynq.MaxRetry(max),
+		asynq.TaskID(rec.Job.ID), asynq.Queue(rec.Queue), asynq.MaxRetry(math.MaxInt32),
 		asynq.ProcessAt(rec.RunAt), asynq.Timeout(q.cfg.Timeout), asynq.Retention(q.cfg.Retention))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil

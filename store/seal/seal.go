@@ -170,11 +170,19 @@ func checkID(id string) error {
 		return fmt.Errorf("seal: key id must be 1 to %d characters", maxIDLen)
 	}
 	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if !idRune(c) {
 			return errors.New("seal: key id may hold only letters, digits, '_' and '-'")
 		}
 	}
 	return nil
+}
+
+func idRune(c rune) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		return true
+	}
+	return false
 }
 
 // PrimaryID returns the id of the key new ciphertexts are sealed with.

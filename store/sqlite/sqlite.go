@@ -245,7 +245,7 @@ func (s *Store) queryLinks(ctx context.Context, op, query string, args ...any) (
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []ohx.Link
 	for rows.Next() {
 		l, err := scanLink(rows)
@@ -406,14 +406,14 @@ func (s *Store) Rewrap(ctx context.Context) (int, error) {
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.id, &r.access, &r.refresh); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return 0, fmt.Errorf("sqlite: rewrap: %w", err)
 		}
 		if s.ring.NeedsRewrap(r.access) || s.ring.NeedsRewrap(r.refresh) {
 			stale = append(stale, r)
 		}
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("sqlite: rewrap: %w", err)
 	}
@@ -443,7 +443,7 @@ func (s *Store) Cursors(ctx context.Context, linkID string) (map[ohx.DataType]ti
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: cursors of link %q: %w", linkID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[ohx.DataType]time.Time{}
 	for rows.Next() {
 		var (
@@ -532,7 +532,7 @@ func (s *Store) SyncStatus(ctx context.Context, linkID string) (map[ohx.DataType
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sync status of link %q: %w", linkID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[ohx.DataType]store.SyncStatus{}
 	for rows.Next() {
 		st, err := scanSync(rows)

@@ -292,6 +292,10 @@ type Activity struct {
 	HRAverage    int     `json:"hr_average"`
 	HRMin        int     `json:"hr_min"`
 	HRMax        int     `json:"hr_max"`
+	HRZone0      int     `json:"hr_zone_0"`
+	HRZone1      int     `json:"hr_zone_1"`
+	HRZone2      int     `json:"hr_zone_2"`
+	HRZone3      int     `json:"hr_zone_3"`
 	DeviceID     *string `json:"deviceid"`
 	HashDeviceID *string `json:"hash_deviceid"`
 	Timezone     string  `json:"timezone"`
@@ -319,7 +323,7 @@ func (g gen) activity(d day, now time.Time) Activity {
 	return Activity{
 		Steps: steps, Distance: math.Round(float64(steps)*72) / 100, Soft: 1800, Moderate: 300, Active: 300,
 		Calories: math.Round(float64(steps)*4) / 100, TotalCalorie: 2100 + math.Round(float64(steps)*4)/100,
-		HRAverage: 70, HRMin: 54, HRMax: 120, DeviceID: ptr(DeviceWatch), HashDeviceID: ptr(DeviceWatch),
+		HRAverage: 70, HRMin: 54, HRMax: 120, HRZone0: 40000, HRZone1: 3000, HRZone2: 600, HRZone3: 60, DeviceID: ptr(DeviceWatch), HashDeviceID: ptr(DeviceWatch),
 		Timezone: g.loc.String(), Date: d.date(), Modified: mod, Brand: 1, ModelID: 93, Model: "ScanWatch", IsTracker: true,
 	}
 }
@@ -429,6 +433,7 @@ func (g gen) summary(d day) SleepSummary {
 			"hr_average": 58, "hr_min": 49, "hr_max": 74, "rr_average": 14, "rr_min": 11, "rr_max": 18,
 			"snoring": 300, "snoringepisodecount": 3, "sleep_score": 70 + int(g.rnd(47, d.index)*25),
 			"apnea_hypopnea_index": 2, "out_of_bed_count": 0, "nb_rem_episodes": 3,
+			"breathing_disturbances_intensity": 2,
 		},
 		Created: end.Unix() + 600, Modified: end.Unix() + 600,
 	}

@@ -39,31 +39,30 @@ type TimeOfDay struct {
 
 // CivilDateTime is a civil date and time of day in the user's zone.
 type CivilDateTime struct {
-	Date *Date      `json:"date,omitempty"`
-	Time *TimeOfDay `json:"time,omitempty"`
+	Date Date      `json:"date,omitzero"`
+	Time TimeOfDay `json:"time,omitzero"`
 }
 
 // Civil returns the civil form of t, which must be in the wanted zone.
-func Civil(t time.Time) *CivilDateTime {
-	d := DateOf(t)
-	return &CivilDateTime{Date: &d, Time: &TimeOfDay{Hours: t.Hour(), Minutes: t.Minute(), Seconds: t.Second(), Nanos: t.Nanosecond()}}
+func Civil(t time.Time) CivilDateTime {
+	return CivilDateTime{Date: DateOf(t), Time: TimeOfDay{Hours: t.Hour(), Minutes: t.Minute(), Seconds: t.Second(), Nanos: t.Nanosecond()}}
 }
 
 // SampleTime is an ObservationSampleTime: the instant of a sample.
 type SampleTime struct {
-	PhysicalTime time.Time      `json:"physicalTime"`
-	UTCOffset    *Duration      `json:"utcOffset,omitempty"`
-	CivilTime    *CivilDateTime `json:"civilTime,omitempty"`
+	PhysicalTime time.Time     `json:"physicalTime"`
+	UTCOffset    *Duration     `json:"utcOffset,omitempty"`
+	CivilTime    CivilDateTime `json:"civilTime,omitzero"`
 }
 
 // Interval is an ObservationTimeInterval or SessionTimeInterval.
 type Interval struct {
-	StartTime      time.Time      `json:"startTime"`
-	StartUTCOffset *Duration      `json:"startUtcOffset,omitempty"`
-	EndTime        time.Time      `json:"endTime"`
-	EndUTCOffset   *Duration      `json:"endUtcOffset,omitempty"`
-	CivilStartTime *CivilDateTime `json:"civilStartTime,omitempty"`
-	CivilEndTime   *CivilDateTime `json:"civilEndTime,omitempty"`
+	StartTime      time.Time     `json:"startTime"`
+	StartUTCOffset *Duration     `json:"startUtcOffset,omitempty"`
+	EndTime        time.Time     `json:"endTime"`
+	EndUTCOffset   *Duration     `json:"endUtcOffset,omitempty"`
+	CivilStartTime CivilDateTime `json:"civilStartTime,omitzero"`
+	CivilEndTime   CivilDateTime `json:"civilEndTime,omitzero"`
 }
 
 // DataSource says where a data point comes from. Reconciled points have none.

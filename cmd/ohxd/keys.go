@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+
+	"github.com/openhealthexchange/ohx/store/seal"
+)
+
+func init() { commands["keys"] = runKeys }
+
+// runKeys generates a key ("keys generate [id]") or rewraps every stored
+// token under the primary key of OHX_SECRET_KEYS ("keys rewrap").
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: ohxd keys generate [id] | ohxd keys rewrap")
+	}
+	switch args[0] {
+	case "generate":
+		id := "k1"
+		if len(args) > 1 {
+			id = args[1]
+		}
+		k, err := seal.GenerateKey(id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, k.Encode())
+		fmt.Fprintln(stderr, "put it first in OHX_SECRET_KEYS (keep the old keys after it), run `ohxd keys rewrap`, then drop the old keys")
+		return nil
+	case "rewrap":
+		cfg, err := loadConfig(environ)
+		if err != nil {
+			return err
+		}
+		a, err := wire(ctx, cfg, wireOptions{logOut: stderr})
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		n, err := a.store.Rewrap(ctx)
+		if err != nil {
+			return err
+		}
+		a.audit.Info("keys.rewrap", zap.String("actor", "cli"), zap.Int("tokens", n))
+		fmt.Fprintf(stdout, "rewrapped %d tokens under key %s\n", n, a.ring.PrimaryID())
+		return nil
+	}
+	return fmt.Errorf("unknown keys command %q", args[0])
+}
