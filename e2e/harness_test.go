@@ -34,6 +34,8 @@ const (
 	successURL = "https://ehr.example/wearables/done"
 	errorURL   = "https://ehr.example/wearables/failed"
 	healthUser = "hu-e2e-1"
+	// webhookSecret is the Authorization value of the Google Health subscriber.
+	webhookSecret = "Bearer e2e-webhook-secret-0123456789"
 )
 
 // now is the fixed "current time" of every fake and of the engine: the data a
@@ -121,7 +123,7 @@ func newEnv(t *testing.T, o options) *env {
 		RedirectURL: e.http.URL + "/oauth/fitbit/callback",
 		AuthURL:     fitbitURL + "/o/oauth2/v2/auth", TokenURL: fitbitURL + "/token", RevokeURL: fitbitURL + "/revoke",
 		APIBaseURL: fitbitURL + "/", KeysetURL: fitbitURL + "/webhooks_public_keyset.json",
-		Tokens: e.store, Locker: e.store, RequestsPerMinute: -1,
+		Tokens: e.store, Locker: e.store, RequestsPerMinute: -1, WebhookSecret: webhookSecret,
 		Breakers: e.breakers, Breaker: o.breaker, Retry: retry, Metrics: metrics, Now: fixedNow,
 	})
 	require.NoError(t, err)
