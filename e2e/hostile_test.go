@@ -93,7 +93,7 @@ func TestForgedAndReplayedNotifications(t *testing.T) {
 	}
 	assert.LessOrEqual(t, e.depth(t), 1, "replays coalesce into one job")
 	e.runWorkers(t)
-	e.waitIdle(t, time.Minute)
+	e.waitIdle(t, 3*time.Minute)
 	require.Positive(t, e.fhir.Count("Observation"))
 	for _, id := range e.fhir.IDs("Observation") {
 		_, v, _ := e.fhir.Get("Observation", id)
