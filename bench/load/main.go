@@ -56,6 +56,7 @@ type config struct {
 	duration time.Duration
 	users    int
 	jobs     int
+	spread   bool
 }
 
 func run() error {
@@ -66,6 +67,7 @@ func run() error {
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "how long each load phase runs")
 	flag.IntVar(&c.users, "users", 8, "linked users for the sync-job phase")
 	flag.IntVar(&c.jobs, "jobs", 400, "sync jobs to run in the sync-job phase")
+	flag.BoolVar(&c.spread, "spread", false, "spread notifications over all linked users instead of one")
 	flag.Parse()
 	if c.ohxd == "" {
 		return errors.New("-ohxd is required")
@@ -106,15 +108,20 @@ func run() error {
 		ids = append(ids, id)
 	}
 	// Let the initial syncs of the links finish before measuring.
-	if err := d.waitSyncs(ctx, 2*c.users, 3*time.Minute); err != nil {
+	if err := d.waitSyncs(ctx, c.users, 3*time.Minute); err != nil {
 		return err
 	}
 
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS of this program), shared by sender, daemon, Redis and fakes\n", numCPU())
-	fmt.Printf("webhook load: %d senders, %s per phase\n\n", c.senders, c.duration)
+	fmt.Printf("webhook load: %d senders, %s per phase, notifications for %s\n\n", c.senders, c.duration,
+		map[bool]string{false: "one user", true: fmt.Sprintf("%d users", c.users)}[c.spread])
 	form := func(i int) string {
 		end := time.Now().Add(-time.Duration(i%600) * time.Second).Unix()
-		return url.Values{"userid": {strconv.Itoa(firstUser)}, "appli": {"1"},
+		user := firstUser
+		if c.spread {
+			user += i % c.users
+		}
+		return url.Values{"userid": {strconv.Itoa(user)}, "appli": {"1"},
 			"startdate": {strconv.FormatInt(end-60, 10)}, "enddate": {strconv.FormatInt(end, 10)}}.Encode()
 	}
 	bareRes := hammer(ctx, bare+"/webhook", c.senders, c.duration, form)
