@@ -88,7 +88,6 @@ type dropAfterApply struct {
 	next    http.Handler
 	remain  atomic.Int64
 	dropped atomic.Int64
-	entries atomic.Int64
 }
 
 func (d *dropAfterApply) ServeHTTP(w http.ResponseWriter, r *http.Request) {

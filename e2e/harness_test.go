@@ -97,7 +97,7 @@ func newEnv(t *testing.T, o options) *env {
 
 	// The API server's address must be known before the provider (its OAuth
 	// redirect URL), so the handler is set once everything is built.
-	var handler http.Handler = http.NotFoundHandler()
+	handler := http.NotFoundHandler()
 	var hmu sync.RWMutex
 	e.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hmu.RLock()

@@ -144,19 +144,19 @@ func numCPU() int { return runtimeNumCPU() }
 // startRedis starts redis-server on a free loopback port, without
 // persistence.
 func startRedis() (stop func(), url string, err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	cmd := exec.CommandContext(context.Background(), "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
 	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	for range 100 {
-		if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		if c, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", l.Addr().String()); err == nil {
 			_ = c.Close()
 			return stop, "redis://" + l.Addr().String() + "/0", nil
 		}
@@ -167,7 +167,7 @@ func startRedis() (stop func(), url string, err error) {
 }
 
 func listen(h http.Handler) (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
@@ -253,7 +253,7 @@ type daemon struct {
 func startDaemon(ctx context.Context, c config) (*daemon, error) {
 	d := &daemon{client: &http.Client{Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func startDaemon(ctx context.Context, c config) (*daemon, error) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := d.client.Get(d.base + "/readyz")
+		resp, err := get(ctx, d.client, d.base+"/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -353,15 +353,18 @@ func (d *daemon) link(ctx context.Context, user int64) (string, error) {
 	}
 	status, err := d.api(ctx, "POST", "/v1/links", map[string]any{"provider": "withings", "patient": fmt.Sprintf("Patient/load-%d", user),
 		"data_types": []string{"body-weight"}, "success_url": "https://ehr.example/done", "error_url": "https://ehr.example/failed"}, &created)
-	if err != nil || status != http.StatusCreated {
-		return "", fmt.Errorf("create link: %d %v", status, err)
+	if err != nil {
+		return "", fmt.Errorf("create link: %w", err)
 	}
-	resp, err := d.client.Get(created.AuthorizeURL)
+	if status != http.StatusCreated {
+		return "", fmt.Errorf("create link: status %d", status)
+	}
+	resp, err := get(ctx, d.client, created.AuthorizeURL)
 	if err != nil {
 		return "", err
 	}
 	_ = resp.Body.Close()
-	resp, err = d.client.Get(resp.Header.Get("Location"))
+	resp, err = get(ctx, d.client, resp.Header.Get("Location"))
 	if err != nil {
 		return "", err
 	}
@@ -402,7 +405,10 @@ func (d *daemon) waitSyncs(ctx context.Context, atLeast int, limit time.Duration
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d syncs finished (%v)", n, atLeast, err)
+			if err != nil {
+				return fmt.Errorf("only %d of %d syncs finished: %w", n, atLeast, err)
+			}
+			return fmt.Errorf("only %d of %d syncs finished", n, atLeast)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -436,4 +442,12 @@ func (d *daemon) jobRate(ctx context.Context, links []string, n int) (float64, e
 		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func get(ctx context.Context, c *http.Client, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(req)
 }
