@@ -53,6 +53,11 @@ type retractionTarget struct {
 	resourceType string
 	kind         string // identifier kind, see IdentifierSystem
 	codes        []code // any of them may be the resource's code
+	// text is the code's text, which tells apart data types that share a
+	// code (resting heart rate and daily resting heart rate); with prefix
+	// set it is a prefix.
+	text   string
+	prefix bool
 }
 
 func retractionTargets(t ohx.DataType) []retractionTarget {
@@ -64,11 +69,11 @@ func retractionTargets(t ohx.DataType) []retractionTarget {
 		// A lead other than I is coded with the generic lead code; the
 		// recording's DiagnosticReport goes with it.
 		return []retractionTarget{
-			{resourceType: "Observation", kind: "observation", codes: []code{cECGLeadI, cECGLead}},
-			{resourceType: "DiagnosticReport", kind: "diagnostic-report", codes: []code{cEKGStudy}},
+			{resourceType: "Observation", kind: "observation", codes: []code{cECGLeadI, cECGLead}, text: "ECG lead ", prefix: true},
+			{resourceType: "DiagnosticReport", kind: "diagnostic-report", codes: []code{cEKGStudy}, text: "ECG"},
 		}
 	}
-	return []retractionTarget{{resourceType: "Observation", kind: "observation", codes: m.Codes[:1]}}
+	return []retractionTarget{{resourceType: "Observation", kind: "observation", codes: m.Codes[:1], text: m.Text}}
 }
 
 func (t *Transformer) codeSystem(c code) string {
@@ -121,6 +126,7 @@ type retractable struct {
 	Identifier   []Identifier `json:"identifier"`
 	Code         *struct {
 		Coding []Coding `json:"coding"`
+		Text   string   `json:"text"`
 	} `json:"code"`
 	Subject           *Reference  `json:"subject"`
 	EffectiveDateTime *string     `json:"effectiveDateTime"`
@@ -132,7 +138,9 @@ type retractable struct {
 // (see EnteredInError), with Identifier set to its identifier on the link
 // provider's system and DataType to dt. ok is false, and r is left alone,
 // when r is already entered-in-error, belongs to another patient or
-// provider, is not coded as dt, starts outside w, or is the heart rate
+// provider, is not coded as dt (code and code.text, which tell apart types
+// that share a code, such as resting and daily resting heart rate), starts
+// outside w, or is the heart rate
 // measured with an ECG (derivedFrom set): such a companion is not read with
 // its own type, so its absence from a re-read proves nothing.
 func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r ohx.Resource) (ohx.Resource, bool, error) {
@@ -165,7 +173,7 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 			break
 		}
 	}
-	if ident == "" || head.Code == nil || !hasCode(head.Code.Coding, t, target.codes) {
+	if ident == "" || head.Code == nil || !hasCode(head.Code.Coding, t, target.codes) || !target.hasText(head.Code.Text) {
 		return ohx.Resource{}, false, nil
 	}
 	start := head.EffectiveDateTime
@@ -186,6 +194,13 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 	out.Identifier = ident
 	out.DataType = dt
 	return out, true, nil
+}
+
+func (tg *retractionTarget) hasText(text string) bool {
+	if tg.prefix {
+		return strings.HasPrefix(text, tg.text)
+	}
+	return text == tg.text
 }
 
 func hasCode(have []Coding, t *Transformer, want []code) bool {
