@@ -460,9 +460,9 @@ func TestFHIRSearchFindsPublishedResources(t *testing.T) {
 // TestFHIRSearchResourcesFindsWhatToRetract searches as the engine does for
 // a provider deletion (subject, code, provider's identifier system, date
 // window) and writes one match back as entered-in-error, in each write mode
-// that can update an existing resource.
+// (a conditional create of a retraction becomes a conditional update).
 func TestFHIRSearchResourcesFindsWhatToRetract(t *testing.T) {
-	for _, mode := range []publish.WriteMode{publish.WritePut, publish.WriteConditionalUpdate} {
+	for _, mode := range []publish.WriteMode{publish.WritePut, publish.WriteConditionalCreate, publish.WriteConditionalUpdate} {
 		t.Run(mode.String(), func(t *testing.T) {
 			srv := fhirtest.NewServer()
 			defer srv.Close()
