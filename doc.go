@@ -25,6 +25,13 @@
 // aligned to the hours of an hourly aggregator ([BucketAligner]); [PollDue]
 // tells a scheduler when an hourly or daily link is due.
 //
+// A provider deletion (Google names only a type and a window) becomes a job
+// with [Job.Deletion]: the engine re-reads and publishes the window as usual,
+// remembering the ids it produced, then asks the destination ([Searcher]) for
+// the link's resources of each type in the window and publishes those the
+// re-read did not produce again marked entered-in-error ([Retracter]). ohx
+// keeps no copy of health data; [TypeReport.Retracted] counts the result.
+//
 // Everything streams: samples flow through iterators and are published in
 // batches, so memory is bounded by the batch size, never by the window. Writes
 // are idempotent (deterministic resource ids), so a job that dies half way is

@@ -180,12 +180,20 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	// before the policy's maximum lookback.
 	now := e.cfg.Now()
 	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, now)
+	ret := e.retracter(j, sel.fetch, rep)
 	for _, plan := range plans {
 		if plan.Window.Empty() || len(plan.Types) == 0 {
 			continue
 		}
 		t0 := e.cfg.Now()
-		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, rep)
+		var produced producedSet
+		if ret != nil {
+			produced = producedSet{}
+		}
+		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, produced, rep)
+		if err == nil && ret != nil {
+			err = e.retract(ctx, ret, link, plan, produced, rep)
+		}
 		status := "ok"
 		switch {
 		case err == nil:
@@ -304,7 +312,7 @@ func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
 }
 
 // runPlan streams one fetch through aggregation, mapping and publishing.
-func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, rep *Report) error {
+func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, produced producedSet, rep *Report) error {
 	advance := map[DataType]bool{}
 	for _, t := range plan.Types {
 		c, ok := cursors[t]
@@ -334,7 +342,7 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := e.publish(ctx, link, j, plan.Window, batch, rep); err != nil {
+		if err := e.publish(ctx, link, j, plan.Window, batch, produced, rep); err != nil {
 			return err
 		}
 		for _, s := range batch {
@@ -430,11 +438,12 @@ func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan
 	}
 }
 
-func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, samples []Sample, rep *Report) error {
+func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, samples []Sample, produced producedSet, rep *Report) error {
 	rs, err := e.cfg.Transformer.Transform(ctx, Batch{Link: link, Samples: samples, Window: w, Trigger: j.Trigger})
 	if err != nil {
 		return fmt.Errorf("ohx: map batch of link %s: %w", link.ID, err)
 	}
+	produced.add(rs)
 	if len(rs) == 0 {
 		return nil
 	}

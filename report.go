@@ -36,6 +36,9 @@ type TypeReport struct {
 	ResourcesWritten int
 	// Skipped counts samples left out.
 	Skipped int
+	// Retracted counts resources of this type marked entered-in-error by a
+	// deletion job because the provider no longer has their record.
+	Retracted int
 	// Cursor is the cursor after the sync, when it moved.
 	Cursor time.Time
 }

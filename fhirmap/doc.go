@@ -34,7 +34,10 @@
 // urn:ohx:withings:observation; the same base names our own code system
 // (urn:ohx:code) for measurements without a standard code. A record whose
 // provider modified time is later than its creation is published as amended;
-// [EnteredInError] rewrites a published resource for a provider deletion.
+// [EnteredInError] rewrites a published resource for a provider deletion;
+// [Transformer.RetractionQueries] and [Transformer.Retract] implement
+// [ohx.Retracter] on top of it, so the engine can find and retract what a
+// deleted record was published as.
 // [Transaction] wraps resources in a transaction Bundle with urn:uuid fullUrls.
 //
 // # R5 structs

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/openhealthexchange/ohx"
 )
@@ -41,4 +44,172 @@ func EnteredInError(r ohx.Resource) (ohx.Resource, error) {
 	out := r
 	out.JSON = data
 	return out, nil
+}
+
+var _ ohx.Retracter = (*Transformer)(nil)
+
+// retractionTarget is one resource kind a data type is published as.
+type retractionTarget struct {
+	resourceType string
+	kind         string // identifier kind, see IdentifierSystem
+	codes        []code // any of them may be the resource's code
+	// text is the code's text, which tells apart data types that share a
+	// code (resting heart rate and daily resting heart rate); with prefix
+	// set it is a prefix.
+	text   string
+	prefix bool
+}
+
+func retractionTargets(t ohx.DataType) []retractionTarget {
+	m, ok := tableIndex[t]
+	if !ok || len(m.Codes) == 0 {
+		return nil
+	}
+	if t == ohx.ECG {
+		// A lead other than I is coded with the generic lead code; the
+		// recording's DiagnosticReport goes with it.
+		return []retractionTarget{
+			{resourceType: "Observation", kind: "observation", codes: []code{cECGLeadI, cECGLead}, text: "ECG lead ", prefix: true},
+			{resourceType: "DiagnosticReport", kind: "diagnostic-report", codes: []code{cEKGStudy}, text: "ECG"},
+		}
+	}
+	return []retractionTarget{{resourceType: "Observation", kind: "observation", codes: m.Codes[:1], text: m.Text}}
+}
+
+func (t *Transformer) codeSystem(c code) string {
+	if c.System == ownCode {
+		return t.sysCode
+	}
+	return c.System
+}
+
+// RetractionQueries implements ohx.Retracter: for data type dt it returns a
+// search per resource kind dt is published as (Observation; for ECG also
+// DiagnosticReport), restricted to the link's patient (subject), the type's
+// code (code=system|code, alternatives comma-separated), the link's provider
+// (identifier=system| on the provider's identifier system, so another
+// provider's data of the same patient is never matched) and w
+// (date=ge{start}&date=lt{end}). Servers match periods that merely overlap w,
+// so Retract checks the effective start again. It returns nil for a type
+// without a mapping or a link without patient or provider.
+func (t *Transformer) RetractionQueries(link ohx.Link, dt ohx.DataType, w ohx.Window) []ohx.RetractionQuery {
+	if link.Patient == "" || link.Provider == "" {
+		return nil
+	}
+	targets := retractionTargets(dt)
+	out := make([]ohx.RetractionQuery, 0, len(targets))
+	for _, tg := range targets {
+		codes := make([]string, len(tg.codes))
+		for i, c := range tg.codes {
+			codes[i] = t.codeSystem(c) + "|" + c.Code
+		}
+		out = append(out, ohx.RetractionQuery{
+			ResourceType: tg.resourceType,
+			Params: url.Values{
+				"subject":    {link.Patient},
+				"code":       {strings.Join(codes, ",")},
+				"identifier": {t.IdentifierSystem(link.Provider, tg.kind) + "|"},
+				"date": {
+					"ge" + w.Start.UTC().Format(time.RFC3339Nano),
+					"lt" + w.End.UTC().Format(time.RFC3339Nano),
+				},
+			},
+		})
+	}
+	return out
+}
+
+// retractable is the part of a found resource Retract checks.
+type retractable struct {
+	ResourceType string       `json:"resourceType"`
+	Status       string       `json:"status"`
+	Identifier   []Identifier `json:"identifier"`
+	Code         *struct {
+		Coding []Coding `json:"coding"`
+		Text   string   `json:"text"`
+	} `json:"code"`
+	Subject           *Reference  `json:"subject"`
+	EffectiveDateTime *string     `json:"effectiveDateTime"`
+	EffectivePeriod   *Period     `json:"effectivePeriod"`
+	DerivedFrom       []Reference `json:"derivedFrom"`
+}
+
+// Retract implements ohx.Retracter: it returns r marked entered-in-error
+// (see EnteredInError), with Identifier set to its identifier on the link
+// provider's system and DataType to dt. ok is false, and r is left alone,
+// when r is already entered-in-error, belongs to another patient or
+// provider, is not coded as dt (code and code.text, which tell apart types
+// that share a code, such as resting and daily resting heart rate), starts
+// outside w, or is the heart rate
+// measured with an ECG (derivedFrom set): such a companion is not read with
+// its own type, so its absence from a re-read proves nothing.
+func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r ohx.Resource) (ohx.Resource, bool, error) {
+	var target *retractionTarget
+	for _, tg := range retractionTargets(dt) {
+		if tg.resourceType == r.Type {
+			target = &tg
+			break
+		}
+	}
+	if target == nil {
+		return ohx.Resource{}, false, nil
+	}
+	var head retractable
+	if err := json.Unmarshal(r.JSON, &head); err != nil {
+		return ohx.Resource{}, false, fmt.Errorf("fhirmap: decode %s: not a %s", r.Key(), r.Type)
+	}
+	if head.ResourceType != r.Type {
+		return ohx.Resource{}, false, fmt.Errorf("fhirmap: %s: JSON resourceType does not match", r.Key())
+	}
+	if head.Status == string(ObservationEnteredInError) || len(head.DerivedFrom) > 0 ||
+		head.Subject == nil || str(head.Subject.Reference) != link.Patient {
+		return ohx.Resource{}, false, nil
+	}
+	system := t.IdentifierSystem(link.Provider, target.kind)
+	ident := ""
+	for _, id := range head.Identifier {
+		if str(id.System) == system && str(id.Value) != "" {
+			ident = system + "|" + str(id.Value)
+			break
+		}
+	}
+	if ident == "" || head.Code == nil || !hasCode(head.Code.Coding, t, target.codes) || !target.hasText(head.Code.Text) {
+		return ohx.Resource{}, false, nil
+	}
+	start := head.EffectiveDateTime
+	if start == nil && head.EffectivePeriod != nil {
+		start = head.EffectivePeriod.Start
+	}
+	if start == nil {
+		return ohx.Resource{}, false, nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, *start)
+	if err != nil || !w.Contains(at) {
+		return ohx.Resource{}, false, nil
+	}
+	out, err := EnteredInError(r)
+	if err != nil {
+		return ohx.Resource{}, false, err
+	}
+	out.Identifier = ident
+	out.DataType = dt
+	return out, true, nil
+}
+
+func (tg *retractionTarget) hasText(text string) bool {
+	if tg.prefix {
+		return strings.HasPrefix(text, tg.text)
+	}
+	return text == tg.text
+}
+
+func hasCode(have []Coding, t *Transformer, want []code) bool {
+	for _, h := range have {
+		for _, c := range want {
+			if str(h.System) == t.codeSystem(c) && str(h.Code) == c.Code {
+				return true
+			}
+		}
+	}
+	return false
 }

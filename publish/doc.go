@@ -45,7 +45,12 @@
 // expire.
 //
 // [FHIR.Search] and [FHIR.FindByIdentifier] look resources up on the same
-// server, for example to find what to retract after an upstream deletion.
+// server, for example to find what to retract after an upstream deletion;
+// [FHIR.SearchResources] is the same search as an [ohx.Searcher] for the
+// engine's deletion jobs. Retractions are written back like any resource; in
+// WriteConditionalCreate mode a resource whose status is entered-in-error is
+// written with a conditional update instead, since a conditional create
+// would leave the existing resource as it is.
 //
 // The sub-package fhirtest is an in-process FHIR R5 server for tests.
 package publish

@@ -382,6 +382,7 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 	var head struct {
 		ResourceType string `json:"resourceType"`
 		ID           string `json:"id"`
+		Status       any    `json:"status"`
 	}
 	if err := json.Unmarshal(r.JSON, &head); err != nil {
 		return nil, errors.New("resource JSON is not a JSON object")
@@ -399,6 +400,9 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 	mode := p.cfg.Mode
 	if mode == WriteConditionalCreate && (r.Type == "Device" || r.Type == "DeviceAssociation") {
 		mode = WriteConditionalUpdate // devices are upserted, never duplicated
+	}
+	if mode == WriteConditionalCreate && enteredInError(head.Status) {
+		mode = WriteConditionalUpdate // a retraction must replace what is there
 	}
 	switch mode {
 	case WritePut:
@@ -775,4 +779,21 @@ func bundleJSON(typ fhirmap.BundleType, chunk []*item) ([]byte, error) {
 		b.Entry[i] = fhirmap.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req}
 	}
 	return json.Marshal(b)
+}
+
+// enteredInError reports whether a resource's status (a code, or a
+// DeviceAssociation's CodeableConcept) says entered-in-error.
+func enteredInError(status any) bool {
+	switch st := status.(type) {
+	case string:
+		return st == "entered-in-error"
+	case map[string]any:
+		codings, _ := st["coding"].([]any)
+		for _, c := range codings {
+			if m, ok := c.(map[string]any); ok && m["code"] == "entered-in-error" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -449,12 +449,74 @@ func TestFHIRSearchFindsPublishedResources(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, ms, 2)
 
-	_, err = p.Search(t.Context(), "Observation", url.Values{"code": {"8867-4"}})
+	_, err = p.Search(t.Context(), "Observation", url.Values{"value-quantity": {"187"}})
 	var fe *publish.FHIRError
 	require.ErrorAs(t, err, &fe, "the test server refuses parameters it does not support")
 	assert.Equal(t, http.StatusBadRequest, fe.Status)
 	_, err = p.Search(t.Context(), "../x", nil)
 	require.Error(t, err)
+}
+
+// TestFHIRSearchResourcesFindsWhatToRetract searches as the engine does for
+// a provider deletion (subject, code, provider's identifier system, date
+// window) and writes one match back as entered-in-error, in each write mode
+// (a conditional create of a retraction becomes a conditional update).
+func TestFHIRSearchResourcesFindsWhatToRetract(t *testing.T) {
+	for _, mode := range []publish.WriteMode{publish.WritePut, publish.WriteConditionalCreate, publish.WriteConditionalUpdate} {
+		t.Run(mode.String(), func(t *testing.T) {
+			srv := fhirtest.NewServer()
+			defer srv.Close()
+			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Mode: mode})
+			require.NoError(t, err)
+			var _ ohx.Searcher = p
+			batch := []ohx.Resource{hrObservation(1, ""), hrObservation(2, ""), hrObservation(3, "")} // 10:00:01, :02, :03
+			_, err = p.Publish(t.Context(), batch)
+			require.NoError(t, err)
+
+			query := url.Values{
+				"subject": {"Patient/p1"}, "code": {"http://loinc.org|8867-4"}, "identifier": {testSystem + "|"},
+				"date": {"ge2026-11-01T10:00:02Z", "lt2026-11-01T10:00:04Z"},
+			}
+			found, err := p.SearchResources(t.Context(), "Observation", query)
+			require.NoError(t, err)
+			require.Len(t, found, 2)
+			byIdent := map[string]ohx.Resource{}
+			for _, r := range found {
+				assert.Equal(t, "Observation", r.Type)
+				body, _, ok := srv.Get("Observation", r.ID)
+				require.True(t, ok, "ID is the server's id")
+				assert.JSONEq(t, string(body), string(r.JSON))
+				var o struct {
+					Identifier []struct{ Value string } `json:"identifier"`
+				}
+				require.NoError(t, json.Unmarshal(r.JSON, &o))
+				byIdent[testSystem+"|"+o.Identifier[0].Value] = r
+			}
+			require.Contains(t, byIdent, batch[1].Identifier)
+			require.Contains(t, byIdent, batch[2].Identifier)
+
+			out, err := fhirmap.EnteredInError(byIdent[batch[1].Identifier])
+			require.NoError(t, err)
+			out.Identifier = batch[1].Identifier
+			res, err := p.Publish(t.Context(), []ohx.Resource{out})
+			require.NoError(t, err)
+			require.Empty(t, res.Rejected)
+			assert.Equal(t, 3, srv.Count("Observation"))
+			body, version, ok := srv.Get("Observation", out.ID)
+			require.True(t, ok)
+			assert.Equal(t, 2, version)
+			assert.Contains(t, string(body), `"status":"entered-in-error"`)
+			require.NoError(t, validate.Resource(body))
+			body, _, _ = srv.Get("Observation", byIdent[batch[2].Identifier].ID)
+			assert.Contains(t, string(body), `"status":"final"`)
+
+			none, err := p.SearchResources(t.Context(), "Observation", url.Values{"identifier": {"urn:other|"}})
+			require.NoError(t, err)
+			assert.Empty(t, none)
+			_, err = p.SearchResources(t.Context(), "Observation", url.Values{"date": {"2026"}})
+			require.Error(t, err)
+		})
+	}
 }
 
 func TestFHIRTimeoutsAndCancellation(t *testing.T) {

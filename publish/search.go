@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/openhealthexchange/ohx"
 )
 
 // maxSearchPages bounds how many searchset pages Search follows.
@@ -99,4 +101,25 @@ func (p *FHIR) FindByIdentifier(ctx context.Context, resourceType, identifier st
 		ids = append(ids, m.ID)
 	}
 	return ids, nil
+}
+
+var _ ohx.Searcher = (*FHIR)(nil)
+
+// SearchResources implements ohx.Searcher on top of Search: every match is
+// returned as an ohx.Resource with Type, the server's ID and the JSON as the
+// server holds it. The engine uses it to find what a deleted provider record
+// was published as.
+func (p *FHIR) SearchResources(ctx context.Context, resourceType string, params url.Values) ([]ohx.Resource, error) {
+	ms, err := p.Search(ctx, resourceType, params)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ohx.Resource, 0, len(ms))
+	for _, m := range ms {
+		if m.ID == "" {
+			continue
+		}
+		out = append(out, ohx.Resource{Type: resourceType, ID: m.ID, JSON: m.Resource})
+	}
+	return out, nil
 }

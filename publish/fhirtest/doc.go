@@ -13,8 +13,10 @@
 //     (PUT Type?identifier=system|value), also as single requests;
 //   - urn:uuid references between the entries of a bundle, and conditional
 //     references (Type?identifier=…), rewritten to Type/id;
-//   - read (GET Type/id) and a minimal search by identifier and subject,
-//     answered as a searchset Bundle.
+//   - read (GET Type/id) and a minimal search by identifier (also
+//     "system|" for any value), subject, code (system|code, comma-separated
+//     alternatives) and date (ge/gt/le/lt on the effective time, with
+//     FHIR's range semantics for periods), answered as a searchset Bundle.
 //
 // Every incoming resource is validated with fhirmap/validate (the official
 // R5 schema is embedded there, so this works in any module) and refused

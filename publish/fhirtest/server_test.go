@@ -254,8 +254,62 @@ func TestSearchByIdentifierAndSubject(t *testing.T) {
 			assert.Equal(t, tc.ids, ids)
 		})
 	}
-	r := do(t, s, http.MethodGet, "/Observation?code=8867-4", "")
+	r := do(t, s, http.MethodGet, "/Observation?value-quantity=72", "")
 	assert.Equal(t, http.StatusBadRequest, r.status, "unsupported parameters are refused, not ignored")
+}
+
+// timed returns a valid R5 Observation with the given code and effective
+// time ("effectiveDateTime":… or "effectivePeriod":{…}).
+func timed(id, code, effective string) string {
+	return fmt.Sprintf(`{"resourceType":"Observation","id":%q,"identifier":[{"system":"urn:test","value":%q}],"status":"final",`+
+		`"code":{"coding":[{"system":"http://loinc.org","code":%q}]},"subject":{"reference":"Patient/p1"},%s,`+
+		`"valueQuantity":{"value":1,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`, id, id, code, effective)
+}
+
+func TestSearchByCodeAndDate(t *testing.T) {
+	s := fhirtest.NewServer()
+	defer s.Close()
+	for _, o := range []struct{ id, code, eff string }{
+		{"hr-9", "8867-4", `"effectiveDateTime":"2026-11-01T09:59:59Z"`},
+		{"hr-10", "8867-4", `"effectiveDateTime":"2026-11-01T12:00:00+02:00"`}, // 10:00Z
+		{"hr-11", "8867-4", `"effectiveDateTime":"2026-11-01T11:00:00Z"`},
+		{"steps", "55423-8", `"effectivePeriod":{"start":"2026-11-01T09:30:00Z","end":"2026-11-01T10:30:00Z"}`},
+		{"open", "55423-8", `"effectivePeriod":{"start":"2026-11-01T08:00:00Z"}`},
+	} {
+		require.Equal(t, http.StatusCreated, do(t, s, http.MethodPut, "/Observation/"+o.id, timed(o.id, o.code, o.eff)).status)
+	}
+	tests := []struct {
+		query string
+		ids   []string
+	}{
+		{"code=http://loinc.org|8867-4", []string{"hr-10", "hr-11", "hr-9"}},
+		{"code=8867-4", []string{"hr-10", "hr-11", "hr-9"}},
+		{"code=http://snomed.info/sct|8867-4", nil},
+		{"code=urn:x|1,http://loinc.org|55423-8", []string{"open", "steps"}},
+		{"date=ge2026-11-01T10:00:00Z&date=lt2026-11-01T11:00:00Z", []string{"hr-10", "open", "steps"}},
+		{"code=8867-4&date=ge2026-11-01T10:00:00Z&date=lt2026-11-01T11:00:00Z", []string{"hr-10"}},
+		{"code=8867-4&date=gt2026-11-01T10:00:00Z", []string{"hr-11"}},
+		{"code=8867-4&date=le2026-11-01T10:00:00Z", []string{"hr-10", "hr-9"}},
+		{"date=lt2026-11-01T09:00:00Z", []string{"open"}},
+		{"date=ge2026-11-02", []string{"open"}},
+		{"code=55423-8&date=ge2026-11-01T10:30:00.001Z", []string{"open"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			r := do(t, s, http.MethodGet, "/Observation?"+strings.ReplaceAll(tc.query, "+", "%2B"), "")
+			require.Equal(t, http.StatusOK, r.status)
+			var ids []string
+			for i := range tc.ids {
+				ids = append(ids, path(r.body, "entry", i, "resource", "id").(string))
+			}
+			assert.Equal(t, tc.ids, ids)
+			assert.InDelta(t, len(tc.ids), r.body["total"], 0)
+		})
+	}
+	for _, bad := range []string{"date=2026-11-01", "date=eq2026-11-01", "date=genot-a-date", "date=ge"} {
+		r := do(t, s, http.MethodGet, "/Observation?"+bad, "")
+		assert.Equal(t, http.StatusBadRequest, r.status, bad)
+	}
 }
 
 func TestInjectedFailures(t *testing.T) {

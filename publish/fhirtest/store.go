@@ -23,6 +23,12 @@ type record struct {
 	version     int
 	identifiers []string // "system|value"
 	subject     string
+	codes       []string // "system|code" of code.coding
+	// from and to bound the effective time (effectiveDateTime, or
+	// effectivePeriod with an open end as the zero time); hasDate is false
+	// without either.
+	from, to time.Time
+	hasDate  bool
 }
 
 // problem is a failure of one entry: an HTTP status and an OperationOutcome.
@@ -277,6 +283,7 @@ func (st *stage) build(t *target, fullURLs map[string]string, prefix string) (*r
 	if subj, ok := m["subject"].(map[string]any); ok {
 		r.subject, _ = subj["reference"].(string)
 	}
+	r.indexSearch(m)
 	return r, nil
 }
 
@@ -602,20 +609,35 @@ func (s *Server) handleRead(w http.ResponseWriter, typ, id string) {
 	writeJSON(w, http.StatusOK, json.RawMessage(rec.body))
 }
 
-// handleSearch answers GET Type?identifier=…&subject=… with a searchset.
-// identifier takes "system|value", "system|" (any value of the system) or a
-// bare value; subject is matched exactly against subject.reference.
+// handleSearch answers GET Type?identifier=…&subject=…&code=…&date=… with a
+// searchset. identifier takes "system|value", "system|" (any value of the
+// system) or a bare value; subject is matched exactly against
+// subject.reference; code takes "system|code" or a bare code, several
+// separated by commas (any matches); date takes ge, gt, le or lt and an
+// RFC 3339 date-time or a date (UTC), may repeat (all must match), and
+// compares with the effective time as FHIR does for ranges: a period matches
+// ge/gt when its end (an open end counts as infinite) is not before the
+// value, le/lt when its start is not after it.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, typ string) {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
-		case "identifier", "subject", "_count":
+		case "identifier", "subject", "code", "date", "_count":
 		default:
 			writeOutcome(w, http.StatusBadRequest, outcome("not-supported", "unsupported search parameter", k))
 			return
 		}
 	}
-	ident, subject := q.Get("identifier"), q.Get("subject")
+	dates := make([]dateParam, 0, len(q["date"]))
+	for _, v := range q["date"] {
+		d, ok := parseDateParam(v)
+		if !ok {
+			writeOutcome(w, http.StatusBadRequest, outcome("value", "date must be ge, gt, le or lt followed by a date or date-time", "date"))
+			return
+		}
+		dates = append(dates, d)
+	}
+	ident, subject, codes := q.Get("identifier"), q.Get("subject"), q.Get("code")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []string
@@ -624,6 +646,12 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, typ string
 			continue
 		}
 		if subject != "" && rec.subject != subject {
+			continue
+		}
+		if codes != "" && !matchCode(rec.codes, codes) {
+			continue
+		}
+		if !matchDates(rec, dates) {
 			continue
 		}
 		ids = append(ids, id)
@@ -658,4 +686,103 @@ func matchIdentifier(have []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// indexSearch records the code and effective time of m for search.
+func (r *record) indexSearch(m map[string]any) {
+	if c, ok := m["code"].(map[string]any); ok {
+		list, _ := c["coding"].([]any)
+		for _, e := range list {
+			cd, _ := e.(map[string]any)
+			sys, _ := cd["system"].(string)
+			code, _ := cd["code"].(string)
+			if code != "" {
+				r.codes = append(r.codes, sys+"|"+code)
+			}
+		}
+	}
+	if v, ok := m["effectiveDateTime"].(string); ok {
+		if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			r.from, r.to, r.hasDate = at, at, true
+		}
+		return
+	}
+	if p, ok := m["effectivePeriod"].(map[string]any); ok {
+		start, _ := p["start"].(string)
+		end, _ := p["end"].(string)
+		from, errFrom := time.Parse(time.RFC3339Nano, start)
+		if errFrom != nil {
+			return
+		}
+		r.from, r.hasDate = from, true
+		if to, err := time.Parse(time.RFC3339Nano, end); err == nil {
+			r.to = to
+		}
+	}
+}
+
+// matchCode matches any of the comma-separated "system|code" or bare codes.
+func matchCode(have []string, want string) bool {
+	for w := range strings.SplitSeq(want, ",") {
+		for _, h := range have {
+			if h == w || (!strings.Contains(w, "|") && strings.HasSuffix(h, "|"+w)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dateParam is one date search value: a comparator and an instant.
+type dateParam struct {
+	prefix string
+	at     time.Time
+}
+
+func parseDateParam(v string) (dateParam, bool) {
+	if len(v) < 3 {
+		return dateParam{}, false
+	}
+	d := dateParam{prefix: v[:2]}
+	switch d.prefix {
+	case "ge", "gt", "le", "lt":
+	default:
+		return dateParam{}, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, v[2:])
+	if err != nil {
+		if at, err = time.Parse(time.DateOnly, v[2:]); err != nil {
+			return dateParam{}, false
+		}
+	}
+	d.at = at
+	return d, true
+}
+
+// matchDates reports whether the record's effective time satisfies every
+// date parameter; a record without effective time matches none.
+func matchDates(r *record, ds []dateParam) bool {
+	if len(ds) == 0 {
+		return true
+	}
+	if !r.hasDate {
+		return false
+	}
+	for _, d := range ds {
+		ok := false
+		switch d.prefix {
+		case "ge":
+			ok = r.to.IsZero() || !r.to.Before(d.at)
+		case "gt":
+			ok = r.to.IsZero() || r.to.After(d.at)
+		case "le":
+			ok = !r.from.After(d.at)
+		case "lt":
+			ok = r.from.Before(d.at)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
