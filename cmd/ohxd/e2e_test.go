@@ -107,6 +107,9 @@ func startDaemon(t *testing.T, addr string, env map[string]string) *daemon {
 		if t.Failed() {
 			t.Logf("daemon logs:\n%s", tail(d.logs.String(), 60))
 		}
+		if os.Getenv("OHXD_E2E_LOGS") != "" {
+			_ = os.WriteFile(os.Getenv("OHXD_E2E_LOGS"), []byte(d.logs.String()), 0o600)
+		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -274,7 +277,7 @@ func TestServeEndToEnd(t *testing.T) {
 		"OHX_GOOGLE_WEBHOOK_SECRET": gsecret, "OHX_GOOGLE_HEALTH_API_URL": gfake.APIBaseURL(),
 		"OHX_GOOGLE_AUTH_URL": gfake.AuthURL(), "OHX_GOOGLE_TOKEN_URL": gfake.TokenURL(),
 		"OHX_GOOGLE_REVOKE_URL": gfake.RevokeURL(), "OHX_GOOGLE_WEBHOOK_KEYSET_URL": gfake.KeysetURL(),
-		"OHX_FHIR_URL": fhir.URL, "OHX_INITIAL_DAYS": "1", "OHX_WORKERS": "4",
+		"OHX_FHIR_URL": fhir.URL, "OHX_INITIAL_DAYS": "1", "OHX_WORKERS": "4", "OHX_LOG_LEVEL": os.Getenv("OHXD_E2E_LOG_LEVEL"),
 		"OHX_WITHINGS_REQUESTS_PER_MINUTE": "60000", "OHX_GOOGLE_REQUESTS_PER_MINUTE": "60000",
 		"OHX_REDIS_URL": redisURL, "OHX_REDIS_NAMESPACE": "ohx-e2e-" + randomHex(6), "OHX_WEBHOOK_DEBOUNCE": "200ms",
 	})
