@@ -124,12 +124,12 @@ func (q *Queue) Job(ctx context.Context, id string) (queue.JobInfo, error) {
 		}
 		id = rec.Superseded
 	}
+	if rec.Queue == "" { // an id reserved by an enqueue that merged elsewhere
+		return queue.JobInfo{}, fmt.Errorf("redisq: job %q: %w", id, ohx.ErrNotFound)
+	}
 	info, err := q.ins.GetTaskInfo(rec.Queue, id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-		if rec.Queue == "" {
-			return queue.JobInfo{}, fmt.Errorf("redisq: job %q: %w", id, ohx.ErrNotFound)
-		}
 		// Recorded, task about to be created.
 		return queue.JobInfo{Job: cloneJob(rec.Job), State: stateAt(rec.RunAt), NextRunAt: rec.RunAt}, nil
 	case err != nil:

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -55,6 +56,12 @@ func cleanup(rdb redis.UniversalClient, ns string) {
 	}
 	for _, p := range []string{"1", "3", "5"} {
 		rdb.SRem(ctx, "asynq:queues", ns+":p"+p)
+	}
+	// asynq's server registries: drop only entries that expired (a killed
+	// child worker leaves its own behind).
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	for _, k := range []string{"asynq:servers", "asynq:workers"} {
+		rdb.ZRemRangeByScore(ctx, k, "-inf", now)
 	}
 }
 

@@ -124,6 +124,16 @@ func TestCallerChosenIDs(t *testing.T) {
 	assert.Equal(t, "backfill-42", id)
 	_, err = q.Enqueue(t.Context(), j, ohx.EnqueueOptions{NoCoalesce: true})
 	assert.ErrorIs(t, err, queue.ErrDuplicateID)
+
+	// A job with its own id that merges into a pending one runs under the
+	// pending job's id; its own id stays unknown.
+	pending, err := q.Enqueue(t.Context(), ohx.Job{LinkID: "m", Trigger: ohx.TriggerIncremental}, ohx.EnqueueOptions{})
+	require.NoError(t, err)
+	merged, err := q.Enqueue(t.Context(), ohx.Job{ID: "mine", LinkID: "m", Trigger: ohx.TriggerIncremental}, ohx.EnqueueOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, pending, merged)
+	_, err = q.Job(t.Context(), "mine")
+	assert.ErrorIs(t, err, ohx.ErrNotFound)
 }
 
 func TestWeightedPriorityRunsEverything(t *testing.T) {
