@@ -120,7 +120,7 @@ func startDaemon(t *testing.T, bin, addr string, env map[string]string) *daemon 
 	t.Cleanup(func() {
 		if d.cmd.ProcessState == nil {
 			_ = d.cmd.Process.Kill()
-			<-d.exited
+			_ = <-d.exited
 		}
 		if t.Failed() {
 			t.Logf("daemon logs:\n%s", tail(d.logs.String(), 60))
