@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,6 +35,8 @@ const (
 	successURL = "https://ehr.example/wearables/done"
 	errorURL   = "https://ehr.example/wearables/failed"
 	healthUser = "hu-e2e-1"
+	// webhookSecret is the Authorization value of the Google Health subscriber.
+	webhookSecret = "Bearer e2e-webhook-secret-0123456789"
 )
 
 // now is the fixed "current time" of every fake and of the engine: the data a
@@ -94,7 +97,7 @@ func newEnv(t *testing.T, o options) *env {
 
 	// The API server's address must be known before the provider (its OAuth
 	// redirect URL), so the handler is set once everything is built.
-	var handler http.Handler = http.NotFoundHandler()
+	handler := http.NotFoundHandler()
 	var hmu sync.RWMutex
 	e.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hmu.RLock()
@@ -121,7 +124,7 @@ func newEnv(t *testing.T, o options) *env {
 		RedirectURL: e.http.URL + "/oauth/fitbit/callback",
 		AuthURL:     fitbitURL + "/o/oauth2/v2/auth", TokenURL: fitbitURL + "/token", RevokeURL: fitbitURL + "/revoke",
 		APIBaseURL: fitbitURL + "/", KeysetURL: fitbitURL + "/webhooks_public_keyset.json",
-		Tokens: e.store, Locker: e.store, RequestsPerMinute: -1,
+		Tokens: e.store, Locker: e.store, RequestsPerMinute: -1, WebhookSecret: webhookSecret,
 		Breakers: e.breakers, Breaker: o.breaker, Retry: retry, Metrics: metrics, Now: fixedNow,
 	})
 	require.NoError(t, err)
@@ -140,7 +143,7 @@ func newEnv(t *testing.T, o options) *env {
 	}
 	e.pub, err = publish.NewFHIR(publish.FHIRConfig{
 		BaseURL: fhirURL, Name: "fhirtest", BundleSize: bundle, Timeout: 5 * time.Second,
-		MaxRetryTime: retryTime, Breaker: fhirBreaker, Metrics: metrics,
+		MaxRetryTime: retryTime, Breaker: fhirBreaker, Metrics: metrics, Validate: validator(),
 	})
 	require.NoError(t, err)
 
@@ -207,7 +210,7 @@ func (e *env) startFakes(t *testing.T, o options) (fitbitURL, fhirURL string) {
 	_, err = e.fake.AddUser(fitbittest.User{HealthUserID: healthUser, TimeZone: "Europe/Berlin"})
 	require.NoError(t, err)
 
-	e.fhir = fhirtest.New(fhirtest.WithNow(fixedNow))
+	e.fhir = fhirtest.New(fhirtestOptions(fhirtest.WithNow(fixedNow))...)
 	var fh http.Handler = e.fhir
 	if o.fhirFront != nil {
 		fh = o.fhirFront(fh)
@@ -393,17 +396,27 @@ func canonical(t *testing.T, body string) string {
 	return string(b)
 }
 
+// baselines caches the undisturbed runs per data type set: every fault test
+// of a type set compares with the same run.
+var baselines sync.Map // string → snapshot
+
 // baseline runs the same link and sync without faults and returns what the
 // FHIR server then holds.
 func baseline(t *testing.T, o options, types ...ohx.DataType) snapshot {
 	t.Helper()
+	key := fmt.Sprint(types)
+	if s, ok := baselines.Load(key); ok {
+		return s.(snapshot)
+	}
 	o.fhirFront = nil
 	o.queue = nil
 	e := newEnv(t, o)
 	e.runWorkers(t)
 	e.link(t, types...)
-	e.waitIdle(t, time.Minute)
-	return snapshotOf(e.fhir)
+	e.waitIdle(t, 3*time.Minute)
+	s := snapshotOf(e.fhir)
+	baselines.Store(key, s)
+	return s
 }
 
 // requireSameResources asserts got holds exactly the resources of want (same

@@ -56,8 +56,8 @@ func newWithingsEnv(t *testing.T, breaker provider.BreakerSettings) *wenv {
 		AppLimit: provider.Limit{Rate: rate.Inf},
 	})
 	require.NoError(t, err)
-	w.fhir = fhirtest.New()
-	pub, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: fhirtest.InMemoryURL, HTTPClient: w.fhir.Client(), BundleSize: 25})
+	w.fhir = fhirtest.New(fhirtestOptions()...)
+	pub, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: fhirtest.InMemoryURL, HTTPClient: w.fhir.Client(), BundleSize: 25, Validate: validator()})
 	require.NoError(t, err)
 	tr, err := fhirmap.New(fhirmap.Config{SoftwareVersion: "e2e", Now: fixed})
 	require.NoError(t, err)

@@ -108,7 +108,7 @@ func TestRedisRestartDuringSync(t *testing.T) {
 	time.Sleep(time.Second)
 	r.start(t)
 
-	e.waitIdle(t, 2*time.Minute)
+	e.waitIdle(t, 3*time.Minute)
 	stats, err := q.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Zero(t, stats.Dead(), "no job lost to the restart")
@@ -142,14 +142,14 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	require.NoError(t, child.Start())
 	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
 
-	waitFor(t, time.Minute, func() bool { return e.fhir.RequestCount() >= 3 }, "the child runs the sync")
+	waitFor(t, 3*time.Minute, func() bool { return e.fhir.RequestCount() >= 3 }, "the child runs the sync")
 	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
 	_, _ = child.Process.Wait()
 	partial := e.fhir.Count("Observation")
 	require.Less(t, partial, countType(want, "Observation"), "killed half way")
 
 	e.runWorkers(t)
-	e.waitIdle(t, 2*time.Minute)
+	e.waitIdle(t, 3*time.Minute)
 	for _, id := range jobIDs {
 		info, err := q.Job(t.Context(), id)
 		require.NoError(t, err)
@@ -172,7 +172,7 @@ func TestHelperWorkerProcess(t *testing.T) {
 	e := newEnv(t, options{queue: q, remote: &remote{fitbitURL: os.Getenv("OHX_E2E_FITBIT"), fhirURL: os.Getenv("OHX_E2E_FHIR")}})
 	e.saveLink(t, syncTypes...)
 	fmt.Println("worker ready")
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	_ = e.srv.RunWorkers(ctx)
 }

@@ -19,7 +19,7 @@ func TestRevokedRefreshTokenNeedsReconsent(t *testing.T) {
 	e := newEnv(t, options{})
 	e.runWorkers(t)
 	id := e.linkViaAPI(t, ohx.Steps)
-	e.waitIdle(t, time.Minute)
+	e.waitIdle(t, 3*time.Minute)
 	require.Equal(t, "active", e.linkStatus(t, id)["status"])
 	published := e.fhir.Count("Observation")
 	require.Positive(t, published, "the initial sync ran")
@@ -34,7 +34,7 @@ func TestRevokedRefreshTokenNeedsReconsent(t *testing.T) {
 		JobID string `json:"job_id"`
 	}
 	require.Equal(t, http.StatusAccepted, e.api(t, "POST", "/v1/links/"+id+"/sync", map[string]any{}, &accepted))
-	st := e.waitIdle(t, time.Minute)
+	st := e.waitIdle(t, 3*time.Minute)
 
 	// The job failed for good on its first run: no retries against a
 	// revoked grant.
@@ -55,7 +55,7 @@ func TestRevokedRefreshTokenNeedsReconsent(t *testing.T) {
 	apiCalls := e.fake.Calls("list:steps")
 	status := e.api(t, "POST", "/v1/links/"+id+"/sync", map[string]any{}, nil)
 	if status == http.StatusAccepted {
-		e.waitIdle(t, time.Minute)
+		e.waitIdle(t, 3*time.Minute)
 	} else {
 		assert.Equal(t, http.StatusConflict, status, "a sync of a link that needs re-consent is refused")
 	}

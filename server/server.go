@@ -95,6 +95,7 @@ type Server struct {
 	state     stateSigner
 	keys      []apiKey
 	limiters  sync.Map // key id → *rate.Limiter
+	intakes   sync.Map // job coalescing key → *intake
 	allow     []*url.URL
 }
 

@@ -373,3 +373,29 @@ func TestRevokedGrantMarksLinkNeedsReconsent(t *testing.T) {
 	err = srv.HandleJob(t.Context(), ohx.Job{LinkID: "l1", Trigger: ohx.TriggerIncremental})
 	assert.ErrorIs(t, err, ohx.ErrTokenRevoked, "later jobs fail at once")
 }
+
+func TestNotifyBurstCostsOneEnqueue(t *testing.T) {
+	h := newHarness(t)
+	activeLink(t, h, "l1", "u1")
+	t0 := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	w := ohx.Window{Start: t0, End: t0.Add(time.Hour)}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData,
+				DataTypes: []ohx.DataType{ohx.Steps}, Window: w})
+		})
+	}
+	wg.Wait()
+	assert.Len(t, h.queue.snapshot(), 1, "identical notifications within the debounce are covered by the pending job")
+
+	wider := ohx.Window{Start: t0, End: t0.Add(2 * time.Hour)}
+	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData,
+		DataTypes: []ohx.DataType{ohx.Steps}, Window: wider})
+	assert.Len(t, h.queue.snapshot(), 2, "a window the pending job does not cover goes to the queue")
+
+	h.advance(6 * time.Second)
+	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData,
+		DataTypes: []ohx.DataType{ohx.Steps}, Window: w})
+	assert.Len(t, h.queue.snapshot(), 3, "after half a debounce the queue decides again")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -62,9 +63,42 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 		w := n.Window
 		j.Window = &w
 	}
+	s.enqueueNotified(ctx, j, log)
+}
+
+// intake serializes the enqueues of one coalescing key in this process and
+// remembers the last window it enqueued, so a burst of identical webhooks
+// costs one queue round trip instead of racing on the queue's optimistic
+// locks.
+type intake struct {
+	mu     sync.Mutex
+	window ohx.Window
+	at     time.Time
+}
+
+// enqueueNotified enqueues a push job with the debounce delay. A notification
+// whose window lies inside the window this process enqueued for the same key
+// less than half a debounce ago is already covered: that job is still
+// pending (it waits the whole debounce), so skipping it loses nothing.
+func (s *Server) enqueueNotified(ctx context.Context, j ohx.Job, log *zap.Logger) {
+	v, _ := s.intakes.LoadOrStore(j.CoalesceKey(), &intake{})
+	in := v.(*intake)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	now := s.cfg.Now()
+	if j.Window != nil && s.cfg.Debounce > 0 && !in.at.IsZero() && now.Sub(in.at) < s.cfg.Debounce/2 &&
+		!j.Window.Start.Before(in.window.Start) && !j.Window.End.After(in.window.End) {
+		return
+	}
 	if _, err := s.cfg.Queue.Enqueue(ctx, j, ohx.EnqueueOptions{Delay: s.cfg.Debounce}); err != nil {
 		// The provider's retries and the nightly reconciliation recover it.
 		log.Error("enqueue of a notification failed", zap.Error(err))
+		return
+	}
+	if j.Window != nil {
+		in.window, in.at = *j.Window, now
+	} else {
+		in.at = time.Time{}
 	}
 }
 

@@ -212,6 +212,12 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 		if err != nil {
 			return nil, errors.New("OHX_REDIS_URL is not a valid redis URL")
 		}
+		if ropt.PoolSize == 0 {
+			// Webhook bursts enqueue concurrently (each enqueue is a short
+			// WATCH/MULTI transaction holding a connection); go-redis's default
+			// of 10 per CPU starves them. A pool_size in the URL wins.
+			ropt.PoolSize = 128
+		}
 		rdb := redis.NewClient(ropt)
 		a.closers = append(a.closers, rdb.Close)
 		if err := rdb.Ping(ctx).Err(); err != nil {

@@ -1,0 +1,77 @@
+// Command fakes serves the Google Health API fake (fitbittest, one user with
+// 1-second heart rate) and the FHIR test server (fhirtest) on loopback ports,
+// for benchmarks that must not count the fakes' memory. It prints one JSON
+// line with the URLs, serves GET /stats on the control URL, and runs until
+// stdin closes or it is signalled.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/publish/fhirtest"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "fakes:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	nowFlag := flag.String("now", "2026-11-20T00:00:00Z", "the fakes' current time (RFC 3339)")
+	validate := flag.Bool("validate", true, "validate incoming resources against the R5 schema at the FHIR server")
+	user := flag.String("user", "hu-bench-1", "healthUserId of the fake's user")
+	flag.Parse()
+	now, err := time.Parse(time.RFC3339, *nowFlag)
+	if err != nil {
+		return err
+	}
+	fake, err := fitbittest.New(fitbittest.Config{HeartRateEvery: time.Second, RateLimitPerMinute: -1,
+		AccessTokenTTL: 24 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
+	defer fake.Close()
+	if _, err := fake.AddUser(fitbittest.User{HealthUserID: *user, TimeZone: "Europe/Berlin"}); err != nil {
+		return err
+	}
+	opts := []fhirtest.Option{fhirtest.WithNow(func() time.Time { return now })}
+	if !*validate {
+		opts = append(opts, fhirtest.WithValidator(nil))
+	}
+	fhir := fhirtest.NewServer(opts...)
+	defer fhir.Close()
+
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		counts := map[string]int{}
+		for _, t := range fhir.Types() {
+			counts[t] = fhir.Count(t)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"fhir_requests": fhir.RequestCount(), "resources": counts,
+			"heart_rate_calls": fake.Calls("list:heart-rate")})
+	})
+	go func() { _ = http.Serve(l, mux) }()
+
+	if err := json.NewEncoder(os.Stdout).Encode(map[string]string{
+		"fitbit": fake.URL(), "fhir": fhir.URL, "control": "http://" + l.Addr().String(),
+	}); err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes stdin or dies
+	return nil
+}

@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/queue"
+)
+
+// Hostile input through the whole HTTP surface the daemon mounts. Redirect
+// allow-list, header injection in redirect URLs, wrong content types and
+// missing or wrong API keys are covered by server's own tests; NDJSON path
+// traversal by publish's.
+
+func (e *env) depth(t *testing.T) int {
+	t.Helper()
+	st, err := e.queue.(*queue.Memory).Stats(t.Context())
+	require.NoError(t, err)
+	return st.Depth() + running(st)
+}
+
+func TestOversizedBodiesAreRefused(t *testing.T) {
+	e := newEnv(t, options{})
+	big := `{"provider":"fitbit","patient":"Patient/1","success_url":"` + strings.Repeat("a", 2<<20) + `"}`
+	req, err := http.NewRequestWithContext(t.Context(), "POST", e.http.URL+"/v1/links", strings.NewReader(big))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noRedirect.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+
+	e.saveLink(t, ohx.Steps)
+	body := `{"data":{"healthUserId":"` + healthUser + `","padding":"` + strings.Repeat("x", 2<<20) + `"}}`
+	status, err := e.fake.Deliver(t.Context(), e.http.URL+"/webhooks/fitbit", webhookSecret, []byte(body), false)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Zero(t, e.depth(t), "nothing queued")
+}
+
+func TestForgedAndReplayedNotifications(t *testing.T) {
+	e := newEnv(t, options{})
+	e.saveLink(t, ohx.Steps)
+	n := fitbittest.Notification{HealthUserID: healthUser, DataType: "steps", Start: now.Add(-14 * time.Hour), End: now.Add(-12 * time.Hour)}
+	body, err := e.fake.NotificationBody(n)
+	require.NoError(t, err)
+	endpoint := e.http.URL + "/webhooks/fitbit"
+
+	for name, deliver := range map[string]func() (int, error){
+		"no secret, no signature": func() (int, error) { return e.fake.Deliver(t.Context(), endpoint, "", body, false) },
+		"wrong secret":            func() (int, error) { return e.fake.Deliver(t.Context(), endpoint, "Bearer guess", body, false) },
+		"signature of another body": func() (int, error) {
+			other, err := e.fake.NotificationBody(fitbittest.Notification{HealthUserID: healthUser, DataType: "steps", Start: n.Start.Add(-time.Hour), End: n.End})
+			if err != nil {
+				return 0, err
+			}
+			sig, err := e.fake.Sign(other)
+			if err != nil {
+				return 0, err
+			}
+			return post(t.Context(), endpoint, body, map[string]string{"Google-Health-Api-Signature": sig})
+		},
+		"garbage signature": func() (int, error) {
+			return post(t.Context(), endpoint, body, map[string]string{"Google-Health-Api-Signature": "AQAAAAFub3Q="})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, err := deliver()
+			require.NoError(t, err)
+			assert.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, status)
+			assert.Zero(t, e.depth(t), "a forged notification queues nothing")
+		})
+	}
+
+	// A genuine notification delivered three times (Google retries; an
+	// attacker replays): the jobs coalesce and the data arrives once.
+	for range 3 {
+		status, err := e.fake.Deliver(t.Context(), endpoint, "", body, true)
+		require.NoError(t, err)
+		require.True(t, status >= 200 && status < 300, "status %d", status)
+	}
+	assert.LessOrEqual(t, e.depth(t), 1, "replays coalesce into one job")
+	e.runWorkers(t)
+	e.waitIdle(t, 3*time.Minute)
+	require.Positive(t, e.fhir.Count("Observation"))
+	for _, id := range e.fhir.IDs("Observation") {
+		_, v, _ := e.fhir.Get("Observation", id)
+		assert.Equal(t, 1, v, "Observation/%s written once", id)
+	}
+}
+
+func post(ctx context.Context, endpoint string, body []byte, headers map[string]string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", endpoint, strings.NewReader(string(body)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestOAuthStateCannotBeReplayedOrMoved(t *testing.T) {
+	e := newEnv(t, options{})
+	var created struct {
+		ID           string `json:"id"`
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": "Patient/a",
+		"success_url": successURL, "error_url": errorURL}, &created))
+	resp, err := noRedirect.Get(created.AuthorizeURL)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	callback, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	state := callback.Query().Get("state")
+
+	// The state of this link on another provider's callback path.
+	moved := *callback
+	moved.Path = "/oauth/withings/callback"
+	resp, err = noRedirect.Get(moved.String())
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.NotEqual(t, successURL, resp.Header.Get("Location"), "a state is bound to its provider")
+
+	// The first use links; a replay of the same callback does not link again.
+	resp, err = noRedirect.Get(callback.String())
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
+	resp, err = noRedirect.Get(callback.String())
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.False(t, strings.HasPrefix(resp.Header.Get("Location"), successURL), "a used state is refused: %s", resp.Header.Get("Location"))
+
+	// A second link's consent cannot be completed with the first link's state
+	// and a code issued for the second flow: the state names the link.
+	var second struct {
+		ID           string `json:"id"`
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": "Patient/b",
+		"success_url": successURL, "error_url": errorURL}, &second))
+	resp, err = noRedirect.Get(second.AuthorizeURL)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	cb2, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	q := cb2.Query()
+	q.Set("state", state)
+	cb2.RawQuery = q.Encode()
+	resp, err = noRedirect.Get(cb2.String())
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.False(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
+	assert.Equal(t, "pending", e.linkStatus(t, second.ID)["status"], "the second link stays pending")
+}
+
+// TestSecretsAreComparedInConstantTime checks the source: API keys and
+// webhook secrets are compared with crypto/subtle (or hmac.Equal), never
+// with == on the secret.
+func TestSecretsAreComparedInConstantTime(t *testing.T) {
+	for file, pattern := range map[string]string{
+		"../server/server.go":    `subtle\.ConstantTimeCompare\(sum\[:\], k\.sum\[:\]\)`,
+		"../server/state.go":     `hmac\.Equal\(`,
+		"../withings/webhook.go": `subtle\.ConstantTimeCompare\(`,
+		"../fitbit/webhook.go":   `subtle\.ConstantTimeCompare\(`,
+	} {
+		src, err := os.ReadFile(file)
+		require.NoError(t, err)
+		assert.Regexp(t, regexp.MustCompile(pattern), string(src), file)
+	}
+}
