@@ -56,6 +56,8 @@ var envVars = []envVar{
 	{"OHX_NDJSON_DIR", "$OHX_DATA_DIR/ndjson", "output directory when no FHIR server is configured"},
 	{"OHX_DATABASE_URL", "", "`postgres://` URL; switches the store from embedded SQLite to PostgreSQL (several replicas)"},
 	{"OHX_REDIS_URL", "", "`redis://` URL; switches the queue (and refresh locks) from in-memory to Redis"},
+	{"OHX_REDIS_NAMESPACE", "ohx", "prefix of the queue's Redis keys, so several deployments (or tests) can share one Redis database"},
+	{"OHX_WEBHOOK_DEBOUNCE", "10s", "delay of the sync a webhook queues, so a burst of notifications coalesces into one sync (Go duration, 100ms to 10m)"},
 	{"OHX_AGGREGATION", "individual", "`individual` records or `hourly` aggregates (heart rate, steps, HRV, SpO2, respiratory rate)"},
 	{"OHX_INITIAL_DAYS", "30", "days of history of the initial sync after linking"},
 	{"OHX_WORKERS", "4", "concurrent sync workers"},
@@ -89,7 +91,8 @@ type config struct {
 	FHIRWriteMode                                           string
 	FHIRBundleSize                                          int
 	NDJSONDir                                               string
-	DatabaseURL, RedisURL                                   string
+	DatabaseURL, RedisURL, RedisNamespace                   string
+	WebhookDebounce                                         time.Duration
 	Aggregation                                             string
 	InitialDays, Workers                                    int
 	NightlyAt                                               time.Duration
@@ -129,7 +132,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		FHIRTokenURL: get("OHX_FHIR_TOKEN_URL"), FHIRClientID: get("OHX_FHIR_CLIENT_ID"),
 		FHIRClientSecret: get("OHX_FHIR_CLIENT_SECRET"), FHIRPrivateKeyFile: get("OHX_FHIR_PRIVATE_KEY_FILE"),
 		FHIRWriteMode: get("OHX_FHIR_WRITE_MODE"), NDJSONDir: get("OHX_NDJSON_DIR"),
-		DatabaseURL: get("OHX_DATABASE_URL"), RedisURL: get("OHX_REDIS_URL"), Aggregation: get("OHX_AGGREGATION"),
+		DatabaseURL: get("OHX_DATABASE_URL"), RedisURL: get("OHX_REDIS_URL"), RedisNamespace: get("OHX_REDIS_NAMESPACE"), Aggregation: get("OHX_AGGREGATION"),
 		TLSCertFile: get("OHX_TLS_CERT_FILE"), TLSKeyFile: get("OHX_TLS_KEY_FILE"),
 		LogLevel: get("OHX_LOG_LEVEL"), AuditLog: get("OHX_AUDIT_LOG"),
 	}
@@ -208,6 +211,14 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	c.WithingsPerMinute = intVar(get, "OHX_WITHINGS_REQUESTS_PER_MINUTE", 1, 1_000_000, bad)
 	c.GooglePerMinute = intVar(get, "OHX_GOOGLE_REQUESTS_PER_MINUTE", 1, 1_000_000, bad)
 	c.Workers = intVar(get, "OHX_WORKERS", 1, 256, bad)
+	if d, err := time.ParseDuration(get("OHX_WEBHOOK_DEBOUNCE")); err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
+		bad("OHX_WEBHOOK_DEBOUNCE", "must be a duration from 100ms to 10m (e.g. 10s)")
+	} else {
+		c.WebhookDebounce = d
+	}
+	if c.RedisNamespace != "" && strings.ContainsAny(c.RedisNamespace, " \t{}") {
+		bad("OHX_REDIS_NAMESPACE", "must not contain spaces or braces")
+	}
 	switch c.Aggregation {
 	case "individual", "hourly":
 	default:

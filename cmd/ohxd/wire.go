@@ -200,6 +200,9 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 	// store's own lease lock.
 	var locker ohx.Locker = a.store
 	debounce := opt.debounce
+	if debounce == 0 {
+		debounce = cfg.WebhookDebounce
+	}
 	clientNow := opt.clientNow
 	if clientNow == nil {
 		clientNow = opt.now
@@ -220,7 +223,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
-		q, err := redisq.New(rdb, redisq.Config{Concurrency: cfg.Workers, Debounce: debounce, Logger: a.log, Metrics: a.metrics})
+		q, err := redisq.New(rdb, redisq.Config{Namespace: cfg.RedisNamespace, Concurrency: cfg.Workers, Debounce: debounce, Logger: a.log, Metrics: a.metrics})
 		if err != nil {
 			return nil, err
 		}
