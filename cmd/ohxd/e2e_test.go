@@ -120,7 +120,9 @@ func startDaemon(t *testing.T, bin, addr string, env map[string]string) *daemon 
 	t.Cleanup(func() {
 		if d.cmd.ProcessState == nil {
 			_ = d.cmd.Process.Kill()
-			_ = <-d.exited
+			if err := <-d.exited; err != nil {
+				t.Logf("ohxd stopped: %v", err)
+			}
 		}
 		if t.Failed() {
 			t.Logf("daemon logs:\n%s", tail(d.logs.String(), 60))
