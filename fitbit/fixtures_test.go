@@ -13,25 +13,14 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
-// fixtureDir finds shared/fixtures/googlehealth by walking up from the
-// package directory; a missing directory fails the test.
+// fixtureDir finds shared/fixtures/googlehealth beside the repository; a
+// missing directory fails the test.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		cand := filepath.Join(dir, "shared", "fixtures", "googlehealth")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/fixtures/googlehealth not found in any parent directory")
-		}
-		dir = parent
-	}
+	return shared.Path(t, "fixtures/googlehealth")
 }
 
 func fixture(t testing.TB, name string) []byte {

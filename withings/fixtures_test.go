@@ -11,25 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
-// fixtureDir finds shared/fixtures/withings by walking up from the working
-// directory. A missing folder fails the test: the fixtures are the proof.
+// fixtureDir finds shared/fixtures/withings beside the repository. A missing
+// folder fails the test: the fixtures are the proof.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		cand := filepath.Join(dir, "shared", "fixtures", "withings")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/fixtures/withings not found above the working directory")
-		}
-		dir = parent
-	}
+	return shared.Path(t, "fixtures/withings")
 }
 
 func fixture(t testing.TB, name string) []byte {

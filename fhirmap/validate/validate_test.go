@@ -16,25 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
 // findShared walks up from the working directory to the folder that holds
 // shared/fhir/SOURCE.md (the shared folder sits beside the repository).
 func findShared(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		p := filepath.Join(dir, "shared", "fhir", "SOURCE.md")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("shared/fhir/SOURCE.md not found in any parent directory: the schema's origin cannot be checked")
-		}
-		dir = parent
-	}
+	return shared.Path(t, "fhir/SOURCE.md")
 }
 
 func TestEmbeddedSchemaMatchesSource(t *testing.T) {

@@ -17,25 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
 var now = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	b, err := os.ReadFile(filepath.Join(shared.Path(t, "fixtures/googlehealth"), name))
 	require.NoError(t, err)
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "fixtures", "googlehealth", name))
-		if err == nil {
-			return string(b)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("shared/fixtures/googlehealth/%s not found in any parent directory", name)
-		}
-		dir = parent
-	}
+	return string(b)
 }
 
 const allScopes = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly https://www.googleapis.com/auth/googlehealth.sleep.readonly https://www.googleapis.com/auth/googlehealth.settings.readonly https://www.googleapis.com/auth/googlehealth.ecg.readonly"

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx/internal/shared"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
 )
 
@@ -24,19 +25,7 @@ import (
 
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		cand := filepath.Join(dir, "shared", "fixtures", "withings")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/fixtures/withings not found above the working directory")
-		}
-		dir = parent
-	}
+	return shared.Path(t, "fixtures/withings")
 }
 
 // shape maps each key path ("body.measuregrps[].measures[].value") to the
