@@ -5,12 +5,14 @@
 //
 //   - any mention of the sibling "shared" folder by a relative path ("../"
 //     followed by "shared"), wherever it appears, except in CHANGELOG.md, which
-//     may tell the history;
+//     may tell the history, and, in Go files, a filepath.Join or path.Join that
+//     appends a literal "shared" to a computed directory: the shape of a loop
+//     that walks up from the working directory to find that folder;
 //   - a relative path that, resolved against the directory of the file that
 //     names it, leaves the module root: in Go files the string literals and the
 //     literal leading arguments of filepath.Join and path.Join (a test runs in
-//     its package's directory); in Markdown files the link targets and other
-//     "../" paths (links resolve against the file); in every other file (scripts,
+//     its package's directory); in Markdown files the link targets and every
+//     other "../" path (links resolve against the file); in every other file (scripts,
 //     Dockerfile, manifests, which run from the root or beside themselves) a
 //     "../" path that leaves the root from either place.
 //
@@ -130,6 +132,7 @@ func checkFile(file string, data []byte) []Problem {
 		out = append(out, checkGo(file, dir, data)...)
 	case strings.HasSuffix(file, ".md"):
 		out = append(out, checkText(file, data, dir)...)
+		out = append(out, checkLinks(file, data, dir)...)
 	default:
 		out = append(out, checkText(file, data, dir, ".")...)
 	}
@@ -148,6 +151,29 @@ func checkText(file string, data []byte, bases ...string) []Problem {
 					out = append(out, Problem{File: file, Line: i + 1, Ref: ref, Why: "leaves the module root from " + base})
 					break
 				}
+			}
+		}
+	}
+	return out
+}
+
+// mdLink is the target of a Markdown link or image: ](target) or
+// ](target "title").
+var mdLink = regexp.MustCompile(`\]\(\s*<?([^)\s>]+)`)
+
+// checkLinks reports the relative Markdown link targets that leave the root
+// when resolved against the file's directory, however they are written
+// ("docs/../../x" as well as "../x", which checkText already reports).
+func checkLinks(file string, data []byte, dir string) []Problem {
+	var out []Problem
+	for i, line := range strings.Split(string(data), "\n") {
+		for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || isRelative(target) || strings.Contains(target, ":") || strings.HasPrefix(target, "/") {
+				continue // an anchor, reported by checkText, a URL, or absolute
+			}
+			if escapes(dir, target) {
+				out = append(out, Problem{File: file, Line: i + 1, Ref: target, Why: "leaves the module root from " + dir})
 			}
 		}
 	}
@@ -178,6 +204,10 @@ func checkGo(file, dir string, data []byte) []Problem {
 				report(n.Pos(), s)
 			}
 		case *ast.CallExpr:
+			if isJoin(n.Fun) && walksUpToShared(n.Args) {
+				out = append(out, Problem{File: file, Line: fset.Position(n.Pos()).Line, Ref: "Join(<dir>, \"shared\", …)",
+					Why: "joins the shared folder's name onto a computed directory (a walk-up out of the module)"})
+			}
 			if isJoin(n.Fun) {
 				var parts []string
 				for _, a := range n.Args {
@@ -199,6 +229,28 @@ func checkGo(file, dir string, data []byte) []Problem {
 		return true
 	})
 	return out
+}
+
+// walksUpToShared reports whether a Join call appends a literal starting
+// with the path element "shared" directly to a computed first argument:
+// Join(dir, "shared", …), the step of a loop that climbs parent directories.
+func walksUpToShared(args []ast.Expr) bool {
+	if len(args) < 2 {
+		return false
+	}
+	if _, lit := args[0].(*ast.BasicLit); lit {
+		return false
+	}
+	lit, ok := args[1].(*ast.BasicLit)
+	if !ok {
+		return false
+	}
+	s, ok := stringValue(lit)
+	if !ok {
+		return false
+	}
+	first, _, _ := strings.Cut(path.Clean(s), "/")
+	return first == "shared"
 }
 
 func stringValue(lit *ast.BasicLit) (string, bool) {
