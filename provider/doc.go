@@ -1,8 +1,8 @@
 // Package provider is the toolkit for writing ohx providers: the shared
-// configuration every provider embeds, the outbound
-// HTTP client, error classification, circuit breakers and OAuth 2.0 token
-// handling. Package providertest holds the conformance suite every
-// ohx.Provider runs in its tests.
+// configuration every provider embeds, the outbound HTTP client, error
+// classification, circuit breakers and OAuth 2.0 token handling. Package
+// providertest holds the conformance suite every ohx.Provider runs in its
+// tests.
 //
 // # A provider's configuration
 //
