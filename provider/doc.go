@@ -25,7 +25,7 @@
 //
 //	func New(cfg Config) (*Provider, error) {
 //		p := &Provider{cfg: cfg}
-//		kit, err := cfg.Common.Build(Name, provider.Defaults{
+//		kit, err := cfg.Build(Name, provider.Defaults{
 //			UserLimit: provider.PerMinute(DefaultRequestsPerMinute),
 //			RateLimitScope: provider.ScopeUser,
 //			Classify: classify, Refresher: provider.RefresherFunc(p.refresh),
