@@ -122,15 +122,16 @@ type Defaults struct {
 // default applied, the client of its API and the token sources of its
 // links.
 type Kit struct {
-	// Common holds the settings with every default applied: Locker,
-	// HTTPClient, Timeout, Retry.MaxWait, Logger, Metrics and Now are set,
-	// and so are AppLimit and UserLimit when the provider has defaults.
-	Common
+	// Settings are the provider's settings with every default applied:
+	// Locker, HTTPClient, Timeout, Retry.MaxWait, Logger, Metrics and Now
+	// are set, and so are AppLimit and UserLimit when the provider has
+	// defaults.
+	Settings Common
 	// Client sends the provider's API calls (breaker, rate limits, retries,
 	// classification).
 	Client *Client
-	// Tokens hands out the links' token sources; nil when Common.Tokens is
-	// nil.
+	// Tokens hands out the links' token sources; nil when Settings.Tokens
+	// (the token store) is nil.
 	Tokens *Tokens
 }
 
@@ -205,7 +206,7 @@ func (c Common) Build(name string, d Defaults) (*Kit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	k := &Kit{Common: c, Client: client}
+	k := &Kit{Settings: c, Client: client}
 	if c.Tokens != nil {
 		k.Tokens, err = NewTokens(TokensConfig{
 			Provider: name, Store: c.Tokens, Locker: c.Locker, Refresher: d.Refresher,

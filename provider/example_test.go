@@ -159,8 +159,8 @@ func ExampleCommon_Build() {
 		return
 	}
 	fmt.Println("breaker:", kit.Client.Breaker().Name())
-	fmt.Println("per-user limit is the provider's default:", kit.UserLimit == provider.PerMinute(300))
-	fmt.Println("no application limit:", kit.AppLimit == provider.Limit{})
+	fmt.Println("per-user limit is the provider's default:", kit.Settings.UserLimit == provider.PerMinute(300))
+	fmt.Println("no application limit:", kit.Settings.AppLimit == provider.Limit{})
 	fmt.Println("token sources:", kit.Tokens != nil)
 	// Output:
 	// breaker: acme

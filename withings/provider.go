@@ -198,9 +198,9 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Common = kit.Common
+	cfg.Common = kit.Settings
 	p.cfg, p.client, p.tokens = cfg, kit.Client, kit.Tokens
-	p.log, p.metrics, p.now = kit.Logger, kit.Metrics, kit.Now
+	p.log, p.metrics, p.now = cfg.Logger, cfg.Metrics, cfg.Now
 	return p, nil
 }
 
