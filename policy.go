@@ -32,7 +32,7 @@ func (m AggregationMode) Valid() bool {
 
 // Policy is an organization's sync policy. The zero value and a nil *Policy
 // allow every data type, publish every sample individually, apply
-// DefaultCompanions and put no limit on how far back a sync may read.
+// DefaultCompanions() and put no limit on how far back a sync may read.
 //
 // What a sync finally reads is Policy ∩ the link's consent (Link.DataTypes) ∩
 // the scopes the user granted; the engine reports every type it leaves out and
@@ -48,7 +48,7 @@ type Policy struct {
 	// means AggregationIndividual.
 	DefaultAggregation AggregationMode
 	// Companions maps a data type to the types that must be published with
-	// it (its linked data). Nil means DefaultCompanions; an empty, non-nil
+	// it (its linked data). Nil means DefaultCompanions(); an empty, non-nil
 	// map means no linked data at all.
 	Companions map[DataType][]DataType
 	// MaxLookback, when positive, is the furthest back from now any sync may
@@ -56,9 +56,21 @@ type Policy struct {
 	MaxLookback time.Duration
 }
 
-// DefaultCompanions are the default linked-data rules: ECG and RR intervals
-// always come with the heart rate recorded with them.
-var DefaultCompanions = map[DataType][]DataType{
+// DefaultCompanions returns the default linked-data rules: ECG and RR
+// intervals always come with the heart rate recorded with them. Each call
+// returns a new map, which the caller may change (for example to start a
+// Policy.Companions from the defaults).
+func DefaultCompanions() map[DataType][]DataType {
+	out := make(map[DataType][]DataType, len(defaultCompanions))
+	for t, cs := range defaultCompanions {
+		out[t] = slices.Clone(cs)
+	}
+	return out
+}
+
+// defaultCompanions holds the rules DefaultCompanions returns; never
+// modified.
+var defaultCompanions = map[DataType][]DataType{
 	ECG:         {HeartRate},
 	RRIntervals: {HeartRate},
 }
@@ -155,7 +167,7 @@ func (p *Policy) CompanionsOf(t DataType) []DataType {
 
 func (p *Policy) companions(t DataType) []DataType {
 	if p == nil || p.Companions == nil {
-		return DefaultCompanions[t]
+		return defaultCompanions[t]
 	}
 	return p.Companions[t]
 }

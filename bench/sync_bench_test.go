@@ -101,8 +101,11 @@ func newSyncSide(b *testing.B, f *fakes, hourly bool, lookback time.Duration, bu
 		RedirectURL: "https://ehr.example/oauth/fitbit/callback",
 		AuthURL:     f.Fitbit + "/o/oauth2/v2/auth", TokenURL: f.Fitbit + "/token", RevokeURL: f.Fitbit + "/revoke",
 		APIBaseURL: f.Fitbit + "/", KeysetURL: f.Fitbit + "/webhooks_public_keyset.json",
-		Tokens: st, Locker: st, RequestsPerMinute: -1, Now: func() time.Time { return benchNow },
-		Retry: provider.RetrySettings{MaxWait: time.Second},
+		Common: provider.Common{
+			Tokens: st, Locker: st, UserLimit: provider.NoLimit(),
+			Now:   func() time.Time { return benchNow },
+			Retry: provider.RetrySettings{MaxWait: time.Second},
+		},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store"
@@ -34,8 +35,10 @@ func (nopPublisher) Publish(context.Context, []ohx.Resource) (ohx.PublishResult,
 // over loopback with the Redis queue.
 func BenchmarkWebhookHandler(b *testing.B) {
 	st := store.NewMemory()
-	p, err := withings.New(withings.Config{ClientID: "c", ClientSecret: "s", Tokens: st,
-		Webhook: withings.WebhookConfig{Secret: "bench-secret-0123456789"}})
+	p, err := withings.New(withings.Config{ClientID: "c", ClientSecret: "s",
+		Webhook: withings.WebhookConfig{Secret: "bench-secret-0123456789"},
+		Common:  provider.Common{Tokens: st},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -124,8 +124,11 @@ func newEnv(t *testing.T, o options) *env {
 		RedirectURL: e.http.URL + "/oauth/fitbit/callback",
 		AuthURL:     fitbitURL + "/o/oauth2/v2/auth", TokenURL: fitbitURL + "/token", RevokeURL: fitbitURL + "/revoke",
 		APIBaseURL: fitbitURL + "/", KeysetURL: fitbitURL + "/webhooks_public_keyset.json",
-		Tokens: e.store, Locker: e.store, RequestsPerMinute: -1, WebhookSecret: webhookSecret,
-		Breakers: e.breakers, Breaker: o.breaker, Retry: retry, Metrics: metrics, Now: fixedNow,
+		WebhookSecret: webhookSecret,
+		Common: provider.Common{
+			Tokens: e.store, Locker: e.store, UserLimit: provider.NoLimit(), Breakers: e.breakers,
+			Breaker: o.breaker, Retry: retry, Metrics: metrics, Now: fixedNow,
+		},
 	})
 	require.NoError(t, err)
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
@@ -51,9 +50,11 @@ func newWithingsEnv(t *testing.T, breaker provider.BreakerSettings) *wenv {
 	w.fake.AddUser(withingstest.User{ID: withingsUser, TimeZone: "Europe/Paris"})
 	p, err := withings.New(withings.Config{
 		ClientID: w.fake.ClientID(), ClientSecret: w.fake.ClientSecret(),
-		APIBase: w.fake.URL(), AuthBase: w.fake.URL(), HTTPClient: w.fake.Client(),
-		Tokens: w.store, Locker: w.store, Breakers: w.breakers, Breaker: breaker,
-		AppLimit: provider.Limit{Rate: rate.Inf},
+		APIBaseURL: w.fake.URL(), AuthURL: w.fake.AuthURL(),
+		Common: provider.Common{
+			HTTPClient: w.fake.Client(), Tokens: w.store, Locker: w.store, Breakers: w.breakers,
+			Breaker: breaker, AppLimit: provider.NoLimit(),
+		},
 	})
 	require.NoError(t, err)
 	w.fhir = fhirtest.New(fhirtestOptions()...)

@@ -107,10 +107,8 @@ func conformance(t *testing.T, cfg fhirmap.Config) {
 					assert.True(t, strings.HasPrefix(sys, "urn:ohx:"), "%s identifier system %s is not ours", r.Key(), sys)
 				}
 			}
-			for _, mode := range []fhirmap.WriteMode{fhirmap.WriteUpdate, fhirmap.WriteConditionalCreate} {
-				b, err := fhirmap.Transaction(rs, mode)
-				require.NoError(t, err)
-				data, err := b.MarshalJSON()
+			for _, conditional := range []bool{false, true} {
+				data, err := transaction(t, rs, conditional).MarshalJSON()
 				require.NoError(t, err)
 				assert.NoError(t, validate.Bundle(data))
 			}
@@ -376,27 +374,6 @@ func TestDevices(t *testing.T) {
 	assert.NotContains(t, assoc2, "period", "no first-use time: no period, never the sync time")
 	assert.Equal(t, "attached", assoc["status"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"])
 	assert.Equal(t, map[string]any{"reference": "Device/" + dev["id"].(string)}, assoc["device"])
-}
-
-func TestTransactionBundle(t *testing.T) {
-	tr := newTransformer(t, fhirmap.Config{})
-	rs, err := tr.Transform(t.Context(), ohx.Batch{Link: withingsLink(), Samples: withingsSamples()[:2]})
-	require.NoError(t, err)
-	b, err := fhirmap.Transaction(rs, fhirmap.WriteConditionalCreate)
-	require.NoError(t, err)
-	require.Len(t, b.Entry, len(rs))
-	assert.Equal(t, fhirmap.MethodPost, b.Entry[0].Request.Method)
-	assert.Equal(t, "Observation", b.Entry[0].Request.URL)
-	require.NotNil(t, b.Entry[0].Request.IfNoneExist)
-	assert.True(t, strings.HasPrefix(*b.Entry[0].Request.IfNoneExist, "identifier=urn%3Aohx%3Awithings%3Aobservation|"))
-	last := b.Entry[len(b.Entry)-1]
-	assert.Equal(t, fhirmap.MethodPut, last.Request.Method, "Provenance has no identifier: written by id")
-	assert.Equal(t, "urn:uuid:"+rs[0].ID, b.Entry[0].FullURL)
-
-	_, err = fhirmap.Transaction(append(rs, rs[0]), fhirmap.WriteUpdate)
-	assert.Error(t, err, "duplicate ids")
-	_, err = fhirmap.Transaction(nil, fhirmap.WriteUpdate)
-	assert.Error(t, err)
 }
 
 func TestFastPathEqualsGeneric(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // DeviceAssociationID returns the deterministic id of the DeviceAssociation
@@ -24,7 +25,7 @@ var deviceKindText = map[ohx.DeviceKind]string{
 }
 
 // Device maps a provider device to its R5 Device.
-func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*Device, error) {
+func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*r5.Device, error) {
 	if d.ID == "" {
 		return nil, errors.New("fhirmap: device has no provider id")
 	}
@@ -32,18 +33,18 @@ func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*Device, error) {
 	if provider == "" {
 		provider = link.Provider
 	}
-	dev := &Device{
+	dev := &r5.Device{
 		ID:         DeviceID(provider, d.ID),
 		Meta:       t.meta(provider),
-		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "device")), Value: ptr(d.ID)}},
-		Status:     DeviceActive,
+		Identifier: []r5.Identifier{{System: ptr(t.IdentifierSystem(provider, "device")), Value: ptr(d.ID)}},
+		Status:     r5.DeviceActive,
 	}
 	if d.Manufacturer != "" {
 		dev.Manufacturer = ptr(d.Manufacturer)
 	}
 	if d.Model != "" {
 		dev.DisplayName = ptr(d.Model)
-		dev.Name = []DeviceName{{Value: d.Model, Type: NameRegistered, Display: ptr(true)}}
+		dev.Name = []r5.DeviceName{{Value: d.Model, Type: r5.NameRegistered, Display: ptr(true)}}
 	}
 	if d.ModelNumber != "" {
 		dev.ModelNumber = ptr(d.ModelNumber)
@@ -58,19 +59,19 @@ func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*Device, error) {
 	}
 	// SNOMED CT 49062001 |Device (physical object)| plus our own kind code:
 	// no more specific SNOMED concept was verified for consumer wearables.
-	dev.Type = []CodeableConcept{t.codeable([]code{cDevice, own("device-kind-"+string(kind), text)}, text)}
+	dev.Type = []r5.CodeableConcept{t.codeable([]code{cDevice, own("device-kind-"+string(kind), text)}, text)}
 	if d.Firmware != "" {
-		dev.Version = []DeviceVersion{{Type: &CodeableConcept{Text: ptr("firmware")}, Value: d.Firmware}}
+		dev.Version = []r5.DeviceVersion{{Type: &r5.CodeableConcept{Text: ptr("firmware")}, Value: d.Firmware}}
 	}
 	if d.BatteryPercent != nil {
-		dev.Property = append(dev.Property, DeviceProperty{
+		dev.Property = append(dev.Property, r5.DeviceProperty{
 			Type:          t.codeable([]code{own("battery-level", "Battery level")}, "Battery level"),
 			ValueQuantity: quantity(*d.BatteryPercent, "%"),
 		})
 	} else if d.BatteryStatus != "" {
-		dev.Property = append(dev.Property, DeviceProperty{
+		dev.Property = append(dev.Property, r5.DeviceProperty{
 			Type:                 t.codeable([]code{own("battery-status", "Battery status")}, "Battery status"),
-			ValueCodeableConcept: &CodeableConcept{Text: ptr(d.BatteryStatus)},
+			ValueCodeableConcept: &r5.CodeableConcept{Text: ptr(d.BatteryStatus)},
 		})
 	}
 	return dev, nil
@@ -79,7 +80,7 @@ func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*Device, error) {
 // DeviceAssociation maps the link between a provider device and the link's
 // patient: status attached, and period.start only from the provider's
 // first-use time (never the time of the sync).
-func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*DeviceAssociation, error) {
+func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*r5.DeviceAssociation, error) {
 	if d.ID == "" {
 		return nil, errors.New("fhirmap: device has no provider id")
 	}
@@ -88,16 +89,16 @@ func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*DeviceA
 		provider = link.Provider
 	}
 	id := DeviceAssociationID(link, provider, d.ID)
-	a := &DeviceAssociation{
+	a := &r5.DeviceAssociation{
 		ID:         id,
 		Meta:       t.meta(provider),
-		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "device-association")), Value: ptr(id)}},
+		Identifier: []r5.Identifier{{System: ptr(t.IdentifierSystem(provider, "device-association")), Value: ptr(id)}},
 		Device:     t.ref("Device", DeviceID(provider, d.ID), t.IdentifierSystem(provider, "device"), d.ID),
-		Status:     AssociationStatus(AssociationAttached),
-		Subject:    &Reference{Reference: ptr(link.Patient)},
+		Status:     r5.AssociationStatus(r5.AssociationAttached),
+		Subject:    &r5.Reference{Reference: ptr(link.Patient)},
 	}
 	if !d.FirstUse.IsZero() {
-		a.Period = &Period{Start: instant(d.FirstUse)}
+		a.Period = &r5.Period{Start: instant(d.FirstUse)}
 	}
 	return a, nil
 }

@@ -38,20 +38,16 @@
 // [Transformer.RetractionQueries] and [Transformer.Retract] implement
 // [ohx.Retracter] on top of it, so the engine can find and retract what a
 // deleted record was published as.
-// [Transaction] wraps resources in a transaction Bundle with urn:uuid fullUrls.
 //
 // # R5 structs
 //
-// The R5 resources ohx emits are hand-written here (Observation with
-// SampledData, DiagnosticReport, Device, DeviceAssociation, Provenance,
-// Bundle and OperationOutcome), because no Go library models R5. They reuse
-// only the datatypes of github.com/samply/golang-fhir-models whose JSON is the
-// same in R4 and R5 (Coding, CodeableConcept, Quantity, Reference, Identifier,
-// Period, Meta, Annotation, Range, Ratio); samply's R4 resources are never
-// emitted, because they write R4 JSON. Optional elements are pointers or
-// slices with omitempty, required codes are string types checked by Validate,
-// decimals are json.Number so they keep their precision, and MarshalJSON
-// writes the resourceType.
+// The resources are built with the structs of the sibling package
+// fhirmap/r5 (Observation with SampledData, DiagnosticReport, Device,
+// DeviceAssociation, Provenance, Bundle, OperationOutcome), hand-written
+// because no Go library models R5. They are public so that custom
+// transformers and publishers can build, adjust and read resources the same
+// way; an R4 output is planned as fhirmap/r4 beside it. Publishers wrap the
+// resources in Bundles (see package publish).
 //
 // # Proof
 //

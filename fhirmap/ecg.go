@@ -2,6 +2,7 @@ package fhirmap
 
 import (
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // ECGReportID returns the deterministic id of the DiagnosticReport that ties
@@ -21,24 +22,24 @@ func (t *Transformer) ecgReport(link *ohx.Link, s *ohx.Sample, ecgID, hrID strin
 		provider = link.Provider
 	}
 	id := ECGReportID(ecgID)
-	r := &DiagnosticReport{
+	r := &r5.DiagnosticReport{
 		ID:         id,
 		Meta:       t.meta(provider),
-		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "diagnostic-report")), Value: ptr(id)}},
-		Status:     ReportFinal,
-		Category: []CodeableConcept{{Coding: []Coding{{System: ptr(SystemDiagnosticServiceSection), Code: ptr("EC"),
+		Identifier: []r5.Identifier{{System: ptr(t.IdentifierSystem(provider, "diagnostic-report")), Value: ptr(id)}},
+		Status:     r5.ReportFinal,
+		Category: []r5.CodeableConcept{{Coding: []r5.Coding{{System: ptr(SystemDiagnosticServiceSection), Code: ptr("EC"),
 			Display: ptr("Electrocardiac (e.g., EKG, EEC, Holter)")}}}},
 		Code:    t.codeable([]code{cEKGStudy}, "ECG"),
-		Subject: &Reference{Reference: ptr(link.Patient)},
-		Result:  []Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)},
+		Subject: &r5.Reference{Reference: ptr(link.Patient)},
+		Result:  []r5.Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)},
 	}
-	if status(s) == ObservationAmended {
-		r.Status = ReportAmended
+	if status(s) == r5.ObservationAmended {
+		r.Status = r5.ReportAmended
 	}
 	if s.Instant() {
 		r.EffectiveDateTime = dateTime(s.LocalStart())
 	} else {
-		r.EffectivePeriod = &Period{Start: dateTime(s.LocalStart()), End: dateTime(s.LocalEnd())}
+		r.EffectivePeriod = &r5.Period{Start: dateTime(s.LocalStart()), End: dateTime(s.LocalEnd())}
 	}
 	if !s.Modified.IsZero() {
 		r.Issued = instant(s.Modified)
@@ -54,13 +55,13 @@ func (t *Transformer) ecgReport(link *ohx.Link, s *ohx.Sample, ecgID, hrID strin
 	}
 	switch class {
 	case ohx.ECGSinusRhythm:
-		r.ConclusionCode = []CodeableConcept{t.codeable([]code{cSinusRhythm}, "Sinus rhythm")}
+		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{cSinusRhythm}, "Sinus rhythm")}
 		r.Conclusion = ptr("Sinus rhythm (device classification).")
 	case ohx.ECGAtrialFibrillation:
-		r.ConclusionCode = []CodeableConcept{t.codeable([]code{cAFib}, "Atrial fibrillation")}
+		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{cAFib}, "Atrial fibrillation")}
 		r.Conclusion = ptr("Atrial fibrillation (device classification).")
 	case ohx.ECGInconclusive:
-		r.ConclusionCode = []CodeableConcept{t.codeable([]code{own("ecg-inconclusive", "Inconclusive")}, "Inconclusive")}
+		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{own("ecg-inconclusive", "Inconclusive")}, "Inconclusive")}
 		r.Conclusion = ptr("Inconclusive: the device could not classify the rhythm.")
 	default:
 		r.Conclusion = ptr("Not classified by the device.")

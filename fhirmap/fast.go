@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // The fast path writes the JSON of the most frequent shape, a single-quantity
@@ -44,8 +45,8 @@ func (t *Transformer) buildFastCodes() error {
 			continue
 		}
 		b, err := json.Marshal(struct {
-			Category []CodeableConcept `json:"category"`
-			Code     CodeableConcept   `json:"code"`
+			Category []r5.CodeableConcept `json:"category"`
+			Code     r5.CodeableConcept   `json:"code"`
 		}{category(m.Category), t.codeable(m.Codes, m.Text)})
 		if err != nil {
 			return fmt.Errorf("fhirmap: render codes of %s: %w", m.Type, err)

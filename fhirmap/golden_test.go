@@ -13,6 +13,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 )
 
@@ -47,11 +48,9 @@ func TestGolden(t *testing.T) {
 	for i, n := range names {
 		files[n] = rs[i].JSON
 	}
-	b, err := fhirmap.Transaction(rs[:4], fhirmap.WriteUpdate)
+	files["bundle-transaction.json"], err = transaction(t, rs[:4], false).MarshalJSON()
 	require.NoError(t, err)
-	files["bundle-transaction.json"], err = b.MarshalJSON()
-	require.NoError(t, err)
-	oo := fhirmap.OperationOutcome{Issue: []fhirmap.OperationOutcomeIssue{{Severity: "error", Code: "invalid",
+	oo := r5.OperationOutcome{Issue: []r5.OperationOutcomeIssue{{Severity: "error", Code: "invalid",
 		Diagnostics: ptrTo("Observation.status: status is not a code of the required value set observation-status")}}}
 	require.NoError(t, oo.Validate())
 	files["operationoutcome.json"], err = oo.MarshalJSON()

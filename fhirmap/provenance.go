@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // maxEntities caps the provider record ids listed as Provenance entities; a
@@ -86,16 +87,16 @@ func ProvenanceID(linkID, key string, w ohx.Window, spanStart, spanEnd time.Time
 }
 
 func (t *Transformer) softwareDevice() (ohx.Resource, error) {
-	d := &Device{
+	d := &r5.Device{
 		ID:          t.SoftwareDeviceID(),
-		Identifier:  []Identifier{{System: ptr(t.base + ":software"), Value: ptr("ohx")}},
-		Status:      DeviceActive,
+		Identifier:  []r5.Identifier{{System: ptr(t.base + ":software"), Value: ptr("ohx")}},
+		Status:      r5.DeviceActive,
 		DisplayName: ptr("ohx"),
-		Name:        []DeviceName{{Value: "ohx", Type: NameRegistered, Display: ptr(true)}},
-		Type:        []CodeableConcept{t.codeable([]code{own("software", "Software")}, "Software")},
+		Name:        []r5.DeviceName{{Value: "ohx", Type: r5.NameRegistered, Display: ptr(true)}},
+		Type:        []r5.CodeableConcept{t.codeable([]code{own("software", "Software")}, "Software")},
 	}
 	if t.cfg.SoftwareVersion != "" {
-		d.Version = []DeviceVersion{{Value: t.cfg.SoftwareVersion}}
+		d.Version = []r5.DeviceVersion{{Value: t.cfg.SoftwareVersion}}
 	}
 	return t.resource("Device", d.ID, "", d.Identifier[0], d)
 }
@@ -104,7 +105,7 @@ func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSe
 	var out []ohx.Resource
 	agent := t.ref("Device", t.SoftwareDeviceID(), t.base+":software", "ohx")
 	if t.cfg.Organization != "" {
-		agent = Reference{Reference: ptr(t.cfg.Organization)}
+		agent = r5.Reference{Reference: ptr(t.cfg.Organization)}
 	} else {
 		sw, err := t.softwareDevice()
 		if err != nil {
@@ -119,13 +120,13 @@ func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSe
 			win = ohx.Window{}
 		}
 		id := ProvenanceID(LinkKey(link), g.key, win, g.start, g.end)
-		p := &Provenance{
+		p := &r5.Provenance{
 			ID:       id,
 			Meta:     t.meta(link.Provider),
 			Recorded: instant(recorded),
-			Patient:  &Reference{Reference: ptr(link.Patient)},
-			Agent: []ProvenanceAgent{{
-				Type: &CodeableConcept{Coding: []Coding{{System: ptr(SystemProvenanceParticipantType), Code: ptr("assembler"), Display: ptr("Assembler")}}},
+			Patient:  &r5.Reference{Reference: ptr(link.Patient)},
+			Agent: []r5.ProvenanceAgent{{
+				Type: &r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemProvenanceParticipantType), Code: ptr("assembler"), Display: ptr("Assembler")}}},
 				Who:  agent,
 			}},
 		}
@@ -135,22 +136,22 @@ func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSe
 		}
 		switch {
 		case !w.Empty() && g.key != "device":
-			p.OccurredPeriod = &Period{Start: instant(w.Start), End: instant(w.End)}
+			p.OccurredPeriod = &r5.Period{Start: instant(w.Start), End: instant(w.End)}
 		case !g.start.IsZero():
-			p.OccurredPeriod = &Period{Start: instant(g.start), End: instant(g.end)}
+			p.OccurredPeriod = &r5.Period{Start: instant(g.start), End: instant(g.end)}
 		}
 		if len(g.records) > 0 && len(g.records) <= maxEntities {
 			sys := t.IdentifierSystem(link.Provider, "record")
 			for _, rec := range g.records {
-				p.Entity = append(p.Entity, ProvenanceEntity{Role: "source", What: Reference{Identifier: &Identifier{System: ptr(sys), Value: ptr(rec)}}})
+				p.Entity = append(p.Entity, r5.ProvenanceEntity{Role: "source", What: r5.Reference{Identifier: &r5.Identifier{System: ptr(sys), Value: ptr(rec)}}})
 			}
 		} else {
-			p.Entity = []ProvenanceEntity{{Role: "source", What: Reference{
-				Identifier: &Identifier{System: ptr(t.base + ":sha256"), Value: ptr(hex.EncodeToString(g.sum.Sum(nil)))},
+			p.Entity = []r5.ProvenanceEntity{{Role: "source", What: r5.Reference{
+				Identifier: &r5.Identifier{System: ptr(t.base + ":sha256"), Value: ptr(hex.EncodeToString(g.sum.Sum(nil)))},
 				Display:    ptr("SHA-256 of the mapped resources"),
 			}}}
 		}
-		r, err := t.resource("Provenance", id, ohx.DataType(""), Identifier{}, p)
+		r, err := t.resource("Provenance", id, ohx.DataType(""), r5.Identifier{}, p)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // EnteredInError returns a copy of r whose status says entered-in-error, to be
@@ -27,13 +28,13 @@ func EnteredInError(r ohx.Resource) (ohx.Resource, error) {
 	}
 	switch r.Type {
 	case "Observation":
-		m["status"] = string(ObservationEnteredInError)
+		m["status"] = string(r5.ObservationEnteredInError)
 	case "DiagnosticReport":
-		m["status"] = string(ReportEnteredInError)
+		m["status"] = string(r5.ReportEnteredInError)
 	case "Device":
-		m["status"] = string(DeviceEnteredInError)
+		m["status"] = string(r5.DeviceEnteredInError)
 	case "DeviceAssociation":
-		m["status"] = AssociationStatus(AssociationEnteredInError)
+		m["status"] = r5.AssociationStatus(r5.AssociationEnteredInError)
 	default:
 		return ohx.Resource{}, fmt.Errorf("fhirmap: %s has no entered-in-error status", r.Type)
 	}
@@ -121,17 +122,17 @@ func (t *Transformer) RetractionQueries(link ohx.Link, dt ohx.DataType, w ohx.Wi
 
 // retractable is the part of a found resource Retract checks.
 type retractable struct {
-	ResourceType string       `json:"resourceType"`
-	Status       string       `json:"status"`
-	Identifier   []Identifier `json:"identifier"`
+	ResourceType string          `json:"resourceType"`
+	Status       string          `json:"status"`
+	Identifier   []r5.Identifier `json:"identifier"`
 	Code         *struct {
-		Coding []Coding `json:"coding"`
-		Text   string   `json:"text"`
+		Coding []r5.Coding `json:"coding"`
+		Text   string      `json:"text"`
 	} `json:"code"`
-	Subject           *Reference  `json:"subject"`
-	EffectiveDateTime *string     `json:"effectiveDateTime"`
-	EffectivePeriod   *Period     `json:"effectivePeriod"`
-	DerivedFrom       []Reference `json:"derivedFrom"`
+	Subject           *r5.Reference  `json:"subject"`
+	EffectiveDateTime *string        `json:"effectiveDateTime"`
+	EffectivePeriod   *r5.Period     `json:"effectivePeriod"`
+	DerivedFrom       []r5.Reference `json:"derivedFrom"`
 }
 
 // Retract implements ohx.Retracter: it returns r marked entered-in-error
@@ -161,7 +162,7 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 	if head.ResourceType != r.Type {
 		return ohx.Resource{}, false, fmt.Errorf("fhirmap: %s: JSON resourceType does not match", r.Key())
 	}
-	if head.Status == string(ObservationEnteredInError) || len(head.DerivedFrom) > 0 ||
+	if head.Status == string(r5.ObservationEnteredInError) || len(head.DerivedFrom) > 0 ||
 		head.Subject == nil || str(head.Subject.Reference) != link.Patient {
 		return ohx.Resource{}, false, nil
 	}
@@ -203,7 +204,7 @@ func (tg *retractionTarget) hasText(text string) bool {
 	return text == tg.text
 }
 
-func hasCode(have []Coding, t *Transformer, want []code) bool {
+func hasCode(have []r5.Coding, t *Transformer, want []code) bool {
 	for _, h := range have {
 		for _, c := range want {
 			if str(h.System) == t.codeSystem(c) && str(h.Code) == c.Code {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // formatFloat writes v in the shortest plain decimal form that reads back as
@@ -18,7 +19,7 @@ func formatFloat(v float64) string {
 // waveform encodes an ECG as R5 SampledData: the provider's integer samples
 // unchanged and in full, origin 0 mV, factor converting a sample to mV, and
 // the interval 1000 / sampling frequency in ms.
-func waveform(s *ohx.Sample) (*SampledData, code, error) {
+func waveform(s *ohx.Sample) (*r5.SampledData, code, error) {
 	w := s.Waveform
 	if w == nil || len(w.Samples) == 0 {
 		return nil, code{}, errors.New("fhirmap: ecg sample has no waveform")
@@ -38,8 +39,8 @@ func waveform(s *ohx.Sample) (*SampledData, code, error) {
 	if w.Lead != "" && w.Lead != "I" {
 		c = cECGLead
 	}
-	return &SampledData{
-		Origin:       Quantity{Value: number(0), Unit: ptr("mV"), System: ptr(ucum), Code: ptr("mV")},
+	return &r5.SampledData{
+		Origin:       r5.Quantity{Value: number(0), Unit: ptr("mV"), System: ptr(ucum), Code: ptr("mV")},
 		Interval:     number(1000 / w.SamplingFrequency),
 		IntervalUnit: "ms",
 		Factor:       number(w.FactorToMillivolts),
@@ -51,12 +52,12 @@ func waveform(s *ohx.Sample) (*SampledData, code, error) {
 // series encodes a list of values as R5 SampledData with origin 0 in unit:
 // regularly spaced values with interval (ms), irregular ones with offsets (ms
 // from the sample's start), never both (sdd-1).
-func series(sr *ohx.Series, unit string) (*SampledData, error) {
+func series(sr *ohx.Series, unit string) (*r5.SampledData, error) {
 	if sr == nil || len(sr.Values) == 0 {
 		return nil, errors.New("series is empty")
 	}
-	sd := &SampledData{
-		Origin:       Quantity{Value: number(0), Unit: ptr(unit), System: ptr(ucum), Code: ptr(unit)},
+	sd := &r5.SampledData{
+		Origin:       r5.Quantity{Value: number(0), Unit: ptr(unit), System: ptr(ucum), Code: ptr(unit)},
 		IntervalUnit: "ms",
 		Dimensions:   1,
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // DefaultBaseURI is the base of every identifier system, code system and
@@ -95,11 +96,11 @@ func (t *Transformer) CodeSystem() string { return t.sysCode }
 
 // ref returns the reference to a resource ohx emits: literal "Type/id", or,
 // with Config.LogicalReferences, a logical reference by its business identifier.
-func (t *Transformer) ref(typ, id, system, value string) Reference {
+func (t *Transformer) ref(typ, id, system, value string) r5.Reference {
 	if t.cfg.LogicalReferences && system != "" && value != "" {
-		return Reference{Type: ptr(typ), Identifier: &Identifier{System: ptr(system), Value: ptr(value)}}
+		return r5.Reference{Type: ptr(typ), Identifier: &r5.Identifier{System: ptr(system), Value: ptr(value)}}
 	}
-	return Reference{Reference: ptr(typ + "/" + id)}
+	return r5.Reference{Reference: ptr(typ + "/" + id)}
 }
 
 // ErrNoPatient is returned when a batch's link has no patient reference.
@@ -186,7 +187,7 @@ func (t *Transformer) Sample(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error
 	return t.resource("Observation", o.ID, s.Type, o.Identifier[0], o)
 }
 
-func (t *Transformer) resource(typ, id string, dt ohx.DataType, ident Identifier, v interface {
+func (t *Transformer) resource(typ, id string, dt ohx.DataType, ident r5.Identifier, v interface {
 	Validate() error
 	MarshalJSON() ([]byte, error)
 },
@@ -201,14 +202,14 @@ func (t *Transformer) resource(typ, id string, dt ohx.DataType, ident Identifier
 	return ohx.Resource{Type: typ, ID: id, Identifier: str(ident.System) + "|" + str(ident.Value), DataType: dt, JSON: json.RawMessage(data)}, nil
 }
 
-func (t *Transformer) codeable(codes []code, text string) CodeableConcept {
-	cc := CodeableConcept{Coding: make([]Coding, len(codes))}
+func (t *Transformer) codeable(codes []code, text string) r5.CodeableConcept {
+	cc := r5.CodeableConcept{Coding: make([]r5.Coding, len(codes))}
 	for i, c := range codes {
 		sys := c.System
 		if sys == ownCode {
 			sys = t.sysCode
 		}
-		cc.Coding[i] = Coding{System: ptr(sys), Code: ptr(c.Code), Display: ptr(c.Display)}
+		cc.Coding[i] = r5.Coding{System: ptr(sys), Code: ptr(c.Code), Display: ptr(c.Display)}
 	}
 	if text != "" {
 		cc.Text = ptr(text)
@@ -216,14 +217,14 @@ func (t *Transformer) codeable(codes []code, text string) CodeableConcept {
 	return cc
 }
 
-func category(cat string) []CodeableConcept {
-	return []CodeableConcept{{Coding: []Coding{{System: ptr(SystemObservationCategory), Code: ptr(cat), Display: ptr(categoryDisplay[cat])}}}}
+func category(cat string) []r5.CodeableConcept {
+	return []r5.CodeableConcept{{Coding: []r5.Coding{{System: ptr(SystemObservationCategory), Code: ptr(cat), Display: ptr(categoryDisplay[cat])}}}}
 }
 
 // quantity builds a UCUM Quantity; decimals are written in the shortest form
 // that round-trips (json.Number keeps it exact).
-func quantity(v float64, unit string) *Quantity {
-	return &Quantity{Value: number(v), Unit: ptr(unit), System: ptr(ucum), Code: ptr(unit)}
+func quantity(v float64, unit string) *r5.Quantity {
+	return &r5.Quantity{Value: number(v), Unit: ptr(unit), System: ptr(ucum), Code: ptr(unit)}
 }
 
 func number(v float64) *json.Number {
@@ -241,19 +242,19 @@ func instant(ts time.Time) *string {
 	return &s
 }
 
-func status(s *ohx.Sample) ObservationStatus {
+func status(s *ohx.Sample) r5.ObservationStatus {
 	if !s.Created.IsZero() && s.Modified.After(s.Created) {
-		return ObservationAmended
+		return r5.ObservationAmended
 	}
-	return ObservationFinal
+	return r5.ObservationFinal
 }
 
-func (t *Transformer) meta(provider string) *Meta {
-	return &Meta{Source: ptr(t.base + ":" + provider)}
+func (t *Transformer) meta(provider string) *r5.Meta {
+	return &r5.Meta{Source: ptr(t.base + ":" + provider)}
 }
 
 // Observation builds the Observation of one sample with the generic path.
-func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, error) {
+func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observation, error) {
 	m, ok := tableIndex[s.Type]
 	if !ok {
 		return nil, fmt.Errorf("fhirmap: no mapping for data type %q", s.Type)
@@ -263,22 +264,22 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 		provider = link.Provider
 	}
 	id := SampleID(link, s)
-	o := &Observation{
+	o := &r5.Observation{
 		ID:         id,
 		Meta:       t.meta(provider),
-		Identifier: []Identifier{{System: ptr(t.IdentifierSystem(provider, "observation")), Value: ptr(id)}},
+		Identifier: []r5.Identifier{{System: ptr(t.IdentifierSystem(provider, "observation")), Value: ptr(id)}},
 		Status:     status(s),
 		Category:   category(m.Category),
 		Code:       t.codeable(m.Codes, m.Text),
-		Subject:    &Reference{Reference: ptr(link.Patient)},
+		Subject:    &r5.Reference{Reference: ptr(link.Patient)},
 	}
 	if s.RecordID != "" {
-		o.Identifier = append(o.Identifier, Identifier{System: ptr(t.IdentifierSystem(provider, "record")), Value: ptr(s.RecordID)})
+		o.Identifier = append(o.Identifier, r5.Identifier{System: ptr(t.IdentifierSystem(provider, "record")), Value: ptr(s.RecordID)})
 	}
 	if s.Instant() {
 		o.EffectiveDateTime = dateTime(s.LocalStart())
 	} else {
-		o.EffectivePeriod = &Period{Start: dateTime(s.LocalStart()), End: dateTime(s.LocalEnd())}
+		o.EffectivePeriod = &r5.Period{Start: dateTime(s.LocalStart()), End: dateTime(s.LocalEnd())}
 	}
 	if !s.Modified.IsZero() {
 		o.Issued = instant(s.Modified)
@@ -290,17 +291,17 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 		r := t.ref("Device", t.deviceID(provider, s.DeviceID), t.IdentifierSystem(provider, "device"), s.DeviceID)
 		o.Device = &r
 	case s.DeviceName != "":
-		o.Device = &Reference{Display: ptr(s.DeviceName)}
+		o.Device = &r5.Reference{Display: ptr(s.DeviceName)}
 	}
 	if s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous {
-		o.Note = []Annotation{{Text: recordingNote[s.Recording]}}
+		o.Note = []r5.Annotation{{Text: recordingNote[s.Recording]}}
 	}
 	if s.CompanionOf == ohx.ECG && s.Group != "" {
 		// The heart rate an ECG recording measured: derived from the waveform.
 		ecg := *s
 		ecg.Type = ohx.ECG
 		ecgID := SampleID(link, &ecg)
-		o.DerivedFrom = []Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)}
+		o.DerivedFrom = []r5.Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)}
 	}
 	unit := s.Unit
 	if unit == "" {
@@ -316,7 +317,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 	case ohx.ShapeQuantity:
 		o.ValueQuantity = quantity(s.Value, unit)
 		for _, c := range s.Components {
-			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
 		}
 	case ohx.ShapeComponents:
 		for _, c := range s.Components {
@@ -324,7 +325,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*Observation, 
 				o.ValueQuantity = quantity(c.Value, unitOr(c.Unit, unit))
 				continue
 			}
-			o.Component = append(o.Component, ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
 		}
 	case ohx.ShapeWaveform:
 		sd, lead, err := waveform(s)
@@ -361,7 +362,7 @@ func unitOr(u, def string) string {
 // componentCode codes a component; a component the table does not know (a
 // custom provider's) keeps its value under our own code "component-{code}"
 // rather than failing the batch.
-func (t *Transformer) componentCode(m *mapping, c string) CodeableConcept {
+func (t *Transformer) componentCode(m *mapping, c string) r5.CodeableConcept {
 	if cm := m.component(c); cm != nil {
 		return t.codeable(cm.Codes, cm.Text)
 	}
@@ -380,7 +381,7 @@ func (m *mapping) component(c string) *componentMap {
 // aggregate fills an hourly aggregate: the natural statistic as the value and
 // minimum, maximum and count (and the other statistic) as components coded
 // from observation-statistics; the raw series, if kept, as SampledData.
-func (t *Transformer) aggregate(o *Observation, s *ohx.Sample, unit string) {
+func (t *Transformer) aggregate(o *r5.Observation, s *ohx.Sample, unit string) {
 	a := s.Aggregate
 	info, _ := s.Type.Info()
 	o.ValueQuantity = quantity(s.Value, unit)
@@ -388,25 +389,34 @@ func (t *Transformer) aggregate(o *Observation, s *ohx.Sample, unit string) {
 	if info.Aggregation == ohx.AggregateSum {
 		stat = statSum
 	}
-	o.Method = &CodeableConcept{Coding: []Coding{{System: ptr(SystemObservationStatistics), Code: ptr(stat), Display: ptr(statDisplay[stat])}},
+	o.Method = &r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemObservationStatistics), Code: ptr(stat), Display: ptr(statDisplay[stat])}},
 		Text: ptr("Hourly " + strings.ToLower(statDisplay[stat]))}
-	comp := func(c string) CodeableConcept {
-		return CodeableConcept{Coding: []Coding{{System: ptr(SystemObservationStatistics), Code: ptr(c), Display: ptr(statDisplay[c])}}}
+	comp := func(c string) r5.CodeableConcept {
+		return r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemObservationStatistics), Code: ptr(c), Display: ptr(statDisplay[c])}}}
 	}
 	o.Component = append(o.Component,
-		ObservationComponent{Code: comp(statMinimum), ValueQuantity: quantity(a.Min, unit)},
-		ObservationComponent{Code: comp(statMaximum), ValueQuantity: quantity(a.Max, unit)},
-		ObservationComponent{Code: comp(statCount), ValueInteger: ptr(int64(a.Count))},
+		r5.ObservationComponent{Code: comp(statMinimum), ValueQuantity: quantity(a.Min, unit)},
+		r5.ObservationComponent{Code: comp(statMaximum), ValueQuantity: quantity(a.Max, unit)},
+		r5.ObservationComponent{Code: comp(statCount), ValueInteger: ptr(int64(a.Count))},
 	)
 	if stat == statSum {
-		o.Component = append(o.Component, ObservationComponent{Code: comp(statAverage), ValueQuantity: quantity(a.Mean, unit)})
+		o.Component = append(o.Component, r5.ObservationComponent{Code: comp(statAverage), ValueQuantity: quantity(a.Mean, unit)})
 	}
 	if a.Raw != nil && len(a.Raw.Values) > 0 {
 		if sd, err := series(a.Raw, unit); err == nil {
-			o.Component = append(o.Component, ObservationComponent{
+			o.Component = append(o.Component, r5.ObservationComponent{
 				Code:             t.codeable([]code{own("raw-series", "Raw values of the aggregation period")}, "Raw values"),
 				ValueSampledData: sd,
 			})
 		}
 	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

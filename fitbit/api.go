@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openhealthexchange/ohx"
@@ -30,32 +29,7 @@ func (t staticToken) Token(context.Context) (ohx.Token, error) {
 }
 
 func (t staticToken) ForceRefresh(context.Context, string) (ohx.Token, error) {
-	return ohx.Token{}, &ohx.ProviderError{Provider: ProviderName, Op: "token", Kind: ohx.KindAuth, Err: errors.New("fresh access token refused")}
-}
-
-// localLocker is the in-process ohx.Locker used when Config.Locker is nil.
-type localLocker struct {
-	mu    sync.Mutex
-	locks map[string]chan struct{}
-}
-
-func (l *localLocker) Lock(ctx context.Context, name string, _ time.Duration) (func(), error) {
-	l.mu.Lock()
-	if l.locks == nil {
-		l.locks = map[string]chan struct{}{}
-	}
-	ch := l.locks[name]
-	if ch == nil {
-		ch = make(chan struct{}, 1)
-		l.locks[name] = ch
-	}
-	l.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return ohx.Token{}, &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindAuth, Err: errors.New("fresh access token refused")}
 }
 
 // request is one call of the Google Health API.
@@ -98,7 +72,7 @@ func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any)
 	var creds provider.Credentials = staticToken(r.token)
 	if r.token == "" {
 		if p.tokens == nil {
-			return &ohx.ProviderError{Provider: ProviderName, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
+			return &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
 		}
 		creds = p.tokens.Source(link.ID)
 	}
@@ -114,7 +88,7 @@ func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any)
 		return nil
 	}
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return &ohx.ProviderError{Provider: ProviderName, Op: r.op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Code: "bad-json", Err: errors.New("response is not the expected JSON")}
+		return &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Code: "bad-json", Err: errors.New("response is not the expected JSON")}
 	}
 	return nil
 }
@@ -141,7 +115,7 @@ func classify(op string, resp *http.Response) error {
 }
 
 func classifyStatus(op string, status int, h http.Header, body []byte) error {
-	pe := &ohx.ProviderError{Provider: ProviderName, Op: op, HTTPStatus: status}
+	pe := &ohx.ProviderError{Provider: Name, Op: op, HTTPStatus: status}
 	var st wire.Status
 	if json.Unmarshal(body, &st) == nil {
 		pe.Code = st.Error.Status

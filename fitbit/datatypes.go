@@ -7,16 +7,16 @@ import (
 	"github.com/openhealthexchange/ohx"
 )
 
-// ScopePrefix is the prefix of every Google Health API scope.
-const ScopePrefix = "https://www.googleapis.com/auth/googlehealth."
+// scopePrefix is the prefix of every Google Health API scope.
+const scopePrefix = "https://www.googleapis.com/auth/googlehealth."
 
 // Scopes the provider asks for.
 const (
-	ScopeHealthMetrics = ScopePrefix + "health_metrics_and_measurements.readonly"
-	ScopeActivity      = ScopePrefix + "activity_and_fitness.readonly"
-	ScopeSleep         = ScopePrefix + "sleep.readonly"
-	ScopeECG           = ScopePrefix + "ecg.readonly"
-	ScopeSettings      = ScopePrefix + "settings.readonly"
+	ScopeHealthMetrics = scopePrefix + "health_metrics_and_measurements.readonly"
+	ScopeActivity      = scopePrefix + "activity_and_fitness.readonly"
+	ScopeSleep         = scopePrefix + "sleep.readonly"
+	ScopeECG           = scopePrefix + "ecg.readonly"
+	ScopeSettings      = scopePrefix + "settings.readonly"
 )
 
 // recordKind says how a Google data type is filtered and how dense it is.
@@ -98,9 +98,9 @@ var offered = func() []ohx.DataType {
 	return out
 }()
 
-// ScopeOf returns the read scope an ohx type needs; ok is false for a type the
+// scopeOf returns the read scope an ohx type needs; ok is false for a type the
 // provider does not offer.
-func ScopeOf(t ohx.DataType) (scope string, ok bool) {
+func scopeOf(t ohx.DataType) (scope string, ok bool) {
 	g := googleTypeOf(t)
 	if g == nil {
 		return "", false
@@ -108,16 +108,16 @@ func ScopeOf(t ohx.DataType) (scope string, ok bool) {
 	return g.Scope, true
 }
 
-// ScopesFor returns the scopes to ask for so that types can be read, plus the
+// scopesFor returns the scopes to ask for so that types can be read, plus the
 // settings scope (time zone and devices). Empty types means every offered
 // type.
-func ScopesFor(types []ohx.DataType) []string {
+func scopesFor(types []ohx.DataType) []string {
 	if len(types) == 0 {
 		types = offered
 	}
 	scopes := []string{ScopeSettings}
 	for _, t := range types {
-		if s, ok := ScopeOf(t); ok && !slices.Contains(scopes, s) {
+		if s, ok := scopeOf(t); ok && !slices.Contains(scopes, s) {
 			scopes = append(scopes, s)
 		}
 	}

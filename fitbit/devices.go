@@ -36,7 +36,7 @@ func deviceOf(d *wire.PairedDevice) ohx.Device {
 		id = id[i+1:]
 	}
 	dev := ohx.Device{
-		Provider:      ProviderName,
+		Provider:      Name,
 		ID:            id,
 		Kind:          ohx.DeviceOther,
 		Manufacturer:  "Google",

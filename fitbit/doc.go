@@ -7,6 +7,13 @@
 // implementing ohx.Provider, ohx.DataTypeLister, ohx.Authorizer, ohx.Revoker
 // and ohx.WebhookReceiver.
 //
+// Config names its endpoints as every ohx provider does (APIBaseURL,
+// AuthURL, TokenURL, plus Google's RevokeURL and KeysetURL) and embeds
+// provider.Common, the settings every provider shares. Google limits each
+// user to 300 requests a minute ([DefaultRequestsPerMinute], the default of
+// Config.UserLimit; a 429 pauses that user's calls only); its per-project
+// quota is far higher, so Config.AppLimit has none by default.
+//
 // # Linking
 //
 // [Provider.AuthCodeURL] asks for the googlehealth.*.readonly scopes of the
@@ -55,8 +62,10 @@
 // # Webhooks
 //
 // [Provider.WebhookHandler] answers Google's verification handshake and
-// accepts notifications signed with ECDSA P-256 (Tink keyset fetched from
-// Config.KeysetURL, cached, refetched on an unknown key id) or, without a
+// accepts notifications signed with ECDSA P-256 (header
+// Google-Health-Api-Signature, or the older X-Healthapi-Signature; Tink
+// keyset fetched from Config.KeysetURL, cached, refetched on an unknown key
+// id) or, without a
 // signature, carrying the configured Authorization secret. The project-level
 // subscriber is managed by an operator with [Subscribers] (it needs project
 // credentials, not a user's token):

@@ -10,6 +10,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -32,7 +33,7 @@ func Example() {
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(), RedirectURL: "https://ehr.example/callback",
 		AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(),
 		APIBaseURL: fake.APIBaseURL(), KeysetURL: fake.KeysetURL(),
-		Tokens: tokens, Locker: tokens,
+		Common: provider.Common{Tokens: tokens, Locker: tokens},
 	})
 	if err != nil {
 		panic(err)

@@ -324,7 +324,7 @@ func TestFixtureSubscribers(t *testing.T) {
 
 func TestFixtureNotifications(t *testing.T) {
 	now := time.Date(2026, 3, 8, 2, 0, 0, 0, time.UTC)
-	ns, err := ParseNotifications(fixture(t, "webhook_notification_upsert_steps.json"), now)
+	ns, err := parseNotifications(fixture(t, "webhook_notification_upsert_steps.json"), now)
 	require.NoError(t, err)
 	require.Len(t, ns, 1)
 	n := ns[0]

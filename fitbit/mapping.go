@@ -8,9 +8,6 @@ import (
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
 )
 
-// ProviderName is the name of the provider ("fitbit").
-const ProviderName = "fitbit"
-
 // mapper turns Google data points into ohx samples for one link and one
 // request. want filters the ohx types yielded (ECG companions always pass).
 type mapper struct {
@@ -32,7 +29,7 @@ func (m *mapper) offsetAt(d *wire.Duration, t time.Time) time.Duration {
 
 // base returns a sample with the point's source and identity.
 func (m *mapper) base(p *wire.DataPoint, t ohx.DataType) ohx.Sample {
-	s := ohx.Sample{Type: t, Provider: ProviderName, RecordID: p.ID(), Recording: ohx.RecordedUnknown}
+	s := ohx.Sample{Type: t, Provider: Name, RecordID: p.ID(), Recording: ohx.RecordedUnknown}
 	if info, ok := t.Info(); ok {
 		s.Unit = info.Unit
 	}

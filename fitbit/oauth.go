@@ -21,7 +21,7 @@ import (
 // verifier is set.
 func (p *Provider) AuthCodeURL(state, verifier string, types []ohx.DataType) string {
 	c := *p.oauth
-	c.Scopes = ScopesFor(types)
+	c.Scopes = scopesFor(types)
 	opts := []oauth2.AuthCodeOption{
 		oauth2.AccessTypeOffline,
 		oauth2.SetAuthURLParam("prompt", "consent"),
@@ -41,7 +41,7 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier string, link *oh
 	if link == nil {
 		return ohx.Token{}, errors.New("fitbit: exchange needs a link to fill")
 	}
-	tok, err := provider.Exchange(ctx, ProviderName, p.oauth, p.http, code, verifier)
+	tok, err := provider.Exchange(ctx, Name, p.oauth, p.http, code, verifier)
 	if err != nil {
 		return ohx.Token{}, err
 	}
@@ -50,9 +50,9 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier string, link *oh
 		return ohx.Token{}, err
 	}
 	if id.HealthUserID == "" {
-		return ohx.Token{}, &ohx.ProviderError{Provider: ProviderName, Op: "users.getIdentity", Kind: ohx.KindPermanent, Err: errors.New("identity has no healthUserId")}
+		return ohx.Token{}, &ohx.ProviderError{Provider: Name, Op: "users.getIdentity", Kind: ohx.KindPermanent, Err: errors.New("identity has no healthUserId")}
 	}
-	link.Provider = ProviderName
+	link.Provider = Name
 	link.ExternalUserID = id.HealthUserID
 	link.LegacyUserID = id.LegacyUserID
 	if tok.Scope != "" {
@@ -106,7 +106,7 @@ func (p *Provider) Revoke(ctx context.Context, link ohx.Link) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &ohx.ProviderError{Provider: ProviderName, Op: "revoke", Kind: ohx.KindTransient, Err: errors.New("request failed")}
+		return &ohx.ProviderError{Provider: Name, Op: "revoke", Kind: ohx.KindTransient, Err: errors.New("request failed")}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	switch {

@@ -16,6 +16,15 @@ import (
 	"github.com/openhealthexchange/ohx/provider"
 )
 
+// Name is the provider's stable name, used in links, samples, metrics and
+// as the name of its circuit breaker.
+const Name = "fitbit"
+
+// ProviderName is the former name of Name.
+//
+// Deprecated: use Name.
+const ProviderName = Name
+
 // Google endpoints used when Config leaves them empty.
 const (
 	DefaultAuthURL    = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -32,6 +41,12 @@ const (
 	DefaultPageSize = 10000
 )
 
+// DefaultRequestsPerMinute is the Google Health API's request limit per
+// user: the default of Config.UserLimit. Google's per-project quota
+// (120,000 a minute) is far above what one deployment's users reach, so
+// Config.AppLimit has none by default.
+const DefaultRequestsPerMinute = 300
+
 // Config configures a Provider. ClientID, ClientSecret and RedirectURL are
 // needed for linking; Tokens for fetching. Every other zero field means the
 // Google default or a sensible default.
@@ -42,10 +57,10 @@ type Config struct {
 	// RedirectURL is the OAuth redirect URI registered for the client.
 	RedirectURL string
 
-	// AuthURL, TokenURL and RevokeURL are Google's OAuth endpoints.
-	AuthURL, TokenURL, RevokeURL string
 	// APIBaseURL is the Google Health API root (the "v4/" path is appended).
 	APIBaseURL string
+	// AuthURL, TokenURL and RevokeURL are Google's OAuth endpoints.
+	AuthURL, TokenURL, RevokeURL string
 	// KeysetURL serves the Tink JSON public keyset that signs notifications.
 	KeysetURL string
 
@@ -67,41 +82,20 @@ type Config struct {
 	// PageSize is the list page size; 0 means DefaultPageSize.
 	PageSize int
 
-	// Tokens holds the links' tokens; required by Fetch, Devices, Revoke.
-	Tokens ohx.TokenStore
-	// Locker serialises token refreshes across workers; nil means an
-	// in-process lock.
-	Locker ohx.Locker
-
-	// RequestsPerMinute is the per-user request limit; 0 means Google's 300
-	// a minute, a negative value means none.
-	RequestsPerMinute int
-	// Breakers is the registry the API's circuit breaker ("fitbit") lives
-	// in; nil means a private one.
-	Breakers *provider.Breakers
-	// Breaker configures the API's circuit breaker when this provider
-	// creates it; the zero value means the toolkit's defaults.
-	Breaker provider.BreakerSettings
-	// Retry tunes in-call retries of reads; the zero value means the
-	// toolkit's defaults.
-	Retry provider.RetrySettings
-
-	// HTTPClient is the base client for every outbound request (its
-	// Transport is wrapped); nil means a client with a 30 s timeout.
-	HTTPClient *http.Client
-	// Logger receives logs without tokens or health values; nil means none.
-	Logger *zap.Logger
-	// Metrics receives measurements; nil means ohx.NopMetrics.
-	Metrics ohx.Metrics
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Common holds the settings every provider shares: the token store
+	// (required by Fetch, Devices and Revoke), the refresh lock, the HTTP
+	// client (the base of every outbound request: API, OAuth, keyset), the
+	// breaker (named "fitbit"), the logger, the metrics and the clock.
+	// Google's defaults: UserLimit is DefaultRequestsPerMinute per minute for
+	// each user (a 429 pauses that user's calls only); AppLimit is none.
+	provider.Common
 }
 
 // Provider reads Fitbit and Pixel device data from the Google Health API v4.
 // It implements ohx.Provider, ohx.DataTypeLister, ohx.Authorizer,
 // ohx.Revoker and ohx.WebhookReceiver. It is safe for concurrent use.
 type Provider struct {
-	cfg    Config
+	cfg    Config // with every default applied
 	oauth  *oauth2.Config
 	api    *url.URL
 	http   *http.Client
@@ -156,44 +150,16 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.KeysetMaxStale <= 0 {
 		cfg.KeysetMaxStale = 7 * 24 * time.Hour
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
+	defaults := provider.Defaults{
+		UserLimit: provider.PerMinute(DefaultRequestsPerMinute), RateLimitScope: provider.ScopeUser,
+		Classify: classifyResponse,
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = ohx.NopMetrics{}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	base := cfg.HTTPClient
-	if base == nil {
-		base = &http.Client{Timeout: 30 * time.Second}
-	}
+	// The OAuth client and the refresher need the HTTP client the defaults
+	// pick, so they are applied first.
+	cfg.Common = cfg.WithDefaults(defaults)
 	api, _ := url.Parse(cfg.APIBaseURL)
 	if !strings.HasSuffix(api.Path, "/") {
 		api.Path += "/"
-	}
-	limit := provider.PerMinute(300)
-	switch {
-	case cfg.RequestsPerMinute > 0:
-		limit = provider.PerMinute(cfg.RequestsPerMinute)
-	case cfg.RequestsPerMinute < 0:
-		limit = provider.Limit{}
-	}
-	client, err := provider.NewClient(provider.Config{
-		Provider:       ProviderName,
-		HTTPClient:     base,
-		Classify:       classifyResponse,
-		Breakers:       cfg.Breakers,
-		Breaker:        cfg.Breaker,
-		UserLimit:      limit,
-		RateLimitScope: provider.ScopeUser,
-		Retry:          cfg.Retry,
-		Logger:         cfg.Logger,
-		Metrics:        cfg.Metrics,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fitbit: %w", err)
 	}
 	p := &Provider{
 		cfg: cfg,
@@ -203,32 +169,22 @@ func New(cfg Config) (*Provider, error) {
 			RedirectURL:  cfg.RedirectURL,
 			Endpoint:     oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		},
-		api:    api,
-		http:   base,
-		client: client,
-		log:    cfg.Logger.Named("fitbit"),
+		api:  api,
+		http: cfg.HTTPClient,
+		log:  cfg.Logger.Named(Name),
 	}
-	p.keys = newKeyset(cfg.KeysetURL, base, cfg.KeysetMaxStale, cfg.Now)
-	if cfg.Tokens != nil {
-		locker := cfg.Locker
-		if locker == nil {
-			locker = &localLocker{}
-		}
-		p.tokens, err = provider.NewTokens(provider.TokensConfig{
-			Provider:  ProviderName,
-			Store:     cfg.Tokens,
-			Locker:    locker,
-			Refresher: provider.NewOAuth2Refresher(ProviderName, p.oauth, base),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("fitbit: %w", err)
-		}
+	defaults.Refresher = provider.NewOAuth2Refresher(Name, p.oauth, cfg.HTTPClient)
+	kit, err := cfg.Build(Name, defaults)
+	if err != nil {
+		return nil, err
 	}
+	p.client, p.tokens = kit.Client, kit.Tokens
+	p.keys = newKeyset(cfg.KeysetURL, cfg.HTTPClient, cfg.KeysetMaxStale, cfg.Now)
 	return p, nil
 }
 
 // Name implements ohx.Provider.
-func (p *Provider) Name() string { return ProviderName }
+func (p *Provider) Name() string { return Name }
 
 // DataTypes implements ohx.DataTypeLister.
 func (p *Provider) DataTypes() []ohx.DataType { return slices.Clone(offered) }
@@ -239,7 +195,7 @@ func (p *Provider) Allowed(scopes []string, types []ohx.DataType) []ohx.DataType
 	granted := splitScopes(scopes)
 	var out []ohx.DataType
 	for _, t := range types {
-		if s, ok := ScopeOf(t); ok && slices.Contains(granted, s) {
+		if s, ok := scopeOf(t); ok && slices.Contains(granted, s) {
 			out = append(out, t)
 		}
 	}

@@ -75,9 +75,12 @@ func newEnv(t *testing.T, fc fitbittest.Config, mutate ...func(*fitbit.Config)) 
 	cfg := fitbit.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(), RedirectURL: "https://ehr.example/oauth/callback",
 		AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(), APIBaseURL: fake.APIBaseURL(), KeysetURL: fake.KeysetURL(),
-		WebhookSecret: secret, Tokens: st, Locker: st, Metrics: m,
-		Retry: provider.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
-		Now:   func() time.Time { return now },
+		WebhookSecret: secret,
+		Common: provider.Common{
+			Tokens: st, Locker: st, Metrics: m,
+			Retry: provider.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
+			Now:   func() time.Time { return now },
+		},
 	}
 	for _, f := range mutate {
 		f(&cfg)

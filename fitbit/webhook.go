@@ -39,7 +39,7 @@ const civilSlack = 14 * time.Hour
 func (p *Provider) WebhookHandler(notify func(context.Context, ohx.Notification)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status := p.serveWebhook(w, r, notify)
-		p.cfg.Metrics.WebhookRequest(ProviderName, status)
+		p.cfg.Metrics.WebhookRequest(Name, status)
 	})
 }
 
@@ -67,9 +67,9 @@ func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify f
 		}
 		return reply(http.StatusUnauthorized)
 	}
-	sig := r.Header.Get(SignatureHeader)
+	sig := r.Header.Get(signatureHeader)
 	if sig == "" {
-		sig = r.Header.Get(LegacySignatureHeader)
+		sig = r.Header.Get(legacySignatureHeader)
 	}
 	switch {
 	case sig != "":
@@ -83,7 +83,7 @@ func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify f
 	case !p.secretMatches(auth):
 		return reply(http.StatusUnauthorized)
 	}
-	ns, err := ParseNotifications(body, p.cfg.Now())
+	ns, err := parseNotifications(body, p.cfg.Now())
 	if err != nil {
 		p.log.Warn("webhook body rejected", zap.String("reason", err.Error()))
 		return reply(http.StatusBadRequest)
@@ -128,13 +128,13 @@ type notificationSpan struct {
 	CivilIso8601TimeInterval json.RawMessage `json:"civilIso8601TimeInterval"`
 }
 
-// ParseNotifications reads a notification body leniently: a {"data":…}
+// parseNotifications reads a notification body leniently: a {"data":…}
 // object, an array of them, or a bare data object; operation UPSERT or
 // UPDATE (data) or DELETE; intervals in physical, civil or ISO-8601 civil
 // form, or none. Civil-only intervals are widened by 14 hours on each side
 // because the zone is unknown here. Notifications of data types the provider
 // does not read are dropped. received stamps each notification.
-func ParseNotifications(body []byte, received time.Time) ([]ohx.Notification, error) {
+func parseNotifications(body []byte, received time.Time) ([]ohx.Notification, error) {
 	body = bytes.TrimSpace(body)
 	var items []json.RawMessage
 	switch {
@@ -165,7 +165,7 @@ func ParseNotifications(body []byte, received time.Time) ([]ohx.Notification, er
 		if d.HealthUserID == "" {
 			return nil, errors.New("fitbit: notification names no healthUserId")
 		}
-		n := ohx.Notification{Provider: ProviderName, ExternalUserID: d.HealthUserID, Received: received}
+		n := ohx.Notification{Provider: Name, ExternalUserID: d.HealthUserID, Received: received}
 		switch strings.ToUpper(d.Operation) {
 		case "UPSERT", "UPDATE", "INSERT", "CREATE":
 			n.Kind = ohx.NotifyData

@@ -1,7 +1,45 @@
-// Package provider is the toolkit for writing ohx providers: the outbound
-// HTTP client, error classification, circuit breakers and OAuth 2.0 token
-// handling. Package providertest holds the conformance suite every
-// ohx.Provider runs in its tests.
+// Package provider is the toolkit for writing ohx providers: the shared
+// configuration every provider embeds, the outbound HTTP client, error
+// classification, circuit breakers and OAuth 2.0 token handling. Package
+// providertest holds the conformance suite every ohx.Provider runs in its
+// tests.
+//
+// # A provider's configuration
+//
+// Every provider embeds [Common] in its Config: the token store and the
+// refresh lock, the HTTP client and timeout, the breaker registry and
+// settings, the per-application and per-user rate limits, the retries, the
+// logger, the metrics and the clock. Its New passes the provider's own facts
+// as [Defaults] (its documented rate limits, how long a rate-limit answer
+// asks to wait, its response classifier, its token refresher) to
+// [Common.Build], which applies every default once and returns a [Kit]:
+// the settings with defaults applied, the API [Client] and the links'
+// [Tokens]. A new provider needs nothing else from this package to be
+// configured like the others:
+//
+//	type Config struct {
+//		ClientID, ClientSecret, RedirectURL string
+//		APIBaseURL, AuthURL, TokenURL       string
+//		provider.Common
+//	}
+//
+//	func New(cfg Config) (*Provider, error) {
+//		p := &Provider{cfg: cfg}
+//		kit, err := cfg.Build(Name, provider.Defaults{
+//			UserLimit: provider.PerMinute(DefaultRequestsPerMinute),
+//			RateLimitScope: provider.ScopeUser,
+//			Classify: classify, Refresher: provider.RefresherFunc(p.refresh),
+//		})
+//		if err != nil {
+//			return nil, err
+//		}
+//		p.kit = kit
+//		return p, nil
+//	}
+//
+// A zero Limit in Common means the provider's default; [NoLimit] turns a
+// limit off. [LocalLocker] is the default refresh lock, enough for a single
+// process.
 //
 // # Outbound calls
 //
@@ -49,7 +87,7 @@
 //
 // # OAuth 2.0
 //
-// [AuthCodeURL] builds the authorization URL with a [NewState] value and
+// [AuthCodeURL] builds the authorization URL with the caller's state and
 // PKCE (oauth2.GenerateVerifier) where the provider supports it; [Exchange]
 // trades the code. [NewTokens] hands out a [TokenSource] per link
 // ([Tokens.Source]) that reads the sealed token from an ohx.TokenStore,

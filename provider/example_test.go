@@ -134,3 +134,37 @@ func ExampleTokens() {
 	// new <nil>
 	// r2
 }
+
+// A provider embeds provider.Common in its Config and builds its client and
+// token sources in New with its own defaults; here the provider "acme",
+// whose API allows 300 requests per minute per user.
+func ExampleCommon_Build() {
+	type Config struct {
+		ClientID, ClientSecret string
+		APIBaseURL             string
+		provider.Common
+	}
+	st := store.NewMemory()
+	cfg := Config{ClientID: "id", ClientSecret: "secret", APIBaseURL: "https://api.acme.example",
+		Common: provider.Common{Tokens: st, Locker: st}}
+
+	refresh := provider.RefresherFunc(func(context.Context, string) (ohx.Token, error) {
+		return ohx.Token{}, errors.New("acme: refresh not shown")
+	})
+	kit, err := cfg.Build("acme", provider.Defaults{
+		UserLimit: provider.PerMinute(300), RateLimitScope: provider.ScopeUser, Refresher: refresh,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("breaker:", kit.Client.Breaker().Name())
+	fmt.Println("per-user limit is the provider's default:", kit.Settings.UserLimit == provider.PerMinute(300))
+	fmt.Println("no application limit:", kit.Settings.AppLimit == provider.Limit{})
+	fmt.Println("token sources:", kit.Tokens != nil)
+	// Output:
+	// breaker: acme
+	// per-user limit is the provider's default: true
+	// no application limit: true
+	// token sources: true
+}

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -41,9 +40,6 @@ type RefresherFunc func(ctx context.Context, refreshToken string) (ohx.Token, er
 func (f RefresherFunc) Refresh(ctx context.Context, refreshToken string) (ohx.Token, error) {
 	return f(ctx, refreshToken)
 }
-
-// NewState returns an unguessable OAuth state value (128 random bits).
-func NewState() string { return rand.Text() }
 
 // AuthCodeURL returns cfg's authorization URL with state and, when verifier
 // is not empty (see oauth2.GenerateVerifier), the PKCE S256 challenge.

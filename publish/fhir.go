@@ -20,7 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 	"github.com/openhealthexchange/ohx/provider"
 )
@@ -284,7 +284,7 @@ type item struct {
 	id      string
 	fullURL string
 	body    json.RawMessage
-	request fhirmap.BundleRequest
+	request r5.BundleRequest
 	// identQuery is "identifier=system|value" (conditional modes only).
 	identQuery string
 }
@@ -406,7 +406,7 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 	}
 	switch mode {
 	case WritePut:
-		it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPut, URL: r.Type + "/" + r.ID}
+		it.request = r5.BundleRequest{Method: r5.MethodPut, URL: r.Type + "/" + r.ID}
 	case WriteConditionalCreate, WriteConditionalUpdate:
 		q, err := identifierQuery(r.Identifier)
 		if err != nil {
@@ -414,9 +414,9 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 		}
 		it.identQuery = q
 		if mode == WriteConditionalCreate {
-			it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPost, URL: r.Type, IfNoneExist: &q}
+			it.request = r5.BundleRequest{Method: r5.MethodPost, URL: r.Type, IfNoneExist: &q}
 		} else {
-			it.request = fhirmap.BundleRequest{Method: fhirmap.MethodPut, URL: r.Type + "?" + q}
+			it.request = r5.BundleRequest{Method: r5.MethodPut, URL: r.Type + "?" + q}
 		}
 		// The server assigns the id; a client id in the body would be
 		// ignored or refused by a strict server.
@@ -570,7 +570,7 @@ var entryIndexRE = regexp.MustCompile(`Bundle\.entry\[(\d+)\]`)
 // rejects it as a whole, isolates the bad entries.
 func (p *FHIR) publishTransaction(ctx context.Context, chunk []*item, res *ohx.PublishResult) error {
 	for len(chunk) > 0 {
-		r, err := p.send(ctx, "transaction", fhirmap.BundleTransaction, chunk)
+		r, err := p.send(ctx, "transaction", r5.BundleTransaction, chunk)
 		if err != nil {
 			return err
 		}
@@ -634,7 +634,7 @@ func rejectsBundle(status int) bool {
 }
 
 // culprit finds the entry an OperationOutcome names, or -1.
-func culprit(o *fhirmap.OperationOutcome, n int) int {
+func culprit(o *r5.OperationOutcome, n int) int {
 	if o == nil {
 		return -1
 	}
@@ -655,7 +655,7 @@ func culprit(o *fhirmap.OperationOutcome, n int) int {
 func (p *FHIR) publishBatch(ctx context.Context, chunk []*item, res *ohx.PublishResult) error {
 	deadline := time.Now().Add(p.cfg.MaxRetryTime)
 	for attempt := 0; len(chunk) > 0; attempt++ {
-		r, err := p.send(ctx, "batch", fhirmap.BundleBatch, chunk)
+		r, err := p.send(ctx, "batch", r5.BundleBatch, chunk)
 		if err != nil {
 			return err
 		}
@@ -686,7 +686,7 @@ func (p *FHIR) publishBatch(ctx context.Context, chunk []*item, res *ohx.Publish
 // Entries failing with a transient status go to again (batch) or fail the
 // call (transaction).
 func (p *FHIR) handleResponse(r *httpResult, op string, chunk []*item, res *ohx.PublishResult, again *[]*item) error {
-	var b fhirmap.Bundle
+	var b r5.Bundle
 	var head struct {
 		ResourceType string `json:"resourceType"`
 	}
@@ -696,9 +696,9 @@ func (p *FHIR) handleResponse(r *httpResult, op string, chunk []*item, res *ohx.
 	if err := json.Unmarshal(r.body, &b); err != nil {
 		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
 	}
-	want := fhirmap.BundleTransactionResponse
+	want := r5.BundleTransactionResponse
 	if op == "batch" {
-		want = fhirmap.BundleBatchResponse
+		want = r5.BundleBatchResponse
 	}
 	if b.Type != want || len(b.Entry) != len(chunk) {
 		return fmt.Errorf("publish: fhir %s %s: response is not a %s with %d entries: %w", p.cfg.Name, op, want, len(chunk), ohx.ErrTransient)
@@ -772,11 +772,11 @@ func countByType(m ohx.Metrics, op, status string, chunk []*item) {
 }
 
 // bundleJSON builds a transaction or batch Bundle of the chunk.
-func bundleJSON(typ fhirmap.BundleType, chunk []*item) ([]byte, error) {
-	b := fhirmap.Bundle{Type: typ, Entry: make([]fhirmap.BundleEntry, len(chunk))}
+func bundleJSON(typ r5.BundleType, chunk []*item) ([]byte, error) {
+	b := r5.Bundle{Type: typ, Entry: make([]r5.BundleEntry, len(chunk))}
 	for i, it := range chunk {
 		req := it.request
-		b.Entry[i] = fhirmap.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req}
+		b.Entry[i] = r5.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req}
 	}
 	return json.Marshal(b)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
@@ -344,7 +345,7 @@ func TestFHIRInvalidResourcesAreRejectedAndTheRestLands(t *testing.T) {
 func TestFHIRErrorNamesEntryWithoutValues(t *testing.T) {
 	// A strict server answering a whole transaction with 422 and an outcome
 	// whose diagnostics echo a value: the error keeps the location only.
-	oo := &fhirmap.OperationOutcome{Issue: []fhirmap.OperationOutcomeIssue{{
+	oo := &r5.OperationOutcome{Issue: []r5.OperationOutcomeIssue{{
 		Severity: "error", Code: "business-rule", Diagnostics: ptr("value 187.25 out of range"),
 		Expression: []string{"Bundle.entry[4].resource.valueQuantity"},
 	}}}

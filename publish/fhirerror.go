@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // FHIRError is a failure reported by a FHIR server: the HTTP status of a
@@ -31,7 +31,7 @@ type FHIRError struct {
 	// failure concerns a whole request.
 	Entry string
 	// Outcome is the server's OperationOutcome, when it sent one.
-	Outcome *fhirmap.OperationOutcome
+	Outcome *r5.OperationOutcome
 	// RetryAfter is the wait the server asked for (429, 503), if any.
 	RetryAfter time.Duration
 }
@@ -88,7 +88,7 @@ func statusSentinel(status int) error {
 
 // outcomeSummary renders the issues as "severity code at expression" without
 // diagnostics or details text, which may carry values.
-func outcomeSummary(o *fhirmap.OperationOutcome) string {
+func outcomeSummary(o *r5.OperationOutcome) string {
 	if o == nil {
 		return ""
 	}
@@ -139,13 +139,13 @@ func safeExpression(s string) string {
 }
 
 // parseOutcome decodes an OperationOutcome, or returns nil.
-func parseOutcome(body []byte) *fhirmap.OperationOutcome {
+func parseOutcome(body []byte) *r5.OperationOutcome {
 	if len(body) == 0 {
 		return nil
 	}
 	var o struct {
 		ResourceType string `json:"resourceType"`
-		fhirmap.OperationOutcome
+		r5.OperationOutcome
 	}
 	if err := json.Unmarshal(body, &o); err != nil || o.ResourceType != "OperationOutcome" {
 		return nil

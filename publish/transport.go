@@ -16,7 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
 )
 
 // maxResponse bounds how much of a response body is read.
@@ -76,7 +76,7 @@ func (a *authSource) Token() (*oauth2.Token, error) {
 }
 
 // send posts a Bundle of the chunk to the base URL.
-func (p *FHIR) send(ctx context.Context, op string, typ fhirmap.BundleType, chunk []*item) (*httpResult, error) {
+func (p *FHIR) send(ctx context.Context, op string, typ r5.BundleType, chunk []*item) (*httpResult, error) {
 	body, err := bundleJSON(typ, chunk)
 	if err != nil {
 		return nil, fmt.Errorf("publish: build %s bundle: %w", op, err)

@@ -31,7 +31,7 @@ type Config struct {
 	StrictPriority bool
 	// Weights gives, per priority, its weight when StrictPriority is false.
 	// A priority missing from the map weighs 1; a nil map means
-	// DefaultWeights.
+	// DefaultWeights().
 	Weights map[ohx.Priority]int
 	// Retry is the retry policy.
 	Retry Retry
@@ -61,12 +61,15 @@ type Config struct {
 	Metrics ohx.Metrics
 }
 
-// DefaultWeights are the weights of the named priorities in weighted mode:
-// webhook jobs get six times the share of reconciliation jobs.
-var DefaultWeights = map[ohx.Priority]int{
-	ohx.PriorityWebhook:        6,
-	ohx.PriorityIncremental:    3,
-	ohx.PriorityReconciliation: 1,
+// DefaultWeights returns the weights of the named priorities in weighted
+// mode: webhook jobs get six times the share of reconciliation jobs. Each
+// call returns a new map.
+func DefaultWeights() map[ohx.Priority]int {
+	return map[ohx.Priority]int{
+		ohx.PriorityWebhook:        6,
+		ohx.PriorityIncremental:    3,
+		ohx.PriorityReconciliation: 1,
+	}
 }
 
 // Resolved returns c with every zero field replaced by its default. Queue
@@ -79,7 +82,7 @@ func (c Config) Resolved() Config {
 		c.Concurrency = 4
 	}
 	if c.Weights == nil {
-		c.Weights = DefaultWeights
+		c.Weights = DefaultWeights()
 	}
 	switch {
 	case c.Debounce == 0:

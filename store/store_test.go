@@ -51,7 +51,7 @@ func TestSyncErrorMessage(t *testing.T) {
 }
 
 func TestTokenSealing(t *testing.T) {
-	ring, err := seal.NewKeyRing(storetest.TestKeys[0])
+	ring, err := seal.NewKeyRing(storetest.TestKeys()[0])
 	require.NoError(t, err)
 	tok := ohx.Token{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer", Expiry: storetest.Start, Scope: "s"}
 	sealed, err := store.SealToken(ring, "l1", tok)
@@ -72,13 +72,13 @@ func TestTokenSealing(t *testing.T) {
 	_, err = store.OpenToken(ring, "l1", swapped)
 	require.ErrorIs(t, err, seal.ErrOpen, "fields are bound too")
 
-	rotated, err := seal.NewKeyRing(storetest.TestKeys[1], storetest.TestKeys[0])
+	rotated, err := seal.NewKeyRing(storetest.TestKeys()[1], storetest.TestKeys()[0])
 	require.NoError(t, err)
 	re, changed, err := store.RewrapToken(rotated, "l1", sealed)
 	require.NoError(t, err)
 	assert.True(t, changed)
-	assert.Equal(t, storetest.TestKeys[1].ID, seal.KeyID(re.AccessToken))
-	assert.Equal(t, storetest.TestKeys[1].ID, seal.KeyID(re.RefreshToken))
+	assert.Equal(t, storetest.TestKeys()[1].ID, seal.KeyID(re.AccessToken))
+	assert.Equal(t, storetest.TestKeys()[1].ID, seal.KeyID(re.RefreshToken))
 	_, changed, err = store.RewrapToken(rotated, "l1", re)
 	require.NoError(t, err)
 	assert.False(t, changed)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
@@ -25,8 +24,11 @@ func TestConformance(t *testing.T) {
 	newProvider := func(retry provider.RetrySettings) *withings.Provider {
 		p, err := withings.New(withings.Config{
 			ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
-			APIBase: fake.URL(), HTTPClient: fake.Client(), Tokens: st, Locker: st,
-			AppLimit: provider.Limit{Rate: rate.Inf}, Retry: retry,
+			APIBaseURL: fake.URL(),
+			Common: provider.Common{
+				HTTPClient: fake.Client(), Tokens: st, Locker: st, AppLimit: provider.NoLimit(),
+				Retry: retry,
+			},
 		})
 		require.NoError(t, err)
 		return p

@@ -18,9 +18,9 @@
 //
 // # Data
 //
-// [Provider.Fetch] walks a window in 24 h steps ([ChunkSize]; 30 days,
-// [LongChunkSize], when no requested type needs a 24 h endpoint) and, per
-// step, calls the endpoints the requested types need:
+// [Provider.Fetch] walks a window in 24 h steps (30 days when no requested
+// type needs a 24 h endpoint) and, per step, calls the endpoints the
+// requested types need:
 //
 //   - Measure getmeas (category 1, paged with more/offset): value × 10^unit;
 //     weight, fat-free mass, fat ratio, fat mass, muscle, hydration, bone
@@ -35,7 +35,7 @@
 //     time zone (or, with Config.Steps = StepsIntraday, intraday steps).
 //   - Measure v2 getintradayactivity: heart rate (and steps) per timestamp;
 //     Withings returns 24 h per call, which is why Fetch steps by 24 h.
-//   - Heart v2 list + get: the whole ECG signal in µV (FactorToMillivolts
+//   - Heart v2 list + get: the whole ECG signal in µV (factor to mV
 //     0.001) with its sampling frequency and AFib classification, followed by
 //     its average heart rate as a HeartRate sample with CompanionOf ECG.
 //   - Sleep v2 getsummary (sleep sessions with stage durations in seconds)
@@ -48,8 +48,8 @@
 //
 // # Errors
 //
-// Withings answers HTTP 200 with a non-zero body status on failure.
-// [StatusKind] maps the documented status families to ohx error kinds: auth
+// Withings answers HTTP 200 with a non-zero body status on failure. The
+// provider maps the documented status families to ohx error kinds: auth
 // (the call is retried once after a refresh; a second rejection, or a refused
 // refresh, is ohx.KindRevoked), 601 rate limited (RetryAfter: the next
 // minute plus jitter), transient, permanent.
@@ -61,6 +61,20 @@
 // optional CIDR allow-list, HEAD → 200, POST → 200 after handing an
 // ohx.Notification to a callback that must not block. [Provider.Subscribe]
 // and [Provider.Unsubscribe] manage the per-appli subscriptions idempotently.
+//
+// # Configuration and rate limits
+//
+// Config names the endpoints as every ohx provider does: APIBaseURL (the
+// API host), AuthURL (the authorize endpoint) and TokenURL (the OAuth
+// endpoint, which Withings serves on the API host, so it follows
+// APIBaseURL unless set). The settings every provider shares (token store,
+// refresh lock, HTTP client, breaker, rate limits, retries, logs, metrics,
+// clock) are the embedded provider.Common. Withings counts requests per
+// application over all its users: 120 a minute on the standard plan
+// ([DefaultRequestsPerMinute], the default of Config.AppLimit), more on
+// enterprise plans; it documents no per-user limit, so Config.UserLimit has
+// none by default. A 601 pauses every call of the application until the
+// next minute.
 //
 // Package withingstest is a faithful fake of the Withings cloud for tests and
 // demos.

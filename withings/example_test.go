@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -23,8 +24,8 @@ func Example() {
 	p, err := withings.New(withings.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
 		RedirectURL: "https://ehr.example/oauth/withings",
-		APIBase:     fake.URL(), AuthBase: fake.URL(), HTTPClient: fake.Client(),
-		Tokens: st, Locker: st,
+		APIBaseURL:  fake.URL(), AuthURL: fake.AuthURL(),
+		Common: provider.Common{HTTPClient: fake.Client(), Tokens: st, Locker: st},
 	})
 	if err != nil {
 		panic(err)

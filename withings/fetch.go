@@ -12,7 +12,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 )
 
-// ChunkSize is the span of one Fetch step when a requested type needs a
+// dayChunk is the span of one Fetch step when a requested type needs a
 // 24 h endpoint. Withings returns at most 24 h of intraday activity and of
 // high-frequency sleep data per call, so Fetch walks a window in 24 h steps,
 // reads every endpoint the requested types need for the step, and yields the
@@ -20,22 +20,22 @@ import (
 // keeps each type's samples in non-decreasing Start order even when a type
 // comes from several endpoints (heart rate comes from measures, intraday
 // activity, sleep and ECGs).
-const ChunkSize = 24 * time.Hour
+const dayChunk = 24 * time.Hour
 
-// LongChunkSize is the span of one Fetch step when no requested type needs
+// longChunk is the span of one Fetch step when no requested type needs
 // a 24 h endpoint (intraday activity, high-frequency sleep): measures, ECGs,
 // sleep sessions and daily steps are then read 30 days per call (paged),
 // which saves most of the application's 120 requests per minute on an
 // initial sync of, say, weight and blood pressure.
-const LongChunkSize = 30 * 24 * time.Hour
+const longChunk = 30 * 24 * time.Hour
 
 // chunkSize returns the Fetch step for the wanted types.
 func (p *Provider) chunkSize(want typeSet) time.Duration {
 	if want.any(ohx.HeartRate, ohx.RespiratoryRate, ohx.HRVRMSSD, ohx.HRVSDNN) ||
 		(want.has(ohx.Steps) && p.cfg.Steps == StepsIntraday) {
-		return ChunkSize
+		return dayChunk
 	}
-	return LongChunkSize
+	return longChunk
 }
 
 // maxPages bounds the pages read for one step, against a server that never

@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
@@ -27,8 +26,11 @@ func bubbleEnv(t *testing.T, mut func(*withings.Config)) (*withingstest.Server, 
 	breakers := provider.NewBreakers(provider.BreakersConfig{})
 	cfg := withings.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
-		APIBase: fake.URL(), HTTPClient: fake.Client(), Tokens: st, Locker: st,
-		Breakers: breakers, AppLimit: provider.Limit{Rate: rate.Inf},
+		APIBaseURL: fake.URL(),
+		Common: provider.Common{
+			HTTPClient: fake.Client(), Tokens: st, Locker: st, Breakers: breakers,
+			AppLimit: provider.NoLimit(),
+		},
 	}
 	if mut != nil {
 		mut(&cfg)

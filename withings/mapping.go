@@ -317,8 +317,8 @@ func ecgClassification(afib *flexInt) ohx.ECGClassification {
 	return ohx.ECGUnclassified
 }
 
-// FactorMicrovoltsToMillivolts converts Withings' µV ECG samples to mV.
-const FactorMicrovoltsToMillivolts = 0.001
+// microvoltsToMillivolts converts Withings' µV ECG samples to mV.
+const microvoltsToMillivolts = 0.001
 
 // ecgSamples maps a Heart v2 list item and its signal to the ECG sample,
 // followed by its average heart rate as a companion HeartRate sample in the
@@ -344,7 +344,7 @@ func ecgSamples(dst []ohx.Sample, it *heartItem, sig *heartGetBody, loc *time.Lo
 		Waveform: &ohx.Waveform{
 			Samples:            sig.Signal,
 			SamplingFrequency:  sig.SamplingFrequency.V,
-			FactorToMillivolts: FactorMicrovoltsToMillivolts,
+			FactorToMillivolts: microvoltsToMillivolts,
 			Lead:               "I",
 			Classification:     ecgClassification(it.ECG.AFib),
 		},

@@ -28,11 +28,13 @@ const (
 	AppliGlucose     = 58
 )
 
-// DefaultApplis are the categories Subscribe subscribes when Config.Applis
-// is nil: weight and body composition, blood pressure/SpO2, activity,
-// sleep, user events (unlink) and ECG. Temperature (2) is left out because
-// only third parties document it.
-var DefaultApplis = []int{AppliWeight, AppliPressure, AppliActivity, AppliSleep, AppliUser, AppliECG}
+// DefaultApplis returns the categories Subscribe subscribes when
+// Config.Applis is nil: weight and body composition, blood pressure/SpO2,
+// activity, sleep, user events (unlink) and ECG. Temperature (2) is left out
+// because only third parties document it. Each call returns a new slice.
+func DefaultApplis() []int {
+	return []int{AppliWeight, AppliPressure, AppliActivity, AppliSleep, AppliUser, AppliECG}
+}
 
 // appliScopes is the scope each category needs.
 var appliScopes = map[int]string{
@@ -55,7 +57,7 @@ type Subscription struct {
 func (p *Provider) applis(link ohx.Link) []int {
 	want := p.cfg.Applis
 	if want == nil {
-		want = DefaultApplis
+		want = DefaultApplis()
 	}
 	scopes := splitScopes(link.Scopes)
 	var out []int

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,7 +36,11 @@ func (p *Provider) AuthCodeURL(state, _ string, types []ohx.DataType) string {
 		scopes[i] = url.QueryEscape(s)
 	}
 	// Withings wants literal commas between scopes.
-	return p.authBase + "/oauth2_user/authorize2?" + q.Encode() + "&scope=" + strings.Join(scopes, ",")
+	sep := "?"
+	if strings.Contains(p.authURL, "?") {
+		sep = "&"
+	}
+	return p.authURL + sep + q.Encode() + "&scope=" + strings.Join(scopes, ",")
 }
 
 // Exchange implements ohx.Authorizer: it trades the code at the token
@@ -108,7 +111,7 @@ func (p *Provider) requestToken(ctx context.Context, form url.Values) (ohx.Token
 	form.Set("action", "requesttoken")
 	form.Set("client_id", p.cfg.ClientID)
 	form.Set("client_secret", p.cfg.ClientSecret)
-	raw, err := p.post(ctx, request{op: "requesttoken", path: "/v2/oauth2", form: form})
+	raw, err := p.post(ctx, request{op: "requesttoken", endpoint: p.tokenURL, form: form})
 	if err != nil {
 		return ohx.Token{}, "", err
 	}
@@ -152,34 +155,6 @@ func (p *Provider) refreshGrant(ctx context.Context, refreshToken string) (ohx.T
 		return ohx.Token{}, err
 	}
 	return t, nil
-}
-
-// localLocker is an ohx.Locker local to one process, used when Config.Locker
-// is nil.
-type localLocker struct {
-	mu    sync.Mutex
-	locks map[string]chan struct{}
-}
-
-func newLocalLocker() *localLocker { return &localLocker{locks: map[string]chan struct{}{}} }
-
-// Lock implements ohx.Locker; the lease is ignored (a process that dies
-// frees its locks with it).
-func (l *localLocker) Lock(ctx context.Context, name string, _ time.Duration) (func(), error) {
-	l.mu.Lock()
-	ch, ok := l.locks[name]
-	if !ok {
-		ch = make(chan struct{}, 1)
-		l.locks[name] = ch
-	}
-	l.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		var once sync.Once
-		return func() { once.Do(func() { <-ch }) }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // sign returns the hex HMAC-SHA256 of the comma-joined values under the
@@ -228,6 +203,6 @@ func (p *Provider) Revoke(ctx context.Context, link ohx.Link) error {
 	form.Set("nonce", n)
 	form.Set("signature", p.sign("revoke", p.cfg.ClientID, n))
 	form.Set("userid", link.ExternalUserID)
-	_, err = p.post(ctx, request{op: "revoke", path: "/v2/oauth2", form: form})
+	_, err = p.post(ctx, request{op: "revoke", endpoint: p.tokenURL, form: form})
 	return err
 }

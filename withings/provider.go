@@ -16,14 +16,39 @@ import (
 	"github.com/openhealthexchange/ohx/provider"
 )
 
-// Name is the provider's stable name, used in links, samples and metrics.
+// Name is the provider's stable name, used in links, samples, metrics and
+// as the name of its circuit breaker.
 const Name = "withings"
 
-// Default base URLs of the Withings cloud.
+// Default endpoints of the Withings cloud. The token endpoint
+// (/v2/oauth2, actions requesttoken and revoke) lives on the API host, so a
+// Config that leaves TokenURL empty derives it from APIBaseURL.
 const (
-	DefaultAPIBase  = "https://wbsapi.withings.net"
+	DefaultAPIBaseURL = "https://wbsapi.withings.net"
+	DefaultAuthURL    = "https://account.withings.com" + authorizePath
+	DefaultTokenURL   = DefaultAPIBaseURL + tokenPath
+
+	// DefaultAPIBase is the former name of DefaultAPIBaseURL.
+	//
+	// Deprecated: use DefaultAPIBaseURL.
+	DefaultAPIBase = DefaultAPIBaseURL
+	// DefaultAuthBase is the host of DefaultAuthURL, which Config.AuthBase
+	// used to name.
+	//
+	// Deprecated: use DefaultAuthURL, the whole authorize endpoint.
 	DefaultAuthBase = "https://account.withings.com"
 )
+
+// Paths of the OAuth endpoints below their hosts.
+const (
+	authorizePath = "/oauth2_user/authorize2"
+	tokenPath     = "/v2/oauth2"
+)
+
+// DefaultRequestsPerMinute is Withings' request limit per application on the
+// standard plan, counted over all its users (enterprise plans allow more):
+// the default of Config.AppLimit. Withings documents no per-user limit.
+const DefaultRequestsPerMinute = 120
 
 // Scopes of the Withings OAuth 2.0 API.
 const (
@@ -60,39 +85,16 @@ type Config struct {
 	// CallbackURL is the notification callback URL (including its secret)
 	// given to Withings on subscribe; needed by Subscribe and Unsubscribe.
 	CallbackURL string
-	// APIBase is the API host; empty means DefaultAPIBase.
-	APIBase string
-	// AuthBase is the authorization host; empty means DefaultAuthBase.
-	AuthBase string
 
-	// Tokens keeps each link's token; required by every call made for a
-	// link (Fetch, Devices, Subscribe, Unsubscribe, Revoke).
-	Tokens ohx.TokenStore
-	// Locker serializes token refreshes per link across processes; nil means
-	// a lock local to this Provider (enough for a single process).
-	Locker ohx.Locker
-
-	// HTTPClient sends the requests; nil means provider.NewHTTPClient() (TLS
-	// 1.2 or newer).
-	HTTPClient *http.Client
-	// Timeout bounds one request; 0 means provider.DefaultTimeout.
-	Timeout time.Duration
-	// Breakers is the registry the provider's circuit breaker (named
-	// "withings") lives in; nil means a private one.
-	Breakers *provider.Breakers
-	// Breaker configures the breaker; the zero value opens after 3
-	// consecutive server errors or network failures, stays open 30 s and
-	// closes after 2 successes. Rate limits (601) never count.
-	Breaker provider.BreakerSettings
-	// AppLimit limits the application's request rate, shared by all users;
-	// the zero value means Withings' standard plan, 120 per minute. Use
-	// provider.Limit{Rate: rate.Inf} for no limit.
-	AppLimit provider.Limit
-	// UserLimit limits the request rate per Withings user; zero means none.
-	UserLimit provider.Limit
-	// Retry tunes retries of idempotent calls (reads). A zero MaxWait means
-	// DefaultMaxWait, long enough to wait for the next minute after a 601.
-	Retry provider.RetrySettings
+	// APIBaseURL is the API host; empty means DefaultAPIBaseURL.
+	APIBaseURL string
+	// AuthURL is the authorize endpoint the patient is sent to; empty means
+	// DefaultAuthURL.
+	AuthURL string
+	// TokenURL is the OAuth endpoint that issues, refreshes and revokes
+	// tokens (actions requesttoken and revoke); empty means APIBaseURL +
+	// "/v2/oauth2", where Withings serves it.
+	TokenURL string
 
 	// IncludeAmbiguous keeps measure groups Withings marks ambiguous (attrib
 	// 1: measured by a device that several users share, possibly someone
@@ -102,27 +104,32 @@ type Config struct {
 	// StepsDaily.
 	Steps StepsSource
 	// Applis are the notification categories Subscribe subscribes, among
-	// those the link's scopes allow; nil means DefaultApplis.
+	// those the link's scopes allow; nil means DefaultApplis().
 	Applis []int
 
 	// Webhook configures the notification receiver (WebhookHandler).
 	Webhook WebhookConfig
 
-	// Logger receives logs without tokens or health values; nil means none.
-	Logger *zap.Logger
-	// Metrics receives measurements; nil means ohx.NopMetrics.
-	Metrics ohx.Metrics
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Common holds the settings every provider shares: the token store
+	// (required by every call made for a link: Fetch, Devices, Subscribe,
+	// Unsubscribe, Revoke), the refresh lock, the HTTP client, the breaker
+	// (named "withings"; rate limits, status 601, never count), the logger,
+	// the metrics and the clock. Withings' defaults: AppLimit is
+	// DefaultRequestsPerMinute per minute for the whole application (Withings
+	// counts requests per application, over all users); UserLimit is none;
+	// Retry.MaxWait is DefaultMaxWait, long enough to wait for the next
+	// minute after a 601.
+	provider.Common
 }
 
 // Provider reads Withings data for linked users. It implements ohx.Provider,
 // ohx.DataTypeLister, ohx.Authorizer, ohx.Revoker, ohx.Subscriber and
 // ohx.WebhookReceiver. It is safe for concurrent use.
 type Provider struct {
-	cfg      Config
+	cfg      Config // with every default applied
 	apiBase  string
-	authBase string
+	authURL  string
+	tokenURL string
 	client   *provider.Client
 	tokens   *provider.Tokens // nil without a token store
 	log      *zap.Logger
@@ -151,13 +158,16 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("withings: config needs a client id and a client secret")
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, now: cfg.Now}
+	p := &Provider{}
 	var err error
-	if p.apiBase, err = baseURL(cfg.APIBase, DefaultAPIBase); err != nil {
-		return nil, fmt.Errorf("withings: api base: %w", err)
+	if p.apiBase, err = baseURL(cfg.APIBaseURL, DefaultAPIBaseURL); err != nil {
+		return nil, fmt.Errorf("withings: api base url: %w", err)
 	}
-	if p.authBase, err = baseURL(cfg.AuthBase, DefaultAuthBase); err != nil {
-		return nil, fmt.Errorf("withings: auth base: %w", err)
+	if p.authURL, err = baseURL(cfg.AuthURL, DefaultAuthURL); err != nil {
+		return nil, fmt.Errorf("withings: auth url: %w", err)
+	}
+	if p.tokenURL, err = baseURL(cfg.TokenURL, p.apiBase+tokenPath); err != nil {
+		return nil, fmt.Errorf("withings: token url: %w", err)
 	}
 	if cfg.RedirectURL != "" {
 		if _, err := absURL(cfg.RedirectURL); err != nil {
@@ -180,45 +190,17 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Steps != StepsDaily && cfg.Steps != StepsIntraday {
 		return nil, errors.New("withings: unknown steps source")
 	}
-	if p.log == nil {
-		p.log = zap.NewNop()
-	}
-	if p.metrics == nil {
-		p.metrics = ohx.NopMetrics{}
-	}
-	if p.now == nil {
-		p.now = time.Now
-	}
-	appLimit := cfg.AppLimit
-	if appLimit == (provider.Limit{}) {
-		appLimit = provider.PerMinute(120)
-	}
-	retry := cfg.Retry
-	if retry.MaxWait == 0 {
-		retry.MaxWait = DefaultMaxWait
-	}
-	p.client, err = provider.NewClient(provider.Config{
-		Provider: Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout, MaxBodyBytes: maxResponse,
-		Classify: p.classifier, Breakers: cfg.Breakers, BreakerName: Name, Breaker: cfg.Breaker,
-		AppLimit: appLimit, UserLimit: cfg.UserLimit, RateLimitScope: provider.ScopeApp,
-		Retry: retry, Logger: p.log, Metrics: p.metrics,
+	kit, err := cfg.Build(Name, provider.Defaults{
+		AppLimit: provider.PerMinute(DefaultRequestsPerMinute), MaxWait: DefaultMaxWait,
+		RateLimitScope: provider.ScopeApp, MaxBodyBytes: maxResponse, Classify: p.classifier,
+		Refresher: provider.RefresherFunc(p.refreshGrant), RefreshSkew: expiryMargin, RefreshLease: refreshLease,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("withings: %w", err)
+		return nil, err
 	}
-	if cfg.Tokens != nil {
-		locker := cfg.Locker
-		if locker == nil {
-			locker = newLocalLocker()
-		}
-		p.tokens, err = provider.NewTokens(provider.TokensConfig{
-			Provider: Name, Store: cfg.Tokens, Locker: locker, Refresher: provider.RefresherFunc(p.refreshGrant),
-			Skew: expiryMargin, Lease: refreshLease,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("withings: %w", err)
-		}
-	}
+	cfg.Common = kit.Settings
+	p.cfg, p.client, p.tokens = cfg, kit.Client, kit.Tokens
+	p.log, p.metrics, p.now = cfg.Logger, cfg.Metrics, cfg.Now
 	return p, nil
 }
 
@@ -349,7 +331,8 @@ func (p *Provider) classify(op string, httpStatus int, h http.Header, data []byt
 // request describes one API call.
 type request struct {
 	op         string
-	path       string
+	path       string // below the API base URL
+	endpoint   string // an absolute URL instead of path (the token endpoint)
 	form       url.Values
 	creds      provider.Credentials // nil: no bearer token
 	user       string               // the Withings user, for per-user limits
@@ -360,7 +343,11 @@ type request struct {
 // rate limits, retries of idempotent calls, one refresh on a rejected token)
 // and returns the whole response, whose envelope status is 0.
 func (p *Provider) post(ctx context.Context, r request) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.apiBase+r.path, strings.NewReader(r.form.Encode()))
+	endpoint := r.endpoint
+	if endpoint == "" {
+		endpoint = p.apiBase + r.path
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(r.form.Encode()))
 	if err != nil {
 		return nil, &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("cannot build request")}
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
@@ -58,9 +57,8 @@ func newEnv(t *testing.T, fakeCfg withingstest.Config, mut func(*withings.Config
 	cfg := withings.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
 		RedirectURL: "https://ehr.example/callback/withings",
-		APIBase:     fake.URL(), AuthBase: fake.URL(),
-		Tokens: st, Locker: st, Now: clk.Now,
-		AppLimit: provider.Limit{Rate: rate.Inf},
+		APIBaseURL:  fake.URL(), AuthURL: fake.AuthURL(),
+		Common: provider.Common{Tokens: st, Locker: st, Now: clk.Now, AppLimit: provider.NoLimit()},
 	}
 	if mut != nil {
 		mut(&cfg)
@@ -409,7 +407,7 @@ func TestRevokeSignedFlow(t *testing.T) {
 	_, err := e.p.Devices(t.Context(), e.link)
 	assert.ErrorIs(t, err, ohx.ErrTokenRevoked, "Withings invalidated the tokens")
 
-	bad, err := withings.New(withings.Config{ClientID: e.fake.ClientID(), ClientSecret: "wrong", APIBase: e.fake.URL()})
+	bad, err := withings.New(withings.Config{ClientID: e.fake.ClientID(), ClientSecret: "wrong", APIBaseURL: e.fake.URL()})
 	require.NoError(t, err)
 	assert.Error(t, bad.Revoke(t.Context(), e.link), "a wrong secret signs wrongly")
 }
@@ -433,9 +431,9 @@ func TestSubscribeIdempotentAndNotify(t *testing.T) {
 
 	require.NoError(t, e.p.Subscribe(t.Context(), e.link))
 	subs := e.fake.Subscriptions(userID)
-	assert.Len(t, subs, len(withings.DefaultApplis))
+	assert.Len(t, subs, len(withings.DefaultApplis()))
 	require.NoError(t, e.p.Subscribe(t.Context(), e.link))
-	assert.Len(t, e.fake.CallsOf(withingstest.OpNotifySubscribe), len(withings.DefaultApplis), "second Subscribe subscribes nothing")
+	assert.Len(t, e.fake.CallsOf(withingstest.OpNotifySubscribe), len(withings.DefaultApplis()), "second Subscribe subscribes nothing")
 
 	start := e.clock.Now().Add(-10 * time.Minute)
 	require.NoError(t, e.fake.Notify(t.Context(), withingstest.Notification{UserID: userID, Appli: 4, Start: start, End: e.clock.Now()}))

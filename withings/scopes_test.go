@@ -42,7 +42,7 @@ func TestAuthCodeURL(t *testing.T) {
 	p, err := New(Config{ClientID: "cid", ClientSecret: "s", RedirectURL: "https://ehr.example/cb?x=1"})
 	require.NoError(t, err)
 	raw := p.AuthCodeURL("xyz", "ignored-verifier", []ohx.DataType{ohx.ECG})
-	require.True(t, strings.HasPrefix(raw, DefaultAuthBase+"/oauth2_user/authorize2?"))
+	require.True(t, strings.HasPrefix(raw, DefaultAuthURL+"?"))
 	assert.Contains(t, raw, "scope=user.info,user.metrics", "literal commas")
 	u, err := url.Parse(raw)
 	require.NoError(t, err)
@@ -71,6 +71,6 @@ func TestStatusKinds(t *testing.T) {
 		214: ohx.KindPermanent, 277: ohx.KindPermanent, 2553: ohx.KindPermanent, 2554: ohx.KindPermanent, 2555: ohx.KindPermanent,
 		215: ohx.KindTransient, 2551: ohx.KindTransient, 5000: ohx.KindTransient, 123456: ohx.KindTransient,
 	} {
-		assert.Equal(t, want, StatusKind(status), "status %d", status)
+		assert.Equal(t, want, statusKind(status), "status %d", status)
 	}
 }

@@ -16,10 +16,6 @@ const (
 	statusAuth        = 401
 	statusTimeout     = 522
 	statusRateLimited = 601
-	// StatusCallbackInvalid is the notify subscribe status meaning "the
-	// callback URL is either unknown or invalid": Withings could not reach
-	// it with a HEAD request.
-	StatusCallbackInvalid = 293
 )
 
 type span struct{ lo, hi int }
@@ -33,7 +29,7 @@ var invalidParams = []span{
 	{532, 532}, {3017, 3019},
 }
 
-// StatusKind classifies a non-zero Withings status into the error kinds the
+// statusKind classifies a non-zero Withings status into the error kinds the
 // engine and the queue act on:
 //
 //   - 100–102, 200, 401: authentication failed → ohx.KindAuth (refresh, then
@@ -46,7 +42,7 @@ var invalidParams = []span{
 //
 // Unknown statuses are treated as transient, so a job retries a bounded
 // number of times rather than dropping data.
-func StatusKind(status int) ohx.ErrorKind {
+func statusKind(status int) ohx.ErrorKind {
 	switch {
 	case status == statusOK:
 		return ohx.KindUnknown
@@ -82,7 +78,7 @@ func statusError(op string, httpStatus, status int, now time.Time) *ohx.Provider
 	e := &ohx.ProviderError{
 		Provider:   Name,
 		Op:         op,
-		Kind:       StatusKind(status),
+		Kind:       statusKind(status),
 		HTTPStatus: httpStatus,
 		Code:       strconv.Itoa(status),
 	}

@@ -59,9 +59,9 @@ var appliTypes = map[int][]ohx.DataType{
 	AppliECG:         {ohx.ECG},
 }
 
-// AppliDataTypes returns the data types a notification of category appli
+// appliDataTypes returns the data types a notification of category appli
 // announces; nil for categories that carry no data ohx syncs.
-func AppliDataTypes(appli int) []ohx.DataType {
+func appliDataTypes(appli int) []ohx.DataType {
 	ts := appliTypes[appli]
 	if ts == nil {
 		return nil
@@ -127,7 +127,7 @@ func ParseNotification(body string, received time.Time) (n ohx.Notification, ok 
 		}
 		return ohx.Notification{}, false, nil
 	}
-	n.DataTypes = AppliDataTypes(appli)
+	n.DataTypes = appliDataTypes(appli)
 	if n.DataTypes == nil {
 		return ohx.Notification{}, false, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
@@ -49,8 +50,12 @@ func (m *statusMetrics) WebhookRequest(_ string, status int) {
 
 func webhookProvider(t *testing.T, wc WebhookConfig, m ohx.Metrics) *Provider {
 	t.Helper()
-	p, err := New(Config{ClientID: "id", ClientSecret: "secret", Webhook: wc, Metrics: m,
-		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
+	p, err := New(Config{ClientID: "id", ClientSecret: "secret", Webhook: wc,
+		Common: provider.Common{
+			Metrics: m,
+			Now:     func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
+		},
+	})
 	require.NoError(t, err)
 	return p
 }
@@ -178,7 +183,10 @@ func TestNewValidatesConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"no client id":     {ClientSecret: "s"},
 		"no secret":        {ClientID: "i"},
-		"relative api":     {ClientID: "i", ClientSecret: "s", APIBase: "/api"},
+		"relative api":     {ClientID: "i", ClientSecret: "s", APIBaseURL: "/api"},
+		"relative auth":    {ClientID: "i", ClientSecret: "s", AuthURL: "/authorize"},
+		"relative token":   {ClientID: "i", ClientSecret: "s", TokenURL: "/token"},
+		"negative timeout": {ClientID: "i", ClientSecret: "s", Common: provider.Common{Timeout: -1}},
 		"bad redirect":     {ClientID: "i", ClientSecret: "s", RedirectURL: "nope"},
 		"unknown appli":    {ClientID: "i", ClientSecret: "s", Applis: []int{999}},
 		"bad steps source": {ClientID: "i", ClientSecret: "s", Steps: 7},

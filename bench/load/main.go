@@ -278,7 +278,7 @@ func startDaemon(ctx context.Context, c config) (*daemon, error) {
 		"OHX_API_KEYS="+strings.Join(d.keys, ","), "OHX_REDIRECT_ALLOWLIST=https://ehr.example/",
 		"OHX_WITHINGS_CLIENT_ID="+d.fake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET="+d.fake.ClientSecret(),
 		"OHX_WITHINGS_WEBHOOK_SECRET="+webhookSecret, "OHX_WITHINGS_API_URL="+d.fake.URL(),
-		"OHX_WITHINGS_AUTH_URL="+d.fake.URL(), "OHX_WITHINGS_REQUESTS_PER_MINUTE=1000000",
+		"OHX_WITHINGS_AUTH_URL="+d.fake.AuthURL(), "OHX_WITHINGS_REQUESTS_PER_MINUTE=1000000",
 		"OHX_FHIR_URL="+d.fhir.URL, "OHX_REDIS_URL="+c.redis, "OHX_INITIAL_DAYS=1",
 		"OHX_LOG_LEVEL=error", "OHX_AUDIT_LOG="+filepath.Join(dir, "audit.log"))
 	d.cmd.Stdout = os.Stderr

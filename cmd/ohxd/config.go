@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openhealthexchange/ohx/fitbit"
+	"github.com/openhealthexchange/ohx/withings"
 )
 
 // envVar documents one OHX_* variable. The README's configuration table is
@@ -32,13 +35,13 @@ var envVars = []envVar{
 	{"OHX_WITHINGS_CLIENT_SECRET", "", "Withings app client secret"},
 	{"OHX_WITHINGS_WEBHOOK_SECRET", "", "unguessable secret in the Withings callback path `/webhooks/withings/{secret}` (required when Withings is enabled)"},
 	{"OHX_WITHINGS_API_URL", "https://wbsapi.withings.net", "Withings API base URL"},
-	{"OHX_WITHINGS_AUTH_URL", "https://account.withings.com", "Withings account (authorize) base URL"},
+	{"OHX_WITHINGS_AUTH_URL", withings.DefaultAuthURL, "Withings authorize endpoint"},
 	{"OHX_WITHINGS_ALLOWED_CIDRS", "", "optional comma-separated CIDRs Withings notifications must come from"},
-	{"OHX_WITHINGS_REQUESTS_PER_MINUTE", "120", "the Withings app's request budget (120 on the standard plan; enterprise plans have more), shared by all users"},
+	{"OHX_WITHINGS_REQUESTS_PER_MINUTE", strconv.Itoa(withings.DefaultRequestsPerMinute), "the Withings app's request budget (120 on the standard plan; enterprise plans have more), shared by all users"},
 	{"OHX_GOOGLE_CLIENT_ID", "", "Google OAuth client id; setting it enables the `fitbit` provider (Fitbit and Pixel data via the Google Health API)"},
 	{"OHX_GOOGLE_CLIENT_SECRET", "", "Google OAuth client secret"},
 	{"OHX_GOOGLE_WEBHOOK_SECRET", "", "the full `Authorization` value configured on the Google Health subscriber (e.g. `Bearer …`)"},
-	{"OHX_GOOGLE_REQUESTS_PER_MINUTE", "300", "requests per minute per Google Health user (Google's per-user quota)"},
+	{"OHX_GOOGLE_REQUESTS_PER_MINUTE", strconv.Itoa(fitbit.DefaultRequestsPerMinute), "requests per minute per Google Health user (Google's per-user quota)"},
 	{"OHX_GOOGLE_HEALTH_API_URL", "https://health.googleapis.com", "Google Health API base URL"},
 	{"OHX_GOOGLE_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth", "Google authorize endpoint"},
 	{"OHX_GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token", "Google token endpoint"},

@@ -304,7 +304,7 @@ func TestServeEndToEnd(t *testing.T) {
 		"OHX_ADDR": addr, "OHX_DATA_DIR": t.TempDir(), "OHX_API_KEYS": apiKey,
 		"OHX_SECRET_KEYS": key.Encode(), "OHX_PUBLIC_URL": publicURL, "OHX_REDIRECT_ALLOWLIST": publicURL + "/demo/",
 		"OHX_WITHINGS_CLIENT_ID": wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": wfake.ClientSecret(),
-		"OHX_WITHINGS_WEBHOOK_SECRET": wsecret, "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.URL(),
+		"OHX_WITHINGS_WEBHOOK_SECRET": wsecret, "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.AuthURL(),
 		"OHX_GOOGLE_CLIENT_ID": gfake.ClientID(), "OHX_GOOGLE_CLIENT_SECRET": gfake.ClientSecret(),
 		"OHX_GOOGLE_WEBHOOK_SECRET": gsecret, "OHX_GOOGLE_HEALTH_API_URL": gfake.APIBaseURL(),
 		"OHX_GOOGLE_AUTH_URL": gfake.AuthURL(), "OHX_GOOGLE_TOKEN_URL": gfake.TokenURL(),

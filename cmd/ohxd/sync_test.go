@@ -40,7 +40,7 @@ func linkedDataDir(t *testing.T, base time.Time) (env map[string]string, linkID 
 		"OHX_ADDR": addr, "OHX_DATA_DIR": t.TempDir(), "OHX_API_KEYS": randomHex(16),
 		"OHX_SECRET_KEYS": key.Encode(), "OHX_PUBLIC_URL": publicURL, "OHX_REDIRECT_ALLOWLIST": publicURL + "/demo/",
 		"OHX_WITHINGS_CLIENT_ID": wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": wfake.ClientSecret(),
-		"OHX_WITHINGS_WEBHOOK_SECRET": randomHex(16), "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.URL(),
+		"OHX_WITHINGS_WEBHOOK_SECRET": randomHex(16), "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.AuthURL(),
 		"OHX_WITHINGS_REQUESTS_PER_MINUTE": "60000", "OHX_FHIR_URL": fhir.URL, "OHX_INITIAL_DAYS": "1",
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })

@@ -245,11 +245,13 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 			ClientID: cfg.WithingsClientID, ClientSecret: cfg.WithingsClientSecret,
 			RedirectURL: cfg.PublicURL + "/oauth/withings/callback",
 			CallbackURL: cfg.PublicURL + "/webhooks/withings/" + cfg.WithingsWebhookSecret,
-			APIBase:     cfg.WithingsAPIURL, AuthBase: cfg.WithingsAuthURL,
-			Tokens: a.store, Locker: locker, HTTPClient: opt.httpClient, Breakers: a.breakers,
-			AppLimit: provider.PerMinute(cfg.WithingsPerMinute),
-			Webhook:  withings.WebhookConfig{Secret: cfg.WithingsWebhookSecret, AllowCIDRs: cidrStrings(cfg)},
-			Logger:   a.log, Metrics: a.metrics, Now: clientNow,
+			APIBaseURL:  cfg.WithingsAPIURL, AuthURL: cfg.WithingsAuthURL,
+			Webhook: withings.WebhookConfig{Secret: cfg.WithingsWebhookSecret, AllowCIDRs: cidrStrings(cfg)},
+			Common: provider.Common{
+				Tokens: a.store, Locker: locker, HTTPClient: opt.httpClient, Breakers: a.breakers,
+				AppLimit: provider.PerMinute(cfg.WithingsPerMinute), Logger: a.log,
+				Metrics: a.metrics, Now: clientNow,
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("withings: %w", err)
@@ -262,9 +264,11 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 			RedirectURL: cfg.PublicURL + "/oauth/fitbit/callback",
 			AuthURL:     cfg.GoogleAuthURL, TokenURL: cfg.GoogleTokenURL, RevokeURL: cfg.GoogleRevokeURL,
 			APIBaseURL: cfg.GoogleHealthAPIURL, KeysetURL: cfg.GoogleKeysetURL, WebhookSecret: cfg.GoogleWebhookSecret,
-			Tokens: a.store, Locker: locker, Breakers: a.breakers, HTTPClient: opt.httpClient,
-			RequestsPerMinute: cfg.GooglePerMinute,
-			Logger:            a.log, Metrics: a.metrics, Now: clientNow,
+			Common: provider.Common{
+				Tokens: a.store, Locker: locker, Breakers: a.breakers, HTTPClient: opt.httpClient,
+				UserLimit: provider.PerMinute(cfg.GooglePerMinute), Logger: a.log,
+				Metrics: a.metrics, Now: clientNow,
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("fitbit: %w", err)

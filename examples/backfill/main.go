@@ -104,11 +104,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	p, err := withings.New(withings.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
-		APIBase: fake.URL(), AuthBase: fake.URL(), HTTPClient: fake.Client(),
-		Tokens: st, Locker: st,
+		APIBaseURL: fake.URL(), AuthURL: fake.AuthURL(),
 		// The app's budget is shared by every user of the app: a backfill
 		// that runs beside a live service should take only a part of it.
-		AppLimit: provider.PerMinute(*perMinute),
+		Common: provider.Common{
+			HTTPClient: fake.Client(), Tokens: st, Locker: st,
+			AppLimit: provider.PerMinute(*perMinute),
+		},
 	})
 	if err != nil {
 		return err

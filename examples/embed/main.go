@@ -42,6 +42,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 	"github.com/openhealthexchange/ohx/server"
@@ -226,9 +227,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		ClientID: wfake.ClientID(), ClientSecret: wfake.ClientSecret(),
 		RedirectURL: base + "/ohx/oauth/withings/callback",
 		CallbackURL: base + "/ohx/webhooks/withings/" + webhookSecret,
-		APIBase:     wfake.URL(), AuthBase: wfake.URL(),
-		Tokens: st, Locker: st,
+		APIBaseURL:  wfake.URL(), AuthURL: wfake.AuthURL(),
 		Webhook: withings.WebhookConfig{Secret: webhookSecret},
+		Common:  provider.Common{Tokens: st, Locker: st},
 	})
 	if err != nil {
 		return err

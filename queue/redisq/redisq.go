@@ -42,7 +42,7 @@ type Config struct {
 	StrictPriority bool
 	// Weights gives, per priority, its weight when StrictPriority is false.
 	// A priority missing from the map weighs 1; nil means
-	// queue.DefaultWeights.
+	// queue.DefaultWeights().
 	Weights map[ohx.Priority]int
 	// Retry is the retry policy.
 	Retry queue.Retry

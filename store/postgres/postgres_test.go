@@ -106,7 +106,7 @@ func BenchmarkPostgres(b *testing.B) {
 }
 
 func testRing(t testing.TB) *seal.KeyRing {
-	r, err := seal.NewKeyRing(storetest.TestKeys[0])
+	r, err := seal.NewKeyRing(storetest.TestKeys()[0])
 	require.NoError(t, err)
 	return r
 }

@@ -67,7 +67,7 @@ func BenchmarkSQLite(b *testing.B) {
 }
 
 func testRing(t testing.TB) *seal.KeyRing {
-	r, err := seal.NewKeyRing(storetest.TestKeys[0])
+	r, err := seal.NewKeyRing(storetest.TestKeys()[0])
 	require.NoError(t, err)
 	return r
 }

@@ -49,11 +49,14 @@ type Harness struct {
 // Factory returns a fresh, empty store for one test.
 type Factory func(t testing.TB, cfg Config) Harness
 
-// TestKeys are the fixed keys the suite seals with: the first is the primary
-// of Config.Ring; the second is the key the rotation test rotates to.
-var TestKeys = []seal.Key{
-	{ID: "test-a", Secret: []byte("0123456789abcdef0123456789abcdef")},
-	{ID: "test-b", Secret: []byte("fedcba9876543210fedcba9876543210")},
+// TestKeys returns the fixed keys the suite seals with: the first is the
+// primary of Config.Ring; the second is the key the rotation test rotates
+// to. Each call returns new keys.
+func TestKeys() []seal.Key {
+	return []seal.Key{
+		{ID: "test-a", Secret: []byte("0123456789abcdef0123456789abcdef")},
+		{ID: "test-b", Secret: []byte("fedcba9876543210fedcba9876543210")},
+	}
 }
 
 func newRing(t testing.TB, keys ...seal.Key) *seal.KeyRing {
@@ -66,7 +69,7 @@ func newRing(t testing.TB, keys ...seal.Key) *seal.KeyRing {
 func setup(t testing.TB, f Factory) (Harness, *Clock) {
 	t.Helper()
 	c := &Clock{}
-	h := f(t, Config{Clock: c, Ring: newRing(t, TestKeys[0])})
+	h := f(t, Config{Clock: c, Ring: newRing(t, TestKeys()[0])})
 	require.NotNil(t, h.Store, "factory returned no store")
 	return h, c
 }
@@ -383,7 +386,7 @@ func testSealedAtRest(t *testing.T, f Factory) {
 	require.NoError(t, h.Store.SaveToken(ctx, "l1", ohx.Token{AccessToken: "plain-access", RefreshToken: "plain-refresh", TokenType: "Bearer"}))
 	raw := h.RawToken(t, "l1")
 	for _, v := range []string{raw.AccessToken, raw.RefreshToken} {
-		assert.Equal(t, TestKeys[0].ID, seal.KeyID(v), "sealed under the primary key")
+		assert.Equal(t, TestKeys()[0].ID, seal.KeyID(v), "sealed under the primary key")
 		assert.NotContains(t, v, "plain-")
 	}
 	assert.Equal(t, "Bearer", raw.TokenType)
@@ -437,17 +440,17 @@ func testRotation(t *testing.T, f Factory) {
 	}
 
 	// Rotate: the new key is primary, the old one still opens.
-	rotated := h.Reopen(t, newRing(t, TestKeys[1], TestKeys[0]))
+	rotated := h.Reopen(t, newRing(t, TestKeys()[1], TestKeys()[0]))
 	got, err := rotated.Token(ctx, "l0")
 	require.NoError(t, err)
 	assert.Equal(t, "rt-l0", got.RefreshToken)
 	require.NoError(t, rotated.SaveToken(ctx, "l0", ohx.Token{AccessToken: "at-l0", RefreshToken: "rt-l0-new"}))
 	if h.RawToken != nil {
-		assert.Equal(t, TestKeys[1].ID, seal.KeyID(h.RawToken(t, "l0").RefreshToken), "new writes use the new primary")
+		assert.Equal(t, TestKeys()[1].ID, seal.KeyID(h.RawToken(t, "l0").RefreshToken), "new writes use the new primary")
 	}
 
 	// Without rewrap, dropping the old key strands the other tokens.
-	newOnly := h.Reopen(t, newRing(t, TestKeys[1]))
+	newOnly := h.Reopen(t, newRing(t, TestKeys()[1]))
 	_, err = newOnly.Token(ctx, "l1")
 	require.ErrorIs(t, err, seal.ErrUnknownKey)
 
@@ -470,7 +473,7 @@ func testRotation(t *testing.T, f Factory) {
 		}
 		assert.Equal(t, want, got.RefreshToken)
 	}
-	_, err = h.Reopen(t, newRing(t, TestKeys[0])).Token(ctx, "l1")
+	_, err = h.Reopen(t, newRing(t, TestKeys()[0])).Token(ctx, "l1")
 	require.ErrorIs(t, err, seal.ErrUnknownKey, "the old key alone no longer opens rewrapped tokens")
 }
 

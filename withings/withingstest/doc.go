@@ -6,7 +6,8 @@
 //	defer fake.Close()
 //	p, _ := withings.New(withings.Config{
 //		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
-//		APIBase: fake.URL(), AuthBase: fake.URL(), ...
+//		APIBaseURL: fake.APIBaseURL(), AuthURL: fake.AuthURL(),
+//		Common: provider.Common{HTTPClient: fake.Client(), ...},
 //	})
 //
 // It serves the OAuth authorize redirect (auto-approving, as a new user or

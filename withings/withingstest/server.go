@@ -1065,3 +1065,14 @@ func (s *Server) probe(cb string) bool {
 	_ = resp.Body.Close()
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }
+
+// APIBaseURL is the fake's API base URL, for withings.Config.APIBaseURL
+// (the same as URL).
+func (s *Server) APIBaseURL() string { return s.URL() }
+
+// AuthURL is the fake's authorize endpoint, for withings.Config.AuthURL.
+func (s *Server) AuthURL() string { return s.URL() + "/oauth2_user/authorize2" }
+
+// TokenURL is the fake's token endpoint (/v2/oauth2 on the API host), which
+// withings.Config derives from APIBaseURL when its TokenURL is empty.
+func (s *Server) TokenURL() string { return s.URL() + "/v2/oauth2" }

@@ -1,10 +1,7 @@
-package fhirmap
+package r5
 
 import (
-	"strings"
-
 	"encoding/json"
-	"github.com/google/uuid"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +9,9 @@ import (
 
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 )
+
+// ucum is the UCUM system URL of every Quantity.
+const ucum = "http://unitsofmeasure.org"
 
 func num(s string) *json.Number { n := json.Number(s); return &n }
 
@@ -23,7 +23,7 @@ type validatable interface {
 func sampleResources() map[string]validatable {
 	loinc := "http://loinc.org"
 	obs := &Observation{
-		ID:                DeterministicID("test", "obs"),
+		ID:                "0b1b3b5a-8d64-5c1e-9a0e-3c2b1a0f9e8d",
 		Status:            ObservationFinal,
 		Code:              CodeableConcept{Coding: []Coding{{System: &loinc, Code: ptr("8867-4"), Display: ptr("Heart rate")}}},
 		Subject:           &Reference{Reference: ptr("Patient/1")},
@@ -54,7 +54,7 @@ func sampleResources() map[string]validatable {
 	oo := &OperationOutcome{Issue: []OperationOutcomeIssue{{Severity: "error", Code: "invalid"}}}
 	obsJSON, _ := obs.MarshalJSON()
 	b := &Bundle{Type: BundleTransaction, Entry: []BundleEntry{{
-		FullURL: FullURL(obs.ID), Resource: obsJSON,
+		FullURL: "urn:uuid:" + obs.ID, Resource: obsJSON,
 		Request: &BundleRequest{Method: MethodPut, URL: "Observation/" + obs.ID},
 	}, {Request: &BundleRequest{Method: MethodDelete, URL: "Observation/abc"}}}}
 	return map[string]validatable{"Observation": obs, "ECG": ecg, "Device": dev, "DeviceAssociation": da,
@@ -100,22 +100,4 @@ func TestZeroValuesAreInvalid(t *testing.T) {
 			assert.Error(t, validate.Resource(data), "the validator must reject what Validate rejects: %s", data)
 		})
 	}
-}
-
-func TestDeterministicID(t *testing.T) {
-	a := DeterministicID("withings", "u1", "heart_rate", "rec1")
-	assert.Equal(t, a, DeterministicID("withings", "u1", "heart_rate", "rec1"))
-	assert.NotEqual(t, a, DeterministicID("withings", "u1", "heart_rate", "rec2"))
-	assert.NotEqual(t, DeterministicID("ab", "c"), DeterministicID("a", "bc"))
-	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, a)
-	assert.Equal(t, "urn:uuid:"+a, FullURL(a))
-}
-
-func TestDeterministicIDIsUUIDv5(t *testing.T) {
-	for _, parts := range [][]string{{"a"}, {"sample", "withings", "u1", "heart-rate", "record", "rec/1"}, {"x", ""}} {
-		want := uuid.NewSHA1(idNamespace, []byte(strings.Join(parts, "\x1f"))).String()
-		assert.Equal(t, want, DeterministicID(parts...))
-	}
-	long := strings.Repeat("x", 1000)
-	assert.Equal(t, uuid.NewSHA1(idNamespace, []byte("a\x1f"+long)).String(), DeterministicID("a", long))
 }

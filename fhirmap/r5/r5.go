@@ -1,4 +1,4 @@
-package fhirmap
+package r5
 
 import (
 	"encoding/json"
@@ -36,7 +36,7 @@ type (
 )
 
 // ErrInvalid is wrapped by every error returned from a Validate method.
-var ErrInvalid = errors.New("fhirmap: invalid resource")
+var ErrInvalid = errors.New("r5: invalid resource")
 
 func invalid(rt, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalid, rt, fmt.Sprintf(format, args...))
