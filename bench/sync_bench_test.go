@@ -22,8 +22,8 @@ import (
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -102,7 +102,7 @@ func newSyncSide(b *testing.B, f *fakes, hourly bool, lookback time.Duration, bu
 		AuthURL:     f.Fitbit + "/o/oauth2/v2/auth", TokenURL: f.Fitbit + "/token", RevokeURL: f.Fitbit + "/revoke",
 		APIBaseURL: f.Fitbit + "/", KeysetURL: f.Fitbit + "/webhooks_public_keyset.json",
 		Tokens: st, Locker: st, RequestsPerMinute: -1, Now: func() time.Time { return benchNow },
-		Retry: provider.RetrySettings{MaxWait: time.Second},
+		Retry: resilience.RetrySettings{MaxWait: time.Second},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Google endpoints used when Config leaves them empty.
@@ -78,13 +79,13 @@ type Config struct {
 	RequestsPerMinute int
 	// Breakers is the registry the API's circuit breaker ("fitbit") lives
 	// in; nil means a private one.
-	Breakers *provider.Breakers
+	Breakers *resilience.Breakers
 	// Breaker configures the API's circuit breaker when this provider
 	// creates it; the zero value means the toolkit's defaults.
-	Breaker provider.BreakerSettings
+	Breaker resilience.BreakerSettings
 	// Retry tunes in-call retries of reads; the zero value means the
 	// toolkit's defaults.
-	Retry provider.RetrySettings
+	Retry resilience.RetrySettings
 
 	// HTTPClient is the base client for every outbound request (its
 	// Transport is wrapped); nil means a client with a 30 s timeout.
@@ -173,12 +174,12 @@ func New(cfg Config) (*Provider, error) {
 	if !strings.HasSuffix(api.Path, "/") {
 		api.Path += "/"
 	}
-	limit := provider.PerMinute(300)
+	limit := resilience.PerMinute(300)
 	switch {
 	case cfg.RequestsPerMinute > 0:
-		limit = provider.PerMinute(cfg.RequestsPerMinute)
+		limit = resilience.PerMinute(cfg.RequestsPerMinute)
 	case cfg.RequestsPerMinute < 0:
-		limit = provider.Limit{}
+		limit = resilience.Limit{}
 	}
 	client, err := provider.NewClient(provider.Config{
 		Provider:       ProviderName,

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Response is a provider's answer as the Client read it: status, headers and
@@ -66,34 +65,9 @@ func ClassifyHTTP(op string, r *Response) error {
 	}
 	pe := &ohx.ProviderError{Op: op, Kind: kind, HTTPStatus: r.StatusCode}
 	if kind == ohx.KindRateLimited || r.StatusCode == http.StatusServiceUnavailable {
-		pe.RetryAfter, _ = ParseRetryAfter(r.Header.Get("Retry-After"), time.Now())
+		pe.RetryAfter, _ = resilience.ParseRetryAfter(r.Header.Get("Retry-After"), time.Now())
 	}
 	return pe
-}
-
-// ParseRetryAfter parses a Retry-After header value, either delay-seconds or
-// an HTTP-date, into the wait from now. ok is false when v is empty or
-// malformed; a date in the past gives 0 and ok.
-func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		const maxSecs = int64(1<<63-1) / int64(time.Second)
-		return time.Duration(min(secs, maxSecs)) * time.Second, true
-	}
-	at, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	if d := at.Sub(now); d > 0 {
-		return d, true
-	}
-	return 0, true
 }
 
 // redactURL returns scheme://host/path of u: no query (which may carry
@@ -115,19 +89,3 @@ func transportError(req *http.Request, err error) error {
 	}
 	return fmt.Errorf("%s %s: %w", req.Method, redactURL(req.URL), err)
 }
-
-// circuitOpenError is returned by a Breaker that rejects a call. It matches
-// ohx.ErrCircuitOpen and tells how long the breaker stays open.
-type circuitOpenError struct {
-	name string
-	wait time.Duration
-}
-
-func (e *circuitOpenError) Error() string {
-	return fmt.Sprintf("breaker %s: %s", e.name, ohx.ErrCircuitOpen)
-}
-
-func (e *circuitOpenError) Unwrap() error { return ohx.ErrCircuitOpen }
-
-// RetryDelay reports how long the breaker stays open (see ohx.RetryAfter).
-func (e *circuitOpenError) RetryDelay() time.Duration { return e.wait }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 func TestStatusKind(t *testing.T) {
@@ -54,7 +55,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"9999999999999", time.Duration(1<<63 - 1).Truncate(time.Second), true},
 	}
 	for _, tt := range tests {
-		got, ok := provider.ParseRetryAfter(tt.in, now)
+		got, ok := resilience.ParseRetryAfter(tt.in, now)
 		assert.Equal(t, tt.wantOK, ok, "%q", tt.in)
 		assert.Equal(t, tt.want, got, "%q", tt.in)
 	}

@@ -12,13 +12,14 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
 func ExampleParseRetryAfter() {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	for _, v := range []string{"120", "Wed, 25 Nov 2026 12:00:30 GMT", "later"} {
-		d, ok := provider.ParseRetryAfter(v, now)
+		d, ok := resilience.ParseRetryAfter(v, now)
 		fmt.Println(d, ok)
 	}
 	// Output:
@@ -67,7 +68,7 @@ func ExampleClient_Do() {
 		}
 	}
 	c, err := provider.NewClient(provider.Config{Provider: "withings", HTTPClient: srv.Client(), Classify: classify,
-		AppLimit: provider.PerMinute(120)})
+		AppLimit: resilience.PerMinute(120)})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -89,8 +90,8 @@ func ExampleClient_Do() {
 }
 
 func ExampleBreakers() {
-	reg := provider.NewBreakers(provider.BreakersConfig{})
-	b := reg.Get("fhir:ehr-1", provider.BreakerSettings{}) // 3 failures, 30 s open, 2 successes
+	reg := resilience.NewBreakers(resilience.BreakersConfig{})
+	b := reg.Get("fhir:ehr-1", resilience.BreakerSettings{}) // 3 failures, 30 s open, 2 successes
 	down := &ohx.ProviderError{Provider: "ehr-1", Op: "transaction", Kind: ohx.KindTransient, HTTPStatus: 503}
 	for range 3 {
 		_ = b.Do(context.Background(), func(context.Context) error { return down })

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -19,16 +19,16 @@ import (
 // bubbleEnv wires a provider to an in-process fake inside a synctest
 // bubble, where time.Now and timers are fake: backoffs, rate-limit pauses and
 // breaker timeouts pass instantly and exactly.
-func bubbleEnv(t *testing.T, mut func(*withings.Config)) (*withingstest.Server, *withings.Provider, ohx.Link, *provider.Breakers) {
+func bubbleEnv(t *testing.T, mut func(*withings.Config)) (*withingstest.Server, *withings.Provider, ohx.Link, *resilience.Breakers) {
 	t.Helper()
 	fake := withingstest.New(withingstest.Config{})
 	fake.AddUser(withingstest.User{ID: userID, TimeZone: "Europe/Paris"})
 	st := store.NewMemory()
-	breakers := provider.NewBreakers(provider.BreakersConfig{})
+	breakers := resilience.NewBreakers(resilience.BreakersConfig{})
 	cfg := withings.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
 		APIBase: fake.URL(), HTTPClient: fake.Client(), Tokens: st, Locker: st,
-		Breakers: breakers, AppLimit: provider.Limit{Rate: rate.Inf},
+		Breakers: breakers, AppLimit: resilience.Limit{Rate: rate.Inf},
 	}
 	if mut != nil {
 		mut(&cfg)
@@ -53,7 +53,7 @@ func TestRateLimit601WaitsForTheNextMinute(t *testing.T) {
 		assert.GreaterOrEqual(t, waited, 40*time.Second, "until the next minute")
 		assert.Less(t, waited, 46*time.Second, "plus at most 5 s of jitter")
 		assert.Len(t, fake.CallsOf(withingstest.OpGetDevice), 2)
-		assert.Equal(t, provider.BreakerClosed, breakers.Status()[0].State, "a rate limit is no breaker failure")
+		assert.Equal(t, resilience.BreakerClosed, breakers.Status()[0].State, "a rate limit is no breaker failure")
 	})
 }
 
@@ -78,7 +78,7 @@ func TestRateLimit601BeyondMaxWaitIsReturned(t *testing.T) {
 func TestBreakerOpensAndRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake, p, link, breakers := bubbleEnv(t, func(c *withings.Config) {
-			c.Breaker = provider.BreakerSettings{FailureThreshold: 3, OpenTimeout: 30 * time.Second, HalfOpenSuccesses: 2}
+			c.Breaker = resilience.BreakerSettings{FailureThreshold: 3, OpenTimeout: 30 * time.Second, HalfOpenSuccesses: 2}
 		})
 		fake.Fail(withingstest.OpGetDevice, 522, 3) // Withings timeout status, in an HTTP 200
 		_, err := p.Devices(t.Context(), link)
@@ -89,7 +89,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 		st := breakers.Status()
 		require.Len(t, st, 1)
 		assert.Equal(t, "withings", st[0].Name)
-		assert.Equal(t, provider.BreakerOpen, st[0].State)
+		assert.Equal(t, resilience.BreakerOpen, st[0].State)
 
 		_, err = p.Devices(t.Context(), link)
 		assert.ErrorIs(t, err, ohx.ErrCircuitOpen)
@@ -100,7 +100,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 			_, err = p.Devices(t.Context(), link)
 			require.NoError(t, err)
 		}
-		assert.Equal(t, provider.BreakerClosed, breakers.Status()[0].State)
+		assert.Equal(t, resilience.BreakerClosed, breakers.Status()[0].State)
 	})
 }
 

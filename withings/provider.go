@@ -14,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Name is the provider's stable name, used in links, samples and metrics.
@@ -79,20 +80,20 @@ type Config struct {
 	Timeout time.Duration
 	// Breakers is the registry the provider's circuit breaker (named
 	// "withings") lives in; nil means a private one.
-	Breakers *provider.Breakers
+	Breakers *resilience.Breakers
 	// Breaker configures the breaker; the zero value opens after 3
 	// consecutive server errors or network failures, stays open 30 s and
 	// closes after 2 successes. Rate limits (601) never count.
-	Breaker provider.BreakerSettings
+	Breaker resilience.BreakerSettings
 	// AppLimit limits the application's request rate, shared by all users;
 	// the zero value means Withings' standard plan, 120 per minute. Use
-	// provider.Limit{Rate: rate.Inf} for no limit.
-	AppLimit provider.Limit
+	// resilience.Limit{Rate: rate.Inf} for no limit.
+	AppLimit resilience.Limit
 	// UserLimit limits the request rate per Withings user; zero means none.
-	UserLimit provider.Limit
+	UserLimit resilience.Limit
 	// Retry tunes retries of idempotent calls (reads). A zero MaxWait means
 	// DefaultMaxWait, long enough to wait for the next minute after a 601.
-	Retry provider.RetrySettings
+	Retry resilience.RetrySettings
 
 	// IncludeAmbiguous keeps measure groups Withings marks ambiguous (attrib
 	// 1: measured by a device that several users share, possibly someone
@@ -190,8 +191,8 @@ func New(cfg Config) (*Provider, error) {
 		p.now = time.Now
 	}
 	appLimit := cfg.AppLimit
-	if appLimit == (provider.Limit{}) {
-		appLimit = provider.PerMinute(120)
+	if appLimit == (resilience.Limit{}) {
+		appLimit = resilience.PerMinute(120)
 	}
 	retry := cfg.Retry
 	if retry.MaxWait == 0 {
@@ -321,7 +322,7 @@ func scopesFor(types []ohx.DataType) []string {
 // then the envelope's status (Withings answers errors with HTTP 200).
 func (p *Provider) classifier(op string, r *provider.Response) error {
 	if r.StatusCode != http.StatusOK {
-		ra, _ := provider.ParseRetryAfter(r.Header.Get("Retry-After"), p.now())
+		ra, _ := resilience.ParseRetryAfter(r.Header.Get("Retry-After"), p.now())
 		return httpError(op, r.StatusCode, ra, p.now())
 	}
 	status, err := envelopeStatus(r.Body)

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -60,7 +60,7 @@ func newEnv(t *testing.T, fakeCfg withingstest.Config, mut func(*withings.Config
 		RedirectURL: "https://ehr.example/callback/withings",
 		APIBase:     fake.URL(), AuthBase: fake.URL(),
 		Tokens: st, Locker: st, Now: clk.Now,
-		AppLimit: provider.Limit{Rate: rate.Inf},
+		AppLimit: resilience.Limit{Rate: rate.Inf},
 	}
 	if mut != nil {
 		mut(&cfg)

@@ -28,10 +28,10 @@ import (
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/metrics/prom"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/queue/redisq"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/store/postgres"
@@ -66,7 +66,7 @@ type app struct {
 	ring      *seal.KeyRing
 	store     durableStore
 	queue     adminQueue
-	breakers  *provider.Breakers
+	breakers  *resilience.Breakers
 	providers []ohx.Provider
 	publisher ohx.Publisher
 	fhir      *publish.FHIR // nil with NDJSON
@@ -239,7 +239,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 		a.queue = q
 	}
 
-	a.breakers = provider.NewBreakers(provider.BreakersConfig{Metrics: a.metrics, Logger: a.log})
+	a.breakers = resilience.NewBreakers(resilience.BreakersConfig{Metrics: a.metrics, Logger: a.log})
 	if cfg.WithingsClientID != "" {
 		p, err := withings.New(withings.Config{
 			ClientID: cfg.WithingsClientID, ClientSecret: cfg.WithingsClientSecret,
@@ -247,7 +247,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 			CallbackURL: cfg.PublicURL + "/webhooks/withings/" + cfg.WithingsWebhookSecret,
 			APIBase:     cfg.WithingsAPIURL, AuthBase: cfg.WithingsAuthURL,
 			Tokens: a.store, Locker: locker, HTTPClient: opt.httpClient, Breakers: a.breakers,
-			AppLimit: provider.PerMinute(cfg.WithingsPerMinute),
+			AppLimit: resilience.PerMinute(cfg.WithingsPerMinute),
 			Webhook:  withings.WebhookConfig{Secret: cfg.WithingsWebhookSecret, AllowCIDRs: cidrStrings(cfg)},
 			Logger:   a.log, Metrics: a.metrics, Now: clientNow,
 		})
@@ -329,7 +329,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 	}
 	if a.fhir != nil {
 		checks = append(checks, server.Check{Name: "fhir", Optional: true, Probe: func(context.Context) error {
-			if a.fhir.BreakerState() == int(provider.BreakerOpen) {
+			if a.fhir.BreakerState() == int(resilience.BreakerOpen) {
 				return fmt.Errorf("breaker open: %w", ohx.ErrCircuitOpen)
 			}
 			return nil
@@ -492,7 +492,7 @@ func (ad adminOf) Breakers() []server.BreakerStatus {
 		out = append(out, server.BreakerStatus{Name: b.Name, State: b.State.String(), Failures: b.ConsecutiveFailures, OpenedAt: b.OpenedAt})
 	}
 	if ad.a.fhir != nil {
-		out = append(out, server.BreakerStatus{Name: "fhir", State: provider.BreakerState(ad.a.fhir.BreakerState()).String()})
+		out = append(out, server.BreakerStatus{Name: "fhir", State: resilience.BreakerState(ad.a.fhir.BreakerState()).String()})
 	}
 	return out
 }

@@ -28,9 +28,9 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Tokens: st, Locker: st,
 		// The app's budget is shared by every user of the app: a backfill
 		// that runs beside a live service should take only a part of it.
-		AppLimit: provider.PerMinute(*perMinute),
+		AppLimit: resilience.PerMinute(*perMinute),
 	})
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package provider_test
+package resilience_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 var (
@@ -29,20 +29,20 @@ func TestBreakerCountsOnlyFailures(t *testing.T) {
 	tests := []struct {
 		name      string
 		errs      []error
-		want      provider.BreakerState
+		want      resilience.BreakerState
 		wantRun   uint32
 		cancelled bool
 	}{
-		{name: "three server errors open", errs: []error{errDown, errDown, errDown}, want: provider.BreakerOpen, wantRun: 3},
-		{name: "unclassified errors are failures", errs: []error{errors.New("eof"), errors.New("eof"), errors.New("eof")}, want: provider.BreakerOpen, wantRun: 3},
-		{name: "a success resets the run", errs: []error{errDown, errDown, nil, errDown, errDown}, want: provider.BreakerClosed, wantRun: 2},
-		{name: "a permanent error is an answer", errs: []error{errDown, errDown, errBadReq, errDown}, want: provider.BreakerClosed, wantRun: 1},
-		{name: "rate limits are not counted", errs: []error{errDown, errDown, errSlowDwn, errSlowDwn, errSlowDwn}, want: provider.BreakerClosed, wantRun: 2},
-		{name: "cancelled calls are not counted", errs: []error{errDown, errDown, errDown, errDown}, want: provider.BreakerClosed, cancelled: true},
+		{name: "three server errors open", errs: []error{errDown, errDown, errDown}, want: resilience.BreakerOpen, wantRun: 3},
+		{name: "unclassified errors are failures", errs: []error{errors.New("eof"), errors.New("eof"), errors.New("eof")}, want: resilience.BreakerOpen, wantRun: 3},
+		{name: "a success resets the run", errs: []error{errDown, errDown, nil, errDown, errDown}, want: resilience.BreakerClosed, wantRun: 2},
+		{name: "a permanent error is an answer", errs: []error{errDown, errDown, errBadReq, errDown}, want: resilience.BreakerClosed, wantRun: 1},
+		{name: "rate limits are not counted", errs: []error{errDown, errDown, errSlowDwn, errSlowDwn, errSlowDwn}, want: resilience.BreakerClosed, wantRun: 2},
+		{name: "cancelled calls are not counted", errs: []error{errDown, errDown, errDown, errDown}, want: resilience.BreakerClosed, cancelled: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{})
+			b := resilience.NewBreakers(resilience.BreakersConfig{}).Get("fhir", resilience.BreakerSettings{})
 			ctx := t.Context()
 			if tt.cancelled {
 				c, cancel := context.WithCancel(ctx)
@@ -62,7 +62,7 @@ func TestBreakerCountsOnlyFailures(t *testing.T) {
 
 func TestBreakerRejectsWhileOpen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{FailureThreshold: 1, OpenTimeout: time.Minute})
+		b := resilience.NewBreakers(resilience.BreakersConfig{}).Get("fhir", resilience.BreakerSettings{FailureThreshold: 1, OpenTimeout: time.Minute})
 		require.Equal(t, errDown, b.Do(t.Context(), fails(errDown)))
 		time.Sleep(20 * time.Second)
 		called := false
@@ -72,15 +72,20 @@ func TestBreakerRejectsWhileOpen(t *testing.T) {
 		assert.Equal(t, 40*time.Second, ohx.RetryAfter(err))
 		assert.Equal(t, ohx.KindTransient, ohx.KindOf(err))
 		assert.True(t, ohx.Retryable(err))
-		assert.Equal(t, "breaker fhir: ohx: circuit open", err.Error())
+		assert.Equal(t, "breaker fhir: ohx: circuit open after 1 failure; last: fhir transaction: transient (http 503)", err.Error(),
+			"the refusal names what opened the breaker")
+		var open *resilience.CircuitOpenError
+		require.ErrorAs(t, err, &open)
+		assert.Equal(t, resilience.CircuitOpenError{Breaker: "fhir", Failures: 1,
+			LastFailure: "fhir transaction: transient (http 503)", Wait: 40 * time.Second}, *open)
 	})
 }
 
 func TestBreakerHalfOpenLimitsTrialCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{FailureThreshold: 1})
+		b := resilience.NewBreakers(resilience.BreakersConfig{}).Get("fhir", resilience.BreakerSettings{FailureThreshold: 1})
 		require.Error(t, b.Do(t.Context(), fails(errDown)))
-		time.Sleep(provider.DefaultOpenTimeout + time.Millisecond)
+		time.Sleep(resilience.DefaultOpenTimeout + time.Millisecond)
 		release := make(chan struct{})
 		var wg sync.WaitGroup
 		for range 2 { // two trial calls are let through and hang
@@ -93,17 +98,17 @@ func TestBreakerHalfOpenLimitsTrialCalls(t *testing.T) {
 		require.ErrorIs(t, err, ohx.ErrCircuitOpen, "a third concurrent trial is rejected")
 		close(release)
 		wg.Wait()
-		assert.Equal(t, provider.BreakerClosed, b.Status().State)
+		assert.Equal(t, resilience.BreakerClosed, b.Status().State)
 	})
 }
 
 func TestForceClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newRecordingMetrics()
-		reg := provider.NewBreakers(provider.BreakersConfig{Metrics: m})
-		fhir := reg.Get("fhir", provider.BreakerSettings{})
-		withings := reg.Get("withings", provider.BreakerSettings{})
-		assert.Same(t, fhir, reg.Get("fhir", provider.BreakerSettings{FailureThreshold: 99}), "Get returns the existing breaker")
+		reg := resilience.NewBreakers(resilience.BreakersConfig{Metrics: m})
+		fhir := reg.Get("fhir", resilience.BreakerSettings{})
+		withings := reg.Get("withings", resilience.BreakerSettings{})
+		assert.Same(t, fhir, reg.Get("fhir", resilience.BreakerSettings{FailureThreshold: 99}), "Get returns the existing breaker")
 		hang := make(chan struct{})
 		done := make(chan error)
 		go func() { done <- fhir.Do(t.Context(), func(context.Context) error { <-hang; return errDown }) }()
@@ -112,21 +117,21 @@ func TestForceClose(t *testing.T) {
 			require.Error(t, fhir.Do(t.Context(), fails(errDown)))
 		}
 		time.Sleep(time.Second)
-		assert.Equal(t, []provider.BreakerStatus{
-			{Name: "fhir", State: provider.BreakerOpen, ConsecutiveFailures: 3, OpenedAt: epoch},
-			{Name: "withings", State: provider.BreakerClosed},
+		assert.Equal(t, []resilience.BreakerStatus{
+			{Name: "fhir", State: resilience.BreakerOpen, ConsecutiveFailures: 3, OpenedAt: epoch, LastFailure: "fhir transaction: transient (http 503)"},
+			{Name: "withings", State: resilience.BreakerClosed},
 		}, reg.Status())
 
 		require.NoError(t, reg.ForceClose("fhir"))
-		assert.Equal(t, provider.BreakerStatus{Name: "fhir", State: provider.BreakerClosed, OpenedAt: epoch}, fhir.Status())
+		assert.Equal(t, resilience.BreakerStatus{Name: "fhir", State: resilience.BreakerClosed, OpenedAt: epoch}, fhir.Status())
 		require.NoError(t, fhir.Do(t.Context(), fails(nil)))
 		// A call that started before ForceClose cannot reopen the new breaker.
 		close(hang)
 		require.Equal(t, errDown, <-done)
-		assert.Equal(t, provider.BreakerStatus{Name: "fhir", State: provider.BreakerClosed, OpenedAt: epoch}, fhir.Status())
+		assert.Equal(t, resilience.BreakerStatus{Name: "fhir", State: resilience.BreakerClosed, OpenedAt: epoch}, fhir.Status())
 		assert.Equal(t, []int{0, 2, 0}, m.statesOf("fhir"))
 		assert.Equal(t, []int{0}, m.statesOf("withings"))
-		assert.Equal(t, provider.BreakerClosed, withings.Status().State)
+		assert.Equal(t, resilience.BreakerClosed, withings.Status().State)
 
 		err := reg.ForceClose("nope")
 		require.ErrorIs(t, err, ohx.ErrNotFound)
@@ -136,7 +141,7 @@ func TestForceClose(t *testing.T) {
 func TestBreakerCustomFailureRule(t *testing.T) {
 	// A FHIR publisher may count 429 answers of its destination as failures:
 	// they are still not counted, rate limits never open a breaker.
-	b := provider.NewBreakers(provider.BreakersConfig{}).Get("fhir", provider.BreakerSettings{
+	b := resilience.NewBreakers(resilience.BreakersConfig{}).Get("fhir", resilience.BreakerSettings{
 		FailureThreshold: 2,
 		IsFailure:        func(err error) bool { return ohx.KindOf(err) == ohx.KindPermanent },
 	})
@@ -144,13 +149,13 @@ func TestBreakerCustomFailureRule(t *testing.T) {
 		_ = b.Do(t.Context(), fails(errSlowDwn))
 		_ = b.Do(t.Context(), fails(errDown))
 	}
-	assert.Equal(t, provider.BreakerClosed, b.Status().State)
+	assert.Equal(t, resilience.BreakerClosed, b.Status().State)
 	_ = b.Do(t.Context(), fails(errBadReq))
 	_ = b.Do(t.Context(), fails(errBadReq))
-	assert.Equal(t, provider.BreakerOpen, b.Status().State)
+	assert.Equal(t, resilience.BreakerOpen, b.Status().State)
 	assert.Equal(t, "fhir", b.Name())
-	assert.Equal(t, "open", provider.BreakerOpen.String())
-	assert.Equal(t, "half-open", provider.BreakerHalfOpen.String())
-	assert.Equal(t, "closed", provider.BreakerClosed.String())
-	assert.Equal(t, "unknown", provider.BreakerState(7).String())
+	assert.Equal(t, "open", resilience.BreakerOpen.String())
+	assert.Equal(t, "half-open", resilience.BreakerHalfOpen.String())
+	assert.Equal(t, "closed", resilience.BreakerClosed.String())
+	assert.Equal(t, "unknown", resilience.BreakerState(7).String())
 }
