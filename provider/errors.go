@@ -2,7 +2,6 @@ package provider
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -81,11 +80,22 @@ func redactURL(u *url.URL) string {
 }
 
 // transportError describes a failed round trip without the request URL's
-// query string.
+// query string; the underlying error's text is scrubbed too (a transport
+// may quote the whole URL or a body), while errors.Is and errors.As still
+// reach it.
 func transportError(req *http.Request, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("%s %s: %w", req.Method, redactURL(req.URL), err)
+	return &scrubbedError{prefix: req.Method + " " + redactURL(req.URL), err: err}
 }
+
+type scrubbedError struct {
+	prefix string
+	err    error
+}
+
+func (e *scrubbedError) Error() string { return e.prefix + ": " + resilience.Scrub(e.err.Error()) }
+
+func (e *scrubbedError) Unwrap() error { return e.err }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/resilience"
@@ -158,4 +159,51 @@ func TestBreakerCustomFailureRule(t *testing.T) {
 	assert.Equal(t, "half-open", resilience.BreakerHalfOpen.String())
 	assert.Equal(t, "closed", resilience.BreakerClosed.String())
 	assert.Equal(t, "unknown", resilience.BreakerState(7).String())
+}
+
+func TestBreakerLogsEveryCountedFailureScrubbed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log, logs := observed()
+		reg := resilience.NewBreakers(resilience.BreakersConfig{Logger: log})
+		b := reg.Get("withings", resilience.BreakerSettings{})
+		refused := &ohx.ProviderError{Provider: "withings", Op: "getmeas", Kind: ohx.KindTransient,
+			Err: errors.New(`POST https://wbsapi.withings.net/measure?access_token=SECRET-TOKEN: dial tcp 10.0.0.1:443: connect: connection refused` +
+				"\nbody: SECRET-BODY")}
+		// Neither a rate limit nor a permanent answer counts, nor is logged
+		// as a breaker failure.
+		_ = b.Do(t.Context(), fails(errSlowDwn))
+		_ = b.Do(t.Context(), fails(errBadReq))
+		assert.Zero(t, logs.FilterMessage("call failed").Len())
+		for range 3 {
+			require.Equal(t, refused, b.Do(t.Context(), fails(refused)), "the caller gets fn's error unchanged")
+		}
+
+		failed := logs.FilterMessage("call failed").All()
+		require.Len(t, failed, 3, "every counted failure is logged")
+		for _, e := range failed {
+			assert.Equal(t, zapcore.WarnLevel, e.Level)
+			assert.Equal(t, map[string]any{
+				"breaker": "withings", "provider": "withings", "op": "getmeas", "kind": "transient", "status": int64(0),
+				"cause": "POST https://wbsapi.withings.net/measure: dial tcp 10.0.0.1:443: connect: connection refused",
+			}, e.ContextMap())
+		}
+		opened := logs.FilterMessage("breaker opened").All()
+		require.Len(t, opened, 1)
+		assert.Equal(t, zapcore.WarnLevel, opened[0].Level)
+		assert.Equal(t, uint32(3), opened[0].ContextMap()["failures"])
+		assert.Contains(t, opened[0].ContextMap()["last_failure"], "connection refused")
+
+		err := b.Do(t.Context(), fails(nil))
+		require.ErrorIs(t, err, ohx.ErrCircuitOpen)
+		assert.Equal(t, "breaker withings: ohx: circuit open after 3 failures; last: withings getmeas: transient: "+
+			"POST https://wbsapi.withings.net/measure: dial tcp 10.0.0.1:443: connect: connection refused", err.Error())
+		assert.Equal(t, "withings getmeas: transient: POST https://wbsapi.withings.net/measure: dial tcp 10.0.0.1:443: connect: connection refused",
+			b.Status().LastFailure)
+
+		all := jsonLines(logs) + err.Error()
+		assert.NotContains(t, all, "SECRET", "no query, token or body in logs or errors")
+
+		require.NoError(t, reg.ForceClose("withings"))
+		assert.Empty(t, b.Status().LastFailure, "a forced close forgets the run")
+	})
 }

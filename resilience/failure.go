@@ -159,6 +159,13 @@ func Scrub(s string) string {
 }
 
 func scrubURL(raw string) string {
+	// Punctuation that ends a URL in running text ("…/measure: dial tcp")
+	// belongs to the text.
+	trimmed := strings.TrimRight(raw, ":,;.)]")
+	return scrubbedURL(trimmed) + raw[len(trimmed):]
+}
+
+func scrubbedURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		// Not a URL we can take apart: keep the scheme only.

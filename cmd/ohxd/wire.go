@@ -84,6 +84,7 @@ type wireOptions struct {
 	now        func() time.Time // engine, mapping and API clock
 	clientNow  func() time.Time // providers' clock (token expiry); nil means now
 	onSync     func(ohx.Job, *ohx.Report, error)
+	fhirRetry  resilience.RetrySettings // FHIR destination retries; zero means publish's defaults
 }
 
 func newLogger(level string, out io.Writer) (*zap.Logger, error) {
@@ -281,10 +282,8 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 		if err != nil {
 			return nil, err
 		}
-		mode := map[string]publish.WriteMode{"put": publish.WritePut, "conditional-create": publish.WriteConditionalCreate,
-			"conditional-update": publish.WriteConditionalUpdate}[cfg.FHIRWriteMode]
-		a.fhir, err = publish.NewFHIR(publish.FHIRConfig{BaseURL: cfg.FHIRURL, BundleSize: cfg.FHIRBundleSize, Mode: mode,
-			HTTPClient: opt.httpClient, Auth: auth, Logger: a.log, Metrics: a.metrics})
+		a.fhir, err = publish.NewFHIR(publish.FHIRConfig{BaseURL: cfg.FHIRURL, BundleSize: cfg.FHIRBundleSize, Mode: cfg.FHIRWriteMode,
+			HTTPClient: opt.httpClient, Auth: auth, Retry: opt.fhirRetry, Breakers: a.breakers, Logger: a.log, Metrics: a.metrics})
 		if err != nil {
 			return nil, fmt.Errorf("FHIR destination: %w", err)
 		}
@@ -329,7 +328,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 	}
 	if a.fhir != nil {
 		checks = append(checks, server.Check{Name: "fhir", Optional: true, Probe: func(context.Context) error {
-			if a.fhir.BreakerState() == int(resilience.BreakerOpen) {
+			if a.fhir.Breaker().Status().State == resilience.BreakerOpen {
 				return fmt.Errorf("breaker open: %w", ohx.ErrCircuitOpen)
 			}
 			return nil
@@ -486,13 +485,13 @@ func (ad adminOf) RetryDead(ctx context.Context, id string) error {
 	return err
 }
 
+// Breakers lists the shared registry, which holds every breaker (providers
+// and the FHIR destination) under the name CloseBreaker takes.
 func (ad adminOf) Breakers() []server.BreakerStatus {
 	var out []server.BreakerStatus
 	for _, b := range ad.a.breakers.Status() {
-		out = append(out, server.BreakerStatus{Name: b.Name, State: b.State.String(), Failures: b.ConsecutiveFailures, OpenedAt: b.OpenedAt})
-	}
-	if ad.a.fhir != nil {
-		out = append(out, server.BreakerStatus{Name: "fhir", State: resilience.BreakerState(ad.a.fhir.BreakerState()).String()})
+		out = append(out, server.BreakerStatus{Name: b.Name, State: b.State.String(), Failures: b.ConsecutiveFailures,
+			OpenedAt: b.OpenedAt, LastFailure: b.LastFailure})
 	}
 	return out
 }
