@@ -133,7 +133,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		FHIRURL: strings.TrimRight(get("OHX_FHIR_URL"), "/"), FHIRBearerToken: get("OHX_FHIR_BEARER_TOKEN"),
 		FHIRTokenURL: get("OHX_FHIR_TOKEN_URL"), FHIRClientID: get("OHX_FHIR_CLIENT_ID"),
 		FHIRClientSecret: get("OHX_FHIR_CLIENT_SECRET"), FHIRPrivateKeyFile: get("OHX_FHIR_PRIVATE_KEY_FILE"),
-		NDJSONDir: get("OHX_NDJSON_DIR"),
+		NDJSONDir:   get("OHX_NDJSON_DIR"),
 		DatabaseURL: get("OHX_DATABASE_URL"), RedisURL: get("OHX_REDIS_URL"), RedisNamespace: get("OHX_REDIS_NAMESPACE"), Aggregation: get("OHX_AGGREGATION"),
 		TLSCertFile: get("OHX_TLS_CERT_FILE"), TLSKeyFile: get("OHX_TLS_KEY_FILE"),
 		LogLevel: get("OHX_LOG_LEVEL"), AuditLog: get("OHX_AUDIT_LOG"),
