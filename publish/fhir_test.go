@@ -243,7 +243,7 @@ func TestFHIRServerErrorsRetriedThenBatchFails(t *testing.T) {
 		require.ErrorAs(t, err, &fe)
 		assert.Equal(t, http.StatusBadGateway, fe.Status)
 		assert.Empty(t, res.Written)
-		assert.LessOrEqual(t, time.Since(start), 3*time.Second, "bounded by MaxRetryTime")
+		assert.LessOrEqual(t, time.Since(start), 3*time.Second, "bounded by Retry.MaxElapsed")
 		assert.Greater(t, srv.RequestCount(), 2, "retried with backoff")
 	})
 }
