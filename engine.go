@@ -156,7 +156,11 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	log := e.cfg.Logger.With(zap.String("link_id", link.ID), zap.String("provider", link.Provider), zap.String("trigger", string(j.Trigger)))
 
 	if j.Trigger == TriggerDeviceSync {
-		return e.syncDevices(ctx, p, link, j, rep, log)
+		err := e.syncDevices(ctx, p, link, j, rep, log)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("device sync failed", zap.String("kind", KindOf(err).String()), zap.Error(err))
+		}
+		return err
 	}
 
 	sel := e.selectTypes(p, link, j)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -114,7 +115,7 @@ func (p *thermoProvider) get(ctx context.Context, link ohx.Link, op, path string
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if kind := provider.StatusKind(resp.StatusCode); kind != ohx.KindUnknown {
-		wait, _ := provider.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, _ := resilience.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return &ohx.ProviderError{Provider: p.Name(), Op: op, Kind: kind, HTTPStatus: resp.StatusCode, RetryAfter: wait}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -104,7 +105,7 @@ func newSyncSide(b *testing.B, f *fakes, hourly bool, lookback time.Duration, bu
 		Common: provider.Common{
 			Tokens: st, Locker: st, UserLimit: provider.NoLimit(),
 			Now:   func() time.Time { return benchNow },
-			Retry: provider.RetrySettings{MaxWait: time.Second},
+			Retry: resilience.RetrySettings{MaxWait: time.Second},
 		},
 	})
 	if err != nil {

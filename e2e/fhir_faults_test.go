@@ -42,7 +42,7 @@ func TestFHIRUnavailableThenRecovers(t *testing.T) {
 
 	e := newEnv(t, options{})
 	// 503 for the next 40 requests: the publisher's in-call retries give up
-	// after MaxRetryTime, so jobs fail and the queue retries them too.
+	// after Retry.MaxElapsed, so jobs fail and the queue retries them too.
 	e.fhir.FailNext(40, http.StatusServiceUnavailable, 0)
 	e.runWorkers(t)
 	e.link(t, syncTypes...)

@@ -26,6 +26,7 @@ import (
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 	"github.com/openhealthexchange/ohx/queue"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store"
 )
@@ -49,12 +50,12 @@ func fixedNow() time.Time { return now }
 // options tune one environment.
 type options struct {
 	fitbit        fitbittest.Config
-	breaker       provider.BreakerSettings
-	retry         provider.RetrySettings
+	breaker       resilience.BreakerSettings
+	retry         resilience.RetrySettings
 	queueRetry    queue.Retry
 	bundleSize    int
 	lookback      time.Duration
-	fhirBreaker   publish.BreakerSettings
+	fhirBreaker   resilience.BreakerSettings
 	fhirRetryTime time.Duration
 	// fhirFront wraps the FHIR server's handler (fault injection in front of
 	// fhirtest).
@@ -79,7 +80,7 @@ type env struct {
 	fhir     *fhirtest.Server
 	fhirURL  string
 	store    *store.Memory
-	breakers *provider.Breakers
+	breakers *resilience.Breakers
 	prov     *fitbit.Provider
 	pub      *publish.FHIR
 	engine   *ohx.Engine
@@ -114,10 +115,10 @@ func newEnv(t *testing.T, o options) *env {
 		fitbitURL, fhirURL = e.startFakes(t, o)
 	}
 
-	e.breakers = provider.NewBreakers(provider.BreakersConfig{Metrics: metrics})
+	e.breakers = resilience.NewBreakers(resilience.BreakersConfig{Metrics: metrics})
 	retry := o.retry
-	if retry == (provider.RetrySettings{}) {
-		retry = provider.RetrySettings{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxWait: 2 * time.Second}
+	if retry == (resilience.RetrySettings{}) {
+		retry = resilience.RetrySettings{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxWait: 2 * time.Second}
 	}
 	e.prov, err = fitbit.New(fitbit.Config{
 		ClientID: fitbittest.DefaultClientID, ClientSecret: fitbittest.DefaultClientSecret,
@@ -136,17 +137,15 @@ func newEnv(t *testing.T, o options) *env {
 	if bundle == 0 {
 		bundle = 20
 	}
-	fhirBreaker := o.fhirBreaker
-	if fhirBreaker == (publish.BreakerSettings{}) {
-		fhirBreaker = publish.BreakerSettings{Failures: 1000, Open: 50 * time.Millisecond, Successes: 1}
-	}
+	fhirBreaker := o.fhirBreaker.Or(resilience.BreakerSettings{FailureThreshold: 1000, OpenTimeout: 50 * time.Millisecond, HalfOpenSuccesses: 1})
 	retryTime := o.fhirRetryTime
 	if retryTime == 0 {
 		retryTime = 10 * time.Second
 	}
 	e.pub, err = publish.NewFHIR(publish.FHIRConfig{
 		BaseURL: fhirURL, Name: "fhirtest", BundleSize: bundle, Timeout: 5 * time.Second,
-		MaxRetryTime: retryTime, Breaker: fhirBreaker, Metrics: metrics, Validate: validator(),
+		Retry: resilience.RetrySettings{MaxElapsed: retryTime}, Breaker: fhirBreaker, Breakers: e.breakers,
+		Metrics: metrics, Validate: validator(),
 	})
 	require.NoError(t, err)
 

@@ -17,6 +17,7 @@ import (
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 	"github.com/openhealthexchange/ohx/queue"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -35,14 +36,14 @@ type wenv struct {
 	fake     *withingstest.Server
 	fhir     *fhirtest.Server
 	store    *store.Memory
-	breakers *provider.Breakers
+	breakers *resilience.Breakers
 	engine   *ohx.Engine
 	link     ohx.Link
 }
 
-func newWithingsEnv(t *testing.T, breaker provider.BreakerSettings) *wenv {
+func newWithingsEnv(t *testing.T, breaker resilience.BreakerSettings) *wenv {
 	t.Helper()
-	w := &wenv{store: store.NewMemory(), breakers: provider.NewBreakers(provider.BreakersConfig{})}
+	w := &wenv{store: store.NewMemory(), breakers: resilience.NewBreakers(resilience.BreakersConfig{})}
 	// The bubble's clock moves with the waits; the synced window does not.
 	start := time.Now()
 	fixed := func() time.Time { return start }
@@ -86,7 +87,7 @@ func withingsBaseline(t *testing.T) (snapshot, map[string]int) {
 	var want snapshot
 	var calls map[string]int
 	synctest.Test(t, func(t *testing.T) {
-		w := newWithingsEnv(t, provider.BreakerSettings{})
+		w := newWithingsEnv(t, resilience.BreakerSettings{})
 		_, err := w.engine.Sync(t.Context(), w.initial())
 		require.NoError(t, err)
 		want = snapshotOf(w.fhir)
@@ -107,7 +108,7 @@ func callsPerOp(f *withingstest.Server) map[string]int {
 func TestWithingsRateLimitBurstsFinishAfterBackoff(t *testing.T) {
 	want, baseCalls := withingsBaseline(t)
 	synctest.Test(t, func(t *testing.T) {
-		w := newWithingsEnv(t, provider.BreakerSettings{})
+		w := newWithingsEnv(t, resilience.BreakerSettings{})
 		// Bursts of 601 on every endpoint the sync uses: each call waits for
 		// the next minute (fake time), within the provider's MaxWait.
 		rateLimited := []string{withingstest.OpGetmeas, withingstest.OpGetIntradayActivity,
@@ -147,7 +148,7 @@ func TestWithingsRateLimitBurstsFinishAfterBackoff(t *testing.T) {
 	})
 }
 
-func breakerState(t *testing.T, b *provider.Breakers, name string) string {
+func breakerState(t *testing.T, b *resilience.Breakers, name string) string {
 	t.Helper()
 	for _, s := range b.Status() {
 		if s.Name == name {
@@ -161,7 +162,7 @@ func breakerState(t *testing.T, b *provider.Breakers, name string) string {
 func TestWithingsBreakerOpensAndHalfOpens(t *testing.T) {
 	want, _ := withingsBaseline(t)
 	synctest.Test(t, func(t *testing.T) {
-		settings := provider.BreakerSettings{FailureThreshold: 2, OpenTimeout: 10 * time.Second, HalfOpenSuccesses: 2}
+		settings := resilience.BreakerSettings{FailureThreshold: 2, OpenTimeout: 10 * time.Second, HalfOpenSuccesses: 2}
 		w := newWithingsEnv(t, settings)
 		w.fake.FailHTTP(withingstest.OpGetmeas, http.StatusServiceUnavailable, 1000)
 
@@ -192,7 +193,7 @@ func TestWithingsBreakerOpensAndHalfOpens(t *testing.T) {
 
 func TestWithingsHalfOpenFailureReopens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		settings := provider.BreakerSettings{FailureThreshold: 2, OpenTimeout: 10 * time.Second, HalfOpenSuccesses: 2}
+		settings := resilience.BreakerSettings{FailureThreshold: 2, OpenTimeout: 10 * time.Second, HalfOpenSuccesses: 2}
 		w := newWithingsEnv(t, settings)
 		w.fake.FailHTTP(withingstest.OpGetmeas, http.StatusServiceUnavailable, 1000)
 		_, err := w.engine.Sync(t.Context(), w.initial())

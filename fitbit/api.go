@@ -15,6 +15,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // maxErrorBody bounds how much of an error body is classified.
@@ -128,10 +129,10 @@ func classifyStatus(op string, status int, h http.Header, body []byte) error {
 		pe.Kind = ohx.KindAuth
 	case status == http.StatusTooManyRequests:
 		pe.Kind = ohx.KindRateLimited
-		pe.RetryAfter, _ = provider.ParseRetryAfter(h.Get("Retry-After"), time.Now())
+		pe.RetryAfter, _ = resilience.ParseRetryAfter(h.Get("Retry-After"), time.Now())
 	case status >= 500 || status == http.StatusRequestTimeout:
 		pe.Kind = ohx.KindTransient
-		pe.RetryAfter, _ = provider.ParseRetryAfter(h.Get("Retry-After"), time.Now())
+		pe.RetryAfter, _ = resilience.ParseRetryAfter(h.Get("Retry-After"), time.Now())
 	case strings.Contains(pe.Code, "ACCOUNT_NOT_LINKED"):
 		pe.Kind = ohx.KindNotLinked
 	default:

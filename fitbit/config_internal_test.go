@@ -7,13 +7,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 func TestConfigDefaults(t *testing.T) {
 	p, err := New(Config{})
 	require.NoError(t, err)
-	assert.Equal(t, provider.PerMinute(DefaultRequestsPerMinute), p.cfg.UserLimit, "Google's limit per user")
-	assert.Equal(t, provider.Limit{}, p.cfg.AppLimit, "no limit per application")
+	assert.Equal(t, resilience.PerMinute(DefaultRequestsPerMinute), p.cfg.UserLimit, "Google's limit per user")
+	assert.Equal(t, resilience.Limit{}, p.cfg.AppLimit, "no limit per application")
 	assert.IsType(t, &provider.LocalLocker{}, p.cfg.Locker)
 	assert.Same(t, p.cfg.HTTPClient, p.http, "one client for the API, OAuth and the keyset")
 	assert.Equal(t, provider.DefaultTimeout, p.cfg.HTTPClient.Timeout)
@@ -21,10 +22,10 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "fitbit", p.Name())
 	assert.Equal(t, Name, ProviderName)
 
-	p, err = New(Config{Common: provider.Common{UserLimit: provider.NoLimit(), AppLimit: provider.PerMinute(1000)}})
+	p, err = New(Config{Common: provider.Common{UserLimit: provider.NoLimit(), AppLimit: resilience.PerMinute(1000)}})
 	require.NoError(t, err)
 	assert.Equal(t, provider.NoLimit(), p.cfg.UserLimit, "turned off")
-	assert.Equal(t, provider.PerMinute(1000), p.cfg.AppLimit)
+	assert.Equal(t, resilience.PerMinute(1000), p.cfg.AppLimit)
 
 	_, err = New(Config{Common: provider.Common{Timeout: -1}})
 	assert.Error(t, err)

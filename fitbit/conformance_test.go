@@ -8,15 +8,15 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/provider/providertest"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 func TestConformance(t *testing.T) {
 	// A sustained outage opens the API's breaker (default settings); when
 	// the fake recovers, restore closes it as an operator would
 	// (Breakers.ForceClose), so the check does not depend on timing.
-	breakers := provider.NewBreakers(provider.BreakersConfig{})
+	breakers := resilience.NewBreakers(resilience.BreakersConfig{})
 	e := newEnv(t, fitbittest.Config{HeartRateEvery: time.Minute, RateLimitPerMinute: -1}, func(c *fitbit.Config) {
 		c.Breakers = breakers
 	})

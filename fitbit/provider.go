@@ -14,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Name is the provider's stable name, used in links, samples, metrics and
@@ -151,7 +152,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg.KeysetMaxStale = 7 * 24 * time.Hour
 	}
 	defaults := provider.Defaults{
-		UserLimit: provider.PerMinute(DefaultRequestsPerMinute), RateLimitScope: provider.ScopeUser,
+		UserLimit: resilience.PerMinute(DefaultRequestsPerMinute), RateLimitScope: provider.ScopeUser,
 		Classify: classifyResponse,
 	}
 	// The OAuth client and the refresher need the HTTP client the defaults

@@ -16,6 +16,7 @@ import (
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, fc fitbittest.Config, mutate ...func(*fitbit.Config)) 
 		WebhookSecret: secret,
 		Common: provider.Common{
 			Tokens: st, Locker: st, Metrics: m,
-			Retry: provider.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
+			Retry: resilience.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
 			Now:   func() time.Time { return now },
 		},
 	}
@@ -352,7 +353,7 @@ func TestRateLimitLongerThanMaxWaitFailsWithRetryAfter(t *testing.T) {
 
 func TestFakeRateLimitPerUser(t *testing.T) {
 	e := newEnv(t, fitbittest.Config{RateLimitPerMinute: 3}, func(c *fitbit.Config) {
-		c.Retry = provider.RetrySettings{MaxAttempts: 1}
+		c.Retry = resilience.RetrySettings{MaxAttempts: 1}
 	})
 	// identity + settings used 2 of the 3 requests of this minute.
 	var err error

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // BenchmarkClientDo measures the client's overhead (limits, breaker,
@@ -28,7 +29,7 @@ func BenchmarkClientDo(b *testing.B) {
 	})
 	b.Run("client", func(b *testing.B) {
 		c, err := provider.NewClient(provider.Config{Provider: "bench", HTTPClient: srv.Client(),
-			AppLimit: provider.Limit{Rate: 1e9, Burst: 1 << 20}, UserLimit: provider.Limit{Rate: 1e9, Burst: 1 << 20}})
+			AppLimit: resilience.Limit{Rate: 1e9, Burst: 1 << 20}, UserLimit: resilience.Limit{Rate: 1e9, Burst: 1 << 20}})
 		if err != nil {
 			b.Fatal(err)
 		}

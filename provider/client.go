@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sethvargo/go-retry"
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Client defaults.
@@ -22,16 +22,6 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxBodyBytes bounds a response body.
 	DefaultMaxBodyBytes = 64 << 20
-	// DefaultMaxAttempts is the number of attempts of an idempotent
-	// operation.
-	DefaultMaxAttempts = 4
-	// DefaultBaseDelay is the first retry's backoff.
-	DefaultBaseDelay = 250 * time.Millisecond
-	// DefaultMaxDelay caps one backoff.
-	DefaultMaxDelay = 10 * time.Second
-	// DefaultMaxWait is the longest a call waits inside the client for a
-	// rate-limit pause or a Retry-After.
-	DefaultMaxWait = time.Minute
 )
 
 // Scope says who a provider's rate-limit answer applies to.
@@ -46,24 +36,6 @@ const (
 	// provider user (Op.User) only.
 	ScopeUser
 )
-
-// RetrySettings tune the retries of idempotent operations. The zero value
-// means the defaults.
-type RetrySettings struct {
-	// MaxAttempts is the number of attempts of an idempotent operation,
-	// the first included; 0 means DefaultMaxAttempts, 1 disables retries.
-	MaxAttempts int
-	// BaseDelay is the first backoff; it doubles per retry, with ±20 %
-	// jitter. 0 means DefaultBaseDelay.
-	BaseDelay time.Duration
-	// MaxDelay caps one backoff; 0 means DefaultMaxDelay.
-	MaxDelay time.Duration
-	// MaxWait is the longest wait a call sits out inside the client (a
-	// Retry-After, a rate-limit pause); a longer one makes the call fail
-	// with a rate-limited error carrying the wait, for the queue to retry
-	// the job later. 0 means DefaultMaxWait.
-	MaxWait time.Duration
-}
 
 // Config configures a Client. Provider is required; the zero value of every
 // other field is a sensible default.
@@ -83,23 +55,26 @@ type Config struct {
 	Classify Classifier
 	// Breakers is the registry the client's breaker lives in; nil means a
 	// private registry.
-	Breakers *Breakers
+	Breakers *resilience.Breakers
 	// BreakerName names the client's breaker (one per provider API); empty
 	// means Provider.
 	BreakerName string
 	// Breaker configures the breaker when the client creates it.
-	Breaker BreakerSettings
+	Breaker resilience.BreakerSettings
 	// AppLimit limits the requests of the whole app; zero means unlimited.
-	AppLimit Limit
+	AppLimit resilience.Limit
 	// UserLimit limits the requests per provider user (Op.User); zero means
 	// unlimited.
-	UserLimit Limit
+	UserLimit resilience.Limit
 	// RateLimitScope says whom a rate-limit answer pauses.
 	RateLimitScope Scope
-	// Retry tunes retries of idempotent operations.
-	Retry RetrySettings
+	// Retry tunes retries of idempotent operations; zero fields take the
+	// resilience defaults (4 attempts, backoff from 250 ms to 10 s, waits
+	// of at most a minute inside the call).
+	Retry resilience.RetrySettings
 	// Logger logs failed attempts (never a URL query, token or body); nil
-	// means no logs.
+	// means no logs. The failures the breaker counts are logged at warn by
+	// the breaker registry's logger.
 	Logger *zap.Logger
 	// Metrics counts rate-limit answers (RateLimited) and receives the
 	// breaker's state changes when the client creates its own registry; nil
@@ -144,9 +119,9 @@ type Op struct {
 type Client struct {
 	cfg     Config
 	hc      *http.Client
-	breaker *Breaker
-	app     *gate
-	users   *gates
+	breaker *resilience.Breaker
+	app     *resilience.Limiter
+	users   *resilience.Limiters
 	log     *zap.Logger
 	metrics ohx.Metrics
 }
@@ -167,10 +142,9 @@ func NewClient(cfg Config) (*Client, error) {
 	switch {
 	case cfg.Provider == "":
 		return nil, errors.New("provider: client needs a provider name")
-	case cfg.Timeout < 0, cfg.MaxBodyBytes < 0, cfg.Retry.MaxAttempts < 0,
-		cfg.Retry.BaseDelay < 0, cfg.Retry.MaxDelay < 0, cfg.Retry.MaxWait < 0:
+	case cfg.Timeout < 0, cfg.MaxBodyBytes < 0, cfg.Retry.Validate() != nil:
 		return nil, errors.New("provider: client timeouts, sizes and retry settings must not be negative")
-	case cfg.AppLimit.Rate < 0, cfg.UserLimit.Rate < 0, cfg.AppLimit.Burst < 0, cfg.UserLimit.Burst < 0:
+	case cfg.AppLimit.Validate() != nil, cfg.UserLimit.Validate() != nil:
 		return nil, errors.New("provider: client rate limits must not be negative")
 	}
 	if cfg.Timeout == 0 {
@@ -185,19 +159,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.BreakerName == "" {
 		cfg.BreakerName = cfg.Provider
 	}
-	r := &cfg.Retry
-	if r.MaxAttempts == 0 {
-		r.MaxAttempts = DefaultMaxAttempts
-	}
-	if r.BaseDelay == 0 {
-		r.BaseDelay = DefaultBaseDelay
-	}
-	if r.MaxDelay == 0 {
-		r.MaxDelay = DefaultMaxDelay
-	}
-	if r.MaxWait == 0 {
-		r.MaxWait = DefaultMaxWait
-	}
+	cfg.Retry = cfg.Retry.WithDefaults()
 	c := &Client{cfg: cfg, hc: cfg.HTTPClient, log: cfg.Logger, metrics: cfg.Metrics}
 	if c.hc == nil {
 		c.hc = NewHTTPClient()
@@ -210,16 +172,16 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	reg := cfg.Breakers
 	if reg == nil {
-		reg = NewBreakers(BreakersConfig{Metrics: c.metrics, Logger: c.log})
+		reg = resilience.NewBreakers(resilience.BreakersConfig{Metrics: c.metrics, Logger: c.log})
 	}
 	c.breaker = reg.Get(cfg.BreakerName, cfg.Breaker)
-	c.app = newGate(cfg.AppLimit)
-	c.users = &gates{limit: cfg.UserLimit}
+	c.app = resilience.NewLimiter(cfg.AppLimit)
+	c.users = resilience.NewLimiters(cfg.UserLimit)
 	return c, nil
 }
 
 // Breaker returns the client's circuit breaker.
-func (c *Client) Breaker() *Breaker { return c.breaker }
+func (c *Client) Breaker() *resilience.Breaker { return c.breaker }
 
 // Do sends req (its context is replaced by ctx) as operation op and returns
 // the response, whose body was read whole, once the classifier accepted it.
@@ -244,43 +206,31 @@ func (c *Client) Do(ctx context.Context, op Op, req *http.Request) (*Response, e
 		}
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	}
-	attempts := 1
-	if op.Idempotent {
-		attempts = c.cfg.Retry.MaxAttempts
+	retry := c.cfg.Retry
+	if !op.Idempotent {
+		retry.MaxAttempts = 1
 	}
-	var hint time.Duration // the wait the last answer asked for
-	exp := retry.NewExponential(c.cfg.Retry.BaseDelay)
-	exp = retry.WithCappedDuration(c.cfg.Retry.MaxDelay, exp)
-	exp = retry.WithJitterPercent(20, exp)
-	exp = retry.WithMaxRetries(uint64(attempts-1), exp)
-	backoff := retry.BackoffFunc(func() (time.Duration, bool) {
-		d, stop := exp.Next()
-		if stop {
-			return 0, true
-		}
-		d = max(d, hint)
-		hint = 0
-		return d, false
+	var resp *Response
+	err := resilience.Retry(ctx, retry, retryable, func(ctx context.Context) error {
+		var err error
+		resp, err = c.authorized(ctx, op, req)
+		return err
 	})
-	return retry.DoValue(ctx, backoff, func(ctx context.Context) (*Response, error) {
-		resp, err := c.authorized(ctx, op, req)
-		if err == nil || ctx.Err() != nil || !op.Idempotent {
-			return resp, err
-		}
-		switch ohx.KindOf(err) {
-		case ohx.KindTransient:
-			if errors.Is(err, ohx.ErrCircuitOpen) {
-				return nil, err
-			}
-			return nil, retry.RetryableError(err)
-		case ohx.KindRateLimited:
-			if wait := ohx.RetryAfter(err); wait <= c.cfg.Retry.MaxWait {
-				hint = wait
-				return nil, retry.RetryableError(err)
-			}
-		}
+	if err != nil {
 		return nil, err
-	})
+	}
+	return resp, nil
+}
+
+// retryable reports whether an idempotent operation is sent again after
+// err: after transient failures and rate-limit answers (whose wait
+// resilience.Retry bounds).
+func retryable(err error) bool {
+	switch ohx.KindOf(err) {
+	case ohx.KindTransient, ohx.KindRateLimited:
+		return true
+	}
+	return false
 }
 
 // authorized sends the request with op's credentials, forcing one refresh
@@ -308,16 +258,20 @@ func (c *Client) authorized(ctx context.Context, op Op, req *http.Request) (*Res
 // the breaker.
 func (c *Client) attempt(ctx context.Context, op Op, req *http.Request, token string) (*Response, error) {
 	scope := c.app
-	gs := []*gate{c.app}
-	if op.User != "" && (!c.cfg.UserLimit.unlimited() || c.cfg.RateLimitScope == ScopeUser) {
-		u := c.users.get(op.User, time.Now())
-		gs = append(gs, u)
+	ls := []*resilience.Limiter{c.app}
+	if op.User != "" && (!c.cfg.UserLimit.Unlimited() || c.cfg.RateLimitScope == ScopeUser) {
+		u := c.users.Get(op.User)
+		ls = append(ls, u)
 		if c.cfg.RateLimitScope == ScopeUser {
 			scope = u
 		}
 	}
-	for _, g := range gs {
-		if err := c.wait(ctx, op, g); err != nil {
+	for _, l := range ls {
+		if err := l.Wait(ctx, c.cfg.Retry.MaxWait); err != nil {
+			var le *resilience.LimitError
+			if errors.As(err, &le) {
+				return nil, &ohx.ProviderError{Provider: c.cfg.Provider, Op: op.Name, Kind: ohx.KindRateLimited, Code: le.Reason, RetryAfter: le.RetryAfter}
+			}
 			return nil, err
 		}
 	}
@@ -337,7 +291,7 @@ func (c *Client) attempt(ctx context.Context, op Op, req *http.Request, token st
 	if kind == ohx.KindRateLimited {
 		c.metrics.RateLimited(c.cfg.Provider)
 		if wait := ohx.RetryAfter(err); wait > 0 {
-			scope.pause(time.Now().Add(wait))
+			scope.Pause(time.Now().Add(wait))
 		}
 	}
 	var pe *ohx.ProviderError
@@ -348,34 +302,6 @@ func (c *Client) attempt(ctx context.Context, op Op, req *http.Request, token st
 	c.log.Debug("provider call failed", zap.String("provider", c.cfg.Provider), zap.String("op", op.Name),
 		zap.Stringer("kind", kind), zap.Int("status", status))
 	return nil, err
-}
-
-// wait sits out g's pause and takes a token from its bucket.
-func (c *Client) wait(ctx context.Context, op Op, g *gate) error {
-	if d := g.pausedFor(time.Now()); d > 0 {
-		if d > c.cfg.Retry.MaxWait {
-			return &ohx.ProviderError{Provider: c.cfg.Provider, Op: op.Name, Kind: ohx.KindRateLimited, Code: "paused", RetryAfter: d}
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctxErr(ctx)
-		case <-t.C:
-		}
-	}
-	if g.lim == nil {
-		return nil
-	}
-	if err := g.lim.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			return ctxErr(ctx)
-		}
-		// The wait would outlast ctx's deadline.
-		return &ohx.ProviderError{Provider: c.cfg.Provider, Op: op.Name, Kind: ohx.KindRateLimited, Code: "local-limit",
-			RetryAfter: time.Duration(float64(time.Second) / float64(g.lim.Limit()))}
-	}
-	return nil
 }
 
 // roundTrip sends the request once and classifies the answer.
@@ -434,7 +360,7 @@ func (c *Client) complete(op Op, resp *Response, err error) error {
 		pe.HTTPStatus = resp.StatusCode
 	}
 	if pe.Kind == ohx.KindRateLimited && pe.RetryAfter == 0 {
-		pe.RetryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		pe.RetryAfter, _ = resilience.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return err
 }

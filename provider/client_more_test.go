@@ -16,6 +16,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -95,7 +96,7 @@ func TestBackoffGrowsWithJitter(t *testing.T) {
 		}))
 		c := newClient(t, hc, nil, func(cfg *provider.Config) {
 			cfg.Breaker.FailureThreshold = 100
-			cfg.Retry = provider.RetrySettings{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: 3 * time.Second}
+			cfg.Retry = resilience.RetrySettings{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: 3 * time.Second}
 		})
 		_, err := c.Do(t.Context(), read, get(t, base))
 		require.ErrorIs(t, err, ohx.ErrTransient)
@@ -112,7 +113,7 @@ func TestAppRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		api := newFakeAPI(http.StatusOK)
 		base, hc := newPipeServer(t, api)
-		c := newClient(t, hc, nil, func(cfg *provider.Config) { cfg.AppLimit = provider.PerMinute(120) })
+		c := newClient(t, hc, nil, func(cfg *provider.Config) { cfg.AppLimit = resilience.PerMinute(120) })
 		start := time.Now()
 		// 120 per minute: a burst of 12, then one every 500 ms.
 		for i := range 12 + 10 {
@@ -128,7 +129,7 @@ func TestUserRateLimitIsPerUser(t *testing.T) {
 		api := newFakeAPI(http.StatusOK)
 		base, hc := newPipeServer(t, api)
 		c := newClient(t, hc, nil, func(cfg *provider.Config) {
-			cfg.UserLimit = provider.Limit{Rate: 1, Burst: 2}
+			cfg.UserLimit = resilience.Limit{Rate: 1, Burst: 2}
 		})
 		start := time.Now()
 		for _, user := range []string{"a", "a", "b", "b", "c", "c"} {
@@ -178,7 +179,7 @@ func TestUnauthorizedWithoutCredentialsIsAuth(t *testing.T) {
 		_, err := c.Do(t.Context(), read, get(t, base))
 		require.ErrorIs(t, err, ohx.ErrAuth)
 		assert.EqualValues(t, 1, api.hits.Load(), "an auth failure is not retried")
-		assert.Equal(t, provider.BreakerClosed, c.Breaker().Status().State)
+		assert.Equal(t, resilience.BreakerClosed, c.Breaker().Status().State)
 	})
 }
 

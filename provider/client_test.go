@@ -15,6 +15,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // fakeAPI answers with the status its mode says and counts hits.
@@ -74,7 +75,7 @@ func TestBreakerOpensAfterThreeServerErrorsAndRecovers(t *testing.T) {
 		api := newFakeAPI(http.StatusInternalServerError)
 		base, hc := newPipeServer(t, api)
 		m := newRecordingMetrics()
-		reg := provider.NewBreakers(provider.BreakersConfig{Metrics: m})
+		reg := resilience.NewBreakers(resilience.BreakersConfig{Metrics: m})
 		c := newClient(t, hc, m, func(cfg *provider.Config) { cfg.Breakers = reg })
 		once := provider.Op{Name: "data.write"} // not idempotent: one attempt per call
 		start := time.Now()
@@ -86,7 +87,8 @@ func TestBreakerOpensAfterThreeServerErrorsAndRecovers(t *testing.T) {
 		}
 		st := reg.Status()
 		require.Len(t, st, 1)
-		assert.Equal(t, provider.BreakerStatus{Name: "acme", State: provider.BreakerOpen, ConsecutiveFailures: 3, OpenedAt: start.UTC()}, st[0])
+		assert.Equal(t, resilience.BreakerStatus{Name: "acme", State: resilience.BreakerOpen, ConsecutiveFailures: 3, OpenedAt: start.UTC(),
+			LastFailure: "acme data.write: transient (http 500)"}, st[0])
 
 		_, err := c.Do(t.Context(), once, get(t, base))
 		require.ErrorIs(t, err, ohx.ErrCircuitOpen)
@@ -95,14 +97,14 @@ func TestBreakerOpensAfterThreeServerErrorsAndRecovers(t *testing.T) {
 		assert.EqualValues(t, 3, api.hits.Load(), "an open breaker sends nothing")
 
 		time.Sleep(30*time.Second + time.Millisecond)
-		assert.Equal(t, provider.BreakerHalfOpen, c.Breaker().Status().State)
+		assert.Equal(t, resilience.BreakerHalfOpen, c.Breaker().Status().State)
 		api.set(http.StatusOK, nil, `{}`)
 		_, err = c.Do(t.Context(), once, get(t, base))
 		require.NoError(t, err)
-		assert.Equal(t, provider.BreakerHalfOpen, c.Breaker().Status().State, "one success is not enough")
+		assert.Equal(t, resilience.BreakerHalfOpen, c.Breaker().Status().State, "one success is not enough")
 		_, err = c.Do(t.Context(), once, get(t, base))
 		require.NoError(t, err)
-		assert.Equal(t, provider.BreakerClosed, c.Breaker().Status().State)
+		assert.Equal(t, resilience.BreakerClosed, c.Breaker().Status().State)
 		assert.Equal(t, []int{0, 2, 1, 0}, m.statesOf("acme"))
 	})
 }
@@ -112,25 +114,25 @@ func TestBreakerHalfOpenFailureReopens(t *testing.T) {
 		api := newFakeAPI(http.StatusBadGateway)
 		base, hc := newPipeServer(t, api)
 		c := newClient(t, hc, nil, func(cfg *provider.Config) {
-			cfg.Breaker = provider.BreakerSettings{FailureThreshold: 2, OpenTimeout: time.Minute, HalfOpenSuccesses: 1}
+			cfg.Breaker = resilience.BreakerSettings{FailureThreshold: 2, OpenTimeout: time.Minute, HalfOpenSuccesses: 1}
 		})
 		once := provider.Op{Name: "data.write"}
 		for range 2 {
 			_, err := c.Do(t.Context(), once, get(t, base))
 			require.Error(t, err)
 		}
-		require.Equal(t, provider.BreakerOpen, c.Breaker().Status().State)
+		require.Equal(t, resilience.BreakerOpen, c.Breaker().Status().State)
 		time.Sleep(time.Minute + time.Millisecond)
 		_, err := c.Do(t.Context(), once, get(t, base))
 		require.Error(t, err)
 		st := c.Breaker().Status()
-		assert.Equal(t, provider.BreakerOpen, st.State)
+		assert.Equal(t, resilience.BreakerOpen, st.State)
 		assert.Equal(t, epoch.Add(time.Minute+time.Millisecond), st.OpenedAt)
 		api.set(http.StatusOK, nil, `{}`)
 		time.Sleep(time.Minute + time.Millisecond)
 		_, err = c.Do(t.Context(), once, get(t, base))
 		require.NoError(t, err)
-		assert.Equal(t, provider.BreakerClosed, c.Breaker().Status().State, "closes after the configured single success")
+		assert.Equal(t, resilience.BreakerClosed, c.Breaker().Status().State, "closes after the configured single success")
 	})
 }
 
@@ -172,7 +174,7 @@ func TestRateLimitAnswersDoNotOpenTheBreaker(t *testing.T) {
 					assert.Equal(t, tt.wait, ohx.RetryAfter(err))
 				}
 				st := c.Breaker().Status()
-				assert.Equal(t, provider.BreakerClosed, st.State)
+				assert.Equal(t, resilience.BreakerClosed, st.State)
 				assert.Zero(t, st.ConsecutiveFailures)
 				assert.EqualValues(t, 5, api.hits.Load())
 				assert.Equal(t, 5, m.rateLimited)
@@ -271,7 +273,7 @@ func TestCancelledContextIsNotAFailure(t *testing.T) {
 			assert.Equal(t, ohx.KindUnknown, ohx.KindOf(err))
 		}
 		st := c.Breaker().Status()
-		assert.Equal(t, provider.BreakerClosed, st.State)
+		assert.Equal(t, resilience.BreakerClosed, st.State)
 		assert.Zero(t, st.ConsecutiveFailures)
 		assert.Zero(t, m.rateLimited)
 	})

@@ -52,12 +52,13 @@
 //	resp, err := c.Do(ctx, provider.Op{Name: "getmeas", Idempotent: true,
 //		User: link.ExternalUserID, Credentials: tokens.Source(link.ID)}, req)
 //
-// Each attempt waits for the app's and the user's rate limits ([Limit],
-// [PerMinute]) and for any pause a rate-limit answer imposed (Retry-After or
-// the wait the classifier set), runs with a per-attempt timeout through the
-// provider API's [Breaker], and is classified. Idempotent operations are
-// retried with exponential backoff and jitter (github.com/sethvargo/go-retry)
-// after transient failures and rate-limit answers; the others are sent once.
+// Each attempt waits for the app's and the user's rate limits
+// (resilience.Limit, resilience.PerMinute) and for any pause a rate-limit
+// answer imposed (Retry-After or the wait the classifier set), runs with a
+// per-attempt timeout through the provider API's resilience.Breaker, and is
+// classified. Idempotent operations are retried by resilience.Retry, with
+// exponential backoff and jitter or the wait the provider asked for, after
+// transient failures and rate-limit answers; the others are sent once.
 // Classify by operation, not by HTTP method: Withings reads are POSTs. When
 // the provider rejects an access token, the client forces one refresh
 // ([Credentials.ForceRefresh]) and sends the request once more.
@@ -68,22 +69,21 @@
 // (ohx.KindAuth, KindRateLimited, KindTransient, KindPermanent,
 // KindNotLinked, KindRevoked), tested with ohx.KindOf, errors.Is against
 // ohx's sentinels and ohx.RetryAfter. [ClassifyHTTP] is the default
-// [Classifier]; [StatusKind] and [ParseRetryAfter] help write one for a
-// provider's own envelope. A cancelled context is returned as the context's
+// [Classifier]; [StatusKind] and resilience.ParseRetryAfter help write one
+// for a provider's own envelope. A cancelled context is returned as the context's
 // error and never counts as a failure. Error strings never hold a token, a
 // URL query or a body.
 //
 // # Breakers
 //
-// [Breakers] is a registry of named github.com/sony/gobreaker/v2 breakers,
-// one per provider API or FHIR destination, with [BreakerSettings] whose
-// zero value opens after 3 consecutive failures (server errors, network
-// failures, timeouts), stays open 30 s and closes after 2 successful trial
-// calls. Rate-limit answers and errors under a done context are never
-// counted. [Breakers.Status] lists every breaker's state, failure run and
-// opening time, [Breakers.ForceClose] closes one, and every state change is
-// reported to ohx.Metrics.BreakerState. [Breaker.Do] is usable by any
-// package, not only by providers.
+// Breakers, rate limits and retry settings live in package resilience,
+// which the FHIR publisher shares; the names this package used to export
+// for them (BreakerSettings, Breakers, Limit, RetrySettings,
+// ParseRetryAfter, …) remain as deprecated aliases. A Client's breaker is
+// the resilience.Breakers entry named after the provider API
+// (Config.BreakerName, default Config.Provider); give every client the
+// application's registry so that an operator lists and closes all breakers
+// in one place.
 //
 // # OAuth 2.0
 //
@@ -107,7 +107,9 @@
 //
 // The client reports rate-limit answers (ohx.Metrics.RateLimited); breakers
 // report their states (BreakerState). Failed calls are counted once by the
-// engine (ProviderError), not per attempt here. Logs carry the provider,
-// operation, kind and status, and a link id for token refreshes, never a
+// engine (ProviderError), not per attempt here. Every failure the breaker
+// counts is logged at warn by the breaker registry's logger with the
+// provider, operation, kind, status and scrubbed cause; other failed
+// attempts at debug. Logs carry a link id for token refreshes, never a
 // token, a URL query or a body.
 package provider

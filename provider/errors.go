@@ -2,14 +2,12 @@ package provider
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Response is a provider's answer as the Client read it: status, headers and
@@ -66,34 +64,9 @@ func ClassifyHTTP(op string, r *Response) error {
 	}
 	pe := &ohx.ProviderError{Op: op, Kind: kind, HTTPStatus: r.StatusCode}
 	if kind == ohx.KindRateLimited || r.StatusCode == http.StatusServiceUnavailable {
-		pe.RetryAfter, _ = ParseRetryAfter(r.Header.Get("Retry-After"), time.Now())
+		pe.RetryAfter, _ = resilience.ParseRetryAfter(r.Header.Get("Retry-After"), time.Now())
 	}
 	return pe
-}
-
-// ParseRetryAfter parses a Retry-After header value, either delay-seconds or
-// an HTTP-date, into the wait from now. ok is false when v is empty or
-// malformed; a date in the past gives 0 and ok.
-func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		const maxSecs = int64(1<<63-1) / int64(time.Second)
-		return time.Duration(min(secs, maxSecs)) * time.Second, true
-	}
-	at, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	if d := at.Sub(now); d > 0 {
-		return d, true
-	}
-	return 0, true
 }
 
 // redactURL returns scheme://host/path of u: no query (which may carry
@@ -107,27 +80,22 @@ func redactURL(u *url.URL) string {
 }
 
 // transportError describes a failed round trip without the request URL's
-// query string.
+// query string; the underlying error's text is scrubbed too (a transport
+// may quote the whole URL or a body), while errors.Is and errors.As still
+// reach it.
 func transportError(req *http.Request, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("%s %s: %w", req.Method, redactURL(req.URL), err)
+	return &scrubbedError{prefix: req.Method + " " + redactURL(req.URL), err: err}
 }
 
-// circuitOpenError is returned by a Breaker that rejects a call. It matches
-// ohx.ErrCircuitOpen and tells how long the breaker stays open.
-type circuitOpenError struct {
-	name string
-	wait time.Duration
+type scrubbedError struct {
+	prefix string
+	err    error
 }
 
-func (e *circuitOpenError) Error() string {
-	return fmt.Sprintf("breaker %s: %s", e.name, ohx.ErrCircuitOpen)
-}
+func (e *scrubbedError) Error() string { return e.prefix + ": " + resilience.Scrub(e.err.Error()) }
 
-func (e *circuitOpenError) Unwrap() error { return ohx.ErrCircuitOpen }
-
-// RetryDelay reports how long the breaker stays open (see ohx.RetryAfter).
-func (e *circuitOpenError) RetryDelay() time.Duration { return e.wait }
+func (e *scrubbedError) Unwrap() error { return e.err }

@@ -32,34 +32,6 @@ func TestStatusKind(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"", 0, false},
-		{"0", 0, true},
-		{"120", 2 * time.Minute, true},
-		{" 5 ", 5 * time.Second, true},
-		{"-1", 0, false},
-		{"1.5", 0, false},
-		{"soon", 0, false},
-		{"Wed, 25 Nov 2026 12:00:30 GMT", 30 * time.Second, true},
-		{"Wednesday, 25-Nov-26 12:01:00 GMT", time.Minute, true}, // RFC 850
-		{"Wed Nov 25 12:00:10 2026", 10 * time.Second, true},     // ANSI C
-		{"Wed, 25 Nov 2026 11:00:00 GMT", 0, true},               // in the past
-		{"99999999999999999999", 0, false},                       // overflows int64
-		{"9999999999999", time.Duration(1<<63 - 1).Truncate(time.Second), true},
-	}
-	for _, tt := range tests {
-		got, ok := provider.ParseRetryAfter(tt.in, now)
-		assert.Equal(t, tt.wantOK, ok, "%q", tt.in)
-		assert.Equal(t, tt.want, got, "%q", tt.in)
-	}
-}
-
 func TestClassifyHTTP(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -12,20 +12,9 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
-
-func ExampleParseRetryAfter() {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	for _, v := range []string{"120", "Wed, 25 Nov 2026 12:00:30 GMT", "later"} {
-		d, ok := provider.ParseRetryAfter(v, now)
-		fmt.Println(d, ok)
-	}
-	// Output:
-	// 2m0s true
-	// 30s true
-	// 0s false
-}
 
 func ExampleStatusKind() {
 	for _, status := range []int{401, 404, 429, 503} {
@@ -67,7 +56,7 @@ func ExampleClient_Do() {
 		}
 	}
 	c, err := provider.NewClient(provider.Config{Provider: "withings", HTTPClient: srv.Client(), Classify: classify,
-		AppLimit: provider.PerMinute(120)})
+		AppLimit: resilience.PerMinute(120)})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -86,26 +75,6 @@ func ExampleClient_Do() {
 	// Output:
 	// 200 {"status":0,"body":{"more":0}}
 	// withings bogus: permanent (http 200, 503) false
-}
-
-func ExampleBreakers() {
-	reg := provider.NewBreakers(provider.BreakersConfig{})
-	b := reg.Get("fhir:ehr-1", provider.BreakerSettings{}) // 3 failures, 30 s open, 2 successes
-	down := &ohx.ProviderError{Provider: "ehr-1", Op: "transaction", Kind: ohx.KindTransient, HTTPStatus: 503}
-	for range 3 {
-		_ = b.Do(context.Background(), func(context.Context) error { return down })
-	}
-	err := b.Do(context.Background(), func(context.Context) error { return nil })
-	fmt.Println(errors.Is(err, ohx.ErrCircuitOpen))
-	for _, st := range reg.Status() {
-		fmt.Println(st.Name, st.State, st.ConsecutiveFailures)
-	}
-	_ = reg.ForceClose("fhir:ehr-1")
-	fmt.Println(b.Status().State)
-	// Output:
-	// true
-	// fhir:ehr-1 open 3
-	// closed
 }
 
 // A provider with its own token envelope implements Refresher; the token

@@ -28,13 +28,20 @@
 //
 // # Back-pressure
 //
-// Every HTTP attempt goes through the destination's circuit breaker (a
-// provider.Breakers entry named "fhir:"+Name): 5 consecutive failed attempts
-// open it for 60 s, then 3 successes close it; an open breaker fails at once
-// with ohx.ErrCircuitOpen. 429 and 503 answers are waited out for their
-// Retry-After; 5xx, 408, 409 and network errors are retried with backoff for
-// at most MaxRetryTime, then the batch fails and the engine keeps its
-// cursors. Other 4xx answers are permanent for the entry concerned.
+// Every HTTP attempt waits for the destination's rate limit
+// ([FHIRConfig.RateLimit], unlimited by default) and goes through its
+// circuit breaker, a resilience.Breakers entry named [BreakerName](Name)
+// ("fhir:ehr.example"), the name an operator API lists and closes it by: 5
+// consecutive failed attempts open it for 60 s, then 3 successes close it;
+// an open breaker fails at once with ohx.ErrCircuitOpen, naming the failure
+// that opened it. 429 and 503 answers are waited out for their Retry-After
+// (a 429 pauses every request to the destination); 5xx, 408, 409 and
+// network errors are retried with backoff, within [FHIRConfig.Retry] (a
+// minute and 10 attempts by default), then the batch fails and the engine
+// keeps its cursors. Other 4xx answers are permanent for the entry
+// concerned. Every failure the breaker counts is logged at warn with the
+// destination, operation, kind, status and the OperationOutcome's codes,
+// never a URL query, a token or free text.
 //
 // # Authentication
 //

@@ -22,7 +22,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/r5"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
-	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // WriteMode says how a FHIR publisher writes resources.
@@ -45,7 +45,9 @@ const (
 	WriteConditionalUpdate
 )
 
-// String returns the mode's name.
+// String returns the mode's name as ParseWriteMode reads it: "put",
+// "conditional-create" or "conditional-update" ("unknown" for a value that
+// is no mode).
 func (m WriteMode) String() string {
 	switch m {
 	case WritePut:
@@ -58,30 +60,57 @@ func (m WriteMode) String() string {
 	return "unknown"
 }
 
-// Defaults of FHIRConfig.
+// ParseWriteMode reads a mode's name ("put", "conditional-create",
+// "conditional-update"; the String of each mode). Any other text, the empty
+// string included, is an error.
+func ParseWriteMode(s string) (WriteMode, error) {
+	for _, m := range []WriteMode{WritePut, WriteConditionalCreate, WriteConditionalUpdate} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("publish: unknown write mode %q (want put, conditional-create or conditional-update)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler with the mode's name, so a
+// mode reads the same in JSON, YAML and flags.
+func (m WriteMode) MarshalText() ([]byte, error) {
+	if m < WritePut || m > WriteConditionalUpdate {
+		return nil, fmt.Errorf("publish: unknown write mode %d", int(m))
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseWriteMode.
+func (m *WriteMode) UnmarshalText(text []byte) error {
+	v, err := ParseWriteMode(string(text))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// Defaults of FHIRConfig: a FHIR destination is a single server that many
+// workers share, slower to recover than a provider's API, so it gets more
+// patience than the resilience defaults: its breaker opens after 5
+// consecutive failed requests (each attempt counts), stays open 60 s and
+// closes after 3 successes; a request is retried for at most a minute
+// (DefaultMaxRetryTime) and DefaultRetryAttempts attempts, and a
+// Retry-After is waited out when it fits in that minute.
 const (
 	DefaultBundleSize       = 100
 	DefaultTimeout          = 30 * time.Second
 	DefaultMaxRetryTime     = time.Minute
+	DefaultRetryAttempts    = 10
 	DefaultBreakerFailures  = 5
 	DefaultBreakerOpen      = 60 * time.Second
 	DefaultBreakerSuccesses = 3
 )
 
-// BreakerSettings tune the circuit breaker of a destination. Zero fields take
-// the defaults: 5 consecutive failed requests (each attempt counts) open the
-// breaker for 60 s; then 3 consecutive successes close it.
-type BreakerSettings struct {
-	// Failures is the number of consecutive failed requests that opens the
-	// breaker.
-	Failures uint32
-	// Open is how long the breaker stays open before it lets trial requests
-	// through.
-	Open time.Duration
-	// Successes is the number of consecutive successful trial requests that
-	// closes it again.
-	Successes uint32
-}
+// BreakerName returns the name of the breaker of the FHIR destination
+// called name in a resilience.Breakers registry: "fhir:" + name.
+func BreakerName(name string) string { return "fhir:" + name }
 
 // FHIRConfig configures a FHIR publisher. BaseURL is required; the zero value
 // of every other field is a sensible default.
@@ -106,16 +135,33 @@ type FHIRConfig struct {
 	Auth oauth2.TokenSource
 	// Timeout bounds one HTTP attempt; 0 means DefaultTimeout.
 	Timeout time.Duration
-	// MaxRetryTime bounds how long 5xx answers, network errors and
-	// rate-limit waits are retried for one request; 0 means
-	// DefaultMaxRetryTime. After it the batch fails with an error.
+	// Retry tunes the retries of one request after 408, 409, 429 and 5xx
+	// answers and network failures. Zero fields take the destination's
+	// defaults: MaxElapsed DefaultMaxRetryTime, MaxAttempts
+	// DefaultRetryAttempts, MaxWait equal to MaxElapsed, and the resilience
+	// defaults for the backoff (250 ms doubling to 10 s, ±20 % jitter).
+	// When the retries are spent the batch fails with an error that the
+	// queue retries later.
+	Retry resilience.RetrySettings
+	// MaxRetryTime is Retry.MaxElapsed, read when that is zero.
+	//
+	// Deprecated: set Retry.MaxElapsed.
 	MaxRetryTime time.Duration
-	// Breaker tunes the destination's circuit breaker.
-	Breaker BreakerSettings
-	// Breakers is the registry that holds the destination's breaker (named
-	// "fhir:"+Name), so an application can list and reset it with its other
-	// breakers; nil means a registry of the publisher's own.
-	Breakers *provider.Breakers
+	// RateLimit limits the requests to the destination; zero means
+	// unlimited. A 429 answer with Retry-After pauses every request of the
+	// publisher, not only the one that got it.
+	RateLimit resilience.Limit
+	// Breaker tunes the destination's circuit breaker. Zero fields take the
+	// destination's defaults (DefaultBreakerFailures, DefaultBreakerOpen,
+	// DefaultBreakerSuccesses); IsFailure nil counts server errors (408,
+	// 409, 5xx), timeouts and network failures, never a token failure or a
+	// 429.
+	Breaker resilience.BreakerSettings
+	// Breakers is the registry that holds the destination's breaker, named
+	// BreakerName(Name), so an application lists and closes it with its
+	// other breakers by that name; nil means a registry of the publisher's
+	// own.
+	Breakers *resilience.Breakers
 	// Validate checks each resource before it is sent; nil means
 	// validate.Resource (the R5 schema plus fhirmap's checks). Resources that
 	// fail are rejected, never sent.
@@ -149,11 +195,12 @@ type FHIR struct {
 	cfg      FHIRConfig
 	base     string
 	client   *http.Client
-	breaker  *provider.Breaker
+	breaker  *resilience.Breaker
+	limiter  *resilience.Limiter
+	retry    resilience.RetrySettings
 	log      *zap.Logger
 	metrics  ohx.Metrics
 	validate func([]byte) error
-	sleep    func(context.Context, time.Duration) error
 
 	mu    sync.Mutex
 	known map[string]string // key → identifier query of referenced types
@@ -204,8 +251,10 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 	switch {
 	case cfg.BundleSize < 0:
 		return nil, errors.New("publish: fhir bundle size must not be negative")
-	case cfg.Timeout < 0, cfg.MaxRetryTime < 0, cfg.Breaker.Open < 0:
-		return nil, errors.New("publish: fhir durations must not be negative")
+	case cfg.Timeout < 0, cfg.MaxRetryTime < 0, cfg.Breaker.OpenTimeout < 0, cfg.Retry.Validate() != nil:
+		return nil, errors.New("publish: fhir durations and retry settings must not be negative")
+	case cfg.RateLimit.Validate() != nil:
+		return nil, errors.New("publish: fhir rate limit must not be negative")
 	case cfg.Mode < WritePut || cfg.Mode > WriteConditionalUpdate:
 		return nil, errors.New("publish: unknown fhir write mode")
 	}
@@ -218,25 +267,25 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.MaxRetryTime == 0 {
-		cfg.MaxRetryTime = DefaultMaxRetryTime
+	if cfg.Retry.MaxElapsed == 0 {
+		cfg.Retry.MaxElapsed = cfg.MaxRetryTime
 	}
-	if cfg.Breaker.Failures == 0 {
-		cfg.Breaker.Failures = DefaultBreakerFailures
+	cfg.Retry = cfg.Retry.Or(resilience.RetrySettings{MaxAttempts: DefaultRetryAttempts, MaxElapsed: DefaultMaxRetryTime})
+	if cfg.Retry.MaxWait == 0 {
+		cfg.Retry.MaxWait = cfg.Retry.MaxElapsed
 	}
-	if cfg.Breaker.Open == 0 {
-		cfg.Breaker.Open = DefaultBreakerOpen
-	}
-	if cfg.Breaker.Successes == 0 {
-		cfg.Breaker.Successes = DefaultBreakerSuccesses
-	}
+	cfg.Retry = cfg.Retry.WithDefaults()
+	cfg.MaxRetryTime = cfg.Retry.MaxElapsed
+	cfg.Breaker = cfg.Breaker.Or(resilience.BreakerSettings{FailureThreshold: DefaultBreakerFailures,
+		OpenTimeout: DefaultBreakerOpen, HalfOpenSuccesses: DefaultBreakerSuccesses})
 	p := &FHIR{
 		cfg:      cfg,
 		base:     strings.TrimRight(cfg.BaseURL, "/"),
 		log:      cfg.Logger,
 		metrics:  cfg.Metrics,
 		validate: cfg.Validate,
-		sleep:    sleepCtx,
+		retry:    cfg.Retry,
+		limiter:  resilience.NewLimiter(cfg.RateLimit),
 	}
 	if p.log == nil {
 		p.log = zap.NewNop()
@@ -262,16 +311,15 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 	p.client = &client
 	reg := cfg.Breakers
 	if reg == nil {
-		reg = provider.NewBreakers(provider.BreakersConfig{Metrics: p.metrics, Logger: p.log})
+		reg = resilience.NewBreakers(resilience.BreakersConfig{Metrics: p.metrics, Logger: p.log})
 	}
-	p.breaker = reg.Get("fhir:"+cfg.Name, provider.BreakerSettings{
-		FailureThreshold:  cfg.Breaker.Failures,
-		OpenTimeout:       cfg.Breaker.Open,
-		HalfOpenSuccesses: cfg.Breaker.Successes,
-		IsFailure:         isFailure,
-	})
+	p.breaker = reg.Get(BreakerName(cfg.Name), cfg.Breaker)
 	return p, nil
 }
+
+// Breaker returns the destination's circuit breaker, named
+// BreakerName(FHIRConfig.Name) in its registry.
+func (p *FHIR) Breaker() *resilience.Breaker { return p.breaker }
 
 // BreakerState returns the destination breaker's state: 0 closed, 1
 // half-open, 2 open (the values of ohx.Metrics.BreakerState).
@@ -650,11 +698,13 @@ func culprit(o *r5.OperationOutcome, n int) int {
 	return -1
 }
 
-// publishBatch sends entries as a batch; entries failing with a transient
-// status are sent again, within the retry budget.
+// publishBatch sends entries as a batch. Entries that fail with a
+// transient status inside a successful batch-response are sent again, with
+// the retry settings of a request: each send is one request (itself retried
+// by do), and this loop retries only the entries the server could not take
+// yet.
 func (p *FHIR) publishBatch(ctx context.Context, chunk []*item, res *ohx.PublishResult) error {
-	deadline := time.Now().Add(p.cfg.MaxRetryTime)
-	for attempt := 0; len(chunk) > 0; attempt++ {
+	err := resilience.Retry(ctx, p.retry, isEntriesAgain, func(ctx context.Context) error {
 		r, err := p.send(ctx, "batch", r5.BundleBatch, chunk)
 		if err != nil {
 			return err
@@ -669,17 +719,27 @@ func (p *FHIR) publishBatch(ctx context.Context, chunk []*item, res *ohx.Publish
 		if len(again) == 0 {
 			return nil
 		}
-		d := backoff(attempt)
-		if time.Now().Add(d).After(deadline) {
-			countByType(p.metrics, "batch", "error", again)
-			return &FHIRError{Destination: p.cfg.Name, Operation: "batch", Status: http.StatusServiceUnavailable, Entry: again[0].key}
-		}
-		if err := p.sleep(ctx, d); err != nil {
-			return err
-		}
 		chunk = again
+		return &entriesAgain{err: &FHIRError{Destination: p.cfg.Name, Operation: "batch", Status: http.StatusServiceUnavailable, Entry: again[0].key}}
+	})
+	var ea *entriesAgain
+	if errors.As(err, &ea) {
+		countByType(p.metrics, "batch", "error", chunk)
+		return ea.err
 	}
-	return nil
+	return err
+}
+
+// entriesAgain says that entries of a batch failed with a transient status
+// and should be sent again; err is what the batch fails with when the
+// retries are spent.
+type entriesAgain struct{ err *FHIRError }
+
+func (e *entriesAgain) Error() string { return e.err.Error() }
+
+func isEntriesAgain(err error) bool {
+	var ea *entriesAgain
+	return errors.As(err, &ea)
 }
 
 // handleResponse checks every entry of a transaction- or batch-response.

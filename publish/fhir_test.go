@@ -24,6 +24,7 @@ import (
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 const testSystem = "https://ohx.example/sample"
@@ -185,7 +186,7 @@ func TestFHIRRetryAfterBeyondBudgetFailsRateLimited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := fhirtest.New()
 		srv.FailNext(1, http.StatusTooManyRequests, time.Hour)
-		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), MaxRetryTime: time.Minute})
+		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Retry: resilience.RetrySettings{MaxElapsed: time.Minute}})
 		require.NoError(t, err)
 		_, err = p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
 		require.ErrorIs(t, err, ohx.ErrRateLimited)
@@ -200,7 +201,7 @@ func TestFHIRBreakerOpensAfterFiveFailuresAndCloses(t *testing.T) {
 		srv := fhirtest.New()
 		srv.FailNext(5, http.StatusServiceUnavailable, time.Second)
 		rec := &recorder{}
-		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Metrics: rec, MaxRetryTime: 10 * time.Minute})
+		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Metrics: rec, Retry: resilience.RetrySettings{MaxElapsed: 10 * time.Minute}})
 		require.NoError(t, err)
 
 		_, err = p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
@@ -233,8 +234,8 @@ func TestFHIRServerErrorsRetriedThenBatchFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := fhirtest.New()
 		srv.FailNext(100, http.StatusBadGateway, 0)
-		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), MaxRetryTime: 3 * time.Second,
-			Breaker: publish.BreakerSettings{Failures: 100}})
+		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Retry: resilience.RetrySettings{MaxElapsed: 3 * time.Second},
+			Breaker: resilience.BreakerSettings{FailureThreshold: 100}})
 		require.NoError(t, err)
 		start := time.Now()
 		res, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
@@ -243,7 +244,7 @@ func TestFHIRServerErrorsRetriedThenBatchFails(t *testing.T) {
 		require.ErrorAs(t, err, &fe)
 		assert.Equal(t, http.StatusBadGateway, fe.Status)
 		assert.Empty(t, res.Written)
-		assert.LessOrEqual(t, time.Since(start), 3*time.Second, "bounded by MaxRetryTime")
+		assert.LessOrEqual(t, time.Since(start), 3*time.Second, "bounded by Retry.MaxElapsed")
 		assert.Greater(t, srv.RequestCount(), 2, "retried with backoff")
 	})
 }
@@ -543,7 +544,7 @@ func TestFHIRTimeoutsAndCancellation(t *testing.T) {
 			srv := fhirtest.New()
 			srv.SetLatency(time.Hour)
 			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Timeout: 2 * time.Hour,
-				Breaker: publish.BreakerSettings{Failures: 1}})
+				Breaker: resilience.BreakerSettings{FailureThreshold: 1}})
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()

@@ -6,17 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
-	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/r5"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // maxResponse bounds how much of a response body is read.
@@ -30,25 +29,64 @@ type httpResult struct {
 	retryAfter time.Duration
 }
 
-// statusError marks an answer that is worth retrying (408, 409, 429, 5xx).
-type statusError struct{ r *httpResult }
+// statusError is an answer worth retrying (408, 409, 429, 5xx) of one
+// request to a destination. A 429 matches ohx.ErrRateLimited, which no
+// breaker counts; the others ohx.ErrTransient.
+type statusError struct {
+	dest, op string
+	r        *httpResult
+}
 
 func (e *statusError) Error() string { return "http " + strconv.Itoa(e.r.status) }
 
-// Is makes a 429 match ohx.ErrRateLimited, which the breaker does not count.
-func (e *statusError) Is(target error) bool {
-	return target == ohx.ErrRateLimited && e.r.status == http.StatusTooManyRequests
+// Is matches the sentinel of the status class.
+func (e *statusError) Is(target error) bool { return target == statusSentinel(e.r.status) }
+
+// RetryDelay returns the server's Retry-After; resilience.Retry waits it out.
+func (e *statusError) RetryDelay() time.Duration { return e.r.retryAfter }
+
+// Failure describes the answer for the breaker's log: the status and the
+// OperationOutcome's codes and locations, never its free text.
+func (e *statusError) Failure() resilience.Failure {
+	return resilience.Failure{Destination: e.dest, Op: e.op, Kind: ohx.KindOf(e), HTTPStatus: e.r.status,
+		Cause: outcomeSummary(parseOutcome(e.r.body))}
 }
 
-// ctxError marks the caller's context ending during an attempt; the breaker
-// ignores it.
-type ctxError struct{ err error }
+// netError is a request to a destination that got no answer (connection
+// refused or reset, timeout, TLS failure). Its message names the method and
+// the URL without its query, which may hold identifiers.
+type netError struct {
+	dest, op, method, url string // url is scheme://host/path
+	err                   error
+}
 
-func (e *ctxError) Error() string { return e.err.Error() }
-func (e *ctxError) Unwrap() error { return e.err }
+func newNetError(dest, op string, req *http.Request, err error) *netError {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
+	return &netError{dest: dest, op: op, method: req.Method, url: u.String(), err: err}
+}
+
+func (e *netError) Error() string {
+	return e.method + " " + e.url + ": " + resilience.Scrub(e.err.Error())
+}
+
+func (e *netError) Unwrap() error { return e.err }
+
+// Is matches ohx.ErrTransient.
+func (e *netError) Is(target error) bool { return target == ohx.ErrTransient }
+
+// Failure describes the failure for the breaker's log.
+func (e *netError) Failure() resilience.Failure {
+	return resilience.Failure{Destination: e.dest, Op: e.op, Kind: ohx.KindTransient, Cause: e.Error()}
+}
 
 // authError marks a failure to obtain an access token. Its message carries
-// the token endpoint's HTTP status at most, never the response body.
+// the token endpoint's HTTP status at most, never the response body. It
+// matches ohx.ErrAuth: it says nothing about the FHIR server, so neither the
+// breaker counts it nor a retry repeats it.
 type authError struct{ err error }
 
 func (e *authError) Error() string {
@@ -62,6 +100,9 @@ func (e *authError) Error() string {
 	}
 	return "obtain access token failed"
 }
+
+// Is matches ohx.ErrAuth.
+func (e *authError) Is(target error) bool { return target == ohx.ErrAuth }
 
 // authSource marks the errors of a token source so they are neither retried
 // nor counted by the breaker.
@@ -84,59 +125,61 @@ func (p *FHIR) send(ctx context.Context, op string, typ r5.BundleType, chunk []*
 	return p.do(ctx, op, http.MethodPost, p.base, body)
 }
 
-// do runs one request through the breaker, retrying 408, 409, 429, 5xx and
-// network errors with backoff (or the server's Retry-After) until
-// MaxRetryTime is spent. It returns the final answer, which may be a non-2xx
-// status that is not worth retrying.
+// do sends one request with the destination's resilience: each attempt
+// waits for the rate limit and goes through the breaker; 408, 409, 429, 5xx
+// and network failures are retried (resilience.Retry: backoff or the
+// server's Retry-After, within the retry settings). It returns the final
+// answer, which may be a non-2xx status that is not worth retrying.
 func (p *FHIR) do(ctx context.Context, op, method, url string, body []byte) (*httpResult, error) {
-	deadline := time.Now().Add(p.cfg.MaxRetryTime)
-	for attempt := 0; ; attempt++ {
-		var r *httpResult
+	var r *httpResult
+	err := resilience.Retry(ctx, p.retry, retryable, func(ctx context.Context) error {
+		if err := p.limiter.Wait(ctx, p.retry.MaxWait); err != nil {
+			return err
+		}
 		err := p.breaker.Do(ctx, func(ctx context.Context) error {
 			var err error
 			r, err = p.attempt(ctx, op, method, url, body)
 			return err
 		})
-		if err == nil {
-			return r, nil
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
-		}
-		var ae *authError
-		if errors.As(err, &ae) {
-			return nil, fmt.Errorf("publish: fhir %s %s: %s: %w", p.cfg.Name, op, ae.Error(), ohx.ErrAuth)
-		}
-		if errors.Is(err, ohx.ErrCircuitOpen) {
-			return nil, fmt.Errorf("publish: fhir %s %s: %w", p.cfg.Name, op, err)
-		}
-		var delay time.Duration
 		var se *statusError
-		if errors.As(err, &se) {
-			delay = se.r.retryAfter
+		if errors.As(err, &se) && se.r.status == http.StatusTooManyRequests && se.r.retryAfter > 0 {
+			// Every request to the destination waits, not only this one.
+			p.limiter.Pause(time.Now().Add(se.r.retryAfter))
 		}
-		if delay == 0 {
-			delay = backoff(attempt)
-		}
-		if time.Now().Add(delay).After(deadline) {
-			if se != nil {
-				return nil, p.requestError(op, se.r)
-			}
-			return nil, fmt.Errorf("publish: fhir %s %s: %w: %w", p.cfg.Name, op, ohx.ErrTransient, err)
-		}
-		p.log.Debug("fhir: retrying", zap.String("destination", p.cfg.Name), zap.String("op", op),
-			zap.Int("attempt", attempt+1), zap.Duration("delay", delay), zap.String("reason", retryReason(se, err)))
-		if err := p.sleep(ctx, delay); err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err == nil {
+		return r, nil
 	}
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, cerr
+	}
+	var ae *authError
+	if errors.As(err, &ae) {
+		return nil, fmt.Errorf("publish: fhir %s %s: %s: %w", p.cfg.Name, op, ae.Error(), ohx.ErrAuth)
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		return nil, p.requestError(op, se.r)
+	}
+	var ne *netError
+	if errors.As(err, &ne) {
+		return nil, fmt.Errorf("publish: fhir %s %s: %w: %w", p.cfg.Name, op, ohx.ErrTransient, err)
+	}
+	// An open breaker, a rate-limit wait beyond MaxWait, a request that
+	// cannot be built.
+	return nil, fmt.Errorf("publish: fhir %s %s: %w", p.cfg.Name, op, err)
 }
 
-func retryReason(se *statusError, err error) string {
-	if se != nil {
-		return se.Error()
+// retryable reports whether a request is sent again after err: after
+// answers worth retrying, network failures and rate limits, not after a
+// token failure or a permanent error.
+func retryable(err error) bool {
+	switch ohx.KindOf(err) {
+	case ohx.KindTransient, ohx.KindRateLimited:
+		return true
 	}
-	return "network error"
+	return false
 }
 
 // attempt makes one HTTP request.
@@ -149,7 +192,7 @@ func (p *FHIR) attempt(ctx context.Context, op, method, url string, body []byte)
 	}
 	req, err := http.NewRequestWithContext(actx, method, url, rd)
 	if err != nil {
-		return nil, &authError{err: err} // a malformed URL: not retryable
+		return nil, fmt.Errorf("build request: %w", ohx.ErrPermanent) // a malformed URL: not retryable
 	}
 	req.Header.Set("Accept", "application/fhir+json")
 	if body != nil {
@@ -164,80 +207,26 @@ func (p *FHIR) attempt(ctx context.Context, op, method, url string, body []byte)
 			return nil, ae
 		}
 		if ctx.Err() != nil {
-			return nil, &ctxError{err: ctx.Err()}
+			return nil, ctx.Err()
 		}
-		return nil, err
+		return nil, newNetError(p.cfg.Name, op, req, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	_ = resp.Body.Close()
 	p.metrics.FHIRLatency(op, time.Since(start))
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, &ctxError{err: ctx.Err()}
+			return nil, ctx.Err()
 		}
-		return nil, err
+		return nil, newNetError(p.cfg.Name, op, req, fmt.Errorf("reading body: %w", err))
 	}
-	r := &httpResult{status: resp.StatusCode, body: b, header: resp.Header, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	wait, _ := resilience.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	r := &httpResult{status: resp.StatusCode, body: b, header: resp.Header, retryAfter: wait}
 	switch {
 	case r.status == http.StatusTooManyRequests:
-		return r, &statusError{r: r}
+		return r, &statusError{dest: p.cfg.Name, op: op, r: r}
 	case r.status >= 500, r.status == http.StatusRequestTimeout, r.status == http.StatusConflict:
-		return r, &statusError{r: r}
+		return r, &statusError{dest: p.cfg.Name, op: op, r: r}
 	}
 	return r, nil
-}
-
-// isFailure tells the breaker which errors count against the server:
-// network errors, timeouts and 408/409/5xx answers. A token failure says
-// nothing about the FHIR server; rate limits and the caller's cancelled
-// context are not counted by the breaker at all.
-func isFailure(err error) bool {
-	var ae *authError
-	if errors.As(err, &ae) {
-		return false
-	}
-	var se *statusError
-	if errors.As(err, &se) {
-		return se.r.status != http.StatusTooManyRequests
-	}
-	return true
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-// backoff returns the wait before retry attempt+1: exponential from 250 ms,
-// capped at 10 s, with jitter in its upper half.
-func backoff(attempt int) time.Duration {
-	d := 250 * time.Millisecond << min(attempt, 6)
-	d = min(d, 10*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

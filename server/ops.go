@@ -35,6 +35,9 @@ type BreakerStatus struct {
 	State    string    `json:"state"`
 	Failures uint32    `json:"consecutive_failures"`
 	OpenedAt time.Time `json:"opened_at,omitzero"`
+	// LastFailure describes the last failure of the current run (scrubbed:
+	// no URL query, token or body), so an operator sees why it opened.
+	LastFailure string `json:"last_failure,omitempty"`
 }
 
 // Admin exposes operator actions over the queue and the breakers. The daemon

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/withings"
 )
 
@@ -44,7 +44,7 @@ func (r *recorder) hosts(path string) []string {
 
 func TestDefaultAppLimitIsTheStandardPlan(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, p, link, _ := bubbleEnv(t, func(c *withings.Config) { c.AppLimit = provider.Limit{} })
+		_, p, link, _ := bubbleEnv(t, func(c *withings.Config) { c.AppLimit = resilience.Limit{} })
 		start := time.Now()
 		// 120 a minute: a burst of 12 (a tenth of a minute's worth), then
 		// one every half second.

@@ -9,6 +9,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/provider/providertest"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -21,7 +22,7 @@ func TestConformance(t *testing.T) {
 	fake := withingstest.New(withingstest.Config{PageSize: 3})
 	fake.AddUser(withingstest.User{ID: userID, TimeZone: "America/New_York"})
 	st := store.NewMemory()
-	newProvider := func(retry provider.RetrySettings) *withings.Provider {
+	newProvider := func(retry resilience.RetrySettings) *withings.Provider {
 		p, err := withings.New(withings.Config{
 			ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
 			APIBaseURL: fake.URL(),
@@ -33,7 +34,7 @@ func TestConformance(t *testing.T) {
 		require.NoError(t, err)
 		return p
 	}
-	p := newProvider(provider.RetrySettings{})
+	p := newProvider(resilience.RetrySettings{})
 	link := ohx.Link{ID: "link-c", Provider: withings.Name, ExternalUserID: "4242", TimeZone: "America/New_York",
 		Scopes: []string{"user.info", "user.metrics", "user.activity"}, Status: ohx.LinkActive}
 	require.NoError(t, st.SaveToken(t.Context(), link.ID, fake.IssueToken(userID)))
@@ -49,7 +50,7 @@ func TestConformance(t *testing.T) {
 		Fail: func(f providertest.Failure) (ohx.Provider, func()) {
 			// A fresh provider without retries, so a rate-limit pause does
 			// not outlive the failure.
-			fp := newProvider(provider.RetrySettings{MaxAttempts: 1, MaxWait: time.Millisecond})
+			fp := newProvider(resilience.RetrySettings{MaxAttempts: 1, MaxWait: time.Millisecond})
 			switch f {
 			case providertest.FailAuth:
 				fake.RevokeUser(userID)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -18,12 +19,12 @@ import (
 // bubbleEnv wires a provider to an in-process fake inside a synctest
 // bubble, where time.Now and timers are fake: backoffs, rate-limit pauses and
 // breaker timeouts pass instantly and exactly.
-func bubbleEnv(t *testing.T, mut func(*withings.Config)) (*withingstest.Server, *withings.Provider, ohx.Link, *provider.Breakers) {
+func bubbleEnv(t *testing.T, mut func(*withings.Config)) (*withingstest.Server, *withings.Provider, ohx.Link, *resilience.Breakers) {
 	t.Helper()
 	fake := withingstest.New(withingstest.Config{})
 	fake.AddUser(withingstest.User{ID: userID, TimeZone: "Europe/Paris"})
 	st := store.NewMemory()
-	breakers := provider.NewBreakers(provider.BreakersConfig{})
+	breakers := resilience.NewBreakers(resilience.BreakersConfig{})
 	cfg := withings.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
 		APIBaseURL: fake.URL(),
@@ -80,7 +81,7 @@ func TestRateLimit601BeyondMaxWaitIsReturned(t *testing.T) {
 func TestBreakerOpensAndRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake, p, link, breakers := bubbleEnv(t, func(c *withings.Config) {
-			c.Breaker = provider.BreakerSettings{FailureThreshold: 3, OpenTimeout: 30 * time.Second, HalfOpenSuccesses: 2}
+			c.Breaker = resilience.BreakerSettings{FailureThreshold: 3, OpenTimeout: 30 * time.Second, HalfOpenSuccesses: 2}
 		})
 		fake.Fail(withingstest.OpGetDevice, 522, 3) // Withings timeout status, in an HTTP 200
 		_, err := p.Devices(t.Context(), link)

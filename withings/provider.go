@@ -14,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Name is the provider's stable name, used in links, samples, metrics and
@@ -191,7 +192,7 @@ func New(cfg Config) (*Provider, error) {
 		return nil, errors.New("withings: unknown steps source")
 	}
 	kit, err := cfg.Build(Name, provider.Defaults{
-		AppLimit: provider.PerMinute(DefaultRequestsPerMinute), MaxWait: DefaultMaxWait,
+		AppLimit: resilience.PerMinute(DefaultRequestsPerMinute), MaxWait: DefaultMaxWait,
 		RateLimitScope: provider.ScopeApp, MaxBodyBytes: maxResponse, Classify: p.classifier,
 		Refresher: provider.RefresherFunc(p.refreshGrant), RefreshSkew: expiryMargin, RefreshLease: refreshLease,
 	})
@@ -303,7 +304,7 @@ func scopesFor(types []ohx.DataType) []string {
 // then the envelope's status (Withings answers errors with HTTP 200).
 func (p *Provider) classifier(op string, r *provider.Response) error {
 	if r.StatusCode != http.StatusOK {
-		ra, _ := provider.ParseRetryAfter(r.Header.Get("Retry-After"), p.now())
+		ra, _ := resilience.ParseRetryAfter(r.Header.Get("Retry-After"), p.now())
 		return httpError(op, r.StatusCode, ra, p.now())
 	}
 	status, err := envelopeStatus(r.Body)

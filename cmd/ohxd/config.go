@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit"
+	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/withings"
 )
 
@@ -91,7 +92,7 @@ type config struct {
 	FHIRURL, FHIRBearerToken, FHIRTokenURL                  string
 	FHIRClientID, FHIRClientSecret, FHIRPrivateKeyFile      string
 	FHIRScopes                                              []string
-	FHIRWriteMode                                           string
+	FHIRWriteMode                                           publish.WriteMode
 	FHIRBundleSize                                          int
 	NDJSONDir                                               string
 	DatabaseURL, RedisURL, RedisNamespace                   string
@@ -134,7 +135,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		FHIRURL: strings.TrimRight(get("OHX_FHIR_URL"), "/"), FHIRBearerToken: get("OHX_FHIR_BEARER_TOKEN"),
 		FHIRTokenURL: get("OHX_FHIR_TOKEN_URL"), FHIRClientID: get("OHX_FHIR_CLIENT_ID"),
 		FHIRClientSecret: get("OHX_FHIR_CLIENT_SECRET"), FHIRPrivateKeyFile: get("OHX_FHIR_PRIVATE_KEY_FILE"),
-		FHIRWriteMode: get("OHX_FHIR_WRITE_MODE"), NDJSONDir: get("OHX_NDJSON_DIR"),
+		NDJSONDir:   get("OHX_NDJSON_DIR"),
 		DatabaseURL: get("OHX_DATABASE_URL"), RedisURL: get("OHX_REDIS_URL"), RedisNamespace: get("OHX_REDIS_NAMESPACE"), Aggregation: get("OHX_AGGREGATION"),
 		TLSCertFile: get("OHX_TLS_CERT_FILE"), TLSKeyFile: get("OHX_TLS_KEY_FILE"),
 		LogLevel: get("OHX_LOG_LEVEL"), AuditLog: get("OHX_AUDIT_LOG"),
@@ -198,10 +199,10 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			bad("OHX_GOOGLE_WEBHOOK_SECRET", "required when the fitbit provider is enabled, at least 16 characters")
 		}
 	}
-	switch c.FHIRWriteMode {
-	case "put", "conditional-create", "conditional-update":
-	default:
+	if m, err := publish.ParseWriteMode(get("OHX_FHIR_WRITE_MODE")); err != nil {
 		bad("OHX_FHIR_WRITE_MODE", "must be put, conditional-create or conditional-update")
+	} else {
+		c.FHIRWriteMode = m
 	}
 	if c.FHIRURL != "" && c.FHIRTokenURL != "" && c.FHIRClientID == "" {
 		bad("OHX_FHIR_CLIENT_ID", "required with OHX_FHIR_TOKEN_URL")

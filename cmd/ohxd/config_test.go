@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openhealthexchange/ohx/publish"
 )
 
 var update = flag.Bool("update", false, "rewrite the README configuration table")
@@ -23,7 +25,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "./ohx-data", c.DataDir)
 	assert.Equal(t, "http://localhost:8080", c.PublicURL)
 	assert.Equal(t, "ohx-data/ndjson", c.NDJSONDir)
-	assert.Equal(t, "put", c.FHIRWriteMode)
+	assert.Equal(t, publish.WritePut, c.FHIRWriteMode)
 	assert.Equal(t, 100, c.FHIRBundleSize)
 	assert.Equal(t, 30, c.InitialDays)
 	assert.Equal(t, "individual", c.Aggregation)

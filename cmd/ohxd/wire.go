@@ -32,6 +32,7 @@ import (
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/queue/redisq"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/store/postgres"
@@ -66,7 +67,7 @@ type app struct {
 	ring      *seal.KeyRing
 	store     durableStore
 	queue     adminQueue
-	breakers  *provider.Breakers
+	breakers  *resilience.Breakers
 	providers []ohx.Provider
 	publisher ohx.Publisher
 	fhir      *publish.FHIR // nil with NDJSON
@@ -84,6 +85,7 @@ type wireOptions struct {
 	now        func() time.Time // engine, mapping and API clock
 	clientNow  func() time.Time // providers' clock (token expiry); nil means now
 	onSync     func(ohx.Job, *ohx.Report, error)
+	fhirRetry  resilience.RetrySettings // FHIR destination retries; zero means publish's defaults
 }
 
 func newLogger(level string, out io.Writer) (*zap.Logger, error) {
@@ -239,7 +241,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 		a.queue = q
 	}
 
-	a.breakers = provider.NewBreakers(provider.BreakersConfig{Metrics: a.metrics, Logger: a.log})
+	a.breakers = resilience.NewBreakers(resilience.BreakersConfig{Metrics: a.metrics, Logger: a.log})
 	if cfg.WithingsClientID != "" {
 		p, err := withings.New(withings.Config{
 			ClientID: cfg.WithingsClientID, ClientSecret: cfg.WithingsClientSecret,
@@ -249,7 +251,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 			Webhook: withings.WebhookConfig{Secret: cfg.WithingsWebhookSecret, AllowCIDRs: cidrStrings(cfg)},
 			Common: provider.Common{
 				Tokens: a.store, Locker: locker, HTTPClient: opt.httpClient, Breakers: a.breakers,
-				AppLimit: provider.PerMinute(cfg.WithingsPerMinute), Logger: a.log,
+				AppLimit: resilience.PerMinute(cfg.WithingsPerMinute), Logger: a.log,
 				Metrics: a.metrics, Now: clientNow,
 			},
 		})
@@ -266,7 +268,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 			APIBaseURL: cfg.GoogleHealthAPIURL, KeysetURL: cfg.GoogleKeysetURL, WebhookSecret: cfg.GoogleWebhookSecret,
 			Common: provider.Common{
 				Tokens: a.store, Locker: locker, Breakers: a.breakers, HTTPClient: opt.httpClient,
-				UserLimit: provider.PerMinute(cfg.GooglePerMinute), Logger: a.log,
+				UserLimit: resilience.PerMinute(cfg.GooglePerMinute), Logger: a.log,
 				Metrics: a.metrics, Now: clientNow,
 			},
 		})
@@ -285,10 +287,8 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 		if err != nil {
 			return nil, err
 		}
-		mode := map[string]publish.WriteMode{"put": publish.WritePut, "conditional-create": publish.WriteConditionalCreate,
-			"conditional-update": publish.WriteConditionalUpdate}[cfg.FHIRWriteMode]
-		a.fhir, err = publish.NewFHIR(publish.FHIRConfig{BaseURL: cfg.FHIRURL, BundleSize: cfg.FHIRBundleSize, Mode: mode,
-			HTTPClient: opt.httpClient, Auth: auth, Logger: a.log, Metrics: a.metrics})
+		a.fhir, err = publish.NewFHIR(publish.FHIRConfig{BaseURL: cfg.FHIRURL, BundleSize: cfg.FHIRBundleSize, Mode: cfg.FHIRWriteMode,
+			HTTPClient: opt.httpClient, Auth: auth, Retry: opt.fhirRetry, Breakers: a.breakers, Logger: a.log, Metrics: a.metrics})
 		if err != nil {
 			return nil, fmt.Errorf("FHIR destination: %w", err)
 		}
@@ -333,7 +333,7 @@ func wire(ctx context.Context, cfg *config, opt wireOptions) (a *app, err error)
 	}
 	if a.fhir != nil {
 		checks = append(checks, server.Check{Name: "fhir", Optional: true, Probe: func(context.Context) error {
-			if a.fhir.BreakerState() == int(provider.BreakerOpen) {
+			if a.fhir.Breaker().Status().State == resilience.BreakerOpen {
 				return fmt.Errorf("breaker open: %w", ohx.ErrCircuitOpen)
 			}
 			return nil
@@ -490,13 +490,13 @@ func (ad adminOf) RetryDead(ctx context.Context, id string) error {
 	return err
 }
 
+// Breakers lists the shared registry, which holds every breaker (providers
+// and the FHIR destination) under the name CloseBreaker takes.
 func (ad adminOf) Breakers() []server.BreakerStatus {
 	var out []server.BreakerStatus
 	for _, b := range ad.a.breakers.Status() {
-		out = append(out, server.BreakerStatus{Name: b.Name, State: b.State.String(), Failures: b.ConsecutiveFailures, OpenedAt: b.OpenedAt})
-	}
-	if ad.a.fhir != nil {
-		out = append(out, server.BreakerStatus{Name: "fhir", State: provider.BreakerState(ad.a.fhir.BreakerState()).String()})
+		out = append(out, server.BreakerStatus{Name: b.Name, State: b.State.String(), Failures: b.ConsecutiveFailures,
+			OpenedAt: b.OpenedAt, LastFailure: b.LastFailure})
 	}
 	return out
 }

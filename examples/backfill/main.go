@@ -31,6 +31,7 @@ import (
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -109,7 +110,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		// that runs beside a live service should take only a part of it.
 		Common: provider.Common{
 			HTTPClient: fake.Client(), Tokens: st, Locker: st,
-			AppLimit: provider.PerMinute(*perMinute),
+			AppLimit: resilience.PerMinute(*perMinute),
 		},
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/provider/providertest"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -236,10 +237,10 @@ func TestSuiteOnAnHTTPProvider(t *testing.T) {
 	tokens, err := provider.NewTokens(provider.TokensConfig{Provider: "cloud", Store: st, Locker: st,
 		Refresher: provider.NewOAuth2Refresher("cloud", oc, srv.Client())})
 	require.NoError(t, err)
-	breakers := provider.NewBreakers(provider.BreakersConfig{})
+	breakers := resilience.NewBreakers(resilience.BreakersConfig{})
 	client, err := provider.NewClient(provider.Config{Provider: "cloud", HTTPClient: srv.Client(), Classify: classify,
-		Breakers: breakers, UserLimit: provider.Limit{Rate: 1000, Burst: 100},
-		Retry: provider.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
+		Breakers: breakers, UserLimit: resilience.Limit{Rate: 1000, Burst: 100},
+		Retry: resilience.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	require.NoError(t, err)
 	p := &cloudProvider{base: srv.URL, client: client, tokens: tokens}
 

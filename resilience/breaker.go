@@ -1,4 +1,4 @@
-package provider
+package resilience
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 )
 
-// Breaker defaults.
+// Breaker defaults: what the zero BreakerSettings mean.
 const (
 	// DefaultFailureThreshold is the number of consecutive failures that
 	// opens a breaker.
@@ -33,9 +33,9 @@ const (
 // successes in half-open, and count as failures the errors of kind
 // transient or unknown (server errors, network failures, timeouts).
 //
-// Whatever IsFailure says, rate-limit answers (KindRateLimited) are never
-// counted, and neither is an error returned while the caller's context is
-// done: a cancelled context is not a failure of the remote party.
+// Whatever IsFailure says, rate-limit answers (ohx.KindRateLimited) are
+// never counted, and neither is an error returned while the caller's context
+// is done: a cancelled context is not a failure of the remote party.
 type BreakerSettings struct {
 	// FailureThreshold is the number of consecutive failures that opens the
 	// breaker; 0 means DefaultFailureThreshold.
@@ -53,18 +53,32 @@ type BreakerSettings struct {
 	IsFailure func(error) bool
 }
 
-func (s BreakerSettings) withDefaults() BreakerSettings {
+// Or returns s with its zero fields taken from d: a package that wants other
+// defaults than this package's (the FHIR publisher does) passes them here.
+// Fields zero in both keep this package's defaults.
+func (s BreakerSettings) Or(d BreakerSettings) BreakerSettings {
 	if s.FailureThreshold == 0 {
-		s.FailureThreshold = DefaultFailureThreshold
+		s.FailureThreshold = d.FailureThreshold
 	}
-	if s.OpenTimeout <= 0 {
-		s.OpenTimeout = DefaultOpenTimeout
+	if s.OpenTimeout == 0 {
+		s.OpenTimeout = d.OpenTimeout
 	}
 	if s.HalfOpenSuccesses == 0 {
-		s.HalfOpenSuccesses = DefaultHalfOpenSuccesses
+		s.HalfOpenSuccesses = d.HalfOpenSuccesses
 	}
 	if s.IsFailure == nil {
-		s.IsFailure = defaultIsFailure
+		s.IsFailure = d.IsFailure
+	}
+	return s
+}
+
+func (s BreakerSettings) withDefaults() BreakerSettings {
+	s = s.Or(BreakerSettings{
+		FailureThreshold: DefaultFailureThreshold, OpenTimeout: DefaultOpenTimeout,
+		HalfOpenSuccesses: DefaultHalfOpenSuccesses, IsFailure: defaultIsFailure,
+	})
+	if s.OpenTimeout < 0 {
+		s.OpenTimeout = DefaultOpenTimeout
 	}
 	return s
 }
@@ -103,7 +117,8 @@ func (s BreakerState) String() string {
 
 // BreakerStatus is a snapshot of one breaker.
 type BreakerStatus struct {
-	// Name is the breaker's name (a provider API or a FHIR destination).
+	// Name is the breaker's name (a provider API or "fhir:" and a FHIR
+	// destination), the name Breakers.ForceClose takes.
 	Name string
 	// State is the breaker's state.
 	State BreakerState
@@ -112,20 +127,25 @@ type BreakerStatus struct {
 	ConsecutiveFailures uint32
 	// OpenedAt is when the breaker last opened; zero if it never did.
 	OpenedAt time.Time
+	// LastFailure describes the last failure of the current run (scrubbed,
+	// see Failure.String); empty when the breaker is closed with no
+	// failure since its last success.
+	LastFailure string
 }
 
 // BreakersConfig configures a Breakers registry. The zero value is usable.
 type BreakersConfig struct {
 	// Metrics receives every state change; nil means ohx.NopMetrics.
 	Metrics ohx.Metrics
-	// Logger logs state changes; nil means no logs.
+	// Logger logs the failures the breakers count (warn) and their state
+	// changes; nil means no logs.
 	Logger *zap.Logger
 }
 
 // Breakers is a registry of named circuit breakers: one per provider API and
-// per FHIR destination. It reports every state change to
-// ohx.Metrics.BreakerState, lists the breakers' states and can force one
-// closed. It is safe for concurrent use.
+// per FHIR destination, the single source of breaker names. It reports every
+// state change to ohx.Metrics.BreakerState, lists the breakers' states and
+// can force one closed. It is safe for concurrent use.
 type Breakers struct {
 	metrics ohx.Metrics
 	log     *zap.Logger
@@ -178,14 +198,14 @@ func (r *Breakers) Status() []BreakerStatus {
 }
 
 // ForceClose closes the named breaker at once, with fresh counts (an
-// operator knows the remote party is back). It returns ohx.ErrNotFound for
-// an unknown name.
+// operator knows the remote party is back). It returns an error matching
+// ohx.ErrNotFound for a name Status does not list.
 func (r *Breakers) ForceClose(name string) error {
 	r.mu.Lock()
 	b, ok := r.byName[name]
 	r.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("provider: breaker %q: %w", name, ohx.ErrNotFound)
+		return fmt.Errorf("resilience: breaker %q: %w", name, ohx.ErrNotFound)
 	}
 	b.forceClose()
 	return nil
@@ -202,7 +222,8 @@ type Breaker struct {
 	cb       *gobreaker.CircuitBreaker[struct{}]
 	gen      uint64 // generation of cb; ForceClose starts a new one
 	openedAt time.Time
-	tripRun  uint32 // the failure run that opened the breaker
+	tripRun  uint32   // the failure run that opened the breaker
+	last     *Failure // the last counted failure of this generation
 }
 
 // excludedError marks an error the gobreaker must not count.
@@ -246,6 +267,7 @@ func (b *Breaker) onStateChange(gen uint64, from, to gobreaker.State) {
 	if current && to == gobreaker.StateOpen {
 		b.openedAt = time.Now().UTC()
 	}
+	run, last := b.tripRun, b.lastString()
 	b.mu.Unlock()
 	if !current {
 		return
@@ -253,17 +275,26 @@ func (b *Breaker) onStateChange(gen uint64, from, to gobreaker.State) {
 	name, st := b.name, BreakerState(to)
 	b.reg.metrics.BreakerState(name, int(st))
 	if to == gobreaker.StateOpen {
-		b.reg.log.Warn("breaker opened", zap.String("breaker", name), zap.Stringer("from", BreakerState(from)))
+		b.reg.log.Warn("breaker opened", zap.String("breaker", name), zap.Stringer("from", BreakerState(from)),
+			zap.Uint32("failures", run), zap.String("last_failure", last))
 	} else {
 		b.reg.log.Info("breaker state changed", zap.String("breaker", name),
 			zap.Stringer("from", BreakerState(from)), zap.Stringer("to", st))
 	}
 }
 
-func (b *Breaker) circuit() *gobreaker.CircuitBreaker[struct{}] {
+// lastString describes the last failure; b.mu must be held.
+func (b *Breaker) lastString() string {
+	if b.last == nil {
+		return ""
+	}
+	return b.last.String()
+}
+
+func (b *Breaker) circuit() (*gobreaker.CircuitBreaker[struct{}], uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.cb
+	return b.cb, b.gen
 }
 
 func (b *Breaker) forceClose() {
@@ -272,6 +303,7 @@ func (b *Breaker) forceClose() {
 	old := b.cb
 	b.cb = b.newCircuit(b.gen)
 	b.tripRun = 0
+	b.last = nil
 	b.mu.Unlock()
 	from := old.State()
 	b.reg.metrics.BreakerState(b.name, int(BreakerClosed))
@@ -283,7 +315,7 @@ func (b *Breaker) Name() string { return b.name }
 
 // Status returns a snapshot of the breaker.
 func (b *Breaker) Status() BreakerStatus {
-	cb := b.circuit()
+	cb, _ := b.circuit()
 	state := BreakerState(cb.State())
 	counts := cb.Counts()
 	b.mu.Lock()
@@ -292,25 +324,35 @@ func (b *Breaker) Status() BreakerStatus {
 	if state == BreakerOpen {
 		st.ConsecutiveFailures = b.tripRun
 	}
+	if state != BreakerClosed || st.ConsecutiveFailures > 0 {
+		st.LastFailure = b.lastString()
+	}
 	return st
 }
 
 // Do runs fn if the breaker lets it through and records its outcome. A
-// rejected call returns an error matching ohx.ErrCircuitOpen (kind
-// transient) whose ohx.RetryAfter is the rest of the open period; fn is not
-// called. Errors returned while ctx is done, and rate-limit errors, are not
-// counted.
+// failure that counts is logged at warn (see Describe) and remembered. A
+// rejected call returns a *CircuitOpenError, which matches
+// ohx.ErrCircuitOpen (kind transient), names the last failure and whose
+// ohx.RetryAfter is the rest of the open period; fn is not called. Errors
+// returned while ctx is done, and rate-limit errors, are not counted.
 func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) error {
-	cb := b.circuit()
+	cb, gen := b.circuit()
 	_, err := cb.Execute(func() (struct{}, error) {
 		err := fn(ctx)
-		if err != nil && (ctx.Err() != nil || ohx.KindOf(err) == ohx.KindRateLimited) {
+		if err == nil {
+			return struct{}{}, nil
+		}
+		if ctx.Err() != nil || ohx.KindOf(err) == ohx.KindRateLimited {
 			return struct{}{}, &excludedError{err}
+		}
+		if b.settings.IsFailure(err) {
+			b.recordFailure(gen, err)
 		}
 		return struct{}{}, err
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return &circuitOpenError{name: b.name, wait: b.openRemaining()}
+		return b.openError()
 	}
 	var ex *excludedError
 	if errors.As(err, &ex) {
@@ -319,14 +361,74 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) er
 	return err
 }
 
-func (b *Breaker) openRemaining() time.Duration {
+// recordFailure remembers and logs a failure the breaker counts. It runs
+// before gobreaker counts it, so the "breaker opened" line that may follow
+// names it.
+func (b *Breaker) recordFailure(gen uint64, err error) {
+	f := Describe(err)
+	b.mu.Lock()
+	if b.gen == gen {
+		b.last = &f
+	}
+	b.mu.Unlock()
+	fields := make([]zap.Field, 0, 7)
+	fields = append(fields, zap.String("breaker", b.name))
+	if f.Provider != "" {
+		fields = append(fields, zap.String("provider", f.Provider))
+	}
+	if f.Destination != "" {
+		fields = append(fields, zap.String("destination", f.Destination))
+	}
+	fields = append(fields, zap.String("op", f.Op), zap.Stringer("kind", f.Kind), zap.Int("status", f.HTTPStatus),
+		zap.String("cause", f.cause()))
+	b.reg.log.Warn("call failed", fields...)
+}
+
+func (b *Breaker) openError() *CircuitOpenError {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.openedAt.IsZero() {
-		return 0
+	e := &CircuitOpenError{Breaker: b.name, Failures: b.tripRun, LastFailure: b.lastString()}
+	if !b.openedAt.IsZero() {
+		e.Wait = max(0, time.Until(b.openedAt.Add(b.settings.OpenTimeout)))
 	}
-	if d := time.Until(b.openedAt.Add(b.settings.OpenTimeout)); d > 0 {
-		return d
-	}
-	return 0
+	return e
 }
+
+// CircuitOpenError is the error of a call an open (or busy half-open)
+// breaker refused. It matches ohx.ErrCircuitOpen, whose kind is transient,
+// and ohx.RetryAfter reads the rest of the open period from it. Its message
+// names the breaker, the failure run and the last failure that opened it:
+//
+//	breaker withings: ohx: circuit open after 3 failures; last: withings getmeas: transient: POST https://wbsapi.withings.net/measure: dial tcp 192.0.2.1:443: connect: connection refused
+type CircuitOpenError struct {
+	// Breaker is the breaker's name.
+	Breaker string
+	// Failures is the run of failures that opened the breaker.
+	Failures uint32
+	// LastFailure describes the last counted failure (scrubbed), if any.
+	LastFailure string
+	// Wait is the rest of the open period.
+	Wait time.Duration
+}
+
+// Error implements error.
+func (e *CircuitOpenError) Error() string {
+	msg := "breaker " + e.Breaker + ": " + ohx.ErrCircuitOpen.Error()
+	switch e.Failures {
+	case 0:
+	case 1:
+		msg += " after 1 failure"
+	default:
+		msg += fmt.Sprintf(" after %d failures", e.Failures)
+	}
+	if e.LastFailure != "" {
+		msg += "; last: " + e.LastFailure
+	}
+	return msg
+}
+
+// Unwrap returns ohx.ErrCircuitOpen.
+func (e *CircuitOpenError) Unwrap() error { return ohx.ErrCircuitOpen }
+
+// RetryDelay returns Wait; ohx.RetryAfter reads it.
+func (e *CircuitOpenError) RetryDelay() time.Duration { return e.Wait }
