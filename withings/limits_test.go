@@ -56,7 +56,7 @@ func TestRateLimit601WaitsForTheNextMinute(t *testing.T) {
 		assert.GreaterOrEqual(t, waited, 40*time.Second, "until the next minute")
 		assert.Less(t, waited, 46*time.Second, "plus at most 5 s of jitter")
 		assert.Len(t, fake.CallsOf(withingstest.OpGetDevice), 2)
-		assert.Equal(t, provider.BreakerClosed, breakers.Status()[0].State, "a rate limit is no breaker failure")
+		assert.Equal(t, resilience.BreakerClosed, breakers.Status()[0].State, "a rate limit is no breaker failure")
 	})
 }
 
@@ -92,7 +92,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 		st := breakers.Status()
 		require.Len(t, st, 1)
 		assert.Equal(t, "withings", st[0].Name)
-		assert.Equal(t, provider.BreakerOpen, st[0].State)
+		assert.Equal(t, resilience.BreakerOpen, st[0].State)
 
 		_, err = p.Devices(t.Context(), link)
 		assert.ErrorIs(t, err, ohx.ErrCircuitOpen)
@@ -103,7 +103,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 			_, err = p.Devices(t.Context(), link)
 			require.NoError(t, err)
 		}
-		assert.Equal(t, provider.BreakerClosed, breakers.Status()[0].State)
+		assert.Equal(t, resilience.BreakerClosed, breakers.Status()[0].State)
 	})
 }
 
