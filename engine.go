@@ -25,8 +25,9 @@ type EngineConfig struct {
 	Links LinkFinder
 	// Cursors keeps per (link, data type) cursors.
 	Cursors CursorStore
-	// Strategy chooses windows; nil means DefaultStrategy{}, aligned to the
-	// aggregator's buckets when the aggregator is a BucketAligner.
+	// Strategy chooses windows; nil means DefaultStrategy{}. A
+	// DefaultStrategy without Align is aligned to the aggregator's buckets
+	// when the aggregator is a BucketAligner.
 	Strategy SyncStrategy
 	// Aggregator wraps the sample stream; nil means pass-through.
 	Aggregator Aggregator
@@ -86,8 +87,14 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		}
 		e.providers[p.Name()] = p
 	}
-	if e.cfg.Strategy == nil {
+	switch st := e.cfg.Strategy.(type) {
+	case nil:
 		e.cfg.Strategy = DefaultStrategy{Align: e.aligner()}
+	case DefaultStrategy:
+		if st.Align == nil {
+			st.Align = e.aligner()
+			e.cfg.Strategy = st
+		}
 	}
 	if e.cfg.BatchSize == 0 {
 		e.cfg.BatchSize = DefaultBatchSize

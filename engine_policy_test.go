@@ -323,8 +323,10 @@ func TestEngineAlignsAnyStrategyToTheAggregatorsHours(t *testing.T) {
 	agg, err := aggregate.NewHourly(aggregate.HourlyConfig{Types: []ohx.DataType{ohx.HeartRate}})
 	require.NoError(t, err)
 	link := ohx.Link{ID: "link-1", Patient: "Patient/1", TimeZone: "Asia/Kolkata", Status: ohx.LinkActive}
-	// A strategy that knows nothing of hours and chunks mid-hour.
-	f := newEngineFixture(t, link, nil, agg, ohx.DefaultStrategy{InitialLookback: 5 * time.Hour, Chunk: 2 * time.Hour}, now)
+	// A strategy that knows nothing of hours and chunks mid-hour (a type of
+	// its own, so the engine cannot align its chunks).
+	type unaligned struct{ ohx.DefaultStrategy }
+	f := newEngineFixture(t, link, nil, agg, unaligned{ohx.DefaultStrategy{InitialLookback: 5 * time.Hour, Chunk: 2 * time.Hour}}, now)
 	_, err = f.engine.Sync(t.Context(), ohx.Job{LinkID: link.ID, Trigger: ohx.TriggerInitial, DataTypes: []ohx.DataType{ohx.HeartRate}})
 	require.NoError(t, err)
 
@@ -351,4 +353,26 @@ func TestEngineAlignsAnyStrategyToTheAggregatorsHours(t *testing.T) {
 	cursors, err := f.store.Cursors(t.Context(), link.ID)
 	require.NoError(t, err)
 	assert.Equal(t, mustTime(t, "2026-11-25T09:30:00Z"), cursors[ohx.HeartRate])
+}
+
+func TestEngineAlignsADefaultStrategyWithoutAligner(t *testing.T) {
+	now := mustTime(t, "2026-11-25T10:20:00Z")
+	agg, err := aggregate.NewHourly(aggregate.HourlyConfig{Types: []ohx.DataType{ohx.HeartRate}})
+	require.NoError(t, err)
+	link := ohx.Link{ID: "link-1", Patient: "Patient/1", TimeZone: "Asia/Kolkata", Status: ohx.LinkActive}
+	// The daemon's case: a DefaultStrategy tuned (InitialLookback) but with
+	// no Align; the engine gives it the aggregator's hours, so chunks meet at
+	// hour boundaries instead of overlapping.
+	f := newEngineFixture(t, link, nil, agg, ohx.DefaultStrategy{InitialLookback: 5 * time.Hour, Chunk: 2 * time.Hour}, now)
+	_, err = f.engine.Sync(t.Context(), ohx.Job{LinkID: link.ID, Trigger: ohx.TriggerInitial, DataTypes: []ohx.DataType{ohx.HeartRate}})
+	require.NoError(t, err)
+	var windows []string
+	for _, c := range f.provider.fetches {
+		windows = append(windows, c.window.String())
+	}
+	assert.Equal(t, []string{
+		"2026-11-25T04:30:00Z/2026-11-25T06:30:00Z",
+		"2026-11-25T06:30:00Z/2026-11-25T08:30:00Z",
+		"2026-11-25T08:30:00Z/2026-11-25T10:20:00Z",
+	}, windows)
 }

@@ -32,8 +32,10 @@
 //
 // [Inspector] is the administrative side (stats, dead letters, replay, job
 // status), apart from [ohx.Queue]. [Scheduler] enqueues jobs periodically
-// ([Every], [Daily]) into any queue: nightly reconciliation, subscription
-// re-ensure. Jobs carry ids and windows only, never health values.
+// ([Every], [Daily]) into any queue, and runs periodic work that is not a job
+// ([Entry.Run]), on an injectable [Clock]: server.Server runs its polls,
+// nightly reconciliation and subscription re-ensure on it. Jobs carry ids
+// and windows only, never health values.
 //
 // Sub-package queuetest holds the behavioural suite every queue passes and a
 // fake [Clock].

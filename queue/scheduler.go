@@ -70,7 +70,8 @@ func ParseDaily(s string, loc *time.Location) (Schedule, error) {
 	return Daily(t.Hour(), t.Minute(), loc)
 }
 
-// Entry is one periodic task of a Scheduler.
+// Entry is one periodic task of a Scheduler: either jobs to enqueue (Jobs)
+// or work that is not a job (Run), never both.
 type Entry struct {
 	// Name names the entry in logs.
 	Name string
@@ -81,6 +82,10 @@ type Entry struct {
 	Jobs func(ctx context.Context, at time.Time) ([]ohx.Job, error)
 	// Options are used for every enqueue of the entry.
 	Options ohx.EnqueueOptions
+	// Run, set instead of Jobs, does the entry's work itself at each firing
+	// (e.g. re-ensuring webhook subscriptions). Its error is logged; the
+	// entry fires again at its next time.
+	Run func(ctx context.Context, at time.Time) error
 }
 
 // SchedulerConfig tunes a Scheduler. Its zero value is ready to use.
@@ -91,9 +96,11 @@ type SchedulerConfig struct {
 	Logger *zap.Logger
 }
 
-// Scheduler enqueues jobs on a schedule into any ohx.Queue: the nightly
-// reconciliation, the periodic re-ensure of webhook subscriptions. Several
-// replicas may run one each: their jobs coalesce in a shared queue.
+// Scheduler enqueues jobs on a schedule into any ohx.Queue (the nightly
+// reconciliation, polled syncs) and runs periodic work that is not a job
+// (the re-ensure of webhook subscriptions). Several replicas may run one
+// each: their jobs coalesce in a shared queue. server.Server builds its
+// scheduler from it.
 type Scheduler struct {
 	q       ohx.Queue
 	entries []Entry
@@ -107,8 +114,8 @@ func NewScheduler(q ohx.Queue, entries []Entry, cfg SchedulerConfig) (*Scheduler
 		return nil, errors.New("queue: scheduler needs a queue")
 	}
 	for i, e := range entries {
-		if e.Schedule == nil || e.Jobs == nil {
-			return nil, fmt.Errorf("queue: scheduler entry %d (%q) needs a schedule and a jobs function", i, e.Name)
+		if e.Schedule == nil || (e.Jobs == nil) == (e.Run == nil) {
+			return nil, fmt.Errorf("queue: scheduler entry %d (%q) needs a schedule and either a jobs or a run function", i, e.Name)
 		}
 	}
 	s := &Scheduler{q: q, entries: entries, clock: cfg.Clock, log: cfg.Logger}
@@ -159,6 +166,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 func (s *Scheduler) fire(ctx context.Context, e Entry, at time.Time) {
+	if e.Run != nil {
+		if err := e.Run(ctx, at); err != nil && ctx.Err() == nil {
+			s.log.Warn("queue: scheduler entry failed", zap.String("entry", e.Name), zap.Error(err))
+		}
+		return
+	}
 	jobs, err := e.Jobs(ctx, at)
 	if err != nil {
 		s.log.Warn("queue: scheduler entry failed to list its jobs", zap.String("entry", e.Name), zap.Error(err))

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -105,4 +106,50 @@ func TestNewSchedulerRejectsBadEntries(t *testing.T) {
 	assert.Error(t, err)
 	_, err = queue.NewScheduler(q, []queue.Entry{{Name: "x"}}, queue.SchedulerConfig{})
 	assert.Error(t, err)
+	every, err := queue.Every(time.Minute)
+	require.NoError(t, err)
+	_, err = queue.NewScheduler(q, []queue.Entry{{Name: "no work", Schedule: every}}, queue.SchedulerConfig{})
+	assert.Error(t, err, "neither jobs nor run")
+	_, err = queue.NewScheduler(q, []queue.Entry{{Name: "both", Schedule: every,
+		Jobs: func(context.Context, time.Time) ([]ohx.Job, error) { return nil, nil },
+		Run:  func(context.Context, time.Time) error { return nil }}}, queue.SchedulerConfig{})
+	assert.Error(t, err, "jobs and run")
+}
+
+func TestSchedulerRunsWorkThatIsNotAJob(t *testing.T) {
+	clock := queuetest.NewClock(time.Date(2026, 11, 20, 1, 0, 0, 0, time.UTC))
+	q := newMemory(t, queue.Config{Clock: clock})
+	hourly, err := queue.Every(time.Hour)
+	require.NoError(t, err)
+	ran := make(chan time.Time, 4)
+	s, err := queue.NewScheduler(q, []queue.Entry{{
+		Name:     "re-ensure",
+		Schedule: hourly,
+		Run: func(_ context.Context, at time.Time) error {
+			ran <- at
+			return errors.New("one subscription failed") // logged; the entry fires again
+		},
+	}}, queue.SchedulerConfig{Clock: clock})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	for _, want := range []time.Time{
+		time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC),
+	} {
+		require.True(t, clock.WaitForWaiters(1, 5*time.Second))
+		clock.Advance(time.Hour)
+		select {
+		case at := <-ran:
+			assert.True(t, want.Equal(at), "fired for %s, want %s", at, want)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the entry did not run for %s", want)
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+	st, err := q.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, st.Depth(), "a run entry enqueues nothing")
 }

@@ -31,7 +31,25 @@
 // /webhooks/{provider} for every provider that is an ohx.WebhookReceiver,
 // /livez, /readyz, /healthz (Config.Checks) and /metrics
 // (Config.MetricsHandler). Queue and breaker operations under /v1 need
-// Config.Admin.
+// Config.Admin: [NewAdmin] makes it from the queue's inspector and the
+// breaker registries.
+//
+// # Scheduler
+//
+// [Server.RunScheduler] runs a queue.Scheduler (with an injectable
+// queue.Clock) of three entries: polled incremental syncs of hourly and
+// daily links when ohx.PollDue says they are due, the nightly reconciliation
+// of realtime links, and the daily re-ensure of webhook subscriptions.
+// [Server.SchedulerEntries] hands the entries to an application that runs
+// its own scheduler. The scheduler lists links, so Config.Store is a [Store]:
+// an ohx.Store that is also a store.LinkLister.
+//
+// # Without a provider
+//
+// A server without providers needs no engine: it answers health probes and
+// the API (GET /v1/providers lists nothing, POST /v1/links answers 400
+// "no provider is configured on this server"), and RunWorkers refuses to
+// start, leaving queued jobs to servers that can run them.
 //
 // # Embedding
 //
@@ -43,6 +61,7 @@
 //		Store: st, Queue: q, Engine: engine, Providers: providers,
 //		PublicURL: "https://ehr.example/ohx", StateKey: stateKey, APIKeys: keys,
 //		RedirectAllowlist: []string{"https://ehr.example/patients/"},
+//		Admin: server.NewAdmin(q, breakers), // q a queue.Inspector, breakers a *provider.Breakers
 //	})
 //	mux.Handle("/ohx/", http.StripPrefix("/ohx", srv.Handler()))
 //	go srv.RunWorkers(ctx)

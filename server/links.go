@@ -115,6 +115,10 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := s.providers[req.Provider]
+	if !ok && len(s.providers) == 0 {
+		writeError(w, http.StatusBadRequest, "unknown_provider", "no provider is configured on this server")
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusBadRequest, "unknown_provider", "provider is not configured")
 		return

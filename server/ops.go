@@ -13,7 +13,8 @@ import (
 	"github.com/openhealthexchange/ohx"
 )
 
-// JobStatus is a queued job's state as the API shows it.
+// JobStatus is a queued job's state as the API shows it. Attempts is the
+// number of runs started (0 for a job that never ran).
 type JobStatus struct {
 	ID        string    `json:"id"`
 	State     string    `json:"state"` // pending, scheduled, running, retry, done, dead
@@ -40,8 +41,9 @@ type BreakerStatus struct {
 	LastFailure string `json:"last_failure,omitempty"`
 }
 
-// Admin exposes operator actions over the queue and the breakers. The daemon
-// adapts its queue's inspector and the breaker registries to it.
+// Admin exposes operator actions over the queue and the breakers. NewAdmin
+// builds one from a queue.Inspector and breaker registries; an application
+// with its own job system may implement it.
 type Admin interface {
 	// Job returns a job's status, or ohx.ErrNotFound.
 	Job(ctx context.Context, id string) (JobStatus, error)
@@ -63,12 +65,17 @@ func (s *Server) admin(w http.ResponseWriter) (Admin, bool) {
 	return s.cfg.Admin, true
 }
 
-func (s *Server) notFoundOr(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ohx.ErrNotFound) {
+// adminError answers an Admin's error: 404 for ohx.ErrNotFound, 501 when
+// the Admin of NewAdmin has no queue inspector, else 500.
+func (s *Server) adminError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ohx.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "not found")
-		return
+	case errors.Is(err, errNoInspector):
+		writeError(w, http.StatusNotImplemented, "not_available", "the queue cannot be inspected")
+	default:
+		s.internal(w, r, err)
 	}
-	s.internal(w, r, err)
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +85,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := a.Job(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.notFoundOr(w, r, err)
+		s.adminError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -91,7 +98,7 @@ func (s *Server) queueStats(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := a.QueueStats(r.Context())
 	if err != nil {
-		s.internal(w, r, err)
+		s.adminError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -104,7 +111,7 @@ func (s *Server) retryDead(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if err := a.RetryDead(r.Context(), id); err != nil {
-		s.notFoundOr(w, r, err)
+		s.adminError(w, r, err)
 		return
 	}
 	s.audit(r.Context(), "queue.dead.retry", zap.String("job_id", id))
@@ -126,7 +133,7 @@ func (s *Server) closeBreaker(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if err := a.CloseBreaker(name); err != nil {
-		s.notFoundOr(w, r, err)
+		s.adminError(w, r, err)
 		return
 	}
 	s.audit(r.Context(), "breaker.close", zap.String("breaker", name))

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/store"
 )
 
 // APIMetrics receives one observation per API request, by route pattern.
@@ -37,14 +38,28 @@ type Check struct {
 	Optional bool
 }
 
-// Config wires a Server. Store, Queue, Engine and StateKey are required; the
-// zero value of every other field is a sensible default.
+// Store is what a Server needs of a store: links, sealed tokens and cursors
+// (ohx.Store) and the listing of links its scheduler reads
+// (store.LinkLister). store.Memory, store/sqlite and store/postgres implement
+// it; a store that cannot list links does not compile as one. A store that
+// also implements store.SyncStatusStore gets the outcome of every sync
+// recorded, and GET /v1/links/{id} shows it.
+type Store interface {
+	ohx.Store
+	store.LinkLister
+}
+
+// Config wires a Server. Store, Queue and StateKey are required, and Engine
+// when there are Providers; the zero value of every other field is a
+// sensible default.
 type Config struct {
 	// Store holds links, sealed tokens and cursors.
-	Store ohx.Store
+	Store Store
 	// Queue receives jobs; the worker consumes it.
 	Queue ohx.Queue
-	// Engine runs jobs.
+	// Engine runs jobs. It may be nil only when Providers is empty: such a
+	// server answers health probes and the API (GET /v1/providers lists
+	// nothing, POST /v1/links answers 400), and RunWorkers refuses to start.
 	Engine *ohx.Engine
 	// Providers are the enabled providers (the same as the engine's).
 	Providers []ohx.Provider
@@ -111,8 +126,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: a store is required")
 	case cfg.Queue == nil:
 		return nil, errors.New("server: a queue is required")
-	case cfg.Engine == nil:
-		return nil, errors.New("server: an engine is required")
+	case cfg.Engine == nil && len(cfg.Providers) > 0:
+		return nil, errors.New("server: an engine is required to sync the providers")
 	case len(cfg.StateKey) < 32:
 		return nil, errors.New("server: the state key must be at least 32 bytes")
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -106,6 +107,9 @@ func (s *Server) enqueueNotified(ctx context.Context, j ohx.Job, log *zap.Logger
 // honest: a revoked grant marks the link needs-reconsent (its jobs then fail
 // permanently and stop retrying).
 func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
+	if s.cfg.Engine == nil {
+		return fmt.Errorf("%w: %w", errNoEngine, ohx.ErrPermanent)
+	}
 	rep, err := s.cfg.Engine.Sync(ctx, j)
 	if rec, ok := s.cfg.Store.(store.SyncStatusStore); ok && rep != nil && ctx.Err() == nil {
 		for t, tr := range rep.Types {
@@ -138,94 +142,16 @@ func (s *Server) markReconsent(ctx context.Context, linkID string) {
 	s.audit(ctx, "link.needs_reconsent", zap.String("link_id", linkID), zap.String("provider", link.Provider))
 }
 
-// RunWorkers consumes the queue with HandleJob until ctx is cancelled.
+// errNoEngine is the failure of HandleJob and RunWorkers on a server without
+// an engine (no provider is configured).
+var errNoEngine = errors.New("server: no engine: no provider is configured to sync with")
+
+// RunWorkers consumes the queue with HandleJob until ctx is cancelled. It
+// refuses to start without an engine, so a server with no provider leaves
+// queued jobs for servers that have one.
 func (s *Server) RunWorkers(ctx context.Context) error {
+	if s.cfg.Engine == nil {
+		return errNoEngine
+	}
 	return s.cfg.Queue.Run(ctx, s)
-}
-
-// SchedulerConfig tunes RunScheduler. Zero values are defaults.
-type SchedulerConfig struct {
-	// Tick is how often due links are checked; 0 means one minute.
-	Tick time.Duration
-	// NightlyAt is the UTC time of day of the nightly reconciliation of
-	// realtime links; 0 means 02:00.
-	NightlyAt time.Duration
-	// ReensureEvery re-subscribes webhooks of active links; 0 means 24 h.
-	ReensureEvery time.Duration
-}
-
-// RunScheduler enqueues, until ctx is cancelled: polled incremental syncs of
-// hourly and daily links when due (ohx.PollDue), the nightly reconciliation of
-// realtime links (catching lost webhooks), and the periodic webhook re-ensure.
-// The store must list links (store.LinkLister). Several replicas may each
-// run one: their jobs coalesce in a shared queue.
-func (s *Server) RunScheduler(ctx context.Context, cfg SchedulerConfig) error {
-	lister, ok := s.cfg.Store.(store.LinkLister)
-	if !ok {
-		return errors.New("server: the store cannot list links; no scheduler")
-	}
-	if cfg.Tick <= 0 {
-		cfg.Tick = time.Minute
-	}
-	if cfg.NightlyAt <= 0 {
-		cfg.NightlyAt = 2 * time.Hour
-	}
-	if cfg.ReensureEvery <= 0 {
-		cfg.ReensureEvery = 24 * time.Hour
-	}
-	last := s.cfg.Now()
-	lastReensure := last
-	polled := map[string]time.Time{}
-	t := time.NewTicker(cfg.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		now := s.cfg.Now()
-		links, err := lister.Links(ctx, store.LinkQuery{Status: ohx.LinkActive})
-		if err != nil {
-			s.cfg.Logger.Warn("scheduler cannot list links", zap.Error(err))
-			continue
-		}
-		nightly := crossed(last, now, cfg.NightlyAt)
-		reensure := now.Sub(lastReensure) >= cfg.ReensureEvery
-		for _, l := range links {
-			var j *ohx.Job
-			switch {
-			case ohx.PollDue(l, polled[l.ID], now):
-				polled[l.ID] = now
-				j = &ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerIncremental}
-			case nightly && (l.Frequency == "" || l.Frequency == ohx.SyncRealtime):
-				j = &ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerReconciliation}
-			}
-			if j != nil {
-				if _, err := s.cfg.Queue.Enqueue(ctx, *j, ohx.EnqueueOptions{}); err != nil {
-					s.cfg.Logger.Warn("scheduler enqueue failed", zap.String("link_id", l.ID), zap.Error(err))
-				}
-			}
-			if sub, ok := s.providers[l.Provider].(ohx.Subscriber); ok && reensure {
-				if err := sub.Subscribe(ctx, l); err != nil {
-					s.cfg.Logger.Warn("webhook re-ensure failed", zap.String("link_id", l.ID), zap.Error(err))
-				}
-			}
-		}
-		if reensure {
-			lastReensure = now
-		}
-		last = now
-	}
-}
-
-// crossed reports whether the UTC time of day at lies in (from, to].
-func crossed(from, to time.Time, at time.Duration) bool {
-	day := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
-	for _, d := range []time.Time{day.Add(at), day.Add(at - 24*time.Hour)} {
-		if d.After(from) && !d.After(to) {
-			return true
-		}
-	}
-	return false
 }

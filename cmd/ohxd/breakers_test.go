@@ -38,7 +38,7 @@ func TestFHIRBreakerIsListedAndClosedThroughTheAPI(t *testing.T) {
 	cfg, err := loadConfig(envOf(map[string]string{
 		"OHX_DATA_DIR": t.TempDir(), "OHX_API_KEYS": apiKey, "OHX_SECRET_KEYS": key.Encode(),
 		"OHX_WITHINGS_CLIENT_ID": wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": wfake.ClientSecret(),
-		"OHX_WITHINGS_WEBHOOK_SECRET": randomHex(16), "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.URL(),
+		"OHX_WITHINGS_WEBHOOK_SECRET": randomHex(16), "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.AuthURL(),
 		"OHX_FHIR_URL": fhir.URL,
 	}))
 	require.NoError(t, err)

@@ -2,13 +2,17 @@ package main
 
 import (
 	"flag"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/publish"
 )
 
@@ -28,10 +32,45 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, publish.WritePut, c.FHIRWriteMode)
 	assert.Equal(t, 100, c.FHIRBundleSize)
 	assert.Equal(t, 30, c.InitialDays)
-	assert.Equal(t, "individual", c.Aggregation)
+	assert.Equal(t, ohx.AggregationIndividual, c.Aggregation)
 	assert.Len(t, c.FHIRScopes, 5)
 	assert.Equal(t, "https://wbsapi.withings.net", c.WithingsAPIURL)
 	assert.Empty(t, c.APIKeys)
+	assert.Equal(t, 10*time.Second, c.WebhookDebounce)
+	from := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	assert.Equal(t, time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC), c.Nightly.Next(from))
+}
+
+func TestConfigDerivedValues(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{
+		"OHX_ADDR": "127.0.0.1:9090", "OHX_DATA_DIR": "/var/lib/ohx", "OHX_NIGHTLY_AT": "00:00",
+		"OHX_FHIR_URL": "https://fhir.example/r5/", "OHX_FHIR_WRITE_MODE": "conditional-update",
+		"OHX_API_KEYS": " key-0123456789abcdef , key-fedcba9876543210 ", "OHX_AGGREGATION": "hourly",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:9090", c.PublicURL, "the default public URL follows the listen port")
+	assert.Equal(t, "/var/lib/ohx/ndjson", c.NDJSONDir)
+	assert.Equal(t, "https://fhir.example/r5", c.FHIRURL, "no trailing slash")
+	assert.Equal(t, publish.WriteConditionalUpdate, c.FHIRWriteMode)
+	assert.Equal(t, []string{"key-0123456789abcdef", "key-fedcba9876543210"}, c.APIKeys)
+	assert.Equal(t, ohx.AggregationHourly, c.Aggregation)
+	from := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	assert.Equal(t, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), c.Nightly.Next(from), "midnight is a valid nightly time")
+}
+
+// TestConfigReadsOnlyTheTable checks that loading reads every variable of
+// the table, the README documents (TestReadmeConfigTable), and no other.
+func TestConfigReadsOnlyTheTable(t *testing.T) {
+	read := map[string]bool{}
+	_, err := loadConfig(func(k string) string { read[k] = true; return "" })
+	require.NoError(t, err)
+	var table []string
+	for _, e := range envVars {
+		table = append(table, e.Name)
+		assert.NotEmpty(t, e.Doc, e.Name)
+	}
+	assert.ElementsMatch(t, table, slices.Collect(maps.Keys(read)))
+	assert.Len(t, read, len(envVars), "a variable is in the table twice")
 }
 
 func TestConfigReportsEveryProblem(t *testing.T) {
@@ -64,9 +103,12 @@ func configTable() string {
 	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")
 	for _, e := range envVars {
 		def := e.Default
-		if def == "" {
+		switch {
+		case e.Shown != "":
+			def = e.Shown
+		case def == "":
 			def = "–"
-		} else if !strings.Contains(def, " ") {
+		case !strings.Contains(def, " "):
 			def = "`" + def + "`"
 		}
 		b.WriteString("| `" + e.Name + "` | " + def + " | " + e.Doc + " |\n")

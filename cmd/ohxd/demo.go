@@ -37,6 +37,38 @@ type demoPatient struct {
 	linkID   string
 }
 
+// demoFlags are the flags of ohxd demo.
+type demoFlags struct {
+	out         string
+	days        int
+	base        time.Time // end of the synced history
+	aggregation string
+	verbose     bool
+}
+
+// demo is one run of ohxd demo: the fakes, the daemon and what it saw.
+type demo struct {
+	flags   demoFlags
+	wfake   *withingstest.Server
+	gfake   *fitbittest.Server
+	guser   fitbittest.User
+	fhir    *fhirtest.Server
+	ln      net.Listener
+	url     string // the daemon's public URL
+	dataDir string
+	apiKey  string
+	gsecret string
+	app     *app
+	stop    func() // stops the daemon and waits for it
+
+	mu      sync.Mutex
+	reports []*ohx.Report
+	failed  []string
+}
+
+// demoWithingsUser is the Withings fake's user id of the demo patient.
+const demoWithingsUser = 1001
+
 // runDemo runs the daemon's real wiring against in-process fakes of the
 // Withings cloud, the Google Health API and a FHIR R5 server: no network, no
 // services. It links one patient per provider through the daemon's HTTP API
@@ -44,6 +76,39 @@ type demoPatient struct {
 // per provider, lets the push syncs run, and writes what the FHIR server
 // holds to -out as NDJSON, one file per resource type.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags, err := parseDemoFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	d := &demo{flags: flags}
+	defer d.close()
+	if err := d.startFakes(); err != nil {
+		return err
+	}
+	if err := d.startDaemon(ctx, stderr); err != nil {
+		return err
+	}
+	patients, err := d.linkPatients(ctx)
+	if err != nil {
+		return err
+	}
+	if err := d.sendWebhooks(ctx); err != nil {
+		return err
+	}
+	if err := d.fhir.WriteNDJSON(flags.out); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	printDemoTable(stdout, patients, d.reports, d.fhir, flags.out, flags.days, time.Since(started))
+	if len(d.failed) > 0 {
+		return fmt.Errorf("%d syncs failed:\n  %s", len(d.failed), strings.Join(d.failed, "\n  "))
+	}
+	return nil
+}
+
+func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "./ohx-demo", "directory for the NDJSON output (one file per resource type)")
@@ -52,157 +117,187 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	aggregation := fs.String("aggregation", "hourly", "individual records or hourly aggregates")
 	verbose := fs.Bool("v", false, "show the daemon's logs")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return demoFlags{}, err
 	}
 	if *days < 1 || *days > 30 {
-		return errors.New("-days must be between 1 and 30")
+		return demoFlags{}, errors.New("-days must be between 1 and 30")
 	}
-	base := time.Now().UTC().Truncate(24 * time.Hour)
+	f := demoFlags{out: *out, days: *days, base: time.Now().UTC().Truncate(24 * time.Hour), aggregation: *aggregation, verbose: *verbose}
 	if *until != "" {
 		t, err := time.Parse(time.RFC3339, *until)
 		if err != nil {
-			return fmt.Errorf("-until: %w", err)
+			return demoFlags{}, fmt.Errorf("-until: %w", err)
 		}
-		base = t.UTC()
+		f.base = t.UTC()
 	}
-	started := time.Now()
-	// Every clock of the demo (fakes, providers, engine) stands still at
-	// base, so the synced history, and the output, is the same on every run.
-	fixed := func() time.Time { return base }
+	return f, nil
+}
 
-	wfake := withingstest.NewServer(withingstest.Config{Now: fixed})
-	defer wfake.Close()
-	gfake, err := fitbittest.New(fitbittest.Config{Now: fixed, HeartRateEvery: 15 * time.Second, RateLimitPerMinute: -1})
-	if err != nil {
+// fixed is the demo's clock: every clock of the demo (fakes, providers,
+// engine) stands still at the end of the history, so the synced history,
+// and the output, is the same on every run.
+func (d *demo) fixed() time.Time { return d.flags.base }
+
+// startFakes starts the Withings and Google Health fakes with one user each,
+// and the FHIR server.
+func (d *demo) startFakes() (err error) {
+	d.wfake = withingstest.NewServer(withingstest.Config{Now: d.fixed})
+	d.wfake.AddUser(withingstest.User{ID: demoWithingsUser, TimeZone: "Europe/Berlin"})
+	d.wfake.ApproveAs(demoWithingsUser)
+	if d.gfake, err = fitbittest.New(fitbittest.Config{Now: d.fixed, HeartRateEvery: 15 * time.Second, RateLimitPerMinute: -1}); err != nil {
 		return err
 	}
-	defer gfake.Close()
-	fhir := fhirtest.NewServer()
-	defer fhir.Close()
-
-	const withingsUser = 1001
-	wfake.AddUser(withingstest.User{ID: withingsUser, TimeZone: "Europe/Berlin"})
-	wfake.ApproveAs(withingsUser)
-	guser, err := gfake.AddUser(fitbittest.User{HealthUserID: "demo-health-user-1", LegacyUserID: "2E4RVC", TimeZone: "America/New_York"})
-	if err != nil {
+	if d.guser, err = d.gfake.AddUser(fitbittest.User{HealthUserID: "demo-health-user-1", LegacyUserID: "2E4RVC", TimeZone: "America/New_York"}); err != nil {
 		return err
 	}
+	d.fhir = fhirtest.NewServer()
+	return nil
+}
 
+// close stops the daemon, removes its data, then stops the fakes.
+func (d *demo) close() {
+	if d.stop != nil {
+		d.stop()
+	}
+	if d.app != nil {
+		d.app.close()
+	}
+	if d.dataDir != "" {
+		_ = os.RemoveAll(d.dataDir)
+	}
+	if d.fhir != nil {
+		d.fhir.Close()
+	}
+	if d.gfake != nil {
+		d.gfake.Close()
+	}
+	if d.wfake != nil {
+		d.wfake.Close()
+	}
+}
+
+// env is the daemon's configuration: both providers on their fakes, the FHIR
+// server, fresh secrets, a temporary data directory.
+func (d *demo) env(dataDir string) (map[string]string, error) {
+	key, err := seal.GenerateKey("demo")
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"OHX_ADDR": d.ln.Addr().String(), "OHX_DATA_DIR": dataDir, "OHX_API_KEYS": d.apiKey,
+		"OHX_SECRET_KEYS": key.Encode(), "OHX_PUBLIC_URL": d.url, "OHX_REDIRECT_ALLOWLIST": d.url + "/demo/",
+		"OHX_WITHINGS_CLIENT_ID": d.wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": d.wfake.ClientSecret(),
+		"OHX_WITHINGS_WEBHOOK_SECRET": randomHex(16), "OHX_WITHINGS_API_URL": d.wfake.URL(), "OHX_WITHINGS_AUTH_URL": d.wfake.AuthURL(),
+		"OHX_GOOGLE_CLIENT_ID": d.gfake.ClientID(), "OHX_GOOGLE_CLIENT_SECRET": d.gfake.ClientSecret(),
+		"OHX_GOOGLE_WEBHOOK_SECRET": d.gsecret, "OHX_GOOGLE_HEALTH_API_URL": d.gfake.APIBaseURL(),
+		"OHX_GOOGLE_AUTH_URL": d.gfake.AuthURL(), "OHX_GOOGLE_TOKEN_URL": d.gfake.TokenURL(),
+		"OHX_GOOGLE_REVOKE_URL": d.gfake.RevokeURL(), "OHX_GOOGLE_WEBHOOK_KEYSET_URL": d.gfake.KeysetURL(),
+		"OHX_FHIR_URL": d.fhir.URL, "OHX_AGGREGATION": d.flags.aggregation, "OHX_INITIAL_DAYS": fmt.Sprint(d.flags.days),
+		"OHX_LOG_LEVEL": "info", "OHX_WORKERS": "4", "OHX_WITHINGS_REQUESTS_PER_MINUTE": "6000",
+		"OHX_GOOGLE_REQUESTS_PER_MINUTE": "6000",
+	}, nil
+}
+
+// startDaemon wires the daemon on a loopback listener and a temporary data
+// directory and serves it in the background; every sync's report is kept
+// for the table.
+func (d *demo) startDaemon(ctx context.Context, stderr io.Writer) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	publicURL := "http://" + ln.Addr().String()
-	dataDir, err := os.MkdirTemp("", "ohx-demo-data-")
-	if err != nil {
+	d.ln, d.url = ln, "http://"+ln.Addr().String()
+	d.apiKey, d.gsecret = randomHex(16), "Bearer "+randomHex(16)
+	if d.dataDir, err = os.MkdirTemp("", "ohx-demo-data-"); err != nil {
+		_ = ln.Close()
 		return err
 	}
-	defer func() { _ = os.RemoveAll(dataDir) }()
-	key, err := seal.GenerateKey("demo")
-	if err != nil {
+	if d.app, err = d.wire(ctx, stderr); err != nil {
+		_ = ln.Close()
 		return err
 	}
-	apiKey, wsecret, gsecret := randomHex(16), randomHex(16), "Bearer "+randomHex(16)
-	env := map[string]string{
-		"OHX_ADDR": ln.Addr().String(), "OHX_DATA_DIR": dataDir, "OHX_API_KEYS": apiKey,
-		"OHX_SECRET_KEYS": key.Encode(), "OHX_PUBLIC_URL": publicURL, "OHX_REDIRECT_ALLOWLIST": publicURL + "/demo/",
-		"OHX_WITHINGS_CLIENT_ID": wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": wfake.ClientSecret(),
-		"OHX_WITHINGS_WEBHOOK_SECRET": wsecret, "OHX_WITHINGS_API_URL": wfake.URL(), "OHX_WITHINGS_AUTH_URL": wfake.AuthURL(),
-		"OHX_GOOGLE_CLIENT_ID": gfake.ClientID(), "OHX_GOOGLE_CLIENT_SECRET": gfake.ClientSecret(),
-		"OHX_GOOGLE_WEBHOOK_SECRET": gsecret, "OHX_GOOGLE_HEALTH_API_URL": gfake.APIBaseURL(),
-		"OHX_GOOGLE_AUTH_URL": gfake.AuthURL(), "OHX_GOOGLE_TOKEN_URL": gfake.TokenURL(),
-		"OHX_GOOGLE_REVOKE_URL": gfake.RevokeURL(), "OHX_GOOGLE_WEBHOOK_KEYSET_URL": gfake.KeysetURL(),
-		"OHX_FHIR_URL": fhir.URL, "OHX_AGGREGATION": *aggregation, "OHX_INITIAL_DAYS": fmt.Sprint(*days),
-		"OHX_LOG_LEVEL": "info", "OHX_WORKERS": "4", "OHX_WITHINGS_REQUESTS_PER_MINUTE": "6000",
-		"OHX_GOOGLE_REQUESTS_PER_MINUTE": "6000",
-	}
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		return err
-	}
-	logOut := io.Discard
-	if *verbose {
-		logOut = stderr
-	}
-	var (
-		mu      sync.Mutex
-		reports []*ohx.Report
-		failed  []string
-	)
-	a, err := wire(ctx, cfg, wireOptions{logOut: logOut, now: fixed, debounce: 300 * time.Millisecond,
-		onSync: func(j ohx.Job, rep *ohx.Report, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if rep != nil {
-				reports = append(reports, rep)
-			}
-			if err != nil {
-				failed = append(failed, fmt.Sprintf("%s sync of %s: %v", j.Trigger, j.LinkID, err))
-			}
-		}})
-	if err != nil {
-		return err
-	}
-	defer a.close()
-
 	runCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- a.serve(runCtx, ln, true, true) }()
-	defer func() {
+	go func() { served <- d.app.serve(runCtx, ln, true, true) }()
+	d.stop = func() {
 		stop()
 		if err := <-served; err != nil {
 			fmt.Fprintln(stderr, "ohxd demo: daemon:", err)
 		}
-	}()
-
-	// Operator step for Google: register the project's webhook subscriber
-	// with the project's (service account) credentials; Google verifies the
-	// endpoint during create.
-	operator := oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "demo-service-account-token"}))
-	subs := &fitbit.Subscribers{Client: operator, BaseURL: gfake.APIBaseURL(), ProjectNumber: "123456789"}
-	if _, err := subs.Create(ctx, "ohx-demo", publicURL+"/webhooks/fitbit", gsecret, fitbit.WebhookDataTypes()); err != nil {
-		return fmt.Errorf("register the Google Health subscriber: %w", err)
 	}
+	return nil
+}
 
+// wire loads the demo's configuration and wires the daemon with the demo's
+// clock and a short debounce.
+func (d *demo) wire(ctx context.Context, stderr io.Writer) (*app, error) {
+	env, err := d.env(d.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		return nil, err
+	}
+	logOut := io.Discard
+	if d.flags.verbose {
+		logOut = stderr
+	}
+	return wire(ctx, cfg, wireOptions{logOut: logOut, now: d.fixed, debounce: 300 * time.Millisecond, onSync: d.onSync})
+}
+
+// onSync keeps each sync's report and failure.
+func (d *demo) onSync(j ohx.Job, rep *ohx.Report, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rep != nil {
+		d.reports = append(d.reports, rep)
+	}
+	if err != nil {
+		d.failed = append(d.failed, fmt.Sprintf("%s sync of %s: %v", j.Trigger, j.LinkID, err))
+	}
+}
+
+// linkPatients registers the Google Health subscriber (the operator's step),
+// links one patient per provider through the API and the consent flow, and
+// waits for the device and initial syncs.
+func (d *demo) linkPatients(ctx context.Context) ([]*demoPatient, error) {
+	// Google verifies the endpoint while the subscriber is created, with the
+	// project's (service account) credentials.
+	operator := oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "demo-service-account-token"}))
+	subs := &fitbit.Subscribers{Client: operator, BaseURL: d.gfake.APIBaseURL(), ProjectNumber: "123456789"}
+	if _, err := subs.Create(ctx, "ohx-demo", d.url+"/webhooks/fitbit", d.gsecret, fitbit.WebhookDataTypes()); err != nil {
+		return nil, fmt.Errorf("register the Google Health subscriber: %w", err)
+	}
 	patients := []*demoPatient{
 		{patient: "Patient/demo-withings-1", provider: withings.Name},
 		{patient: "Patient/demo-fitbit-1", provider: "fitbit"},
 	}
 	for _, p := range patients {
-		if p.linkID, err = demoLink(ctx, publicURL, apiKey, p); err != nil {
-			return fmt.Errorf("link %s: %w", p.patient, err)
+		var err error
+		if p.linkID, err = demoLink(ctx, d.url, d.apiKey, p); err != nil {
+			return nil, fmt.Errorf("link %s: %w", p.patient, err)
 		}
 	}
-	if err := waitIdle(ctx, a); err != nil {
-		return err
-	}
+	return patients, waitIdle(ctx, d.app)
+}
 
-	// One webhook per provider, inside the synced history: the push syncs
-	// re-read those windows (idempotently).
-	if err := wfake.Notify(ctx, withingstest.Notification{UserID: withingsUser, Appli: withings.AppliWeight,
+// sendWebhooks sends one notification per provider, inside the synced
+// history (the push syncs re-read those windows, idempotently), and waits
+// for the push syncs.
+func (d *demo) sendWebhooks(ctx context.Context) error {
+	base := d.flags.base
+	if err := d.wfake.Notify(ctx, withingstest.Notification{UserID: demoWithingsUser, Appli: withings.AppliWeight,
 		Start: base.Add(-26 * time.Hour), End: base.Add(-2 * time.Hour)}); err != nil {
 		return fmt.Errorf("withings webhook: %w", err)
 	}
-	if _, err := gfake.Notify(ctx, fitbittest.Notification{HealthUserID: guser.HealthUserID, DataType: "steps",
+	if _, err := d.gfake.Notify(ctx, fitbittest.Notification{HealthUserID: d.guser.HealthUserID, DataType: "steps",
 		Start: base.Add(-3 * time.Hour), End: base.Add(-time.Hour)}); err != nil {
 		return fmt.Errorf("fitbit webhook: %w", err)
 	}
 	time.Sleep(400 * time.Millisecond) // let the debounced push jobs become due
-	if err := waitIdle(ctx, a); err != nil {
-		return err
-	}
-
-	if err := fhir.WriteNDJSON(*out); err != nil {
-		return err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	printDemoTable(stdout, patients, reports, fhir, *out, *days, time.Since(started))
-	if len(failed) > 0 {
-		return fmt.Errorf("%d syncs failed:\n  %s", len(failed), strings.Join(failed, "\n  "))
-	}
-	return nil
+	return waitIdle(ctx, d.app)
 }
 
 func randomHex(n int) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -480,6 +481,30 @@ func TestServeEndToEnd(t *testing.T) {
 			"ohx_sync_operations_total", "ohx_fhir_operations_total", "ohx_api_requests_total"} {
 			assert.Contains(t, string(body), want)
 		}
+	})
+
+	t.Run("breakers", func(t *testing.T) {
+		// Every breaker is in the daemon's one registry: the providers' and
+		// the FHIR destination's, each closable under the name listed.
+		var body struct {
+			Breakers []struct {
+				Name  string `json:"name"`
+				State string `json:"state"`
+			} `json:"breakers"`
+		}
+		require.Equal(t, http.StatusOK, d.call(t, http.MethodGet, "/v1/breakers", apiKey, &body))
+		var fhirBreaker string
+		names := map[string]bool{}
+		for _, b := range body.Breakers {
+			names[b.Name] = true
+			assert.Equal(t, "closed", b.State, b.Name)
+			if strings.HasPrefix(b.Name, "fhir") {
+				fhirBreaker = b.Name
+			}
+		}
+		require.NotEmpty(t, fhirBreaker, "the FHIR destination's breaker is listed: %v", names)
+		require.Equal(t, http.StatusOK, d.call(t, http.MethodPost, "/v1/breakers/"+url.PathEscape(fhirBreaker)+"/close", apiKey, nil))
+		assert.Equal(t, http.StatusNotFound, d.call(t, http.MethodPost, "/v1/breakers/no-such-breaker/close", apiKey, nil))
 	})
 
 	t.Run("graceful shutdown", func(t *testing.T) {

@@ -14,7 +14,8 @@ import (
 func init() { commands["keys"] = runKeys }
 
 // runKeys generates a key ("keys generate [id]") or rewraps every stored
-// token under the primary key of OHX_SECRET_KEYS ("keys rewrap").
+// token under the primary key of OHX_SECRET_KEYS ("keys rewrap"). Rewrapping
+// opens the store and nothing else: no queue, no Redis, no provider.
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: ohxd keys generate [id] | ohxd keys rewrap")
@@ -37,7 +38,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		a, err := wire(ctx, cfg, wireOptions{logOut: stderr})
+		a, err := openStoreOnly(ctx, cfg, stderr)
 		if err != nil {
 			return err
 		}
@@ -51,4 +52,19 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	return fmt.Errorf("unknown keys command %q", args[0])
+}
+
+// openStoreOnly opens the logs and the store of the configuration, for
+// commands that need nothing else.
+func openStoreOnly(ctx context.Context, cfg *config, logOut io.Writer) (*app, error) {
+	a := &app{cfg: cfg}
+	err := a.openLogs(logOut)
+	if err == nil {
+		err = a.openStore(ctx)
+	}
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
 }

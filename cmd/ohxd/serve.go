@@ -21,7 +21,8 @@ func init() { commands["serve"] = runServe }
 // runServe runs the API, webhooks, workers and scheduler (or some of them)
 // until SIGTERM or SIGINT, then shuts down gracefully: the listener stops
 // taking requests, in-flight requests get 10 s, workers finish or hand back
-// their jobs.
+// their jobs. Without a provider it serves health, metrics and the API
+// only, and warns.
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -42,9 +43,6 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
-	if a.server == nil {
-		return errors.New("no provider is configured: set OHX_WITHINGS_CLIENT_ID and/or OHX_GOOGLE_CLIENT_ID (see README)")
-	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
@@ -53,20 +51,16 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return a.serve(ctx, ln, !*workerOnly, !*apiOnly)
 }
 
-// serve runs the HTTP server on ln and, when asked, the workers and the
-// scheduler, until ctx ends.
+// serve runs the HTTP server on ln and, when asked and a provider is
+// configured, the workers and the scheduler, until ctx ends.
 func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) error {
-	h := a.server.Handler()
-	if !api {
-		// Worker-only replicas still answer health probes and /metrics.
-		mux := http.NewServeMux()
-		for _, p := range []string{"/livez", "/readyz", "/healthz", "/metrics"} {
-			mux.Handle(p, h)
-		}
-		h = mux
+	srv := a.httpServer(api)
+	if workers && a.engine == nil {
+		// Jobs already queued (a shared Redis queue, links of a provider
+		// no longer configured) wait for a daemon that can run them.
+		a.log.Warn("no provider is configured: no workers and no scheduler run")
+		workers = false
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	a.log.Info("ohxd serving", zap.String("addr", ln.Addr().String()), zap.Bool("api", api), zap.Bool("workers", workers),
 		zap.Int("providers", len(a.providers)), zap.String("version", version))
 
@@ -86,16 +80,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 		}
 	})
 	if workers {
-		wg.Go(func() {
-			if err := a.server.RunWorkers(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("workers: %w", err)
-			}
-		})
-		wg.Go(func() {
-			if err := a.server.RunScheduler(ctx, server.SchedulerConfig{NightlyAt: a.cfg.NightlyAt}); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("scheduler: %w", err)
-			}
-		})
+		a.runWorkers(ctx, &wg, errs)
 	}
 	var runErr error
 	select {
@@ -111,4 +96,34 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 	cancel()
 	wg.Wait()
 	return runErr
+}
+
+// httpServer returns the HTTP server of the whole surface or, for a
+// worker-only replica, of the health probes and /metrics only.
+func (a *app) httpServer(api bool) *http.Server {
+	h := a.server.Handler()
+	if !api {
+		mux := http.NewServeMux()
+		for _, p := range []string{"/livez", "/readyz", "/healthz", "/metrics"} {
+			mux.Handle(p, h)
+		}
+		h = mux
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+}
+
+// runWorkers starts the workers and the scheduler on wg; their failures go
+// to errs.
+func (a *app) runWorkers(ctx context.Context, wg *sync.WaitGroup, errs chan<- error) {
+	wg.Go(func() {
+		if err := a.server.RunWorkers(ctx); err != nil && ctx.Err() == nil {
+			errs <- fmt.Errorf("workers: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := a.server.RunScheduler(ctx, server.SchedulerConfig{Nightly: a.cfg.Nightly}); err != nil && ctx.Err() == nil {
+			errs <- fmt.Errorf("scheduler: %w", err)
+		}
+	})
 }

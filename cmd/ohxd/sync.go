@@ -28,41 +28,16 @@ const syncStep = 24 * time.Hour
 // wiring and configuration. It shows a progress bar when stdout is a
 // terminal and one line per window otherwise, then prints the report.
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	linkID := fs.String("link", "", "id of the link to sync (required)")
-	types := fs.String("types", "", "comma-separated data types (default: every type of the link)")
-	from := fs.String("from", "", "start of a backfill window (RFC 3339, inclusive); needs -to")
-	to := fs.String("to", "", "end of a backfill window (RFC 3339, exclusive); needs -from")
-	verbose := fs.Bool("v", false, "show the daemon's logs on stderr")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if *linkID == "" {
-		return errors.New("-link is required")
-	}
-	window, err := parseWindow(*from, *to)
+	f, err := parseSyncFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	var want []ohx.DataType
-	for _, s := range splitList(*types, ",") {
-		t, err := ohx.ParseDataType(s)
-		if err != nil {
-			return fmt.Errorf("-types: %w", err)
-		}
-		want = append(want, t)
-	}
-
 	cfg, err := loadConfig(environ)
 	if err != nil {
 		return err
 	}
 	logOut := io.Discard
-	if *verbose {
+	if f.verbose {
 		logOut = stderr
 	}
 	a, err := wire(ctx, cfg, wireOptions{logOut: logOut})
@@ -73,19 +48,19 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if a.engine == nil {
 		return errors.New("no provider is configured: set OHX_WITHINGS_CLIENT_ID and/or OHX_GOOGLE_CLIENT_ID (see README)")
 	}
-	link, err := a.store.Link(ctx, *linkID)
+	link, err := a.store.Link(ctx, f.linkID)
 	if errors.Is(err, ohx.ErrNotFound) {
-		return fmt.Errorf("link %q not found", *linkID)
+		return fmt.Errorf("link %q not found", f.linkID)
 	} else if err != nil {
 		return fmt.Errorf("read link: %w", err)
 	}
-	for _, t := range want {
+	for _, t := range f.types {
 		if !slices.Contains(link.DataTypes, t) {
 			return fmt.Errorf("-types: link %s does not sync %s (it syncs %s)", link.ID, t, joinTypes(link.DataTypes))
 		}
 	}
 
-	jobs := syncJobs(link.ID, want, window)
+	jobs := syncJobs(link.ID, f.types, f.window)
 	bar := newProgress(stdout, len(jobs))
 	total := &ohx.Report{LinkID: link.ID, Provider: link.Provider, Trigger: jobs[0].Trigger, Started: time.Now()}
 	var runErr error
@@ -105,6 +80,46 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("sync of %s failed: %w", link.ID, runErr)
 	}
 	return nil
+}
+
+// syncFlags are the flags of ohxd sync.
+type syncFlags struct {
+	linkID  string
+	types   []ohx.DataType
+	window  *ohx.Window // nil for an incremental sync
+	verbose bool
+}
+
+func parseSyncFlags(args []string, stderr io.Writer) (syncFlags, error) {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	linkID := fs.String("link", "", "id of the link to sync (required)")
+	types := fs.String("types", "", "comma-separated data types (default: every type of the link)")
+	from := fs.String("from", "", "start of a backfill window (RFC 3339, inclusive); needs -to")
+	to := fs.String("to", "", "end of a backfill window (RFC 3339, exclusive); needs -from")
+	verbose := fs.Bool("v", false, "show the daemon's logs on stderr")
+	if err := fs.Parse(args); err != nil {
+		return syncFlags{}, err
+	}
+	if fs.NArg() > 0 {
+		return syncFlags{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *linkID == "" {
+		return syncFlags{}, errors.New("-link is required")
+	}
+	window, err := parseWindow(*from, *to)
+	if err != nil {
+		return syncFlags{}, err
+	}
+	f := syncFlags{linkID: *linkID, window: window, verbose: *verbose}
+	for _, s := range splitList(*types, ",") {
+		t, err := ohx.ParseDataType(s)
+		if err != nil {
+			return syncFlags{}, fmt.Errorf("-types: %w", err)
+		}
+		f.types = append(f.types, t)
+	}
+	return f, nil
 }
 
 // parseWindow reads -from and -to; both empty means an incremental sync.

@@ -4,7 +4,7 @@
 // provider webhooks, health) under /ohx/ of its own mux.
 //
 //   - inHouseStore wraps a store (here store.Memory; in your service, your
-//     database through store/postgres or your own ohx.Store) and keeps the
+//     database through store/postgres or your own server.Store) and keeps the
 //     service's own index of which patient has which wearable, served at
 //     GET /patients/{id}/wearables.
 //   - workerPool adapts a job system to ohx.Queue: Enqueue and Run, with
@@ -51,11 +51,13 @@ import (
 	"github.com/openhealthexchange/ohx/withings/withingstest"
 )
 
-// inHouseStore is the service's store: every ohx.Store method goes to the
-// wrapped store, and saving a link also updates the service's own index of
-// patients' wearables.
+// inHouseStore is the service's store: every method goes to the wrapped
+// store, and saving a link also updates the service's own index of patients'
+// wearables. It wraps a server.Store (an ohx.Store that can also list links,
+// for the scheduler): wrapping a plain ohx.Store would not compile where
+// server.Config needs it.
 type inHouseStore struct {
-	ohx.Store
+	server.Store
 
 	mu        sync.Mutex
 	wearables map[string]map[string]ohx.LinkStatus // patient → provider → status
