@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/queue"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store"
 )
@@ -25,16 +25,16 @@ import (
 type adminHarness struct {
 	http      *httptest.Server
 	queue     *queue.Memory
-	providers *provider.Breakers
-	fhir      *provider.Breakers
+	providers *resilience.Breakers
+	fhir      *resilience.Breakers
 }
 
 func newAdminHarness(t *testing.T, withInspector bool) *adminHarness {
 	t.Helper()
 	q, err := queue.NewMemory(queue.Config{Retry: queue.Retry{MaxAttempts: 1}})
 	require.NoError(t, err)
-	h := &adminHarness{queue: q, providers: provider.NewBreakers(provider.BreakersConfig{}),
-		fhir: provider.NewBreakers(provider.BreakersConfig{})}
+	h := &adminHarness{queue: q, providers: resilience.NewBreakers(resilience.BreakersConfig{}),
+		fhir: resilience.NewBreakers(resilience.BreakersConfig{})}
 	var insp queue.Inspector
 	if withInspector {
 		insp = q
@@ -62,20 +62,20 @@ func (h *adminHarness) call(t *testing.T, method, path string, out any) int {
 }
 
 // trip opens a breaker with failures of the remote party.
-func trip(t *testing.T, b *provider.Breaker) {
+func trip(t *testing.T, b *resilience.Breaker) {
 	t.Helper()
 	down := &ohx.ProviderError{Provider: "x", Op: "call", Kind: ohx.KindTransient, Err: errors.New("connection refused")}
-	for range provider.DefaultFailureThreshold {
+	for range resilience.DefaultFailureThreshold {
 		_ = b.Do(t.Context(), func(context.Context) error { return down })
 	}
-	require.Equal(t, provider.BreakerOpen, b.Status().State)
+	require.Equal(t, resilience.BreakerOpen, b.Status().State)
 }
 
 func TestNewAdminBreakers(t *testing.T) {
 	h := newAdminHarness(t, true)
-	withings := h.providers.Get("withings", provider.BreakerSettings{})
-	h.providers.Get("fitbit", provider.BreakerSettings{})
-	fhir := h.fhir.Get("fhir", provider.BreakerSettings{})
+	withings := h.providers.Get("withings", resilience.BreakerSettings{})
+	h.providers.Get("fitbit", resilience.BreakerSettings{})
+	fhir := h.fhir.Get("fhir", resilience.BreakerSettings{})
 	trip(t, withings)
 	trip(t, fhir)
 
@@ -92,8 +92,8 @@ func TestNewAdminBreakers(t *testing.T) {
 	for _, name := range []string{"withings", "fhir"} {
 		require.Equal(t, http.StatusOK, h.call(t, http.MethodPost, "/v1/breakers/"+name+"/close", nil), name)
 	}
-	assert.Equal(t, provider.BreakerClosed, withings.Status().State)
-	assert.Equal(t, provider.BreakerClosed, fhir.Status().State)
+	assert.Equal(t, resilience.BreakerClosed, withings.Status().State)
+	assert.Equal(t, resilience.BreakerClosed, fhir.Status().State)
 	assert.Equal(t, http.StatusNotFound, h.call(t, http.MethodPost, "/v1/breakers/oura/close", nil))
 }
 
@@ -139,7 +139,7 @@ func TestNewAdminQueue(t *testing.T) {
 
 func TestNewAdminWithoutInspector(t *testing.T) {
 	h := newAdminHarness(t, false)
-	h.providers.Get("withings", provider.BreakerSettings{})
+	h.providers.Get("withings", resilience.BreakerSettings{})
 	assert.Equal(t, http.StatusNotImplemented, h.call(t, http.MethodGet, "/v1/queue", nil))
 	assert.Equal(t, http.StatusNotImplemented, h.call(t, http.MethodGet, "/v1/jobs/job-1", nil))
 	assert.Equal(t, http.StatusNotImplemented, h.call(t, http.MethodPost, "/v1/queue/dead/job-1/retry", nil))

@@ -61,7 +61,7 @@
 //		Store: st, Queue: q, Engine: engine, Providers: providers,
 //		PublicURL: "https://ehr.example/ohx", StateKey: stateKey, APIKeys: keys,
 //		RedirectAllowlist: []string{"https://ehr.example/patients/"},
-//		Admin: server.NewAdmin(q, breakers), // q a queue.Inspector, breakers a *provider.Breakers
+//		Admin: server.NewAdmin(q, breakers), // q a queue.Inspector, breakers a *resilience.Breakers
 //	})
 //	mux.Handle("/ohx/", http.StripPrefix("/ohx", srv.Handler()))
 //	go srv.RunWorkers(ctx)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/ohxtest"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/queue"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store"
 )
@@ -24,7 +24,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	breakers := provider.NewBreakers(provider.BreakersConfig{}) // handed to the providers and the FHIR publisher
+	breakers := resilience.NewBreakers(resilience.BreakersConfig{}) // handed to the providers and the FHIR publisher
 	providers := []ohx.Provider{&ohxtest.Provider{}}
 	engine, err := ohx.NewEngine(ohx.EngineConfig{Providers: providers, Links: st, Cursors: st,
 		Transformer: discard{}, Publisher: discard{}})

@@ -19,7 +19,6 @@ import (
 	"github.com/openhealthexchange/ohx/aggregate"
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/metrics/prom"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
@@ -43,7 +42,7 @@ type app struct {
 	store     durableStore
 	queue     adminQueue
 	locker    ohx.Locker
-	breakers  *provider.Breakers
+	breakers  *resilience.Breakers
 	providers []ohx.Provider
 	publisher ohx.Publisher
 	fhir      *publish.FHIR // nil with NDJSON
@@ -102,7 +101,7 @@ func (a *app) build(ctx context.Context, opt wireOptions) (err error) {
 	if err = a.openQueue(ctx, opt.debounce); err != nil {
 		return err
 	}
-	a.breakers = provider.NewBreakers(provider.BreakersConfig{Metrics: a.metrics, Logger: a.log})
+	a.breakers = resilience.NewBreakers(resilience.BreakersConfig{Metrics: a.metrics, Logger: a.log})
 	if a.providers, err = a.newProviders(opt); err != nil {
 		return err
 	}
@@ -215,7 +214,7 @@ func (a *app) checks() []server.Check {
 	}
 	if a.fhir != nil {
 		checks = append(checks, server.Check{Name: "fhir", Optional: true, Probe: func(context.Context) error {
-			if a.fhir.BreakerState() == int(provider.BreakerOpen) {
+			if a.fhir.BreakerState() == int(resilience.BreakerOpen) {
 				return fmt.Errorf("breaker open: %w", ohx.ErrCircuitOpen)
 			}
 			return nil
