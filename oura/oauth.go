@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 
-
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura/internal/wire"
 	"github.com/openhealthexchange/ohx/provider"
@@ -105,4 +104,3 @@ func (p *Provider) Revoke(ctx context.Context, link ohx.Link) error {
 	}
 	return err
 }
-

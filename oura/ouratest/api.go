@@ -319,4 +319,3 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, items []any, size 
 	}
 	writeJSON(w, http.StatusOK, body)
 }
-

@@ -105,7 +105,9 @@ func (d Date) In(loc *time.Location) time.Time {
 }
 
 // AddDays returns d plus n days.
-func (d Date) AddDays(n int) Date { return DateOf(time.Date(d.Year, d.Month, d.Day+n, 0, 0, 0, 0, time.UTC)) }
+func (d Date) AddDays(n int) Date {
+	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 0, 0, 0, 0, time.UTC))
+}
 
 // Compare returns -1, 0 or +1 as d is before, equal to or after o.
 func (d Date) Compare(o Date) int { return d.In(time.UTC).Compare(o.In(time.UTC)) }
