@@ -184,4 +184,3 @@ func TestDevices(t *testing.T) {
 	require.NoError(t, err, "a user who does not share ring details has no devices")
 	assert.Empty(t, ds)
 }
-
