@@ -95,7 +95,7 @@ func newEnv(t *testing.T, fc ouratest.Config, mutate ...func(*oura.Config)) *env
 	_, err = fake.AddUser(ouratest.User{ID: userID, TimeZone: "Europe/Berlin"})
 	require.NoError(t, err)
 	e := &env{fake: fake, store: store.NewMemory(), m: &countingMetrics{}, notes: &notes{}}
-	var handler http.Handler = http.NotFoundHandler()
+	handler := http.NotFoundHandler()
 	var mu sync.RWMutex
 	e.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.RLock()
