@@ -44,12 +44,12 @@ func (v *validatingPublisher) Publish(_ context.Context, rs []ohx.Resource) (ohx
 }
 
 // TestEngineSkipsMissingScopeAndSyncsTheRest runs the real engine and FHIR
-// mapping over two days of every type for a user who unticked the SpO2
+// mapping over a day of every type for a user who unticked the SpO2
 // scope, with a token response that does not say so: the sync reports
 // DailySpO2 skipped with the reason, writes valid R5 for every other type,
 // and leaves the skipped type's cursor alone.
 func TestEngineSkipsMissingScopeAndSyncsTheRest(t *testing.T) {
-	e := newEnv(t, ouratest.Config{TokenScope: ouratest.ScopeOmitted, DenyScopes: []string{"spo2"}})
+	e := newEnv(t, ouratest.Config{TokenScope: ouratest.ScopeOmitted, DenyScopes: []string{"spo2"}, HeartRateEvery: time.Hour})
 	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return now }})
 	require.NoError(t, err)
 	pub := &validatingPublisher{t: t, byType: map[string]int{}, byData: map[ohx.DataType]int{}}
@@ -59,7 +59,7 @@ func TestEngineSkipsMissingScopeAndSyncsTheRest(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	w := ohx.Window{Start: time.Date(2026, 11, 17, 0, 0, 0, 0, berlin).UTC(), End: time.Date(2026, 11, 19, 0, 0, 0, 0, berlin).UTC()}
+	w := ohx.Window{Start: time.Date(2026, 11, 18, 0, 0, 0, 0, berlin).UTC(), End: time.Date(2026, 11, 19, 0, 0, 0, 0, berlin).UTC()}
 	rep, err := eng.Sync(t.Context(), ohx.Job{LinkID: e.link.ID, Trigger: ohx.TriggerBackfill, Window: &w})
 	require.NoError(t, err)
 	assert.Equal(t, []ohx.Skip{{Type: ohx.DailySpO2, Reason: "scope spo2 not granted by the user (oura daily_spo2 answered 401)"}}, rep.Skipped)
