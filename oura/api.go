@@ -43,18 +43,6 @@ func (l *localLocker) Lock(ctx context.Context, name string, _ time.Duration) (f
 	}
 }
 
-// staticToken is the credentials of a token just obtained by the code
-// exchange, before the link's token is stored.
-type staticToken string
-
-func (t staticToken) Token(context.Context) (ohx.Token, error) {
-	return ohx.Token{AccessToken: string(t)}, nil
-}
-
-func (t staticToken) ForceRefresh(context.Context, string) (ohx.Token, error) {
-	return ohx.Token{}, &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindAuth, Err: errors.New("fresh access token refused")}
-}
-
 // Error codes the classifier puts in ohx.ProviderError.Code.
 const (
 	// CodeMissingScope prefixes the code of a read the user's grant does

@@ -47,7 +47,7 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier string, link *oh
 	var info wire.PersonalInfo
 	user := link.ID
 	err = p.do(ctx, request{op: "personal_info.get", method: http.MethodGet, path: "/v2/usercollection/personal_info",
-		creds: staticToken(tok.AccessToken), user: user, idempotent: true}, &info)
+		creds: provider.FreshToken(Name, tok.AccessToken), user: user, idempotent: true}, &info)
 	if err != nil {
 		return ohx.Token{}, err
 	}

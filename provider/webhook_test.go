@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
 )
 
@@ -81,4 +82,13 @@ func TestReadBody(t *testing.T) {
 	_, status, err = provider.ReadBody(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("hello!")), 5)
 	require.Error(t, err)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+}
+
+func TestFreshToken(t *testing.T) {
+	c := provider.FreshToken("oura", "at-1")
+	tok, err := c.Token(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "at-1", tok.AccessToken)
+	_, err = c.ForceRefresh(t.Context(), "at-1")
+	assert.ErrorIs(t, err, ohx.ErrAuth)
 }
