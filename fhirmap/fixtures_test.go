@@ -9,7 +9,8 @@ import (
 )
 
 // Realistic inputs in the shapes the two built-in providers yield (see
-// ../shared/providers/{withings,googlehealth}.md and the fixtures there), plus
+// docs/providers/{withings,googlehealth}.md and the payloads in
+// withings/testdata/fixtures and fitbit/testdata/fixtures), plus
 // a custom provider for RR intervals, which neither built-in provider has.
 
 var (

@@ -76,5 +76,5 @@
 // hot path (86,400 heart-rate points a day) decodes into compact structs
 // (internal/wire) that the fake in fitbittest shares. The wire structs follow
 // the discovery document health/v4/health-api.json field for field, and the
-// tests decode every captured payload in shared/fixtures/googlehealth.
+// tests decode every captured payload in testdata/fixtures.
 package fitbit

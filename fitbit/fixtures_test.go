@@ -13,14 +13,13 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
-	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
-// fixtureDir finds shared/fixtures/googlehealth beside the repository; a
-// missing directory fails the test.
+// fixtureDir is the folder of real Google Health API payloads (origins in
+// its README.md); a missing file fails the test.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	return shared.Path(t, "fixtures/googlehealth")
+	return filepath.Join("testdata", "fixtures")
 }
 
 func fixture(t testing.TB, name string) []byte {

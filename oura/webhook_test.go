@@ -117,7 +117,7 @@ func TestSubscriptionCalls(t *testing.T) {
 	require.NoError(t, e.p.DeleteSubscription(t.Context(), s.ID))
 	assert.Empty(t, e.fake.Subscriptions())
 	require.NoError(t, e.p.DeleteSubscription(t.Context(), s.ID), "an unknown id (403) counts as deleted")
-	_, err = e.p.RenewSubscription(t.Context(), "../../etc")
+	_, err = e.p.RenewSubscription(t.Context(), "other/renew?id=1")
 	require.Error(t, err, "ids never reach a path unchecked")
 
 	_, err = e.p.CreateSubscription(t.Context(), "create", "heartrate")

@@ -11,14 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
-// fixtureDir finds shared/fixtures/withings beside the repository. A missing
-// folder fails the test: the fixtures are the proof.
+// fixtureDir is the folder of real Withings payloads (origins in its
+// README.md). A missing file fails the test: the fixtures are the proof.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	return shared.Path(t, "fixtures/withings")
+	return filepath.Join("testdata", "fixtures")
 }
 
 func fixture(t testing.TB, name string) []byte {

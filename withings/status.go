@@ -9,7 +9,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 )
 
-// Status families of the Withings API (facts §1.3). Withings answers HTTP 200
+// Status families of the Withings API (docs/providers/withings.md). Withings answers HTTP 200
 // and puts the outcome in the body's integer status; 0 alone is success.
 const (
 	statusOK          = 0

@@ -16,7 +16,8 @@ import (
 )
 
 // schemaJSON is a byte-for-byte copy of package/openapi/fhir.schema.json from
-// the npm package hl7.fhir.r5.core@5.0.0 (see SchemaSHA256).
+// the npm package hl7.fhir.r5.core@5.0.0 (origin, size and SHA-256 in
+// fhir.schema.r5.SOURCE.md beside it).
 //
 //go:embed fhir.schema.r5.json
 var schemaJSON []byte

@@ -1,11 +1,11 @@
 package validate_test
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,36 +16,33 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
-	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
-// findShared walks up from the working directory to the folder that holds
-// shared/fhir/SOURCE.md (the shared folder sits beside the repository).
-func findShared(t *testing.T) string {
+// sourceNote is the note beside the embedded schema that records where it
+// came from, its size and its SHA-256.
+const sourceNote = "fhir.schema.r5.SOURCE.md"
+
+// noted returns the value of the note's single "- key: value" line.
+func noted(t *testing.T, note, key string) string {
 	t.Helper()
-	return shared.Path(t, "fhir/SOURCE.md")
+	re := regexp.MustCompile(`(?m)^- ` + regexp.QuoteMeta(key) + `: (.+)$`)
+	m := re.FindAllStringSubmatch(note, -1)
+	require.Len(t, m, 1, "%s names %q once", sourceNote, key)
+	return strings.TrimSpace(m[0][1])
 }
 
 func TestEmbeddedSchemaMatchesSource(t *testing.T) {
-	src := findShared(t)
-	f, err := os.Open(src)
+	note, err := os.ReadFile(sourceNote)
 	require.NoError(t, err)
-	defer func() { _ = f.Close() }()
-	re := regexp.MustCompile(`sha256 ([0-9a-f]{64})`)
-	var want string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			want = m[1]
-		}
-	}
-	require.NoError(t, sc.Err())
-	require.NotEmpty(t, want, "SOURCE.md names no sha256")
+	want := noted(t, string(note), "sha256")
+	require.Regexp(t, `^[0-9a-f]{64}$`, want)
+	size := noted(t, string(note), "size")
 
 	data, err := os.ReadFile("fhir.schema.r5.json")
 	require.NoError(t, err)
 	sum := sha256.Sum256(data)
 	assert.Equal(t, want, hex.EncodeToString(sum[:]), "embedded schema differs from the official file")
+	assert.Equal(t, fmt.Sprintf("%d bytes", len(data)), size)
 	assert.Equal(t, want, validate.SchemaSHA256)
 	require.NoError(t, validate.Ready())
 }

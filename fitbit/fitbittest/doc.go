@@ -1,7 +1,7 @@
 // Package fitbittest is an httptest fake of the Google Health API v4 and of
 // Google's OAuth 2.0 endpoints, for testing code that uses the fitbit
-// provider without network. It follows the facts and captured payloads in
-// shared/providers/googlehealth.md and shared/fixtures/googlehealth:
+// provider without network. It follows the facts in docs/providers/googlehealth.md
+// and the captured payloads in fitbit/testdata/fixtures:
 //
 //   - OAuth: an authorize endpoint that auto-approves (redirect with code and
 //     state; PKCE S256 checked at the token endpoint; Config.DenyScopes

@@ -17,14 +17,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
-	"github.com/openhealthexchange/ohx/internal/shared"
 )
 
 var now = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 
+// fixture reads a real Google Health payload from the parent package's
+// testdata: one copy serves the provider's decoding tests and the fake's.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(shared.Path(t, "fixtures/googlehealth"), name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", name))
 	require.NoError(t, err)
 	return string(b)
 }

@@ -15,17 +15,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/openhealthexchange/ohx/internal/shared"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
 )
 
 // These tests hold the fake to the real payloads: every key path of a real
-// Withings response in shared/fixtures/withings must appear in the fake's
+// Withings response in withings/testdata/fixtures must appear in the fake's
 // answer, with a JSON value of the same kind.
 
+// fixtureDir is the parent package's folder of real Withings payloads: one
+// copy serves the provider's decoding tests and the fake's shape tests.
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	return shared.Path(t, "fixtures/withings")
+	return filepath.Join("..", "testdata", "fixtures")
 }
 
 // shape maps each key path ("body.measuregrps[].measures[].value") to the

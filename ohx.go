@@ -1,4 +1,65 @@
+// Package ohx moves personal health data from wearable clouds into FHIR R5
+// servers of electronic health records.
+//
+// The root package holds the vocabulary every other package speaks:
+//
+//   - [DataType] and its catalog ([DataTypes], [DataType.Info]): what can be synced.
+//   - [Sample]: one measurement, with its UTC time span, the UTC offset in force,
+//     its UCUM unit and where it came from. [Device] is a provider's device.
+//   - [Link]: a patient's wearable account linked to a patient in the EHR.
+//   - [Window], [Notification], [Trigger] and [Job]: what to sync and why.
+//   - [Resource]: a FHIR resource ready to publish (type, id, identifier, JSON).
+//
+// and the small interfaces the sync path is built from: [Provider],
+// [SyncStrategy], [Aggregator], [Transformer], [Publisher], [Queue], the stores
+// ([LinkStore], [TokenStore], [CursorStore], [Locker]) and the metrics hooks
+// [Metrics]. [NewEngine] builds the [Engine] that runs one sync along that
+// path:
+//
+//	strategy → Provider.Fetch → Aggregator → Transformer → Publisher → CursorStore
+//
+// What a sync reads is the organization's [Policy] (allowed types, hourly or
+// individual publication per type, linked-data rules, maximum lookback) ∩ the
+// link's consent ∩ the scopes the user granted; the [Report] says what was
+// left out and why. [DefaultStrategy] chooses the windows (initial,
+// incremental from the cursors, push, backfill in chunks, reconciliation),
+// aligned to the hours of an hourly aggregator ([BucketAligner]); [PollDue]
+// tells a scheduler when an hourly or daily link is due.
+//
+// A provider deletion (Google names only a type and a window) becomes a job
+// with [Job.Deletion]: the engine re-reads and publishes the window as usual,
+// remembering the ids it produced, then asks the destination ([Searcher]) for
+// the link's resources of each type in the window and publishes those the
+// re-read did not produce again marked entered-in-error ([Retracter]). ohx
+// keeps no copy of health data; [TypeReport.Retracted] counts the result.
+//
+// Everything streams: samples flow through iterators and are published in
+// batches, so memory is bounded by the batch size, never by the window. Writes
+// are idempotent (deterministic resource ids), so a job that dies half way is
+// simply run again.
+//
+// Importing ohx links no Redis, SQLite, PostgreSQL or Prometheus code: those
+// live in the sub-packages that need them. The design notes are in the
+// repository's docs folder: docs/architecture.md (the path, the packages, the
+// contracts) and docs/decisions.md (the choices and their reasons).
 package ohx
+
+// This file is the place to start: the package tour above and the interfaces
+// below, in the order a measurement meets them. The rest of the package:
+//
+//   - datatype.go, sample.go, device.go: what is measured (DataType and its
+//     catalog, Sample, Device);
+//   - link.go, frequency.go: who is linked (Link, Token, SyncFrequency,
+//     PollDue);
+//   - window.go, job.go: what to sync and why (Window, Trigger, Job,
+//     Notification);
+//   - engine.go: NewEngine and Engine.Sync, the path itself;
+//   - strategy.go, align.go: DefaultStrategy and window alignment;
+//   - policy.go: the organisation's Policy;
+//   - resource.go, retract.go: Resource, Batch, PublishResult; retraction
+//     after provider deletions;
+//   - report.go, errors.go, typeerror.go, metrics.go: Report, error kinds,
+//     *ProviderError and *TypeUnavailableError, the Metrics hooks.
 
 import (
 	"context"
