@@ -73,6 +73,6 @@ func Example() {
 	// daily-hrv 2026-11-18T00:00+01:00 ms
 	// sleep-session 2026-11-18T23:03+01:00 s
 	// daily-hrv 2026-11-19T00:00+01:00 ms
-	// sleep-session 2026-11-19T14:18+01:00 s
+	// sleep-session 2026-11-19T14:00+01:00 s
 	// sleep-session 2026-11-19T23:55+01:00 s
 }

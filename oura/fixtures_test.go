@@ -16,11 +16,32 @@ import (
 	"github.com/openhealthexchange/ohx/provider"
 )
 
-// The fixtures in testdata are real Oura responses (see testdata/README.md).
+// The fixtures in testdata/fixtures are real Oura responses (see its
+// README.md for where each came from).
+
+// TestEveryFixtureIsTested fails on a fixture no test names.
+func TestEveryFixtureIsTested(t *testing.T) {
+	sources, err := filepath.Glob("*_test.go")
+	require.NoError(t, err)
+	var all []byte
+	for _, f := range sources {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		all = append(all, b...)
+	}
+	entries, err := os.ReadDir(filepath.Join("testdata", "fixtures"))
+	require.NoError(t, err)
+	require.Len(t, entries, 26)
+	for _, e := range entries {
+		if e.Name() != "README.md" {
+			assert.Contains(t, string(all), `"`+e.Name()+`"`, "fixture %s has no test", e.Name())
+		}
+	}
+}
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name))
 	require.NoError(t, err)
 	return b
 }
@@ -382,7 +403,7 @@ func TestExchangeWithTheDocumentedTokenResponse(t *testing.T) {
 	assert.Equal(t, []ohx.DataType{ohx.HeartRate, ohx.DailySpO2}, p.Allowed(link.Scopes, []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.DailySpO2}))
 }
 
-// synthetic is testdata/webhook_delivery_signed_SYNTHETIC.json.
+// synthetic is testdata/fixtures/webhook_delivery_signed_SYNTHETIC.json.
 type synthetic struct {
 	ClientSecret string `json:"client_secret"`
 	Request      struct {

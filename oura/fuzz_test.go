@@ -20,7 +20,7 @@ import (
 
 // seedFixtures adds every JSON fixture to the corpus.
 func seedFixtures(f *testing.F) {
-	entries, err := os.ReadDir("testdata")
+	entries, err := os.ReadDir(filepath.Join("testdata", "fixtures"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func seedFixtures(f *testing.F) {
 		if !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("testdata", e.Name()))
+		b, err := os.ReadFile(filepath.Join("testdata", "fixtures", e.Name()))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -93,8 +93,13 @@ func generate(u *user, d wire.Date) *dayData {
 		tempDev = nil
 	}
 	readinessScore := f(float64(60 + r.IntN(35)))
+	contributors := map[string]*float64{}
+	for _, k := range []string{"activity_balance", "body_temperature", "hrv_balance", "previous_day_activity", "previous_night",
+		"recovery_index", "resting_heart_rate", "sleep_balance"} {
+		contributors[k] = f(float64(40 + r.IntN(60)))
+	}
 	main.Readiness = &wire.SleepReadiness{Score: readinessScore, TemperatureDeviation: tempDev, TemperatureTrendDeviation: f(round(r.Float64()*0.4-0.2, 0.01)),
-		Contributors: map[string]*float64{"hrv_balance": f(float64(60 + r.IntN(40))), "resting_heart_rate": f(float64(60 + r.IntN(40)))}}
+		Contributors: contributors}
 	dd.sleeps = append(dd.sleeps, main)
 	day := d.In(u.loc)
 	if idx%4 == 0 {
@@ -124,8 +129,14 @@ func generate(u *user, d wire.Date) *dayData {
 		HighActivityTime: f(float64(60 * r.IntN(60))), MediumActivityTime: f(float64(60 * r.IntN(90))), LowActivityTime: f(float64(60 * r.IntN(300))),
 		SedentaryTime: f(float64(60 * (400 + r.IntN(200)))), RestingTime: f(float64(60 * (300 + r.IntN(200)))), NonWearTime: f(float64(60 * r.IntN(30))),
 		AverageMETMinutes: f(round(1+r.Float64(), 0.001)), Class5Min: str(string(class)),
-		MET:          &wire.Series{Interval: 60, Items: met, Timestamp: wire.Time{Time: four}},
-		Contributors: map[string]*float64{"stay_active": f(float64(50 + r.IntN(50))), "move_every_hour": f(100)},
+		MET:                    &wire.Series{Interval: 60, Items: met, Timestamp: wire.Time{Time: four}},
+		HighActivityMETMinutes: f(float64(r.IntN(400))), MediumActivityMETMinutes: f(float64(r.IntN(300))),
+		LowActivityMETMinutes: f(float64(r.IntN(200))), SedentaryMETMinutes: f(float64(r.IntN(30))),
+		InactivityAlerts: f(float64(r.IntN(3))), TargetCalories: f(500), TargetMeters: f(10000),
+		MetersToTarget: f(round(10000-steps*0.8, 1)),
+		Contributors: map[string]*float64{"meet_daily_targets": f(float64(40 + r.IntN(60))), "move_every_hour": f(100),
+			"recovery_time": f(100), "stay_active": f(float64(50 + r.IntN(50))), "training_frequency": f(float64(40 + r.IntN(60))),
+			"training_volume": f(float64(40 + r.IntN(60)))},
 	}
 	midnightUTC := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) // Oura writes T00:00+00:00
 	dd.readiness = wire.DailyReadiness{ID: docID(u, "daily_readiness", d, 0), Day: d, Score: readinessScore, TemperatureDeviation: tempDev,

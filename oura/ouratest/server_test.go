@@ -30,8 +30,8 @@ func newFake(t *testing.T, cfg ouratest.Config) (*ouratest.Server, string) {
 	return s, "u1"
 }
 
-// get sends a GET with a bearer token and decodes the JSON answer.
-func get(t *testing.T, s *ouratest.Server, token, path string) (int, http.Header, map[string]any) {
+// send sends a GET with a bearer token and returns the answer.
+func send(t *testing.T, s *ouratest.Server, token, path string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+path, nil)
 	require.NoError(t, err)
@@ -41,10 +41,26 @@ func get(t *testing.T, s *ouratest.Server, token, path string) (int, http.Header
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, b
+}
+
+// get sends a GET with a bearer token and decodes the JSON answer.
+func get(t *testing.T, s *ouratest.Server, token, path string) (int, http.Header, map[string]any) {
+	t.Helper()
+	status, h, b := send(t, s, token, path)
 	var body map[string]any
-	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, &body)
-	return resp.StatusCode, resp.Header, body
+	return status, h, body
+}
+
+// rawGet returns the body of a successful GET.
+func rawGet(t *testing.T, s *ouratest.Server, token, path string) []byte {
+	t.Helper()
+	status, _, b := send(t, s, token, path)
+	require.Equal(t, http.StatusOK, status, path)
+	return b
 }
 
 func TestOAuthCodesAndRotation(t *testing.T) {

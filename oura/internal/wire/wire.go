@@ -227,14 +227,22 @@ type DailyActivity struct {
 	AverageMETMinutes         *float64            `json:"average_met_minutes"`
 	Contributors              map[string]*float64 `json:"contributors,omitempty"`
 	EquivalentWalkingDistance *float64            `json:"equivalent_walking_distance"`
+	HighActivityMETMinutes    *float64            `json:"high_activity_met_minutes"`
 	HighActivityTime          *float64            `json:"high_activity_time"`
+	InactivityAlerts          *float64            `json:"inactivity_alerts"`
+	LowActivityMETMinutes     *float64            `json:"low_activity_met_minutes"`
 	LowActivityTime           *float64            `json:"low_activity_time"`
+	MediumActivityMETMinutes  *float64            `json:"medium_activity_met_minutes"`
 	MediumActivityTime        *float64            `json:"medium_activity_time"`
 	MET                       *Series             `json:"met"`
+	MetersToTarget            *float64            `json:"meters_to_target"`
 	NonWearTime               *float64            `json:"non_wear_time"`
 	RestingTime               *float64            `json:"resting_time"`
+	SedentaryMETMinutes       *float64            `json:"sedentary_met_minutes"`
 	SedentaryTime             *float64            `json:"sedentary_time"`
 	Steps                     *float64            `json:"steps"`
+	TargetCalories            *float64            `json:"target_calories"`
+	TargetMeters              *float64            `json:"target_meters"`
 	TotalCalories             *float64            `json:"total_calories"`
 	Day                       Date                `json:"day"`
 	Timestamp                 Time                `json:"timestamp"`
