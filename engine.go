@@ -192,7 +192,11 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	now := e.cfg.Now()
 	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, now)
 	ret := e.retracter(j, sel.fetch, rep)
+	// Types the provider reported unreadable for good (a scope the user did
+	// not grant) are left out of the rest of the sync.
+	unavailable := map[DataType]bool{}
 	for _, plan := range plans {
+		plan.Types = slices.DeleteFunc(slices.Clone(plan.Types), func(t DataType) bool { return unavailable[t] })
 		if plan.Window.Empty() || len(plan.Types) == 0 {
 			continue
 		}
@@ -201,9 +205,12 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 		if ret != nil {
 			produced = producedSet{}
 		}
-		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, produced, rep)
+		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, produced, unavailable, rep)
 		if err == nil && ret != nil {
-			err = e.retract(ctx, ret, link, plan, produced, rep)
+			// Never retract what could not be read.
+			read := plan
+			read.Types = slices.DeleteFunc(slices.Clone(plan.Types), func(t DataType) bool { return unavailable[t] })
+			err = e.retract(ctx, ret, link, read, produced, rep)
 		}
 		status := "ok"
 		switch {
@@ -323,7 +330,7 @@ func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
 }
 
 // runPlan streams one fetch through aggregation, mapping and publishing.
-func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, produced producedSet, rep *Report) error {
+func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, produced producedSet, unavailable map[DataType]bool, rep *Report) error {
 	advance := map[DataType]bool{}
 	for _, t := range plan.Types {
 		c, ok := cursors[t]
@@ -343,7 +350,7 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 		limit = lim.CursorLimit(link, limit)
 	}
 
-	in := e.read(ctx, p, link, plan, sel, rep)
+	in := e.read(ctx, p, link, plan, sel, unavailable, rep)
 	if e.cfg.Aggregator != nil {
 		in = e.cfg.Aggregator.Aggregate(link, in)
 	}
@@ -405,7 +412,7 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 	// The whole window was read and published: everything before its end (or
 	// before the start of an hour an aggregator still holds open) is done.
 	for _, t := range plan.Types {
-		if advance[t] {
+		if advance[t] && !unavailable[t] {
 			if err := e.advance(ctx, link.ID, t, limit, cursors, rep); err != nil {
 				return err
 			}
@@ -415,8 +422,10 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 }
 
 // read wraps the provider's stream: it drops samples the sync may not
-// publish, drops invalid ones (reporting them), and counts what was read.
-func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan, sel typeSelection, rep *Report) iter.Seq2[Sample, error] {
+// publish, drops invalid ones (reporting them), records the types the
+// provider reports unavailable (*TypeUnavailableError) as skipped in
+// unavailable and the report, and counts what was read.
+func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan, sel typeSelection, unavailable map[DataType]bool, rep *Report) iter.Seq2[Sample, error] {
 	return func(yield func(Sample, error) bool) {
 		counts := map[DataType]int{}
 		defer func() {
@@ -425,6 +434,14 @@ func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan
 			}
 		}()
 		for s, err := range p.Fetch(ctx, link, plan.Types, plan.Window) {
+			var tu *TypeUnavailableError
+			if err != nil && errors.As(err, &tu) && slices.Contains(plan.Types, tu.Type) {
+				if !unavailable[tu.Type] {
+					unavailable[tu.Type] = true
+					rep.Skipped = append(rep.Skipped, Skip{Type: tu.Type, Reason: tu.Reason})
+				}
+				continue
+			}
 			if err != nil {
 				yield(Sample{}, err)
 				return

@@ -58,8 +58,8 @@ package ohx
 //   - policy.go: the organisation's Policy;
 //   - resource.go, retract.go: Resource, Batch, PublishResult; retraction
 //     after provider deletions;
-//   - report.go, errors.go, metrics.go: Report, error kinds and
-//     *ProviderError, the Metrics hooks.
+//   - report.go, errors.go, typeerror.go, metrics.go: Report, error kinds,
+//     *ProviderError and *TypeUnavailableError, the Metrics hooks.
 
 import (
 	"context"
@@ -75,7 +75,9 @@ import (
 // most one provider call's worth of samples (e.g. a day) to reorder
 // newest-first pages. It yields a non-nil error (classified, see
 // *ProviderError) and stops when a call fails, and stops at once when the
-// consumer stops or ctx is cancelled.
+// consumer stops or ctx is cancelled. The one exception: a type the link can
+// never read (a scope the user did not grant) is reported with a
+// *TypeUnavailableError, after which Fetch goes on with the other types.
 type Provider interface {
 	// Name returns the provider's stable name ("withings", "fitbit").
 	Name() string

@@ -1,0 +1,364 @@
+package oura
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/oura/internal/wire"
+)
+
+// mapper turns Oura documents into ohx samples for one link. want filters
+// the types yielded.
+type mapper struct {
+	loc  *time.Location
+	want map[ohx.DataType]bool
+}
+
+func (m *mapper) wants(t ohx.DataType) bool { return m.want == nil || m.want[t] }
+
+// sample returns a sample of t with the catalog unit.
+func sample(t ohx.DataType, rec ohx.RecordingMethod, recordID string) ohx.Sample {
+	s := ohx.Sample{Type: t, Provider: Name, Recording: rec, RecordID: recordID}
+	if info, ok := t.Info(); ok {
+		s.Unit = info.Unit
+	}
+	return s
+}
+
+// value returns *v when it is a finite number.
+func value(v *float64) (float64, bool) {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return 0, false
+	}
+	return *v, true
+}
+
+// positive returns *v when it is a finite number above zero.
+func positive(v *float64) (float64, bool) {
+	f, ok := value(v)
+	return f, ok && f > 0
+}
+
+// offsetIn returns loc's UTC offset at t.
+func offsetIn(loc *time.Location, t time.Time) time.Duration {
+	_, off := t.In(loc).Zone()
+	return time.Duration(off) * time.Second
+}
+
+// daily spans civil day d in the link's zone: [local midnight, next local
+// midnight).
+func (m *mapper) daily(s *ohx.Sample, d wire.Date) bool {
+	if !d.Valid() {
+		return false
+	}
+	start, end := d.In(m.loc), d.AddDays(1).In(m.loc)
+	s.Start, s.End = start.UTC(), end.UTC()
+	s.StartOffset, s.EndOffset = offsetIn(m.loc, start), offsetIn(m.loc, end)
+	return true
+}
+
+// instant sets a point in time with the offset Oura wrote it with.
+func instant(s *ohx.Sample, t wire.Time) bool {
+	if t.IsZero() {
+		return false
+	}
+	s.Start, s.End = t.UTC(), t.UTC()
+	s.StartOffset, s.EndOffset = t.Offset(), t.Offset()
+	return true
+}
+
+// sourceRank orders heart-rate sources for duplicates at one timestamp: the
+// more deliberate measurement wins (a live reading or a session over the
+// background reading of the same instant).
+var sourceRank = map[string]int{"live": 6, "session": 5, "workout": 4, "sleep": 3, "rest": 2, "awake": 1}
+
+// heartRates maps heartrate rows of every source inside w. Oura reports one
+// instant under several sources; one sample per instant is kept, from the
+// best-ranked source (ties: the first row). Rows are UTC, so the offset is
+// the link zone's.
+func (m *mapper) heartRates(out []ohx.Sample, rows []wire.HeartRate, w ohx.Window) []ohx.Sample {
+	if !m.wants(ohx.HeartRate) {
+		return out
+	}
+	type kept struct{ index, rank int }
+	at := map[int64]kept{} // unix nanos → the sample kept
+	for i := range rows {
+		r := &rows[i]
+		ts := r.Timestamp.Time
+		if ts.IsZero() && r.TimestampUnix != nil {
+			ts = time.UnixMilli(*r.TimestampUnix)
+		}
+		bpm, ok := positive(&r.BPM)
+		if ts.IsZero() || !ok || !w.Contains(ts.UTC()) {
+			continue
+		}
+		s := sample(ohx.HeartRate, ohx.RecordedByDevice, "")
+		s.Start, s.End = ts.UTC(), ts.UTC()
+		s.StartOffset = offsetIn(m.loc, s.Start)
+		s.EndOffset = s.StartOffset
+		s.Value = bpm
+		k := s.Start.UnixNano()
+		rank := sourceRank[r.Source]
+		if prev, dup := at[k]; dup {
+			if rank > prev.rank {
+				out[prev.index] = s
+				at[k] = kept{prev.index, rank}
+			}
+			continue
+		}
+		at[k] = kept{len(out), rank}
+		out = append(out, s)
+	}
+	return out
+}
+
+// keptSleep reports whether a sleep period is a real one: "deleted" periods
+// were removed by the user and "rest" periods are rejected detections.
+// Unknown future types are left out too.
+func keptSleep(typ string) bool {
+	switch typ {
+	case "long_sleep", "sleep", "late_nap":
+		return true
+	}
+	return false
+}
+
+// maxSeriesItems bounds one series (a day at the 5-minute interval is 288).
+const maxSeriesItems = 4096
+
+// sleeps maps sleep periods: each kept period is a SleepSession with its
+// stage durations and its 5-minute rMSSD series (HRVRMSSD); the main period
+// of each day (its longest long_sleep) gives the day's DailyHRV (nightly
+// average rMSSD), DailyRestingHeartRate (the night's lowest heart rate,
+// which Oura uses as resting heart rate) and DailyRespiratoryRate
+// (average_breath).
+func (m *mapper) sleeps(out []ohx.Sample, docs []wire.Sleep) []ohx.Sample {
+	mains := map[wire.Date]*wire.Sleep{}
+	for i := range docs {
+		d := &docs[i]
+		if !keptSleep(d.Type) {
+			continue
+		}
+		out = m.sleepSession(out, d)
+		out = m.hrvSeries(out, d)
+		if d.Type == "long_sleep" && d.Day.Valid() {
+			if cur, ok := mains[d.Day]; !ok || longer(d, cur) {
+				mains[d.Day] = d
+			}
+		}
+	}
+	days := make([]wire.Date, 0, len(mains))
+	for d := range mains {
+		days = append(days, d)
+	}
+	slices.SortFunc(days, wire.Date.Compare)
+	for _, day := range days {
+		d := mains[day]
+		out = m.dailyValue(out, ohx.DailyHRV, day, d.AverageHRV)
+		out = m.dailyValue(out, ohx.DailyRestingHeartRate, day, d.LowestHeartRate)
+		out = m.dailyValue(out, ohx.DailyRespiratoryRate, day, d.AverageBreath)
+	}
+	return out
+}
+
+// longer reports whether sleep a beats b as a day's main period: more total
+// sleep, then earlier start, then smaller id.
+func longer(a, b *wire.Sleep) bool {
+	ta, _ := value(a.TotalSleepDuration)
+	tb, _ := value(b.TotalSleepDuration)
+	if ta != tb {
+		return ta > tb
+	}
+	if !a.BedtimeStart.Equal(b.BedtimeStart.Time) {
+		return a.BedtimeStart.Before(b.BedtimeStart.Time)
+	}
+	return a.ID < b.ID
+}
+
+// dailyValue appends a daily summary of day with a positive value. It has no
+// record id: a day is identified by its type and span, whichever Oura
+// document it came from.
+func (m *mapper) dailyValue(out []ohx.Sample, t ohx.DataType, day wire.Date, v *float64) []ohx.Sample {
+	f, ok := positive(v)
+	if !ok || !m.wants(t) {
+		return out
+	}
+	s := sample(t, ohx.RecordedDerived, "")
+	if !m.daily(&s, day) {
+		return out
+	}
+	s.Value = f
+	return append(out, s)
+}
+
+// sleepSession maps a period with its durations in seconds: total sleep,
+// time in bed, light, deep, REM and awake.
+func (m *mapper) sleepSession(out []ohx.Sample, d *wire.Sleep) []ohx.Sample {
+	if !m.wants(ohx.SleepSession) || d.BedtimeStart.IsZero() || d.BedtimeEnd.IsZero() {
+		return out
+	}
+	s := sample(ohx.SleepSession, ohx.RecordedByDevice, d.ID)
+	s.Start, s.End = d.BedtimeStart.UTC(), d.BedtimeEnd.UTC()
+	s.StartOffset, s.EndOffset = d.BedtimeStart.Offset(), d.BedtimeEnd.Offset()
+	if !s.End.After(s.Start) {
+		return out
+	}
+	total, ok := value(d.TotalSleepDuration)
+	if !ok || total < 0 {
+		return out
+	}
+	inBed, ok := value(d.TimeInBed)
+	if !ok || inBed <= 0 {
+		inBed = s.End.Sub(s.Start).Seconds()
+	}
+	s.Components = []ohx.Component{
+		{Code: ohx.ComponentSleepTotal, Value: total, Unit: "s"},
+		{Code: ohx.ComponentInBed, Value: inBed, Unit: "s"},
+	}
+	for _, c := range []struct {
+		code string
+		v    *float64
+	}{
+		{ohx.ComponentSleepLight, d.LightSleepDuration},
+		{ohx.ComponentSleepDeep, d.DeepSleepDuration},
+		{ohx.ComponentSleepREM, d.RemSleepDuration},
+		{ohx.ComponentSleepAwake, d.AwakeTime},
+	} {
+		if v, ok := value(c.v); ok && v >= 0 {
+			s.Components = append(s.Components, ohx.Component{Code: c.code, Value: v, Unit: "s"})
+		}
+	}
+	return append(out, s)
+}
+
+// hrvSeries maps the period's hrv series: each non-null item is the rMSSD
+// (ms) of the 5-minute interval it starts, an instant at the interval's
+// start. Oura's HRV is rMSSD, never SDNN.
+func (m *mapper) hrvSeries(out []ohx.Sample, d *wire.Sleep) []ohx.Sample {
+	sr := d.HRV
+	if !m.wants(ohx.HRVRMSSD) || sr == nil || sr.Timestamp.IsZero() || !(sr.Interval > 0) || sr.Interval > 86400 {
+		return out
+	}
+	step := time.Duration(sr.Interval * float64(time.Second))
+	for i, it := range sr.Items {
+		if i >= maxSeriesItems {
+			break
+		}
+		v, ok := positive(it)
+		if !ok {
+			continue
+		}
+		s := sample(ohx.HRVRMSSD, ohx.RecordedByDevice, "")
+		t := sr.Timestamp.Add(time.Duration(i) * step)
+		s.Start, s.End = t.UTC(), t.UTC()
+		s.StartOffset, s.EndOffset = sr.Timestamp.Offset(), sr.Timestamp.Offset()
+		s.Value = v
+		out = append(out, s)
+	}
+	return out
+}
+
+// activities maps daily_activity's steps: one Steps sample per Oura day,
+// which runs from 04:00 local (the document's timestamp) for 24 hours.
+func (m *mapper) activities(out []ohx.Sample, docs []wire.DailyActivity) []ohx.Sample {
+	if !m.wants(ohx.Steps) {
+		return out
+	}
+	for i := range docs {
+		d := &docs[i]
+		steps, ok := value(d.Steps)
+		if !ok || steps < 0 {
+			continue
+		}
+		s := sample(ohx.Steps, ohx.RecordedByDevice, d.ID)
+		switch {
+		case !d.Timestamp.IsZero():
+			s.Start, s.StartOffset = d.Timestamp.UTC(), d.Timestamp.Offset()
+		case d.Day.Valid():
+			start := d.Day.In(m.loc).Add(4 * time.Hour)
+			s.Start, s.StartOffset = start.UTC(), offsetIn(m.loc, start)
+		default:
+			continue
+		}
+		s.End, s.EndOffset = s.Start.Add(24*time.Hour), s.StartOffset
+		s.Value = steps
+		out = append(out, s)
+	}
+	return out
+}
+
+// readiness maps the readiness temperature_deviation: the night's skin
+// temperature deviation from the user's baseline, in °C (Oura gives no
+// baseline value).
+func (m *mapper) readiness(out []ohx.Sample, docs []wire.DailyReadiness) []ohx.Sample {
+	if !m.wants(ohx.SkinTemperatureDeviation) {
+		return out
+	}
+	for i := range docs {
+		d := &docs[i]
+		v, ok := value(d.TemperatureDeviation)
+		if !ok {
+			continue
+		}
+		s := sample(ohx.SkinTemperatureDeviation, ohx.RecordedDerived, d.ID)
+		if !m.daily(&s, d.Day) {
+			continue
+		}
+		s.Value = v
+		out = append(out, s)
+	}
+	return out
+}
+
+// spo2 maps daily_spo2's nightly average (Oura has no SpO2 series).
+func (m *mapper) spo2(out []ohx.Sample, docs []wire.DailySpO2) []ohx.Sample {
+	if !m.wants(ohx.DailySpO2) {
+		return out
+	}
+	for i := range docs {
+		d := &docs[i]
+		if d.SpO2Percentage == nil {
+			continue
+		}
+		v, ok := positive(d.SpO2Percentage.Average)
+		if !ok || v > 100 {
+			continue
+		}
+		s := sample(ohx.DailySpO2, ohx.RecordedDerived, d.ID)
+		if !m.daily(&s, d.Day) {
+			continue
+		}
+		s.Value = v
+		out = append(out, s)
+	}
+	return out
+}
+
+// vo2Max maps vO2_max estimates (ml/kg/min) at their timestamp, or at local
+// midnight of their day when they have none.
+func (m *mapper) vo2Max(out []ohx.Sample, docs []wire.VO2Max) []ohx.Sample {
+	if !m.wants(ohx.VO2Max) {
+		return out
+	}
+	for i := range docs {
+		d := &docs[i]
+		v, ok := positive(d.VO2Max)
+		if !ok {
+			continue
+		}
+		s := sample(ohx.VO2Max, ohx.RecordedDerived, d.ID)
+		if !instant(&s, d.Timestamp) {
+			if !d.Day.Valid() {
+				continue
+			}
+			start := d.Day.In(m.loc)
+			s.Start, s.End = start.UTC(), start.UTC()
+			s.StartOffset, s.EndOffset = offsetIn(m.loc, start), offsetIn(m.loc, start)
+		}
+		s.Value = v
+		out = append(out, s)
+	}
+	return out
+}
