@@ -16,6 +16,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura/internal/wire"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // localLocker is the in-process ohx.Locker used when Config.Locker is nil.
@@ -104,7 +105,7 @@ func (p *Provider) classify(op string, r *provider.Response) error {
 		}
 	case s == http.StatusRequestTimeout || s >= 500:
 		pe.Kind = ohx.KindTransient
-		pe.RetryAfter, _ = provider.ParseRetryAfter(r.Header.Get("Retry-After"), p.now())
+		pe.RetryAfter, _ = resilience.ParseRetryAfter(r.Header.Get("Retry-After"), p.now())
 	case s == http.StatusNotFound:
 		pe.Kind, pe.Code = ohx.KindPermanent, "not-found"
 	case s == http.StatusUnprocessableEntity || s == http.StatusBadRequest:
@@ -121,7 +122,7 @@ func (p *Provider) classify(op string, r *provider.Response) error {
 // else X-RateLimit-Reset (Unix seconds) minus now.
 func (p *Provider) rateLimitWait(h http.Header) time.Duration {
 	now := p.now()
-	if d, ok := provider.ParseRetryAfter(h.Get("Retry-After"), now); ok {
+	if d, ok := resilience.ParseRetryAfter(h.Get("Retry-After"), now); ok {
 		return d
 	}
 	if reset, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64); err == nil && reset > 0 {

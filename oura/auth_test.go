@@ -14,7 +14,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
-	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 func TestAuthCodeURL(t *testing.T) {
@@ -98,7 +98,7 @@ func TestRevokedGrantNeedsReconsent(t *testing.T) {
 
 func TestRateLimitAnswer(t *testing.T) {
 	e := newEnv(t, ouratest.Config{RateLimit: 2, RateLimitWindow: time.Minute}, func(c *oura.Config) {
-		c.Retry = provider.RetrySettings{MaxAttempts: 1}
+		c.Retry = resilience.RetrySettings{MaxAttempts: 1}
 	})
 	var ferr error
 	for _, err := range e.p.Fetch(t.Context(), e.link, []ohx.DataType{ohx.Steps, ohx.SkinTemperatureDeviation, ohx.DailySpO2}, week) {

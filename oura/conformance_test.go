@@ -10,8 +10,8 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
-	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/provider/providertest"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // TestConformance runs the toolkit's conformance suite against the Oura
@@ -20,15 +20,15 @@ import (
 func TestConformance(t *testing.T) {
 	// A sustained outage opens the API's breaker; restore closes it as an
 	// operator would, so the check does not depend on timing.
-	breakers := provider.NewBreakers(provider.BreakersConfig{})
+	breakers := resilience.NewBreakers(resilience.BreakersConfig{})
 	e := newEnv(t, ouratest.Config{PageSize: 2, HeartRatePageSize: 100, RateLimit: -1}, func(c *oura.Config) {
 		c.Breakers = breakers
-		c.UserLimit = provider.Limit{Rate: rate.Inf}
+		c.UserLimit = resilience.Limit{Rate: rate.Inf}
 	})
 	// Failures are checked without in-call retries, so a Retry-After does
 	// not outlive the failure.
 	cfg := e.cfg
-	cfg.Retry = provider.RetrySettings{MaxAttempts: 1}
+	cfg.Retry = resilience.RetrySettings{MaxAttempts: 1}
 	failing, err := oura.New(cfg)
 	if err != nil {
 		t.Fatal(err)

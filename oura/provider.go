@@ -14,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 )
 
 // Name is the provider's stable name, used in links, samples and metrics.
@@ -117,19 +118,19 @@ type Config struct {
 	// Breakers is the registry the provider's breakers live in ("oura" for
 	// the data API, "oura-subscriptions" for webhook management); nil
 	// means a private one.
-	Breakers *provider.Breakers
+	Breakers *resilience.Breakers
 	// Breaker configures the breakers when this provider creates them; the
 	// zero value means the toolkit's defaults.
-	Breaker provider.BreakerSettings
+	Breaker resilience.BreakerSettings
 	// AppLimit limits the application's request rate over all users; zero
 	// means none (Oura publishes no per-application number).
-	AppLimit provider.Limit
+	AppLimit resilience.Limit
 	// UserLimit limits the request rate per user; zero means
-	// DefaultRequestsPerMinute. Use provider.Limit{Rate: rate.Inf} for no
+	// DefaultRequestsPerMinute. Use resilience.Limit{Rate: rate.Inf} for no
 	// limit.
-	UserLimit provider.Limit
+	UserLimit resilience.Limit
 	// Retry tunes retries of idempotent calls (reads, renewals, deletes).
-	Retry provider.RetrySettings
+	Retry resilience.RetrySettings
 	// Logger receives logs without tokens or health values; nil means none.
 	Logger *zap.Logger
 	// Metrics receives measurements; nil means ohx.NopMetrics.
@@ -203,8 +204,8 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MaxPages == 0 {
 		cfg.MaxPages = DefaultMaxPages
 	}
-	if cfg.UserLimit == (provider.Limit{}) {
-		cfg.UserLimit = provider.PerMinute(DefaultRequestsPerMinute)
+	if cfg.UserLimit == (resilience.Limit{}) {
+		cfg.UserLimit = resilience.PerMinute(DefaultRequestsPerMinute)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()

@@ -16,7 +16,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
-	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -109,7 +109,7 @@ func newEnv(t *testing.T, fc ouratest.Config, mutate ...func(*oura.Config)) *env
 		APIBaseURL: fake.URL(), AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(),
 		Webhook: oura.WebhookConfig{CallbackURL: e.hook.URL + "/webhooks/oura", VerificationToken: verificationToken},
 		Tokens:  e.store, Locker: e.store, Metrics: e.m,
-		Retry: provider.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
+		Retry: resilience.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
 		Now:   func() time.Time { return now },
 	}
 	for _, f := range mutate {
