@@ -88,15 +88,19 @@ func TestSchedulerPollsTypesNoWebhookAnnounces(t *testing.T) {
 		return out
 	}
 
-	// 10:16: the first poll: the hourly link (every type) and the realtime
-	// ring link's heart rate.
-	assert.Equal(t, []string{"ring-hourly:", "ring-realtime:" + string(ohx.HeartRate)}, advance(time.Minute))
+	// 10:16: the first poll: the hourly link (every type); the realtime
+	// ring link's heart rate was read by its initial sync, so its polls
+	// start with the next hour.
+	assert.Equal(t, []string{"ring-hourly:"}, advance(time.Minute))
 	// 10:17 … 10:59: nothing more.
 	assert.Empty(t, advance(43*time.Minute))
-	// 11:00: a new hour polls both again; the application's entry ran at
-	// 10:30 and 11:00.
+	// 11:00: a new hour polls the hourly link and the realtime ring link's
+	// heart rate; the application's entry ran at 10:30 and 11:00.
 	assert.Equal(t, []string{"ring-hourly:", "ring-realtime:" + string(ohx.HeartRate)}, advance(time.Minute))
 	assert.Equal(t, int32(2), own.Load())
+	// 12:00: both again.
+	assert.Empty(t, advance(59*time.Minute))
+	assert.Equal(t, []string{"ring-hourly:", "ring-realtime:" + string(ohx.HeartRate)}, advance(time.Minute))
 
 	cancel()
 	require.NoError(t, <-done)

@@ -54,9 +54,10 @@ const linkPage = 500
 //   - "poll", every PollEvery: an incremental sync of each active hourly or
 //     daily link that ohx.PollDue says is due, and of the PolledTypes of
 //     each active realtime link whose provider has some (consented types
-//     only, due as an hourly link is). The time of the last poll of each
-//     link is kept in memory, so after a restart every polled link is due
-//     once.
+//     only, due as an hourly link is, from the first new UTC hour after the
+//     scheduler first saw the link). The time of the last poll of each link
+//     is kept in memory, so after a restart every hourly and daily link is
+//     due once.
 //   - "nightly", on Nightly: a reconciliation sync of each active realtime
 //     link (re-reading the last days catches lost webhooks).
 //   - "re-ensure", on Reensure: Subscribe again for each active link whose
@@ -138,6 +139,14 @@ func (p *poller) due(ctx context.Context, _ time.Time) ([]ohx.Job, error) {
 		var types []ohx.DataType // all of the link's
 		if l.Frequency.PollInterval() == 0 {
 			if types = p.s.polledTypes(l); len(types) == 0 {
+				continue
+			}
+			if _, seen := p.last[l.ID]; !seen {
+				// A realtime link had these types read by its initial
+				// sync or its nightly reconciliation: polling starts with
+				// the next hour, so a restart does not poll every
+				// realtime link at once.
+				last[l.ID] = at
 				continue
 			}
 			l.Frequency = ohx.SyncHourly

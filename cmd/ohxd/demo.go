@@ -253,7 +253,8 @@ func (d *demo) wire(ctx context.Context, stderr io.Writer) (*app, error) {
 	if d.flags.verbose {
 		logOut = stderr
 	}
-	return wire(ctx, cfg, wireOptions{logOut: logOut, now: d.fixed, debounce: 300 * time.Millisecond, onSync: d.onSync})
+	return wire(ctx, cfg, wireOptions{logOut: logOut, now: d.fixed, debounce: 300 * time.Millisecond, onSync: d.onSync,
+		schedule: stoppedClock{d.fixed}})
 }
 
 // onSync keeps each sync's report and failure.

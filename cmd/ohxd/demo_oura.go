@@ -103,3 +103,13 @@ func waitOuraSubscribed(ctx context.Context, f *ouratest.Server) error {
 	}
 	return nil
 }
+
+// stoppedClock is the demo scheduler's clock: it stands still like every
+// other clock of the demo, so no scheduled work (polls, the nightly
+// reconciliation, renewals) runs during a demo and its output depends on
+// nothing but its flags. Oura's subscriptions are made at start-up, not by
+// the scheduler.
+type stoppedClock struct{ now func() time.Time }
+
+func (c stoppedClock) Now() time.Time                     { return c.now() }
+func (stoppedClock) After(time.Duration) <-chan time.Time { return nil }

@@ -127,7 +127,7 @@ func (a *app) runWorkers(ctx context.Context, wg *sync.WaitGroup, errs chan<- er
 		}
 	})
 	wg.Go(func() {
-		if err := a.server.RunScheduler(ctx, server.SchedulerConfig{Nightly: a.cfg.Nightly, Entries: entries}); err != nil && ctx.Err() == nil {
+		if err := a.server.RunScheduler(ctx, server.SchedulerConfig{Nightly: a.cfg.Nightly, Entries: entries, Clock: a.schedule}); err != nil && ctx.Err() == nil {
 			errs <- fmt.Errorf("scheduler: %w", err)
 		}
 	})
