@@ -79,8 +79,12 @@ func (d *demo) sendOuraWebhook(ctx context.Context) error {
 	if len(deliveries) != 1 {
 		return fmt.Errorf("oura webhook: %d subscriptions took the event, want 1", len(deliveries))
 	}
-	if dl := deliveries[0]; dl.Err != nil || dl.Status != http.StatusNoContent {
-		return fmt.Errorf("oura webhook: the daemon answered %d (%v)", dl.Status, dl.Err)
+	dl := deliveries[0]
+	if dl.Err != nil {
+		return fmt.Errorf("oura webhook: %w", dl.Err)
+	}
+	if dl.Status != http.StatusNoContent {
+		return fmt.Errorf("oura webhook: the daemon answered %d", dl.Status)
 	}
 	return nil
 }
