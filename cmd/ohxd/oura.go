@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,7 +109,11 @@ func (a *app) newSubscriptionKeeper() *subscriptionKeeper {
 	if p == nil || !a.cfg.Oura.ManageSubscriptions {
 		return nil
 	}
-	return &subscriptionKeeper{p: p, log: a.log.With(zap.String("provider", oura.Name))}
+	k := &subscriptionKeeper{p: p, log: a.log.With(zap.String("provider", oura.Name))}
+	if !strings.HasPrefix(a.cfg.PublicURL, "https://") {
+		k.log.Warn("OHX_PUBLIC_URL is not https: Oura verifies webhook callbacks over HTTPS with a complete certificate chain, so creating subscriptions will likely fail")
+	}
+	return k
 }
 
 // ensure runs EnsureSubscriptions once (unless a run is going on) and logs
