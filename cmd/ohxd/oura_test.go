@@ -56,7 +56,7 @@ func TestSubscriptionKeeper(t *testing.T) {
 	fake, err := ouratest.New(ouratest.Config{})
 	require.NoError(t, err)
 	t.Cleanup(fake.Close)
-	var receiver http.Handler = http.NotFoundHandler()
+	receiver := http.NotFoundHandler()
 	var mu sync.Mutex
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
