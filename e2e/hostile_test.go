@@ -178,13 +178,17 @@ func TestOAuthStateCannotBeReplayedOrMoved(t *testing.T) {
 
 // TestSecretsAreComparedInConstantTime checks the source: API keys and
 // webhook secrets are compared with crypto/subtle (or hmac.Equal), never
-// with == on the secret.
+// with == on the secret; the webhook receivers compare through the provider
+// toolkit's helpers, which do.
 func TestSecretsAreComparedInConstantTime(t *testing.T) {
 	for file, pattern := range map[string]string{
 		"../server/server.go":    `subtle\.ConstantTimeCompare\(sum\[:\], k\.sum\[:\]\)`,
 		"../server/state.go":     `hmac\.Equal\(`,
-		"../withings/webhook.go": `subtle\.ConstantTimeCompare\(`,
-		"../fitbit/webhook.go":   `subtle\.ConstantTimeCompare\(`,
+		"../withings/webhook.go": `provider\.SecretEqual\(`,
+		"../fitbit/webhook.go":   `provider\.SecretEqual\(`,
+		"../oura/webhook.go":     `provider\.SecretEqual\([\s\S]*provider\.VerifyHMACSHA256\(`,
+		// The receivers' comparisons, in the toolkit.
+		"../provider/webhook.go": `subtle\.ConstantTimeCompare\([\s\S]*hmac\.Equal\(`,
 	} {
 		src, err := os.ReadFile(file)
 		require.NoError(t, err)

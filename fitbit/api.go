@@ -21,18 +21,6 @@ import (
 // maxErrorBody bounds how much of an error body is classified.
 const maxErrorBody = 64 << 10
 
-// staticToken is the credentials of a token just obtained by the code
-// exchange (before the link's token is stored).
-type staticToken string
-
-func (t staticToken) Token(context.Context) (ohx.Token, error) {
-	return ohx.Token{AccessToken: string(t)}, nil
-}
-
-func (t staticToken) ForceRefresh(context.Context, string) (ohx.Token, error) {
-	return ohx.Token{}, &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindAuth, Err: errors.New("fresh access token refused")}
-}
-
 // request is one call of the Google Health API.
 type request struct {
 	op     string // "dataPoints.list"
@@ -70,7 +58,7 @@ func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any)
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	var creds provider.Credentials = staticToken(r.token)
+	creds := provider.FreshToken(Name, r.token)
 	if r.token == "" {
 		if p.tokens == nil {
 			return &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
@@ -97,7 +85,8 @@ func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any)
 // classifyResponse is the toolkit Classifier of the Google Health API: it
 // keys on the HTTP status, the google.rpc.Status status and its ErrorInfo
 // reason. 403 is permanent (a missing scope or a legacy Fitbit-login
-// account), not an authentication failure.
+// account), not an authentication failure; Fetch turns the missing scope
+// (ACCESS_TOKEN_SCOPE_INSUFFICIENT) into unavailable types.
 func classifyResponse(op string, r *provider.Response) error {
 	if r.StatusCode >= 200 && r.StatusCode < 300 {
 		return nil

@@ -2,15 +2,19 @@ package fitbit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // maxSleepLength bounds a sleep session: sessions are read by end time, so
@@ -22,6 +26,10 @@ const maxSleepLength = 24 * time.Hour
 // yielded in ascending order; sparse types are read once for the window. The
 // streams are merged so every ohx type, ECG companions included, comes in
 // non-decreasing Start order. At most one day of dense samples is held.
+//
+// A Google type the token's grant does not cover (403
+// ACCESS_TOKEN_SCOPE_INSUFFICIENT) yields one *ohx.TypeUnavailableError per
+// requested type it feeds and is not read again; the others go on.
 func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataType, w ohx.Window) iter.Seq2[ohx.Sample, error] {
 	return func(yield func(ohx.Sample, error) bool) {
 		if err := w.Validate(); err != nil {
@@ -51,6 +59,12 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 			if !g.Dense {
 				buf, err := p.readRange(ctx, link, m, g, w)
 				if err != nil {
+					if refused, stop := yieldRefused(yield, want, g, err); refused {
+						if stop {
+							return
+						}
+						continue
+					}
 					yield(ohx.Sample{}, err)
 					return
 				}
@@ -62,11 +76,18 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 		for day := w.Start.Truncate(24 * time.Hour); day.Before(w.End); day = day.Add(24 * time.Hour) {
 			chunk := ohx.Window{Start: maxTime(day, w.Start), End: minTime(day.Add(24*time.Hour), w.End)}
 			for _, st := range streams {
-				if !st.g.Dense {
+				if !st.g.Dense || st.refused {
 					continue
 				}
 				buf, err := p.readRange(ctx, link, m, st.g, chunk)
 				if err != nil {
+					if refused, stop := yieldRefused(yield, want, st.g, err); refused {
+						if stop {
+							return
+						}
+						st.refused, st.buf, st.pos = true, nil, 0
+						continue
+					}
 					yield(ohx.Sample{}, err)
 					return
 				}
@@ -107,9 +128,30 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 
 // stream is one Google type's buffered, ascending samples.
 type stream struct {
-	g   *googleType
-	buf []ohx.Sample
-	pos int
+	g       *googleType
+	buf     []ohx.Sample
+	pos     int
+	refused bool // the token lacks g's scope: g is no longer read
+}
+
+// yieldRefused handles Google's 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT, a read
+// of g outside the token's grant (a scope the user unticked at consent, or
+// the link's scopes out of date): no refresh or retry can fix it, and the
+// link's other types are still readable. refused reports whether err is
+// that answer; if so, an *ohx.TypeUnavailableError is yielded for each
+// wanted type g feeds, and stop reports whether the consumer stopped.
+func yieldRefused(yield func(ohx.Sample, error) bool, want map[ohx.DataType]bool, g *googleType, err error) (refused, stop bool) {
+	var pe *ohx.ProviderError
+	if !errors.As(err, &pe) || pe.HTTPStatus != http.StatusForbidden || !strings.Contains(pe.Code, "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
+		return false, false
+	}
+	reason := "scope " + strings.TrimPrefix(g.Scope, scopePrefix) + " not granted by the user (Google Health answered 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT)"
+	for _, t := range g.Yields {
+		if want[t] && !yield(ohx.Sample{}, &ohx.TypeUnavailableError{Type: t, Reason: reason, Err: err}) {
+			return true, true
+		}
+	}
+	return true, false
 }
 
 // readRange reads every page of g over w and returns the samples whose Start
@@ -137,10 +179,13 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 		samples []ohx.Sample
 		groups  []int // start index in samples of each point's samples
 	)
-	for {
+	err := provider.Pages(ctx, 0, func(ctx context.Context, token string) (string, error) {
+		if token != "" {
+			q.Set("pageToken", token)
+		}
 		var page wire.ListResponse
 		if err := p.call(ctx, &link, request{op: op, method: "GET", path: path, query: q}, &page); err != nil {
-			return nil, err
+			return "", err
 		}
 		for i := range page.DataPoints {
 			at := len(samples)
@@ -154,13 +199,10 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 			}
 			groups = append(groups, at)
 		}
-		if page.NextPageToken == "" {
-			break
-		}
-		q.Set("pageToken", page.NextPageToken)
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+		return page.NextPageToken, nil
+	})
+	if err != nil {
+		return nil, provider.PagesError(Name, op, err)
 	}
 	// The API answers newest first: reverse point by point (keeping each
 	// point's own samples in order), then make sure of the order.

@@ -3,10 +3,8 @@ package fitbit
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // civilSlack widens a window known only in civil (zone-less) time so it
@@ -52,13 +51,9 @@ func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify f
 		w.Header().Set("Allow", http.MethodPost)
 		return reply(http.StatusMethodNotAllowed)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxWebhookBody))
+	body, status, err := provider.ReadBody(w, r, p.cfg.MaxWebhookBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return reply(http.StatusRequestEntityTooLarge)
-		}
-		return reply(http.StatusBadRequest)
+		return reply(status)
 	}
 	auth := r.Header.Get("Authorization")
 	if isVerification(body) {
@@ -96,8 +91,7 @@ func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify f
 }
 
 func (p *Provider) secretMatches(auth string) bool {
-	s := p.cfg.WebhookSecret
-	return s != "" && subtle.ConstantTimeCompare([]byte(auth), []byte(s)) == 1
+	return provider.SecretEqual(auth, p.cfg.WebhookSecret)
 }
 
 func isVerification(body []byte) bool {

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openhealthexchange/ohx"
@@ -18,31 +17,6 @@ import (
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/resilience"
 )
-
-// localLocker is the in-process ohx.Locker used when Config.Locker is nil.
-type localLocker struct {
-	mu    sync.Mutex
-	locks map[string]chan struct{}
-}
-
-func (l *localLocker) Lock(ctx context.Context, name string, _ time.Duration) (func(), error) {
-	l.mu.Lock()
-	if l.locks == nil {
-		l.locks = map[string]chan struct{}{}
-	}
-	ch := l.locks[name]
-	if ch == nil {
-		ch = make(chan struct{}, 1)
-		l.locks[name] = ch
-	}
-	l.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
 
 // Error codes the classifier puts in ohx.ProviderError.Code.
 const (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -77,7 +78,7 @@ func TestDocumentsDeduplicatedByID(t *testing.T) {
 	defer srv.Close()
 	st := store.NewMemory()
 	require.NoError(t, st.SaveToken(t.Context(), "l", ohx.Token{AccessToken: "a", RefreshToken: "r"}))
-	p, err := New(Config{ClientID: "id", ClientSecret: "s", APIBaseURL: srv.URL, Tokens: st})
+	p, err := New(Config{ClientID: "id", ClientSecret: "s", APIBaseURL: srv.URL, Common: provider.Common{Tokens: st}})
 	require.NoError(t, err)
 	w := ohx.Window{Start: utc("2024-10-09T00:00:00Z"), End: utc("2024-10-11T00:00:00Z")}
 	n := 0
@@ -107,4 +108,15 @@ func TestNewChecksConfig(t *testing.T) {
 	assert.Equal(t, MaxHeartRateSpan, p.cfg.HeartRateSpan, "lowered to Oura's limit")
 	assert.Equal(t, PortalTokenURL, p.oauth.Endpoint.TokenURL)
 	assert.Equal(t, DefaultWebhookDataTypes(), p.cfg.Webhook.DataTypes)
+
+	// The toolkit's defaults, with Oura's per-user limit.
+	assert.IsType(t, &provider.LocalLocker{}, p.cfg.Locker, "the toolkit's in-process locker")
+	assert.Equal(t, resilience.PerMinute(DefaultRequestsPerMinute), p.cfg.UserLimit)
+	assert.Equal(t, resilience.Limit{}, p.cfg.AppLimit, "Oura publishes no per-application limit")
+	assert.Equal(t, provider.DefaultTimeout, p.cfg.HTTPClient.Timeout)
+	unlimited, err := New(Config{ClientID: "i", ClientSecret: "s", Common: provider.Common{UserLimit: provider.NoLimit()}})
+	require.NoError(t, err)
+	assert.Equal(t, provider.NoLimit(), unlimited.cfg.UserLimit)
+	_, err = New(Config{ClientID: "i", ClientSecret: "s", Common: provider.Common{Timeout: -time.Second}})
+	assert.Error(t, err, "negative toolkit settings are refused")
 }

@@ -5,11 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/provider/providertest"
 	"github.com/openhealthexchange/ohx/resilience"
 )
@@ -23,7 +22,7 @@ func TestConformance(t *testing.T) {
 	breakers := resilience.NewBreakers(resilience.BreakersConfig{})
 	e := newEnv(t, ouratest.Config{PageSize: 2, HeartRatePageSize: 100, RateLimit: -1}, func(c *oura.Config) {
 		c.Breakers = breakers
-		c.UserLimit = resilience.Limit{Rate: rate.Inf}
+		c.UserLimit = provider.NoLimit()
 	})
 	// Failures are checked without in-call retries, so a Retry-After does
 	// not outlive the failure.

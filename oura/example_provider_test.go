@@ -10,6 +10,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -32,7 +33,7 @@ func Example() {
 	p, err := oura.New(oura.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(), RedirectURL: "https://ehr.example/oauth/oura/callback",
 		APIBaseURL: fake.URL(), AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(),
-		Tokens: tokens, Locker: tokens, Now: clock,
+		Common: provider.Common{Tokens: tokens, Locker: tokens, Now: clock},
 	})
 	if err != nil {
 		panic(err)

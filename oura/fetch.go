@@ -2,7 +2,6 @@ package oura
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"net/url"
@@ -178,13 +177,8 @@ func readAll[T any](ctx context.Context, p *Provider, link *ohx.Link, c *collect
 		}
 		return page.Next(), nil
 	})
-	switch {
-	case err == nil:
-		return out, nil
-	case errors.Is(err, provider.ErrTooManyPages):
-		return nil, &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindPermanent, Code: "too-many-pages", Err: err}
-	case errors.Is(err, provider.ErrPageLoop):
-		return nil, &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindTransient, Code: "page-loop", Err: err}
+	if err != nil {
+		return nil, provider.PagesError(Name, op, err)
 	}
-	return nil, err
+	return out, nil
 }

@@ -415,7 +415,7 @@ type synthetic struct {
 func TestSyntheticSignedDelivery(t *testing.T) {
 	fx := decodeFixture[synthetic](t, "webhook_delivery_signed_SYNTHETIC.json")
 	at := time.Unix(1728545400, 0).Add(30 * time.Second)
-	p, err := New(Config{ClientID: "id", ClientSecret: fx.ClientSecret, Now: func() time.Time { return at }})
+	p, err := New(Config{ClientID: "id", ClientSecret: fx.ClientSecret, Common: provider.Common{Now: func() time.Time { return at }}})
 	require.NoError(t, err)
 	h := http.Header{}
 	for k, v := range fx.Request.Headers {
@@ -438,7 +438,7 @@ func TestSyntheticSignedDelivery(t *testing.T) {
 	h2 := h.Clone()
 	h2.Set(TimestampHeader, "1728545401")
 	assert.ErrorIs(t, p.VerifySignature(h2, body), ErrBadSignature, "the timestamp is signed")
-	late, err := New(Config{ClientID: "id", ClientSecret: fx.ClientSecret, Now: func() time.Time { return at.Add(3 * time.Hour) }})
+	late, err := New(Config{ClientID: "id", ClientSecret: fx.ClientSecret, Common: provider.Common{Now: func() time.Time { return at.Add(3 * time.Hour) }}})
 	require.NoError(t, err)
 	assert.ErrorIs(t, late.VerifySignature(h, body), ErrStale)
 }

@@ -141,7 +141,7 @@ func FuzzWebhookHandler(f *testing.F) {
 	f.Add([]byte(`{}`), "x", true)
 	f.Add([]byte(fx.Request.Body), "1728545400000", true)
 	at := time.Unix(1728545400, 0)
-	p, err := New(Config{ClientID: "id", ClientSecret: fx.ClientSecret, Now: func() time.Time { return at }, Webhook: WebhookConfig{VerificationToken: "vt"}})
+	p, err := New(Config{ClientID: "id", ClientSecret: fx.ClientSecret, Common: provider.Common{Now: func() time.Time { return at }}, Webhook: WebhookConfig{VerificationToken: "vt"}})
 	if err != nil {
 		f.Fatal(err)
 	}

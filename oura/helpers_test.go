@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -29,7 +30,7 @@ func fixtureProvider(t *testing.T, routes map[string]string) (*Provider, func())
 	st := store.NewMemory()
 	require.NoError(t, st.SaveToken(t.Context(), "l", ohx.Token{AccessToken: "a", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}))
 	p, err := New(Config{ClientID: "id", ClientSecret: "secret", RedirectURL: "https://ehr.example/cb",
-		APIBaseURL: srv.URL, TokenURL: srv.URL + "/oauth/token", HTTPClient: srv.Client(), Tokens: st, Locker: st})
+		APIBaseURL: srv.URL, TokenURL: srv.URL + "/oauth/token", Common: provider.Common{HTTPClient: srv.Client(), Tokens: st, Locker: st}})
 	require.NoError(t, err)
 	return p, srv.Close
 }

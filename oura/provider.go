@@ -99,44 +99,19 @@ type Config struct {
 	// MaxPages bounds the pages of one read; 0 means DefaultMaxPages.
 	MaxPages int
 
-	// The fields below are the provider toolkit's, named and defaulted as
-	// in every ohx provider.
-
-	// Tokens keeps each link's token; required by every call made for a
-	// link (Fetch, Devices, Revoke).
-	Tokens ohx.TokenStore
-	// Locker serializes token refreshes per link across processes (Oura's
-	// refresh tokens are single-use); nil means a lock local to this
-	// Provider, enough for a single process.
-	Locker ohx.Locker
-	// HTTPClient sends the requests; nil means provider.NewHTTPClient().
-	HTTPClient *http.Client
-	// Timeout bounds one request; 0 means provider.DefaultTimeout.
-	// Subscription creation, which waits for Oura's verification call, has
-	// its own bound (WebhookConfig.CreateTimeout).
-	Timeout time.Duration
-	// Breakers is the registry the provider's breakers live in ("oura" for
-	// the data API, "oura-subscriptions" for webhook management); nil
-	// means a private one.
-	Breakers *resilience.Breakers
-	// Breaker configures the breakers when this provider creates them; the
-	// zero value means the toolkit's defaults.
-	Breaker resilience.BreakerSettings
-	// AppLimit limits the application's request rate over all users; zero
-	// means none (Oura publishes no per-application number).
-	AppLimit resilience.Limit
-	// UserLimit limits the request rate per user; zero means
-	// DefaultRequestsPerMinute. Use resilience.Limit{Rate: rate.Inf} for no
-	// limit.
-	UserLimit resilience.Limit
-	// Retry tunes retries of idempotent calls (reads, renewals, deletes).
-	Retry resilience.RetrySettings
-	// Logger receives logs without tokens or health values; nil means none.
-	Logger *zap.Logger
-	// Metrics receives measurements; nil means ohx.NopMetrics.
-	Metrics ohx.Metrics
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Common holds the settings every provider shares: the token store
+	// (required by every call made for a link: Fetch, Devices, Revoke), the
+	// refresh lock (Oura's refresh tokens are single use: share a locker
+	// across processes), the HTTP client, the breakers ("oura" for the data
+	// API, "oura-subscriptions" for webhook management), the logger, the
+	// metrics and the clock. Oura's defaults: UserLimit is
+	// DefaultRequestsPerMinute per minute for each user (a 429 pauses that
+	// user's calls); AppLimit is none, since Oura publishes no
+	// per-application number. Timeout bounds one data API attempt;
+	// subscription creation, which waits for Oura's verification call, has
+	// its own bound (WebhookConfig.CreateTimeout), and when HTTPClient is nil
+	// the subscription calls get a client of their own bounded by it.
+	provider.Common
 }
 
 // Provider reads Oura Ring data from the Oura API v2. It implements
@@ -204,22 +179,14 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MaxPages == 0 {
 		cfg.MaxPages = DefaultMaxPages
 	}
-	if cfg.UserLimit == (resilience.Limit{}) {
-		cfg.UserLimit = resilience.PerMinute(DefaultRequestsPerMinute)
+	defaults := provider.Defaults{
+		UserLimit: resilience.PerMinute(DefaultRequestsPerMinute), RateLimitScope: provider.ScopeUser,
+		MaxBodyBytes: maxResponse,
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = ohx.NopMetrics{}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = provider.NewHTTPClient()
-	}
+	// The OAuth client and the refresher need the HTTP client the defaults
+	// pick, so they are applied first.
+	ownHTTP := cfg.HTTPClient == nil
+	cfg.Common = cfg.WithDefaults(defaults)
 	p := &Provider{
 		cfg: cfg,
 		oauth: &oauth2.Config{
@@ -227,41 +194,33 @@ func New(cfg Config) (*Provider, error) {
 			Endpoint: oauth2.Endpoint{AuthURL: cfg.AuthURL, TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		},
 		api:     strings.TrimRight(cfg.APIBaseURL, "/"),
-		http:    hc,
+		http:    cfg.HTTPClient,
 		log:     cfg.Logger.Named(Name),
 		metrics: cfg.Metrics,
 		now:     cfg.Now,
 	}
-	var err error
-	p.client, err = provider.NewClient(provider.Config{
-		Provider: Name, HTTPClient: hc, Timeout: cfg.Timeout, MaxBodyBytes: maxResponse,
-		Classify: p.classify, Breakers: cfg.Breakers, BreakerName: Name, Breaker: cfg.Breaker,
-		AppLimit: cfg.AppLimit, UserLimit: cfg.UserLimit, RateLimitScope: provider.ScopeUser,
-		Retry: cfg.Retry, Logger: p.log, Metrics: cfg.Metrics,
-	})
+	defaults.Classify = p.classify
+	defaults.Refresher = provider.NewOAuth2Refresher(Name, p.oauth, cfg.HTTPClient)
+	kit, err := cfg.Build(Name, defaults)
 	if err != nil {
-		return nil, fmt.Errorf("oura: %w", err)
+		return nil, err
+	}
+	p.client, p.tokens = kit.Client, kit.Tokens
+	// Subscription calls have a breaker of their own (a stalled verification
+	// must not open the data API's) and the creation's longer bound.
+	subsHTTP := cfg.HTTPClient
+	if ownHTTP {
+		c := *cfg.HTTPClient
+		c.Timeout = cfg.Webhook.CreateTimeout
+		subsHTTP = &c
 	}
 	p.subs, err = provider.NewClient(provider.Config{
-		Provider: Name, HTTPClient: hc, Timeout: cfg.Webhook.CreateTimeout, MaxBodyBytes: 1 << 20,
+		Provider: Name, HTTPClient: subsHTTP, Timeout: cfg.Webhook.CreateTimeout, MaxBodyBytes: 1 << 20,
 		Classify: p.classify, Breakers: cfg.Breakers, BreakerName: Name + "-subscriptions", Breaker: cfg.Breaker,
 		Retry: cfg.Retry, Logger: p.log, Metrics: cfg.Metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oura: %w", err)
-	}
-	if cfg.Tokens != nil {
-		locker := cfg.Locker
-		if locker == nil {
-			locker = &localLocker{}
-		}
-		p.tokens, err = provider.NewTokens(provider.TokensConfig{
-			Provider: Name, Store: cfg.Tokens, Locker: locker,
-			Refresher: provider.NewOAuth2Refresher(Name, p.oauth, hc), Logger: p.log,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("oura: %w", err)
-		}
 	}
 	return p, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
 )
@@ -108,9 +109,11 @@ func newEnv(t *testing.T, fc ouratest.Config, mutate ...func(*oura.Config)) *env
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(), RedirectURL: "https://ehr.example/oauth/oura/callback",
 		APIBaseURL: fake.URL(), AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(),
 		Webhook: oura.WebhookConfig{CallbackURL: e.hook.URL + "/webhooks/oura", VerificationToken: verificationToken},
-		Tokens:  e.store, Locker: e.store, Metrics: e.m,
-		Retry: resilience.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
-		Now:   func() time.Time { return now },
+		Common: provider.Common{
+			Tokens: e.store, Locker: e.store, Metrics: e.m,
+			Retry: resilience.RetrySettings{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second},
+			Now:   func() time.Time { return now },
+		},
 	}
 	for _, f := range mutate {
 		f(&e.cfg)

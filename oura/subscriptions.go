@@ -129,6 +129,27 @@ func gone(err error) bool {
 	return errors.As(err, &pe) && (pe.HTTPStatus == http.StatusNotFound || pe.HTTPStatus == http.StatusForbidden)
 }
 
+// PolledTypes returns the offered data types that no subscribed webhook
+// announces: heart rate, which Oura has no webhook for, and the types of
+// any data type left out of WebhookConfig.DataTypes. Links that wait for
+// webhooks need these polled; ohx's server polls them hourly for realtime
+// links (server.PolledTypes).
+func (p *Provider) PolledTypes() []ohx.DataType {
+	announced := map[ohx.DataType]bool{}
+	for _, dt := range p.cfg.Webhook.DataTypes {
+		for _, t := range eventTypes(dt) {
+			announced[t] = true
+		}
+	}
+	var out []ohx.DataType
+	for _, t := range offered {
+		if !announced[t] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // SubscriptionReport says what EnsureSubscriptions did.
 type SubscriptionReport struct {
 	// Created, Renewed and Kept are the subscriptions of the callback URL

@@ -196,3 +196,15 @@ func TestSignedDeliveries(t *testing.T) {
 	assert.Equal(t, 3, e.m.webhooks[http.StatusNoContent])
 	assert.Equal(t, 4, e.m.webhooks[http.StatusUnauthorized])
 }
+
+func TestPolledTypesAreTheUnannouncedOnes(t *testing.T) {
+	e := newEnv(t, ouratest.Config{})
+	assert.Equal(t, []ohx.DataType{ohx.HeartRate}, e.p.PolledTypes(), "heart rate has no webhook")
+
+	narrow := newEnv(t, ouratest.Config{}, func(c *oura.Config) { c.Webhook.DataTypes = []string{"sleep"} })
+	polled := narrow.p.PolledTypes()
+	assert.Contains(t, polled, ohx.HeartRate)
+	assert.Contains(t, polled, ohx.Steps, "daily_activity is not subscribed")
+	assert.NotContains(t, polled, ohx.SleepSession)
+	assert.NotContains(t, polled, ohx.HRVRMSSD)
+}

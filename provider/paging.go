@@ -54,3 +54,19 @@ func Pages(ctx context.Context, maxPages int, page func(ctx context.Context, tok
 		token = next
 	}
 }
+
+// PagesError returns err, an error of Pages, as the *ohx.ProviderError of
+// provider's operation op when Pages gave up on the listing: ErrTooManyPages
+// as permanent with code "too-many-pages", ErrPageLoop as transient with
+// code "page-loop" (the wrapped error still matches both sentinels). Any
+// other error, such as the page function's own, is returned as it is, and
+// nil stays nil.
+func PagesError(provider, op string, err error) error {
+	switch {
+	case errors.Is(err, ErrTooManyPages):
+		return &ohx.ProviderError{Provider: provider, Op: op, Kind: ohx.KindPermanent, Code: "too-many-pages", Err: err}
+	case errors.Is(err, ErrPageLoop):
+		return &ohx.ProviderError{Provider: provider, Op: op, Kind: ohx.KindTransient, Code: "page-loop", Err: err}
+	}
+	return err
+}

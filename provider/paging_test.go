@@ -102,3 +102,31 @@ func TestChunks(t *testing.T) {
 	}
 	assert.Equal(t, 1, n, "stops when the consumer stops")
 }
+
+func TestPagesErrorNamesTheOperation(t *testing.T) {
+	boom := errors.New("boom")
+	assert.NoError(t, provider.PagesError("acme", "items.list", nil))
+	assert.Same(t, boom, provider.PagesError("acme", "items.list", boom), "the page function's errors pass unchanged")
+
+	tooMany := provider.Pages(t.Context(), 2, func(_ context.Context, token string) (string, error) { return token + "x", nil })
+	loop := provider.Pages(t.Context(), 0, func(context.Context, string) (string, error) { return "same", nil })
+	for _, tc := range []struct {
+		err  error
+		kind ohx.ErrorKind
+		code string
+		is   error
+	}{
+		{tooMany, ohx.KindPermanent, "too-many-pages", provider.ErrTooManyPages},
+		{loop, ohx.KindTransient, "page-loop", provider.ErrPageLoop},
+	} {
+		err := provider.PagesError("acme", "items.list", tc.err)
+		var pe *ohx.ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "acme", pe.Provider)
+		assert.Equal(t, "items.list", pe.Op)
+		assert.Equal(t, tc.kind, pe.Kind)
+		assert.Equal(t, tc.code, pe.Code)
+		assert.ErrorIs(t, err, tc.is)
+		assert.Equal(t, tc.kind, ohx.KindOf(err))
+	}
+}

@@ -38,10 +38,12 @@
 //
 // [Server.RunScheduler] runs a queue.Scheduler (with an injectable
 // queue.Clock) of three entries: polled incremental syncs of hourly and
-// daily links when ohx.PollDue says they are due, the nightly reconciliation
-// of realtime links, and the daily re-ensure of webhook subscriptions.
-// [Server.SchedulerEntries] hands the entries to an application that runs
-// its own scheduler. The scheduler lists links, so Config.Store is a [Store]:
+// daily links when ohx.PollDue says they are due (and, hourly, the types no
+// webhook announces of the realtime links of a provider that names them:
+// [PolledTypes], Oura's heart rate), the nightly reconciliation of realtime
+// links, and the daily re-ensure of webhook subscriptions, plus the
+// application's own SchedulerConfig.Entries. [Server.SchedulerEntries] hands
+// the server's entries to an application that runs its own scheduler. The scheduler lists links, so Config.Store is a [Store]:
 // an ohx.Store that is also a store.LinkLister.
 //
 // # Without a provider

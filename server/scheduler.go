@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,19 @@ type SchedulerConfig struct {
 	// Clock tells the time and waits; nil means the system clock. Tests pass
 	// a queuetest.Clock.
 	Clock queue.Clock
+	// Entries are more entries for RunScheduler to run beside the server's
+	// (an application's own periodic work, such as ohxd's renewal of Oura's
+	// webhook subscriptions). SchedulerEntries leaves them out.
+	Entries []queue.Entry
+}
+
+// PolledTypes is implemented by a provider whose webhooks do not announce
+// every data type it offers (Oura has no heart-rate webhook). The server's
+// "poll" entry polls those types of its realtime links hourly, as it polls
+// an hourly link, so they do not wait for the nightly reconciliation.
+type PolledTypes interface {
+	// PolledTypes returns the data types no webhook announces.
+	PolledTypes() []ohx.DataType
 }
 
 // linkPage is how many links one listing call of the scheduler reads.
@@ -38,8 +52,11 @@ const linkPage = 500
 // entries and these (RunScheduler runs them alone):
 //
 //   - "poll", every PollEvery: an incremental sync of each active hourly or
-//     daily link that ohx.PollDue says is due. The time of the last poll of
-//     each link is kept in memory, so after a restart every polled link is
+//     daily link that ohx.PollDue says is due, and of the PolledTypes of
+//     each active realtime link whose provider has some (consented types
+//     only, due as an hourly link is, from the first new UTC hour after the
+//     scheduler first saw the link). The time of the last poll of each link
+//     is kept in memory, so after a restart every hourly and daily link is
 //     due once.
 //   - "nightly", on Nightly: a reconciliation sync of each active realtime
 //     link (re-reading the last days catches lost webhooks).
@@ -88,6 +105,7 @@ func (s *Server) RunScheduler(ctx context.Context, cfg SchedulerConfig) error {
 	if err != nil {
 		return err
 	}
+	entries = append(entries, cfg.Entries...)
 	sched, err := queue.NewScheduler(s.cfg.Queue, entries, queue.SchedulerConfig{Clock: cfg.Clock, Logger: s.cfg.Logger})
 	if err != nil {
 		return err
@@ -118,17 +136,45 @@ func (p *poller) due(ctx context.Context, _ time.Time) ([]ohx.Job, error) {
 	last := make(map[string]time.Time, len(p.last))
 	var jobs []ohx.Job
 	for _, l := range links {
+		var types []ohx.DataType // all of the link's
 		if l.Frequency.PollInterval() == 0 {
-			continue
+			if types = p.s.polledTypes(l); len(types) == 0 {
+				continue
+			}
+			if _, seen := p.last[l.ID]; !seen {
+				// A realtime link had these types read by its initial
+				// sync or its nightly reconciliation: polling starts with
+				// the next hour, so a restart does not poll every
+				// realtime link at once.
+				last[l.ID] = at
+				continue
+			}
+			l.Frequency = ohx.SyncHourly
 		}
 		last[l.ID] = p.last[l.ID]
 		if ohx.PollDue(l, p.last[l.ID], at) {
 			last[l.ID] = at
-			jobs = append(jobs, ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerIncremental})
+			jobs = append(jobs, ohx.Job{LinkID: l.ID, Trigger: ohx.TriggerIncremental, DataTypes: types})
 		}
 	}
 	p.last = last
 	return jobs, nil
+}
+
+// polledTypes returns the types of realtime link l that its provider's
+// webhooks never announce (PolledTypes) and the link consents to.
+func (s *Server) polledTypes(l ohx.Link) []ohx.DataType {
+	pt, ok := s.providers[l.Provider].(PolledTypes)
+	if !ok {
+		return nil
+	}
+	var out []ohx.DataType
+	for _, t := range pt.PolledTypes() {
+		if l.Consents(t) && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // reconciliations returns a reconciliation job for every active realtime

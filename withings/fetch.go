@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // dayChunk is the span of one Fetch step when a requested type needs a
@@ -65,12 +66,7 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 		loc := link.Location()
 		var buf []ohx.Sample
 		step := p.chunkSize(want)
-		for cs := w.Start; cs.Before(w.End); cs = cs.Add(step) {
-			ce := cs.Add(step)
-			if ce.After(w.End) {
-				ce = w.End
-			}
-			chunk := ohx.Window{Start: cs, End: ce}
+		for chunk := range provider.Chunks(w, step) {
 			var err error
 			buf, err = p.fetchChunk(ctx, link, want, chunk, loc, buf[:0])
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // expiryMargin is how long before its expiry an access token is refreshed.
@@ -70,7 +71,7 @@ func (p *Provider) Exchange(ctx context.Context, code, _ string, link *ohx.Link)
 			var body deviceBody
 			form := url.Values{"action": {"getdevice"}}
 			raw, err := p.post(ctx, request{op: "getdevice", path: "/v2/user", form: form,
-				creds: staticToken(tok), user: userID, idempotent: true})
+				creds: provider.FreshToken(Name, tok.AccessToken), user: userID, idempotent: true})
 			if err == nil && decode("getdevice", raw, &body) == nil {
 				for _, d := range body.Devices {
 					if d.Timezone != "" && location(d.Timezone, nil) != nil {
@@ -84,16 +85,6 @@ func (p *Provider) Exchange(ctx context.Context, code, _ string, link *ohx.Link)
 		}
 	}
 	return tok, nil
-}
-
-// staticToken is the credentials of a token just obtained, before it is
-// stored: it cannot be refreshed.
-type staticToken ohx.Token
-
-func (t staticToken) Token(context.Context) (ohx.Token, error) { return ohx.Token(t), nil }
-
-func (t staticToken) ForceRefresh(context.Context, string) (ohx.Token, error) {
-	return ohx.Token{}, &ohx.ProviderError{Provider: Name, Op: "token", Kind: ohx.KindAuth, Err: errors.New("fresh token rejected")}
 }
 
 func containsScope(scopes []string, s string) bool {

@@ -2,10 +2,8 @@ package withings
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/provider"
 )
 
 // DefaultWebhookMaxBody bounds a notification body; real ones are under 200
@@ -208,16 +207,13 @@ func (p *Provider) WebhookHandler(notify func(context.Context, ohx.Notification)
 }
 
 func (h *webhook) authorized(r *http.Request) bool {
-	if len(h.secret) == 0 {
-		return false
-	}
 	path := strings.TrimRight(r.URL.Path, "/")
 	got := path[strings.LastIndexByte(path, '/')+1:]
-	ok := subtle.ConstantTimeCompare([]byte(got), h.secret) == 1
+	ok := provider.SecretEqual(got, string(h.secret)) // false for an empty secret
 	q := r.URL.Query()
 	for _, k := range [...]string{"secret", "token"} {
 		if v := q.Get(k); v != "" {
-			ok = subtle.ConstantTimeCompare([]byte(v), h.secret) == 1 || ok
+			ok = provider.SecretEqual(v, string(h.secret)) || ok
 		}
 	}
 	return ok
@@ -264,13 +260,9 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("Allow", "HEAD, GET, POST")
 		return h.reply(w, http.StatusMethodNotAllowed)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, status, err := provider.ReadBody(w, r, h.maxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return h.reply(w, http.StatusRequestEntityTooLarge)
-		}
-		return h.reply(w, http.StatusBadRequest)
+		return h.reply(w, status)
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		return h.reply(w, http.StatusUnsupportedMediaType)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit"
+	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/withings"
@@ -35,6 +36,8 @@ type config struct {
 	GoogleClientID, GoogleClientSecret, GoogleWebhookSecret string
 	GoogleHealthAPIURL, GoogleAuthURL, GoogleTokenURL       string
 	GoogleRevokeURL, GoogleKeysetURL                        string
+
+	Oura ouraConfig // oura.go
 
 	FHIRURL, FHIRBearerToken, FHIRTokenURL             string
 	FHIRClientID, FHIRClientSecret, FHIRPrivateKeyFile string
@@ -113,6 +116,25 @@ var envVars = []envVar{
 		httpURL(func(c *config) *string { return &c.GoogleRevokeURL })},
 	{"OHX_GOOGLE_WEBHOOK_KEYSET_URL", "https://www.gstatic.com/googlehealthapi/webhooks/webhooks_public_keyset.json", "", "public keyset verifying Google Health webhook signatures",
 		httpURL(func(c *config) *string { return &c.GoogleKeysetURL })},
+
+	{"OHX_OURA_CLIENT_ID", "", "", "Oura application client id; setting it enables the `oura` provider (Oura Ring via the Oura API v2)",
+		func(c *config, v string) error { c.Oura.ClientID = v; return nil }},
+	{"OHX_OURA_CLIENT_SECRET", "", "", "Oura application client secret; it also verifies the signature of Oura's webhook deliveries",
+		func(c *config, v string) error { c.Oura.ClientSecret = v; return nil }},
+	{"OHX_OURA_WEBHOOK_TOKEN", "", "", "verification token Oura sends back to `{OHX_PUBLIC_URL}/webhooks/oura` when ohxd creates a webhook subscription (required when Oura is enabled, at least 16 characters)",
+		func(c *config, v string) error { c.Oura.WebhookToken = v; return nil }},
+	{"OHX_OURA_MANAGE_SUBSCRIPTIONS", "true", "", "`true`: ohxd creates and renews the Oura application's webhook subscriptions to `{OHX_PUBLIC_URL}/webhooks/oura` at start-up and daily; `false`: the operator manages them (say, when another deployment shares the Oura application)",
+		setOuraManage},
+	{"OHX_OURA_REQUESTS_PER_MINUTE", strconv.Itoa(oura.DefaultRequestsPerMinute), "", "requests per minute per Oura user (Oura's FAQ: 5,000 per 5 minutes)",
+		intIn(func(c *config) *int { return &c.Oura.PerMinute }, 1, 1_000_000)},
+	{"OHX_OURA_API_URL", oura.DefaultAPIBaseURL, "", "Oura API base URL",
+		httpURL(func(c *config) *string { return &c.Oura.APIURL })},
+	{"OHX_OURA_AUTH_URL", oura.DefaultAuthURL, "", "Oura authorize endpoint",
+		httpURL(func(c *config) *string { return &c.Oura.AuthURL })},
+	{"OHX_OURA_TOKEN_URL", oura.DefaultTokenURL, "", "Oura token endpoint (applications of Oura's newer developer portal may need `" + oura.PortalTokenURL + "`)",
+		httpURL(func(c *config) *string { return &c.Oura.TokenURL })},
+	{"OHX_OURA_REVOKE_URL", oura.DefaultRevokeURL, "", "Oura revoke endpoint",
+		httpURL(func(c *config) *string { return &c.Oura.RevokeURL })},
 
 	{"OHX_FHIR_URL", "", "", "FHIR R5 base URL; setting it switches the destination from NDJSON files to the server",
 		httpURL(func(c *config) *string { return &c.FHIRURL })},
@@ -202,6 +224,7 @@ func (c *config) check() []error {
 			bad("OHX_GOOGLE_WEBHOOK_SECRET", "required when the fitbit provider is enabled, at least 16 characters")
 		}
 	}
+	errs = append(errs, c.checkOura()...)
 	if c.FHIRURL != "" && c.FHIRTokenURL != "" && c.FHIRClientID == "" {
 		bad("OHX_FHIR_CLIENT_ID", "required with OHX_FHIR_TOKEN_URL")
 	}

@@ -34,6 +34,7 @@ import (
 type demoPatient struct {
 	patient  string
 	provider string
+	timeZone string // the link's, for a provider that reports none (Oura)
 	linkID   string
 }
 
@@ -58,6 +59,7 @@ type demo struct {
 	dataDir string
 	apiKey  string
 	gsecret string
+	oura    demoOura // demo_oura.go
 	app     *app
 	stop    func() // stops the daemon and waits for it
 
@@ -70,11 +72,12 @@ type demo struct {
 const demoWithingsUser = 1001
 
 // runDemo runs the daemon's real wiring against in-process fakes of the
-// Withings cloud, the Google Health API and a FHIR R5 server: no network, no
-// services. It links one patient per provider through the daemon's HTTP API
-// and OAuth callback, runs the device and initial syncs, sends one webhook
-// per provider, lets the push syncs run, and writes what the FHIR server
-// holds to -out as NDJSON, one file per resource type.
+// Withings cloud, the Google Health API, the Oura cloud and a FHIR R5
+// server: no network, no services. It links one patient per provider
+// through the daemon's HTTP API and OAuth callback, runs the device and
+// initial syncs, sends one webhook per provider (Oura's signed, to the
+// subscriptions the daemon created), lets the push syncs run, and writes
+// what the FHIR server holds to -out as NDJSON, one file per resource type.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags, err := parseDemoFlags(args, stderr)
 	if err != nil {
@@ -138,8 +141,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 // and the output, is the same on every run.
 func (d *demo) fixed() time.Time { return d.flags.base }
 
-// startFakes starts the Withings and Google Health fakes with one user each,
-// and the FHIR server.
+// startFakes starts the Withings, Google Health and Oura fakes with one user
+// each, and the FHIR server.
 func (d *demo) startFakes() (err error) {
 	d.wfake = withingstest.NewServer(withingstest.Config{Now: d.fixed})
 	d.wfake.AddUser(withingstest.User{ID: demoWithingsUser, TimeZone: "Europe/Berlin"})
@@ -148,6 +151,9 @@ func (d *demo) startFakes() (err error) {
 		return err
 	}
 	if d.guser, err = d.gfake.AddUser(fitbittest.User{HealthUserID: "demo-health-user-1", LegacyUserID: "2E4RVC", TimeZone: "America/New_York"}); err != nil {
+		return err
+	}
+	if err = d.startOuraFake(); err != nil {
 		return err
 	}
 	d.fhir = fhirtest.NewServer()
@@ -174,16 +180,17 @@ func (d *demo) close() {
 	if d.wfake != nil {
 		d.wfake.Close()
 	}
+	d.closeOura()
 }
 
-// env is the daemon's configuration: both providers on their fakes, the FHIR
+// env is the daemon's configuration: the providers on their fakes, the FHIR
 // server, fresh secrets, a temporary data directory.
 func (d *demo) env(dataDir string) (map[string]string, error) {
 	key, err := seal.GenerateKey("demo")
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{
+	env := map[string]string{
 		"OHX_ADDR": d.ln.Addr().String(), "OHX_DATA_DIR": dataDir, "OHX_API_KEYS": d.apiKey,
 		"OHX_SECRET_KEYS": key.Encode(), "OHX_PUBLIC_URL": d.url, "OHX_REDIRECT_ALLOWLIST": d.url + "/demo/",
 		"OHX_WITHINGS_CLIENT_ID": d.wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": d.wfake.ClientSecret(),
@@ -195,7 +202,9 @@ func (d *demo) env(dataDir string) (map[string]string, error) {
 		"OHX_FHIR_URL": d.fhir.URL, "OHX_AGGREGATION": d.flags.aggregation, "OHX_INITIAL_DAYS": fmt.Sprint(d.flags.days),
 		"OHX_LOG_LEVEL": "info", "OHX_WORKERS": "4", "OHX_WITHINGS_REQUESTS_PER_MINUTE": "6000",
 		"OHX_GOOGLE_REQUESTS_PER_MINUTE": "6000",
-	}, nil
+	}
+	d.ouraEnv(env)
+	return env, nil
 }
 
 // startDaemon wires the daemon on a loopback listener and a temporary data
@@ -244,7 +253,8 @@ func (d *demo) wire(ctx context.Context, stderr io.Writer) (*app, error) {
 	if d.flags.verbose {
 		logOut = stderr
 	}
-	return wire(ctx, cfg, wireOptions{logOut: logOut, now: d.fixed, debounce: 300 * time.Millisecond, onSync: d.onSync})
+	return wire(ctx, cfg, wireOptions{logOut: logOut, now: d.fixed, debounce: 300 * time.Millisecond, onSync: d.onSync,
+		schedule: stoppedClock{d.fixed}})
 }
 
 // onSync keeps each sync's report and failure.
@@ -273,6 +283,7 @@ func (d *demo) linkPatients(ctx context.Context) ([]*demoPatient, error) {
 	patients := []*demoPatient{
 		{patient: "Patient/demo-withings-1", provider: withings.Name},
 		{patient: "Patient/demo-fitbit-1", provider: "fitbit"},
+		demoOuraPatient(),
 	}
 	for _, p := range patients {
 		var err error
@@ -296,6 +307,9 @@ func (d *demo) sendWebhooks(ctx context.Context) error {
 		Start: base.Add(-3 * time.Hour), End: base.Add(-time.Hour)}); err != nil {
 		return fmt.Errorf("fitbit webhook: %w", err)
 	}
+	if err := d.sendOuraWebhook(ctx); err != nil {
+		return err
+	}
 	time.Sleep(400 * time.Millisecond) // let the debounced push jobs become due
 	return waitIdle(ctx, d.app)
 }
@@ -309,7 +323,7 @@ func randomHex(n int) string {
 // demoLink creates a link through the API and plays the patient's browser
 // through the provider's consent page and the daemon's OAuth callback.
 func demoLink(ctx context.Context, publicURL, apiKey string, p *demoPatient) (string, error) {
-	body, _ := json.Marshal(map[string]string{"provider": p.provider, "patient": p.patient,
+	body, _ := json.Marshal(map[string]string{"provider": p.provider, "patient": p.patient, "time_zone": p.timeZone,
 		"success_url": publicURL + "/demo/linked", "error_url": publicURL + "/demo/failed"})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, publicURL+"/v1/links", strings.NewReader(string(body)))
 	if err != nil {

@@ -41,7 +41,9 @@ func TestDemoOutputValidatesAndIsIdempotent(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"demo", "-out", dir, "-days", "1", "-until", "2026-11-20T00:00:00Z"}, &stdout, &stderr), stderr.String())
 	assert.Contains(t, stdout.String(), "Patient/demo-withings-1")
 	assert.Contains(t, stdout.String(), "Patient/demo-fitbit-1")
+	assert.Contains(t, stdout.String(), "Patient/demo-oura-1")
 	first := readLines(t, dir)
+	assertOuraOutput(t, first)
 	require.Contains(t, first, "Observation.ndjson")
 	for _, want := range []string{"Device.ndjson", "DeviceAssociation.ndjson", "DiagnosticReport.ndjson", "Provenance.ndjson"} {
 		assert.Contains(t, first, want)

@@ -29,8 +29,15 @@ func (a *app) newProviders(opt wireOptions) ([]ohx.Provider, error) {
 		}
 		out = append(out, p)
 	}
+	if a.cfg.Oura.ClientID != "" {
+		p, err := a.newOura(opt) // oura.go
+		if err != nil {
+			return nil, fmt.Errorf("oura: %w", err)
+		}
+		out = append(out, p)
+	}
 	if len(out) == 0 {
-		a.log.Warn("no provider is configured: set OHX_WITHINGS_CLIENT_ID and/or OHX_GOOGLE_CLIENT_ID; " +
+		a.log.Warn("no provider is configured: set OHX_WITHINGS_CLIENT_ID, OHX_GOOGLE_CLIENT_ID and/or OHX_OURA_CLIENT_ID; " +
 			"the API and health endpoints answer, but nothing can be linked or synced")
 	}
 	return out, nil

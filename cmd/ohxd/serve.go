@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/server"
 )
 
@@ -68,6 +69,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
+	subs := a.newSubscriptionKeeper() // oura.go
 	wg.Go(func() {
 		var err error
 		if a.cfg.TLSCertFile != "" {
@@ -79,8 +81,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 			errs <- fmt.Errorf("http: %w", err)
 		}
 	})
+	if api {
+		subs.ensureOnStart(ctx, &wg) // the listener is open: Oura's verification calls queue until Serve takes them
+	}
 	if workers {
-		a.runWorkers(ctx, &wg, errs)
+		a.runWorkers(ctx, &wg, errs, subs.entries())
 	}
 	var runErr error
 	select {
@@ -113,16 +118,16 @@ func (a *app) httpServer(api bool) *http.Server {
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 }
 
-// runWorkers starts the workers and the scheduler on wg; their failures go
-// to errs.
-func (a *app) runWorkers(ctx context.Context, wg *sync.WaitGroup, errs chan<- error) {
+// runWorkers starts the workers and the scheduler (with the daemon's own
+// entries besides the server's) on wg; their failures go to errs.
+func (a *app) runWorkers(ctx context.Context, wg *sync.WaitGroup, errs chan<- error, entries []queue.Entry) {
 	wg.Go(func() {
 		if err := a.server.RunWorkers(ctx); err != nil && ctx.Err() == nil {
 			errs <- fmt.Errorf("workers: %w", err)
 		}
 	})
 	wg.Go(func() {
-		if err := a.server.RunScheduler(ctx, server.SchedulerConfig{Nightly: a.cfg.Nightly}); err != nil && ctx.Err() == nil {
+		if err := a.server.RunScheduler(ctx, server.SchedulerConfig{Nightly: a.cfg.Nightly, Entries: entries, Clock: a.schedule}); err != nil && ctx.Err() == nil {
 			errs <- fmt.Errorf("scheduler: %w", err)
 		}
 	})

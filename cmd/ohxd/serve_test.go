@@ -74,7 +74,7 @@ func TestServeWithoutProvider(t *testing.T) {
 	require.NoError(t, <-done)
 	text := logs.String()
 	assert.Contains(t, text, `{"level":"warn",`)
-	assert.Regexp(t, `"level":"warn".*"msg":"no provider is configured: set OHX_WITHINGS_CLIENT_ID and/or OHX_GOOGLE_CLIENT_ID`, text)
+	assert.Regexp(t, `"level":"warn".*"msg":"no provider is configured: set OHX_WITHINGS_CLIENT_ID, OHX_GOOGLE_CLIENT_ID and/or OHX_OURA_CLIENT_ID`, text)
 	assert.Regexp(t, `"level":"warn".*"msg":"no provider is configured: no workers and no scheduler run"`, text)
 	assert.Contains(t, text, `"workers":false`)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/metrics/prom"
 	"github.com/openhealthexchange/ohx/publish"
+	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store/seal"
@@ -48,6 +49,7 @@ type app struct {
 	fhir      *publish.FHIR // nil with NDJSON
 	engine    *ohx.Engine   // nil without providers
 	server    *server.Server
+	schedule  queue.Clock // the scheduler's clock; nil means the system's
 	closers   []func() error
 }
 
@@ -60,6 +62,7 @@ type wireOptions struct {
 	clientNow  func() time.Time // providers' clock (token expiry); nil means now
 	onSync     func(ohx.Job, *ohx.Report, error)
 	fhirRetry  resilience.RetrySettings // FHIR publisher's retries; zero means publish's defaults
+	schedule   queue.Clock              // the scheduler's clock; nil means the system's
 }
 
 // withDefaults fills the options the configuration decides.
@@ -79,7 +82,7 @@ func (o wireOptions) withDefaults(cfg *config) wireOptions {
 // wire builds every part of the daemon. On error, what was opened is closed.
 func wire(ctx context.Context, cfg *config, opt wireOptions) (*app, error) {
 	opt = opt.withDefaults(cfg)
-	a := &app{cfg: cfg}
+	a := &app{cfg: cfg, schedule: opt.schedule}
 	if err := a.build(ctx, opt); err != nil {
 		a.close()
 		return nil, err
