@@ -28,6 +28,7 @@ import (
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
+	"github.com/openhealthexchange/ohx/server/connecttest"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -294,7 +295,7 @@ func (e *env) saveLink(t *testing.T, types ...ohx.DataType) string {
 }
 
 // linkViaAPI links the fake's user through the daemon's OAuth flow (API →
-// consent page of the fake → callback) and returns the link id. The callback
+// connect page → consent page of the fake → callback) and returns the link id. The callback
 // queues a device sync and an initial sync.
 func (e *env) linkViaAPI(t *testing.T, types ...ohx.DataType) string {
 	t.Helper()
@@ -307,17 +308,9 @@ func (e *env) linkViaAPI(t *testing.T, types ...ohx.DataType) string {
 		"success_url": successURL, "error_url": errorURL,
 	}, &created)
 	require.Equal(t, http.StatusCreated, status)
-	resp, err := noRedirect.Get(created.AuthorizeURL)
+	landing, err := connecttest.New(noRedirect).Connect(t.Context(), created.AuthorizeURL)
 	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	callback := resp.Header.Get("Location")
-	require.True(t, strings.HasPrefix(callback, e.http.URL+"/oauth/fitbit/callback"), "consent redirects to the callback")
-	resp, err = noRedirect.Get(callback)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), successURL), "callback redirects to success, got %q", resp.Header.Get("Location"))
+	require.True(t, strings.HasPrefix(landing, successURL), "callback redirects to success, got %q", landing)
 	return created.ID
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/queue"
+	"github.com/openhealthexchange/ohx/server/connecttest"
 )
 
 // Hostile input through the whole HTTP surface the daemon mounts. Redirect
@@ -128,30 +129,31 @@ func TestOAuthStateCannotBeReplayedOrMoved(t *testing.T) {
 	}
 	require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": "Patient/a",
 		"success_url": successURL, "error_url": errorURL}, &created))
-	resp, err := noRedirect.Get(created.AuthorizeURL)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	callback, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
+	patient := connecttest.New(noRedirect)
+	callback := callbackOf(t, patient, created.AuthorizeURL)
 	state := callback.Query().Get("state")
 
 	// The state of this link on another provider's callback path.
 	moved := *callback
 	moved.Path = "/oauth/withings/callback"
-	resp, err = noRedirect.Get(moved.String())
+	resp, _, err := patient.Get(t.Context(), moved.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	assert.NotEqual(t, successURL, resp.Header.Get("Location"), "a state is bound to its provider")
 
+	// Another browser (a forwarded callback URL) cannot use it, and does
+	// not burn it.
+	resp, _, err = connecttest.New(noRedirect).Get(t.Context(), callback.String())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a foreign browser is refused")
+
 	// The first use links; a replay of the same callback does not link again.
-	resp, err = noRedirect.Get(callback.String())
+	resp, _, err = patient.Get(t.Context(), callback.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
-	resp, err = noRedirect.Get(callback.String())
+	resp, _, err = patient.Get(t.Context(), callback.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	assert.False(t, strings.HasPrefix(resp.Header.Get("Location"), successURL), "a used state is refused: %s", resp.Header.Get("Location"))
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
 
 	// A second link's consent cannot be completed with the first link's state
 	// and a code issued for the second flow: the state names the link.
@@ -161,19 +163,30 @@ func TestOAuthStateCannotBeReplayedOrMoved(t *testing.T) {
 	}
 	require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": "Patient/b",
 		"success_url": successURL, "error_url": errorURL}, &second))
-	resp, err = noRedirect.Get(second.AuthorizeURL)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	cb2, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
+	cb2 := callbackOf(t, patient, second.AuthorizeURL)
 	q := cb2.Query()
 	q.Set("state", state)
 	cb2.RawQuery = q.Encode()
-	resp, err = noRedirect.Get(cb2.String())
+	resp, _, err = patient.Get(t.Context(), cb2.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	assert.False(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
-	assert.Equal(t, "pending", e.linkStatus(t, second.ID)["status"], "the second link stays pending")
+}
+
+// callbackOf opens a connect page in the browser, sends its form, and
+// returns the callback URL the fake provider redirects to (not requested).
+func callbackOf(t *testing.T, b *connecttest.Browser, page string) *url.URL {
+	t.Helper()
+	p, err := b.Open(t.Context(), page)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, p.Status)
+	authURL, err := b.Continue(t.Context(), p)
+	require.NoError(t, err)
+	resp, _, err := b.Get(t.Context(), authURL)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	callback, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	return callback
 }
 
 // TestSecretsAreComparedInConstantTime checks the source: API keys and

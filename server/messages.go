@@ -3,8 +3,8 @@ package server
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -24,33 +24,33 @@ type Messages map[string]string
 // which a caller may change to start a translation.
 func DefaultMessages() Messages {
 	m := Messages{
-		"lang":                   "en",
-		"org.default":            "Your care provider",
-		"connect.title":          "Connect your {provider} account",
-		"connect.lead":           "{org} asks to receive health data from your {provider} account, to add it to your health record.",
-		"connect.types":          "These kinds of data will be shared:",
-		"connect.how":            "Next you sign in at {provider} and agree there. {org} receives only the kinds of data listed here. You can disconnect at any time, at {provider} or by asking {org}.",
-		"connect.button":         "Continue to {provider}",
-		"connect.once":           "This page works once, and only in this browser. Please do not forward it.",
-		"gone.title":             "This link no longer works",
-		"gone.body":              "It was already opened, or it has expired. Please ask {org} for a new link.",
-		"notfound.title":         "This link is not valid",
-		"notfound.body":          "Please check that you opened the whole link, or ask {org} for a new one.",
-		"browser.title":          "Please finish in the browser you started in",
-		"browser.body":           "This connection was started in another browser, or the link was opened elsewhere first. Go back to the browser where you opened the link, or ask {org} for a new link.",
-		"used.title":             "This connection was already completed",
-		"used.body":              "There is nothing more to do here. If you did not complete it yourself, please tell {org}.",
-		"invalid.title":          "This request is not valid",
-		"invalid.body":           "The page you came from sent something ohx cannot use. Please ask {org} for a new link.",
-		"error.title":            "Something went wrong",
-		"error.body":             "Please try again later, or ask {org} for a new link.",
-		"done.title":             "Your {provider} account is connected",
-		"done.body":              "You can close this window.",
-		"failed.title":           "Your {provider} account was not connected",
-		"failed.body":            "You can close this window and ask {org} for a new link if you want to try again.",
-		"provider.withings":      "Withings",
-		"provider.fitbit":        "Fitbit (Google)",
-		"provider.oura":          "Oura",
+		"lang":              "en",
+		"org.default":       "Your care provider",
+		"connect.title":     "Connect your {provider} account",
+		"connect.lead":      "{org} asks to receive health data from your {provider} account, to add it to your health record.",
+		"connect.types":     "These kinds of data will be shared:",
+		"connect.how":       "Next you sign in at {provider} and agree there. {org} receives only the kinds of data listed here. You can disconnect at any time, at {provider} or by asking {org}.",
+		"connect.button":    "Continue to {provider}",
+		"connect.once":      "This page works once, and only in this browser. Please do not forward it.",
+		"gone.title":        "This link no longer works",
+		"gone.body":         "It was already opened, or it has expired. Please ask {org} for a new link.",
+		"notfound.title":    "This link is not valid",
+		"notfound.body":     "Please check that you opened the whole link, or ask {org} for a new one.",
+		"browser.title":     "Please finish in the browser you started in",
+		"browser.body":      "This connection was started in another browser, or the link was opened elsewhere first. Go back to the browser where you opened the link, or ask {org} for a new link.",
+		"used.title":        "This connection was already completed",
+		"used.body":         "There is nothing more to do here. If you did not complete it yourself, please tell {org}.",
+		"invalid.title":     "This request is not valid",
+		"invalid.body":      "The page you came from sent something ohx cannot use. Please ask {org} for a new link.",
+		"error.title":       "Something went wrong",
+		"error.body":        "Please try again later, or ask {org} for a new link.",
+		"done.title":        "Your {provider} account is connected",
+		"done.body":         "You can close this window.",
+		"failed.title":      "Your {provider} account was not connected",
+		"failed.body":       "You can close this window and ask {org} for a new link if you want to try again.",
+		"provider.withings": "Withings",
+		"provider.fitbit":   "Fitbit (Google)",
+		"provider.oura":     "Oura",
 	}
 	for _, c := range ohx.DataTypes() {
 		m["type."+string(c.Type)] = plainTypes[c.Type]
