@@ -5,7 +5,7 @@ import (
 	"errors"
 )
 
-// StateCancelled: the job was cancelled (DELETE /v1/jobs/{id}) before it
+// StateCancelled is the state of a job that was cancelled (DELETE /v1/jobs/{id}) before it
 // finished; it does not run again.
 const StateCancelled State = "cancelled"
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,8 +97,10 @@ func TestConnectFlowInChromium(t *testing.T) {
 	fake.ApproveAs(4711)
 
 	site := &ehrSite{}
-	var mux http.Handler = http.NotFoundHandler()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, r) }))
+	// The site's handler is set once ohx knows its public URL (the test
+	// server's address).
+	var mux atomic.Pointer[http.Handler]
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*mux.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
 	st := store.NewMemory()
 	wp, err := withings.New(withings.Config{ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
@@ -113,7 +116,8 @@ func TestConnectFlowInChromium(t *testing.T) {
 		PublicURL: hs.URL + "/ohx", StateKey: []byte(strings.Repeat("k", 32)), APIKeys: []string{apiKey},
 		RedirectAllowlist: []string{hs.URL + "/ehr/"}, OrganizationName: "Riverside Cardiology Clinic"})
 	require.NoError(t, err)
-	mux = site.handler(srv.Handler())
+	h := site.handler(srv.Handler())
+	mux.Store(&h)
 
 	body := `{"provider":"withings","patient":"Patient/42","data_types":["heart-rate","blood-pressure","body-weight","ecg","sleep-session"],` +
 		`"success_url":"` + hs.URL + `/ehr/connected","error_url":"` + hs.URL + `/ehr/failed"}`

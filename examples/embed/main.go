@@ -331,7 +331,7 @@ func walkthrough(ctx context.Context, out io.Writer, base, apiKey string, q *wor
 	if err != nil {
 		return err
 	}
-	_, page, err := patient.Get(ctx, landing)
+	_, page, err := patient.Get(ctx, landing) //nolint:bodyclose // Get read and closed the body
 	if err != nil {
 		return err
 	}

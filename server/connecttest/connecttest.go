@@ -84,7 +84,7 @@ func (b *Browser) do(req *http.Request) (*http.Response, string, error) {
 
 // Open opens the connect page at pageURL.
 func (b *Browser) Open(ctx context.Context, pageURL string) (*Page, error) {
-	resp, body, err := b.Get(ctx, pageURL)
+	resp, body, err := b.Get(ctx, pageURL) //nolint:bodyclose // Get read and closed the body
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (b *Browser) Submit(ctx context.Context, p *Page, form url.Values) (*http.R
 // Continue sends the page's form and returns the provider URL the button
 // leads to.
 func (b *Browser) Continue(ctx context.Context, p *Page) (string, error) {
-	resp, _, err := b.Submit(ctx, p, p.Form)
+	resp, _, err := b.Submit(ctx, p, p.Form) //nolint:bodyclose // Submit read and closed the body
 	if err != nil {
 		return "", err
 	}
@@ -181,7 +181,7 @@ func (b *Browser) Connect(ctx context.Context, pageURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, resp, _, err := b.FollowToCallback(ctx, pageURL, authURL)
+	_, resp, _, err := b.FollowToCallback(ctx, pageURL, authURL) //nolint:bodyclose // read and closed by Get
 	if err != nil {
 		return "", err
 	}
