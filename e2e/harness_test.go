@@ -63,6 +63,9 @@ type options struct {
 	fhirFront func(http.Handler) http.Handler
 	// queue replaces the memory queue (the Redis tests).
 	queue ohx.Queue
+	// serverNow is the API server's clock (connect page and OAuth state
+	// expiry); nil means the wall clock.
+	serverNow func() time.Time
 	// remote, when set, points the environment at fakes another process
 	// started instead of starting its own (the worker child process).
 	remote *remote
@@ -183,7 +186,7 @@ func newEnv(t *testing.T, o options) *env {
 		PublicURL: e.http.URL, StateKey: []byte(strings.Repeat("s", 32)), APIKeys: []string{apiKey},
 		RedirectAllowlist: []string{"https://ehr.example/wearables/"}, Debounce: time.Millisecond,
 		Metrics: metrics, APIMetrics: metrics,
-		MetricsHandler: promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{}),
+		MetricsHandler: promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{}), Now: o.serverNow,
 	})
 	require.NoError(t, err)
 	hmu.Lock()

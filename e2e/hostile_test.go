@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/server/connecttest"
+	"github.com/openhealthexchange/ohx/store"
 )
 
 // Hostile input through the whole HTTP surface the daemon mounts. Redirect
@@ -203,4 +205,83 @@ func TestSecretsAreComparedInConstantTime(t *testing.T) {
 		require.NoError(t, err)
 		assert.Regexp(t, regexp.MustCompile(pattern), string(src), file)
 	}
+}
+
+// TestConnectPageHostile attacks the patient connect page and the callback
+// from outside: a page forwarded after it was opened, a page opened too
+// late, a forged or replayed form, callbacks without the opening browser's
+// cookie or with another's, and a state used twice. None links an account.
+func TestConnectPageHostile(t *testing.T) {
+	var skew atomic.Int64
+	e := newEnv(t, options{serverNow: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	create := func(patient string) string {
+		var created struct {
+			AuthorizeURL string `json:"authorize_url"`
+		}
+		require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": patient,
+			"success_url": successURL, "error_url": errorURL}, &created))
+		return created.AuthorizeURL
+	}
+	activeLinks := func() int {
+		links, err := e.store.Links(t.Context(), store.LinkQuery{Status: ohx.LinkActive})
+		require.NoError(t, err)
+		return len(links)
+	}
+
+	t.Run("forwarded page", func(t *testing.T) {
+		page := create("Patient/fwd")
+		alice, mallory := connecttest.New(noRedirect), connecttest.New(noRedirect)
+		p, err := alice.Open(t.Context(), page)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, p.Status)
+		forwarded, err := mallory.Open(t.Context(), page)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusGone, forwarded.Status)
+		assert.Empty(t, forwarded.Action, "no form on a dead page")
+		resp, _, err := mallory.Submit(t.Context(), p, p.Form) // alice's form, mallory's cookies
+		require.NoError(t, err)
+		assert.NotEqual(t, http.StatusSeeOther, resp.StatusCode, "the form works from the opening browser only")
+	})
+
+	t.Run("tampered form", func(t *testing.T) {
+		b := connecttest.New(noRedirect)
+		p, err := b.Open(t.Context(), create("Patient/form"))
+		require.NoError(t, err)
+		for _, v := range []string{"", "x", strings.ToUpper(p.Form.Get("form")), p.Form.Get("form") + "A", strings.Repeat("A", 4096)} {
+			resp, _, err := b.Submit(t.Context(), p, url.Values{"form": {v}})
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode, "form token %.20q", v)
+		}
+	})
+
+	t.Run("missing or foreign cookie, then reuse", func(t *testing.T) {
+		alice := connecttest.New(noRedirect)
+		callback := callbackOf(t, alice, create("Patient/cookie"))
+		bob := connecttest.New(noRedirect)
+		_, err := bob.Open(t.Context(), create("Patient/bob")) // bob has a binding cookie of his own
+		require.NoError(t, err)
+		for _, b := range []*connecttest.Browser{connecttest.New(noRedirect), bob} {
+			resp, body, err := b.Get(t.Context(), callback.String())
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+			assert.NotContains(t, body, "code=", "the page echoes nothing of the request")
+		}
+		assert.Equal(t, 0, activeLinks())
+		resp, _, err := alice.Get(t.Context(), callback.String())
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
+		resp, _, err = alice.Get(t.Context(), callback.String())
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusConflict, resp.StatusCode, "a state is consumed once")
+		assert.Equal(t, 1, activeLinks())
+	})
+
+	t.Run("expired page", func(t *testing.T) {
+		page := create("Patient/late")
+		skew.Store(int64(16 * time.Minute))
+		defer skew.Store(0)
+		p, err := connecttest.New(noRedirect).Open(t.Context(), page)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusGone, p.Status)
+	})
 }
