@@ -162,6 +162,9 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	}
 	log := e.cfg.Logger.With(zap.String("link_id", link.ID), zap.String("provider", link.Provider), zap.String("trigger", string(j.Trigger)))
 
+	if j.Trigger == TriggerRevocationCheck {
+		return e.checkGrant(ctx, p, link, log)
+	}
 	if j.Trigger == TriggerDeviceSync {
 		err := e.syncDevices(ctx, p, link, j, rep, log)
 		if err != nil && ctx.Err() == nil {
@@ -190,7 +193,7 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	// Whatever the strategy: whole buckets of the aggregator, and nothing
 	// before the policy's maximum lookback.
 	now := e.cfg.Now()
-	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, now)
+	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, j.Trigger, now)
 	ret := e.retracter(j, sel.fetch, rep)
 	// Types the provider reported unreadable for good (a scope the user did
 	// not grant) are left out of the rest of the sync.
@@ -493,6 +496,26 @@ func (e *Engine) advance(ctx context.Context, linkID string, t DataType, at time
 	cursors[t] = at
 	rep.typeReport(t).Cursor = at
 	return nil
+}
+
+// checkGrant asks the provider whether the link's grant holds (see
+// TriggerRevocationCheck): with its GrantChecker, else by listing devices.
+func (e *Engine) checkGrant(ctx context.Context, p Provider, link Link, log *zap.Logger) error {
+	var err error
+	if gc, ok := p.(GrantChecker); ok {
+		err = gc.CheckGrant(ctx, link)
+	} else {
+		_, err = p.Devices(ctx, link)
+	}
+	switch {
+	case err == nil:
+		log.Info("grant confirmed by the provider")
+		return nil
+	case errors.Is(err, ErrTokenRevoked):
+		log.Info("grant refused by the provider")
+		return fmt.Errorf("ohx: link %s: the provider refused the grant: %w", link.ID, err)
+	}
+	return fmt.Errorf("ohx: link %s: checking the grant: %w", link.ID, err)
 }
 
 func (e *Engine) syncDevices(ctx context.Context, p Provider, link Link, j Job, rep *Report, log *zap.Logger) error {

@@ -25,12 +25,18 @@ const (
 	TriggerReconciliation Trigger = "reconciliation"
 	// TriggerDeviceSync: list the link's devices and publish them.
 	TriggerDeviceSync Trigger = "device-sync"
+	// TriggerRevocationCheck: a provider said the user unlinked; confirm it
+	// with the link's own token before acting (Engine.Sync answers an error
+	// wrapping ErrTokenRevoked when the provider refuses the grant, nil when
+	// the grant still works). It reads no data.
+	TriggerRevocationCheck Trigger = "revocation-check"
 )
 
 // Valid reports whether t is a known trigger.
 func (t Trigger) Valid() bool {
 	switch t {
-	case TriggerInitial, TriggerIncremental, TriggerPush, TriggerBackfill, TriggerReconciliation, TriggerDeviceSync:
+	case TriggerInitial, TriggerIncremental, TriggerPush, TriggerBackfill, TriggerReconciliation, TriggerDeviceSync,
+		TriggerRevocationCheck:
 		return true
 	}
 	return false
@@ -46,10 +52,13 @@ const (
 	PriorityReconciliation Priority = 5
 )
 
-// DefaultPriority returns the priority a job of trigger t gets when none is set.
+// DefaultPriority returns the priority a job of trigger t gets when none is
+// set. An initial sync (what a patient who just linked waits for) and a
+// revocation check run at the webhook priority, so push jobs of other links
+// cannot starve them.
 func DefaultPriority(t Trigger) Priority {
 	switch t {
-	case TriggerPush, TriggerDeviceSync:
+	case TriggerPush, TriggerDeviceSync, TriggerInitial, TriggerRevocationCheck:
 		return PriorityWebhook
 	case TriggerReconciliation:
 		return PriorityReconciliation
@@ -129,6 +138,8 @@ func (j *Job) CoalesceKey() string {
 		class = "backfill"
 	case j.Trigger == TriggerDeviceSync:
 		class = "devices"
+	case j.Trigger == TriggerRevocationCheck:
+		class = "revocation"
 	case j.Deletion:
 		class = "deletion"
 	}

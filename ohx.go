@@ -113,6 +113,17 @@ type Revoker interface {
 	Revoke(ctx context.Context, link Link) error
 }
 
+// GrantChecker is implemented by providers that can tell, with the link's own
+// token, whether the user's grant still holds: nil when it does, an error
+// wrapping ErrTokenRevoked when the provider refuses it for good (a refresh
+// answering invalid_grant, or an authorised call failing as revoked), any
+// other error when it could not tell. A provider without it is checked by
+// listing the link's devices (an authorised call).
+type GrantChecker interface {
+	// CheckGrant asks the provider whether the link's grant holds.
+	CheckGrant(ctx context.Context, link Link) error
+}
+
 // Subscriber is implemented by providers with per-user webhook subscriptions.
 type Subscriber interface {
 	// Subscribe makes sure the link's notifications are subscribed

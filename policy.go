@@ -51,9 +51,15 @@ type Policy struct {
 	// it (its linked data). Nil means DefaultCompanions(); an empty, non-nil
 	// map means no linked data at all.
 	Companions map[DataType][]DataType
-	// MaxLookback, when positive, is the furthest back from now any sync may
-	// read; windows reaching further are cut.
+	// MaxLookback, when positive, is the furthest back from now an
+	// initial, incremental, push or reconciliation sync may read; windows
+	// reaching further are cut. It bounds backfills too when MaxBackfill is
+	// zero.
 	MaxLookback time.Duration
+	// MaxBackfill, when positive, is the furthest back from now a backfill
+	// (an explicit window an operator asked for) may read, instead of
+	// MaxLookback.
+	MaxBackfill time.Duration
 }
 
 // DefaultCompanions returns the default linked-data rules: ECG and RR
@@ -110,8 +116,8 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
-	if p.MaxLookback < 0 {
-		return fmt.Errorf("ohx: policy maximum lookback must not be negative")
+	if p.MaxLookback < 0 || p.MaxBackfill < 0 {
+		return fmt.Errorf("ohx: policy maximum lookback and backfill must not be negative")
 	}
 	return nil
 }
@@ -172,8 +178,8 @@ func (p *Policy) companions(t DataType) []DataType {
 	return p.Companions[t]
 }
 
-// Earliest returns the earliest instant a sync running at now may read, or
-// the zero time when the policy sets no limit.
+// Earliest returns the earliest instant a sync (other than a backfill)
+// running at now may read, or the zero time when the policy sets no limit.
 func (p *Policy) Earliest(now time.Time) time.Time {
 	if p == nil || p.MaxLookback <= 0 {
 		return time.Time{}
@@ -181,12 +187,22 @@ func (p *Policy) Earliest(now time.Time) time.Time {
 	return now.Add(-p.MaxLookback)
 }
 
+// EarliestFor returns the earliest instant a sync of trigger t running at now
+// may read: MaxBackfill back for a backfill (when set), MaxLookback back
+// otherwise; the zero time when the policy sets no limit.
+func (p *Policy) EarliestFor(t Trigger, now time.Time) time.Time {
+	if p != nil && t == TriggerBackfill && p.MaxBackfill > 0 {
+		return now.Add(-p.MaxBackfill)
+	}
+	return p.Earliest(now)
+}
+
 // clampPlans cuts the plans' windows so none starts before the policy's
 // earliest instant; a cut start moves forward to a bucket boundary of a so no
 // bucket is recomputed from part of its samples. Windows left empty are
 // dropped.
-func (p *Policy) clampPlans(plans []FetchPlan, a BucketAligner, link Link, now time.Time) []FetchPlan {
-	earliest := p.Earliest(now)
+func (p *Policy) clampPlans(plans []FetchPlan, a BucketAligner, link Link, t Trigger, now time.Time) []FetchPlan {
+	earliest := p.EarliestFor(t, now)
 	if earliest.IsZero() {
 		return plans
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
+	"github.com/openhealthexchange/ohx/server/connecttest"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -62,6 +63,9 @@ type options struct {
 	fhirFront func(http.Handler) http.Handler
 	// queue replaces the memory queue (the Redis tests).
 	queue ohx.Queue
+	// serverNow is the API server's clock (connect page and OAuth state
+	// expiry); nil means the wall clock.
+	serverNow func() time.Time
 	// remote, when set, points the environment at fakes another process
 	// started instead of starting its own (the worker child process).
 	remote *remote
@@ -182,7 +186,7 @@ func newEnv(t *testing.T, o options) *env {
 		PublicURL: e.http.URL, StateKey: []byte(strings.Repeat("s", 32)), APIKeys: []string{apiKey},
 		RedirectAllowlist: []string{"https://ehr.example/wearables/"}, Debounce: time.Millisecond,
 		Metrics: metrics, APIMetrics: metrics,
-		MetricsHandler: promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{}),
+		MetricsHandler: promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{}), Now: o.serverNow,
 	})
 	require.NoError(t, err)
 	hmu.Lock()
@@ -294,7 +298,7 @@ func (e *env) saveLink(t *testing.T, types ...ohx.DataType) string {
 }
 
 // linkViaAPI links the fake's user through the daemon's OAuth flow (API →
-// consent page of the fake → callback) and returns the link id. The callback
+// connect page → consent page of the fake → callback) and returns the link id. The callback
 // queues a device sync and an initial sync.
 func (e *env) linkViaAPI(t *testing.T, types ...ohx.DataType) string {
 	t.Helper()
@@ -307,17 +311,9 @@ func (e *env) linkViaAPI(t *testing.T, types ...ohx.DataType) string {
 		"success_url": successURL, "error_url": errorURL,
 	}, &created)
 	require.Equal(t, http.StatusCreated, status)
-	resp, err := noRedirect.Get(created.AuthorizeURL)
+	landing, err := connecttest.New(noRedirect).Connect(t.Context(), created.AuthorizeURL)
 	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	callback := resp.Header.Get("Location")
-	require.True(t, strings.HasPrefix(callback, e.http.URL+"/oauth/fitbit/callback"), "consent redirects to the callback")
-	resp, err = noRedirect.Get(callback)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), successURL), "callback redirects to success, got %q", resp.Header.Get("Location"))
+	require.True(t, strings.HasPrefix(landing, successURL), "callback redirects to success, got %q", landing)
 	return created.ID
 }
 

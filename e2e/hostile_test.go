@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/queue"
+	"github.com/openhealthexchange/ohx/server/connecttest"
+	"github.com/openhealthexchange/ohx/store"
 )
 
 // Hostile input through the whole HTTP surface the daemon mounts. Redirect
@@ -128,30 +131,31 @@ func TestOAuthStateCannotBeReplayedOrMoved(t *testing.T) {
 	}
 	require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": "Patient/a",
 		"success_url": successURL, "error_url": errorURL}, &created))
-	resp, err := noRedirect.Get(created.AuthorizeURL)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	callback, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
+	patient := connecttest.New(noRedirect)
+	callback := callbackOf(t, patient, created.AuthorizeURL)
 	state := callback.Query().Get("state")
 
 	// The state of this link on another provider's callback path.
 	moved := *callback
 	moved.Path = "/oauth/withings/callback"
-	resp, err = noRedirect.Get(moved.String())
+	resp, _, err := patient.Get(t.Context(), moved.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	assert.NotEqual(t, successURL, resp.Header.Get("Location"), "a state is bound to its provider")
 
+	// Another browser (a forwarded callback URL) cannot use it, and does
+	// not burn it.
+	resp, _, err = connecttest.New(noRedirect).Get(t.Context(), callback.String())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a foreign browser is refused")
+
 	// The first use links; a replay of the same callback does not link again.
-	resp, err = noRedirect.Get(callback.String())
+	resp, _, err = patient.Get(t.Context(), callback.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
-	resp, err = noRedirect.Get(callback.String())
+	resp, _, err = patient.Get(t.Context(), callback.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	assert.False(t, strings.HasPrefix(resp.Header.Get("Location"), successURL), "a used state is refused: %s", resp.Header.Get("Location"))
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
 
 	// A second link's consent cannot be completed with the first link's state
 	// and a code issued for the second flow: the state names the link.
@@ -161,19 +165,30 @@ func TestOAuthStateCannotBeReplayedOrMoved(t *testing.T) {
 	}
 	require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": "Patient/b",
 		"success_url": successURL, "error_url": errorURL}, &second))
-	resp, err = noRedirect.Get(second.AuthorizeURL)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	cb2, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
+	cb2 := callbackOf(t, patient, second.AuthorizeURL)
 	q := cb2.Query()
 	q.Set("state", state)
 	cb2.RawQuery = q.Encode()
-	resp, err = noRedirect.Get(cb2.String())
+	resp, _, err = patient.Get(t.Context(), cb2.String())
 	require.NoError(t, err)
-	_ = resp.Body.Close()
 	assert.False(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
-	assert.Equal(t, "pending", e.linkStatus(t, second.ID)["status"], "the second link stays pending")
+}
+
+// callbackOf opens a connect page in the browser, sends its form, and
+// returns the callback URL the fake provider redirects to (not requested).
+func callbackOf(t *testing.T, b *connecttest.Browser, page string) *url.URL {
+	t.Helper()
+	p, err := b.Open(t.Context(), page)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, p.Status)
+	authURL, err := b.Continue(t.Context(), p)
+	require.NoError(t, err)
+	resp, _, err := b.Get(t.Context(), authURL)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	callback, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	return callback
 }
 
 // TestSecretsAreComparedInConstantTime checks the source: API keys and
@@ -194,4 +209,83 @@ func TestSecretsAreComparedInConstantTime(t *testing.T) {
 		require.NoError(t, err)
 		assert.Regexp(t, regexp.MustCompile(pattern), string(src), file)
 	}
+}
+
+// TestConnectPageHostile attacks the patient connect page and the callback
+// from outside: a page forwarded after it was opened, a page opened too
+// late, a forged or replayed form, callbacks without the opening browser's
+// cookie or with another's, and a state used twice. None links an account.
+func TestConnectPageHostile(t *testing.T) {
+	var skew atomic.Int64
+	e := newEnv(t, options{serverNow: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	create := func(patient string) string {
+		var created struct {
+			AuthorizeURL string `json:"authorize_url"`
+		}
+		require.Equal(t, http.StatusCreated, e.api(t, "POST", "/v1/links", map[string]any{"provider": "fitbit", "patient": patient,
+			"success_url": successURL, "error_url": errorURL}, &created))
+		return created.AuthorizeURL
+	}
+	activeLinks := func() int {
+		links, err := e.store.Links(t.Context(), store.LinkQuery{Status: ohx.LinkActive})
+		require.NoError(t, err)
+		return len(links)
+	}
+
+	t.Run("forwarded page", func(t *testing.T) {
+		page := create("Patient/fwd")
+		alice, mallory := connecttest.New(noRedirect), connecttest.New(noRedirect)
+		p, err := alice.Open(t.Context(), page)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, p.Status)
+		forwarded, err := mallory.Open(t.Context(), page)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusGone, forwarded.Status)
+		assert.Empty(t, forwarded.Action, "no form on a dead page")
+		resp, _, err := mallory.Submit(t.Context(), p, p.Form) // alice's form, mallory's cookies
+		require.NoError(t, err)
+		assert.NotEqual(t, http.StatusSeeOther, resp.StatusCode, "the form works from the opening browser only")
+	})
+
+	t.Run("tampered form", func(t *testing.T) {
+		b := connecttest.New(noRedirect)
+		p, err := b.Open(t.Context(), create("Patient/form"))
+		require.NoError(t, err)
+		for _, v := range []string{"", "x", strings.ToUpper(p.Form.Get("form")), p.Form.Get("form") + "A", strings.Repeat("A", 4096)} {
+			resp, _, err := b.Submit(t.Context(), p, url.Values{"form": {v}})
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode, "form token %.20q", v)
+		}
+	})
+
+	t.Run("missing or foreign cookie, then reuse", func(t *testing.T) {
+		alice := connecttest.New(noRedirect)
+		callback := callbackOf(t, alice, create("Patient/cookie"))
+		bob := connecttest.New(noRedirect)
+		_, err := bob.Open(t.Context(), create("Patient/bob")) // bob has a binding cookie of his own
+		require.NoError(t, err)
+		for _, b := range []*connecttest.Browser{connecttest.New(noRedirect), bob} {
+			resp, body, err := b.Get(t.Context(), callback.String())
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+			assert.NotContains(t, body, "code=", "the page echoes nothing of the request")
+		}
+		assert.Equal(t, 0, activeLinks())
+		resp, _, err := alice.Get(t.Context(), callback.String())
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(resp.Header.Get("Location"), successURL))
+		resp, _, err = alice.Get(t.Context(), callback.String())
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusConflict, resp.StatusCode, "a state is consumed once")
+		assert.Equal(t, 1, activeLinks())
+	})
+
+	t.Run("expired page", func(t *testing.T) {
+		page := create("Patient/late")
+		skew.Store(int64(16 * time.Minute))
+		defer skew.Store(0)
+		p, err := connecttest.New(noRedirect).Open(t.Context(), page)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusGone, p.Status)
+	})
 }

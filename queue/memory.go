@@ -137,11 +137,15 @@ type Memory struct {
 	heaps   map[ohx.Priority]*jobHeap
 	prios   []ohx.Priority // keys of heaps, ascending
 	blocked map[string][]*entry
-	waiting int
-	done    []string // ids of finished jobs, oldest first (retention)
-	dead    []string // ids of dead letters, oldest first
-	seq     uint64
-	wake    chan struct{}
+	// Jobs of one link run one at a time: busy holds the running job of
+	// each link, linkWait the jobs that came up while it ran.
+	busy     map[string]*entry
+	linkWait map[string][]*entry
+	waiting  int
+	done     []string // ids of finished jobs, oldest first (retention)
+	dead     []string // ids of dead letters, oldest first
+	seq      uint64
+	wake     chan struct{}
 }
 
 type entry struct {
@@ -156,6 +160,8 @@ type entry struct {
 	finished time.Time
 	prio     ohx.Priority // heap the entry is in (when idx >= 0)
 	idx      int          // index in that heap, -1 when in none
+	stop     context.CancelFunc
+	cancel   bool // Cancel asked a running job to stop
 }
 
 // jobHeap orders waiting jobs of one priority by run time, then FIFO.
@@ -182,6 +188,7 @@ func (h *jobHeap) Pop() any {
 var (
 	_ ohx.Queue = (*Memory)(nil)
 	_ Inspector = (*Memory)(nil)
+	_ Canceller = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory queue.
@@ -195,13 +202,15 @@ func NewMemory(cfg Config) (*Memory, error) {
 		}
 	}
 	return &Memory{
-		cfg:     cfg.Resolved(),
-		jobs:    map[string]*entry{},
-		pending: map[string]*entry{},
-		active:  map[string]*entry{},
-		heaps:   map[ohx.Priority]*jobHeap{},
-		blocked: map[string][]*entry{},
-		wake:    make(chan struct{}, 1),
+		cfg:      cfg.Resolved(),
+		jobs:     map[string]*entry{},
+		pending:  map[string]*entry{},
+		active:   map[string]*entry{},
+		heaps:    map[ohx.Priority]*jobHeap{},
+		blocked:  map[string][]*entry{},
+		busy:     map[string]*entry{},
+		linkWait: map[string][]*entry{},
+		wake:     make(chan struct{}, 1),
 	}, nil
 }
 
@@ -328,6 +337,12 @@ func (m *Memory) next() (*entry, time.Duration) {
 				m.blocked[top.key] = append(m.blocked[top.key], top)
 				continue
 			}
+			if b := m.busy[top.job.LinkID]; b != nil && b != top {
+				// Another job of the link runs: wait for it.
+				heap.Pop(h)
+				m.linkWait[top.job.LinkID] = append(m.linkWait[top.job.LinkID], top)
+				continue
+			}
 			if top.runAt.After(now) {
 				if soonest.IsZero() || top.runAt.Before(soonest) {
 					soonest = top.runAt
@@ -361,6 +376,7 @@ func (m *Memory) next() (*entry, time.Duration) {
 	e := heap.Pop(m.heaps[pick]).(*entry)
 	m.waiting--
 	e.running = true
+	m.busy[e.job.LinkID] = e
 	if e.key != "" {
 		if m.pending[e.key] == e {
 			delete(m.pending, e.key)
@@ -424,20 +440,24 @@ func (m *Memory) release(e *entry) {
 
 // execute runs e with h and files the outcome.
 func (m *Memory) execute(ctx context.Context, h ohx.Handler, e *entry) {
+	runCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	m.mu.Lock()
 	j := cloneJob(e.job)
+	e.stop = cancel
 	m.mu.Unlock()
 
-	runCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	err := safeHandle(runCtx, h, j)
 	cancel()
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.changed()
-	e.running = false
+	e.running, e.stop = false, nil
+	m.releaseLink(e)
 	now := m.cfg.Clock.Now()
 	switch {
+	case e.cancel:
+		m.finish(e, StateCancelled, now)
 	case err == nil:
 		m.finish(e, StateDone, now)
 	case ctx.Err() != nil:
@@ -462,7 +482,60 @@ func (m *Memory) execute(ctx context.Context, h ohx.Handler, e *entry) {
 	}
 }
 
-// finish files e as done or dead. m.mu is held.
+// releaseLink lets the jobs of e's link that waited for it go back to their
+// heaps. m.mu is held.
+func (m *Memory) releaseLink(e *entry) {
+	link := e.job.LinkID
+	if m.busy[link] != e {
+		return
+	}
+	delete(m.busy, link)
+	for _, w := range m.linkWait[link] {
+		m.push(w)
+	}
+	delete(m.linkWait, link)
+}
+
+// Cancel implements Canceller.
+func (m *Memory) Cancel(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.jobs[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("queue: job %q: %w", id, ohx.ErrNotFound)
+	case e.state != "":
+		return fmt.Errorf("queue: job %q: %w", id, ErrFinished)
+	case e.running:
+		e.cancel = true
+		if e.stop != nil {
+			e.stop()
+		}
+		return nil
+	}
+	// Waiting: in its heap, or blocked behind its key or its link.
+	if e.idx >= 0 {
+		heap.Remove(m.heaps[e.prio], e.idx)
+	}
+	drop := func(list []*entry) []*entry { return slices.DeleteFunc(list, func(x *entry) bool { return x == e }) }
+	if e.key != "" {
+		if m.blocked[e.key] = drop(m.blocked[e.key]); len(m.blocked[e.key]) == 0 {
+			delete(m.blocked, e.key)
+		}
+		if m.pending[e.key] == e {
+			delete(m.pending, e.key)
+		}
+	}
+	if m.linkWait[e.job.LinkID] = drop(m.linkWait[e.job.LinkID]); len(m.linkWait[e.job.LinkID]) == 0 {
+		delete(m.linkWait, e.job.LinkID)
+	}
+	m.waiting--
+	m.finish(e, StateCancelled, m.cfg.Clock.Now())
+	m.changed()
+	return nil
+}
+
+// finish files e as done, dead or cancelled. m.mu is held.
 func (m *Memory) finish(e *entry, st State, now time.Time) {
 	e.state, e.finished, e.retrying = st, now, false
 	m.release(e)

@@ -102,6 +102,15 @@ func (a *admin) RetryDead(ctx context.Context, id string) error {
 	return err
 }
 
+// CancelJob implements JobCanceller when the queue is a queue.Canceller.
+func (a *admin) CancelJob(ctx context.Context, id string) error {
+	c, ok := a.q.(queue.Canceller)
+	if !ok {
+		return errNoInspector
+	}
+	return c.Cancel(ctx, id)
+}
+
 // Breakers implements Admin: every breaker of every registry, registry by
 // registry in the order NewAdmin got them, each sorted by name.
 func (a *admin) Breakers() []BreakerStatus {

@@ -7,30 +7,48 @@
 // The linking flow:
 //
 //  1. POST /v1/links {"provider","patient","data_types","success_url","error_url"}
-//     stores a pending link and answers its authorize_url, carrying a signed,
-//     expiring state (HMAC-SHA256) and, where the provider supports it, a
-//     PKCE challenge whose verifier is derived from the state with the
-//     server's key (never sent to the browser).
-//  2. The patient consents at the provider, whose redirect lands on
-//     GET /oauth/{provider}/callback. The state is verified (signature, expiry,
-//     a pending link of that provider), the code exchanged, the sealed token
-//     stored, webhooks subscribed, a device sync and an initial sync queued,
-//     and the browser redirected to the allow-listed success URL (or the error
-//     URL with an error code; never a token).
+//     stores a pending link and a connect flow (store.ConnectStore) and
+//     answers authorize_url: ohx's one-time patient connect page,
+//     PublicURL+"/connect/{secret}", which the EHR opens in the patient's
+//     authenticated session right away.
+//  2. GET /connect/{secret} names the organisation (Config.OrganizationName),
+//     the provider and the data types (strings of a Messages catalog) and
+//     binds the flow to the browser with a cookie; the page opens in that
+//     browser only. Its form (POST, from that browser, with a token bound to
+//     flow and cookie) redirects to the provider's consent with a signed,
+//     expiring state (HMAC-SHA256) naming link, provider and flow, and, where
+//     the provider supports it, a PKCE challenge whose verifier is derived
+//     from the state with the server's key (never sent to the browser).
+//  3. The provider's redirect lands on GET /oauth/{provider}/callback. The
+//     state is verified (signature, expiry, provider), the flow consumed with
+//     the cookie of the browser that opened the page (a request without it
+//     is refused and consumes nothing; a flow is consumed once, denials
+//     included), the code exchanged, the sealed token stored, webhooks
+//     subscribed, a device sync and an initial sync queued, and the browser
+//     redirected to the success URL (or the error URL with an error code;
+//     never a token), both checked against the allow-list again.
 //
-// Webhook notifications become push jobs for the link of the notified user;
-// notifications for unknown users are acknowledged and dropped. A sync that
+// Links pending longer than Config.PendingLinkTTL are deleted by the
+// scheduler. server/connecttest drives the flow like a browser, for tests.
+//
+// Webhook notifications become push jobs for the link of the notified user,
+// their windows clamped (Config.PushMaxAge, PushMaxAhead); notifications for
+// unknown users are acknowledged and dropped. A revocation notification only
+// queues a check with the provider (ohx.TriggerRevocationCheck): the link is
+// revoked, and its token deleted, when the provider refuses the grant. A sync that
 // finds the grant revoked marks the link needs-reconsent, stops its jobs
 // retrying, counts it in ohx_link_status_changes_total and writes an audit
 // record.
 //
 // # Routes
 //
-// Handler serves /v1 (bearer API keys; the OpenAPI document at
-// /v1/openapi.json), GET and HEAD /oauth/{provider}/callback,
+// Handler serves /v1 (bearer API keys, failed authentications limited per
+// client address; the OpenAPI document at /v1/openapi.json), GET and POST
+// /connect/{secret}, GET and HEAD /oauth/{provider}/callback,
 // /webhooks/{provider} for every provider that is an ohx.WebhookReceiver,
 // /livez, /readyz, /healthz (Config.Checks) and /metrics
-// (Config.MetricsHandler). Queue and breaker operations under /v1 need
+// (Config.MetricsHandler); with Config.SeparateOps the last four move to
+// [Server.OpsHandler]. Queue and breaker operations under /v1 need
 // Config.Admin: [NewAdmin] makes it from the queue's inspector and the
 // breaker registries.
 //

@@ -16,12 +16,12 @@ var fuzzNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 func FuzzStateVerify(f *testing.F) {
 	s := stateSigner{key: []byte(strings.Repeat("k", 32)), ttl: 15 * time.Minute}
 	good, err := s.sign(oauthState{LinkID: "lnk_1", Provider: "withings", Nonce: "n1", Expires: fuzzNow.Add(time.Minute).Unix(),
-		Success: "https://ehr.example/done", Failure: "https://ehr.example/failed"})
+		Flow: "flow-1"})
 	if err != nil {
 		f.Fatal(err)
 	}
 	other := stateSigner{key: []byte(strings.Repeat("o", 32))}
-	forged, _ := other.sign(oauthState{LinkID: "lnk_2", Provider: "fitbit", Nonce: "n2", Expires: fuzzNow.Add(time.Hour).Unix()})
+	forged, _ := other.sign(oauthState{LinkID: "lnk_2", Provider: "fitbit", Nonce: "n2", Flow: "f2", Expires: fuzzNow.Add(time.Hour).Unix()})
 	f.Add(good)
 	f.Add(forged)
 	f.Add(good[:len(good)-2])
@@ -51,6 +51,7 @@ func FuzzStateVerify(f *testing.F) {
 // accepted only with every required field and an expiry in the future.
 func FuzzStatePayload(f *testing.F) {
 	s := stateSigner{key: []byte(strings.Repeat("k", 32)), ttl: 15 * time.Minute}
+	f.Add([]byte(`{"l":"lnk_1","p":"withings","n":"n1","c":"f1","e":1795000000}`))
 	f.Add([]byte(`{"l":"lnk_1","p":"withings","n":"n1","e":1795000000}`))
 	f.Add([]byte(`{"l":"lnk_1","p":"withings","n":"n1","e":1}`))
 	f.Add([]byte(`{"l":"","p":"withings","n":"n1","e":1795000000}`))
@@ -67,7 +68,7 @@ func FuzzStatePayload(f *testing.F) {
 			}
 			return
 		}
-		if st.LinkID == "" || st.Provider == "" || st.Nonce == "" || st.Expires < fuzzNow.Unix() {
+		if st.LinkID == "" || st.Provider == "" || st.Nonce == "" || st.Flow == "" || st.Expires < fuzzNow.Unix() {
 			t.Fatalf("accepted an incomplete or expired state %+v", st)
 		}
 		if len(s.verifier(st)) < 43 {

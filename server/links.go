@@ -98,15 +98,75 @@ func (s *Server) allowedRedirect(raw string) bool {
 		return false
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.User != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return false
+	}
+	segs, ok := pathSegments(u)
+	if !ok {
 		return false
 	}
 	for _, a := range s.allow {
-		if u.Scheme == a.Scheme && strings.EqualFold(u.Host, a.Host) && strings.HasPrefix(u.EscapedPath(), a.EscapedPath()) {
+		if u.Scheme == a.Scheme && strings.EqualFold(u.Host, a.Host) && segmentPrefix(allowSegments(a), segs) {
 			return true
 		}
 	}
 	return false
+}
+
+// pathSegments returns the decoded segments of u's path, refusing paths a
+// browser or server would read differently from how they look: dot
+// segments ("." and "..", also percent-encoded), encoded slashes or
+// backslashes, and control characters.
+func pathSegments(u *url.URL) ([]string, bool) {
+	raw := u.EscapedPath()
+	if raw == "" {
+		return nil, true
+	}
+	if !strings.HasPrefix(raw, "/") {
+		return nil, false
+	}
+	parts := strings.Split(raw[1:], "/")
+	out := make([]string, 0, len(parts))
+	for i, p := range parts {
+		lower := strings.ToLower(p)
+		if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+			return nil, false
+		}
+		d, err := url.PathUnescape(p)
+		if err != nil || d == "." || d == ".." || strings.ContainsFunc(d, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return nil, false
+		}
+		if d == "" && i < len(parts)-1 {
+			return nil, false // "//": an empty segment some servers collapse
+		}
+		out = append(out, d)
+	}
+	return out, true
+}
+
+// allowSegments returns the segments of an allow-list entry, which a URL's
+// path must start with, segment by segment: "/patients/" and "/patients"
+// both allow "/patients" and "/patients/1", never "/patientsX" nor
+// "/patients/%2e%2e/admin".
+func allowSegments(a *url.URL) []string {
+	segs, _ := pathSegments(a)
+	if n := len(segs); n > 0 && segs[n-1] == "" {
+		segs = segs[:n-1]
+	}
+	return segs
+}
+
+// segmentPrefix reports whether prefix is a whole-segment prefix of segs.
+func segmentPrefix(prefix, segs []string) bool {
+	if len(prefix) > len(segs) {
+		return false
+	}
+	for i, p := range prefix {
+		if segs[i] != p {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
@@ -123,8 +183,7 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown_provider", "provider is not configured")
 		return
 	}
-	auth, ok := p.(ohx.Authorizer)
-	if !ok {
+	if _, ok := p.(ohx.Authorizer); !ok {
 		writeError(w, http.StatusBadRequest, "no_oauth", "provider does not link through OAuth")
 		return
 	}
@@ -137,11 +196,15 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	offered := providerTypes(p)
-	types := req.DataTypes
-	for _, t := range types {
+	// Deduplicated and each offered: at most the provider's catalog.
+	var types []ohx.DataType
+	for _, t := range req.DataTypes {
 		if !slices.Contains(offered, t) {
 			writeError(w, http.StatusBadRequest, "invalid_data_type", "a data type is unknown or not offered by the provider")
 			return
+		}
+		if !slices.Contains(types, t) {
+			types = append(types, t)
 		}
 	}
 	if len(types) == 0 {
@@ -165,33 +228,26 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	nonce, err := newNonce()
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	st := oauthState{LinkID: id, Provider: req.Provider, Nonce: nonce,
-		Expires: s.cfg.Now().Add(s.cfg.StateTTL).Unix(), Success: req.SuccessURL, Failure: req.ErrorURL}
-	signed, err := s.state.sign(st)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
 	link := ohx.Link{ID: id, Provider: req.Provider, Patient: req.Patient, DataTypes: types,
 		TimeZone: req.TimeZone, Frequency: freq, Status: ohx.LinkPending}
 	if err := s.cfg.Store.SaveLink(r.Context(), link); err != nil {
 		s.internal(w, r, err)
 		return
 	}
+	page, err := s.newConnectFlow(r.Context(), link, req.SuccessURL, req.ErrorURL)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	s.audit(r.Context(), "link.create", zap.String("link_id", id), zap.String("provider", req.Provider))
-	writeJSON(w, http.StatusCreated, map[string]string{
-		"id":            id,
-		"authorize_url": auth.AuthCodeURL(signed, s.state.verifier(st), types),
-	})
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "authorize_url": page})
 }
 
-// callback completes the OAuth flow. It never echoes the code or token; an
-// error redirects to the link's error URL with a short error code.
+// callback completes the OAuth flow. It consumes the connect flow of the
+// state, once, and only with the binding cookie of the browser that opened
+// the connect page: a request without it changes nothing. It never echoes
+// the code or token; a failure after the flow was consumed redirects to the
+// flow's error URL with a short error code.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	provider := r.PathValue("provider")
@@ -199,13 +255,29 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	st, err := s.state.verify(q.Get("state"), s.cfg.Now())
 	if err != nil || st.Provider != provider {
 		s.cfg.Logger.Warn("oauth callback with an invalid state", zap.String("provider", provider), zap.Error(err))
-		writeError(w, http.StatusBadRequest, "invalid_state", "the OAuth state is invalid or expired")
+		s.messagePage(w, r, http.StatusBadRequest, "invalid", provider)
+		return
+	}
+	f, err := s.cfg.Store.ConsumeConnectFlow(ctx, st.Flow, s.browserOf(r), s.cfg.Now())
+	if err != nil || f.LinkID != st.LinkID {
+		if errors.Is(err, store.ErrConnectBrowser) {
+			s.cfg.Logger.Warn("oauth callback from a browser that did not open the connect page refused",
+				zap.String("link_id", st.LinkID), zap.String("provider", provider))
+			s.audit(ctx, "connect.refused", zap.String("link_id", st.LinkID), zap.String("reason", "foreign_browser"))
+			s.messagePage(w, r, http.StatusForbidden, "browser", provider)
+			return
+		}
+		if errors.Is(err, store.ErrConnectUsed) {
+			s.messagePage(w, r, http.StatusConflict, "used", provider)
+			return
+		}
+		s.flowError(w, r, cmpErr(err, ohx.ErrNotFound), provider)
 		return
 	}
 	fail := func(code string, err error) {
 		s.cfg.Logger.Warn("oauth callback failed", zap.String("link_id", st.LinkID), zap.String("provider", provider),
 			zap.String("error_code", code), zap.Error(err))
-		http.Redirect(w, r, withQuery(st.Failure, "error", code, "link_id", st.LinkID), http.StatusFound)
+		s.redirectOut(w, r, f.ErrorURL, "failed", provider, "error", code, "link_id", st.LinkID)
 	}
 	link, err := s.cfg.Store.Link(ctx, st.LinkID)
 	if err != nil || link.Provider != provider || link.Status != ohx.LinkPending {
@@ -213,6 +285,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
+		s.audit(ctx, "link.consent_denied", zap.String("link_id", link.ID), zap.String("provider", provider))
 		fail("consent_denied", nil)
 		return
 	}
@@ -247,7 +320,10 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		fail("store_failed", err)
 		return
 	}
-	s.audit(ctx, "link.activate", zap.String("link_id", link.ID), zap.String("provider", provider))
+	// external_account lets the EHR show which provider account the
+	// patient connected, so a wrong account can be spotted.
+	s.audit(ctx, "link.activate", zap.String("link_id", link.ID), zap.String("provider", provider),
+		zap.String("external_account", link.ExternalUserID))
 	if sub, ok := s.providers[provider].(ohx.Subscriber); ok {
 		if err := sub.Subscribe(ctx, link); err != nil {
 			// Not fatal: nightly reconciliation and re-ensure cover it.
@@ -262,7 +338,33 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Logger.Error("enqueue after linking failed", zap.String("link_id", link.ID), zap.Error(err))
 		}
 	}
-	http.Redirect(w, r, withQuery(st.Success, "link_id", link.ID), http.StatusFound)
+	s.redirectOut(w, r, f.SuccessURL, "done", provider, "link_id", link.ID)
+}
+
+// cmpErr returns err, or fallback when err is nil (a flow of another link).
+func cmpErr(err, fallback error) error {
+	if err == nil {
+		return fallback
+	}
+	return err
+}
+
+// redirectOut sends the browser to an allow-listed URL with parameters. The
+// URL is checked against the allow-list again now, so a URL accepted under
+// an older allow-list is never followed: the page of message id (done or
+// failed) is shown instead.
+func (s *Server) redirectOut(w http.ResponseWriter, r *http.Request, target, page, provider string, kv ...string) {
+	if !s.allowedRedirect(target) {
+		s.cfg.Logger.Warn("redirect target no longer in the allow-list; showing a page instead", zap.String("provider", provider))
+		status := http.StatusOK
+		if page == "failed" {
+			status = http.StatusBadRequest
+		}
+		s.messagePage(w, r, status, page, provider)
+		return
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, withQuery(target, kv...), http.StatusFound)
 }
 
 // withQuery adds parameters to an allow-listed URL.
@@ -427,7 +529,16 @@ func (s *Server) syncLink(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !decodeJSON(w, r, &req) {
 		return
 	}
-	j := ohx.Job{LinkID: l.ID, DataTypes: req.DataTypes, Trigger: ohx.TriggerIncremental}
+	if !s.checkBackfill(w, req.Window) {
+		return
+	}
+	var types []ohx.DataType
+	for _, t := range req.DataTypes {
+		if !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	j := ohx.Job{LinkID: l.ID, DataTypes: types, Trigger: ohx.TriggerIncremental}
 	if req.Window != nil {
 		j.Trigger, j.Window = ohx.TriggerBackfill, req.Window
 	}

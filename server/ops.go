@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/queue"
 )
 
 // JobStatus is a queued job's state as the API shows it. Attempts is the
@@ -89,6 +90,39 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// JobCanceller is implemented by an Admin that can cancel jobs (the Admin of
+// NewAdmin, over a queue that is a queue.Canceller): DELETE /v1/jobs/{id}.
+type JobCanceller interface {
+	// CancelJob cancels a pending job, or stops a running one at its next
+	// batch. It returns ohx.ErrNotFound for an unknown job and an error
+	// wrapping queue.ErrFinished for one that already ended.
+	CancelJob(ctx context.Context, id string) error
+}
+
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	c, ok := a.(JobCanceller)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_available", "jobs cannot be cancelled")
+		return
+	}
+	id := r.PathValue("id")
+	err := c.CancelJob(r.Context(), id)
+	switch {
+	case errors.Is(err, queue.ErrFinished):
+		writeError(w, http.StatusConflict, "job_finished", "the job has already finished")
+		return
+	case err != nil:
+		s.adminError(w, r, err)
+		return
+	}
+	s.audit(r.Context(), "job.cancel", zap.String("job_id", id))
+	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": id, "cancelled": true})
 }
 
 func (s *Server) queueStats(w http.ResponseWriter, r *http.Request) {

@@ -60,6 +60,9 @@ const linkPage = 500
 //     due once.
 //   - "nightly", on Nightly: a reconciliation sync of each active realtime
 //     link (re-reading the last days catches lost webhooks).
+//   - "expire", every 5 minutes: delete the links pending for longer than
+//     Config.PendingLinkTTL (audited "link.expired") and the connect flows
+//     that can no longer be used;
 //   - "re-ensure", on Reensure: Subscribe again for each active link whose
 //     provider is an ohx.Subscriber; failures are logged per link.
 //
@@ -90,8 +93,13 @@ func (s *Server) SchedulerEntries(cfg SchedulerConfig) ([]queue.Entry, error) {
 		cfg.Clock = queue.SystemClock()
 	}
 	p := &poller{s: s, now: cfg.Clock.Now, last: map[string]time.Time{}}
+	expire, err := queue.Every(expireEvery)
+	if err != nil {
+		return nil, err
+	}
 	return []queue.Entry{
 		{Name: "poll", Schedule: poll, Jobs: p.due},
+		{Name: "expire", Schedule: expire, Run: s.expirePending},
 		{Name: "nightly", Schedule: cfg.Nightly, Jobs: s.reconciliations},
 		{Name: "re-ensure", Schedule: cfg.Reensure, Run: s.reensure},
 	}, nil

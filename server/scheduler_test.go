@@ -148,5 +148,5 @@ func TestSchedulerConfigErrors(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name)
 	}
-	assert.Equal(t, []string{"poll", "nightly", "re-ensure"}, names)
+	assert.Equal(t, []string{"poll", "expire", "nightly", "re-ensure"}, names)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -39,14 +40,17 @@ type Check struct {
 }
 
 // Store is what a Server needs of a store: links, sealed tokens and cursors
-// (ohx.Store) and the listing of links its scheduler reads
-// (store.LinkLister). store.Memory, store/sqlite and store/postgres implement
+// (ohx.Store), the listing of links its scheduler reads (store.LinkLister),
+// the patient connect flows (store.ConnectStore) and the deletion of a
+// revoked link's token (store.TokenDeleter). store.Memory, store/sqlite and store/postgres implement
 // it; a store that cannot list links does not compile as one. A store that
 // also implements store.SyncStatusStore gets the outcome of every sync
 // recorded, and GET /v1/links/{id} shows it.
 type Store interface {
 	ohx.Store
 	store.LinkLister
+	store.ConnectStore
+	store.TokenDeleter
 }
 
 // Config wires a Server. Store, Queue and StateKey are required, and Engine
@@ -68,8 +72,25 @@ type Config struct {
 	// StateKey signs OAuth states and derives PKCE verifiers; 32 bytes at
 	// least (derive it from the key ring, never reuse the sealing key).
 	StateKey []byte
-	// StateTTL is how long a link's consent may take; 0 means 15 minutes.
+	// StateTTL is how long the patient may take at the provider, from the
+	// connect page's button to the OAuth callback; 0 means 15 minutes.
 	StateTTL time.Duration
+	// OrganizationName is the organisation the connect page names as the
+	// one asking for the data; empty means the catalog's "org.default"
+	// ("Your care provider").
+	OrganizationName string
+	// ConnectTTL is how long a connect page may wait to be opened (and its
+	// form to be sent); 0 means DefaultConnectTTL (15 minutes).
+	ConnectTTL time.Duration
+	// PendingLinkTTL is how long a link may stay pending; the scheduler
+	// then deletes it and its connect flow. 0 means DefaultPendingLinkTTL
+	// (1 hour); it must be at least ConnectTTL + StateTTL.
+	PendingLinkTTL time.Duration
+	// Messages are translations of the patient-facing pages by BCP 47
+	// language tag ("de", "fr-CA"), picked by the browser's
+	// Accept-Language; English (DefaultMessages) is the default and fills
+	// every id a translation lacks.
+	Messages map[string]Messages
 	// APIKeys are the bearer keys of /v1. Empty disables /v1 (except the
 	// OpenAPI document): there is no unauthenticated API.
 	APIKeys []string
@@ -78,6 +99,28 @@ type Config struct {
 	RedirectAllowlist []string
 	// Debounce delays push jobs so a burst of webhooks coalesces; 0 means 10 s.
 	Debounce time.Duration
+	// PushMaxAge bounds how far before its arrival a notification's window
+	// may start (earlier is cut); 0 means DefaultPushMaxAge (7 days).
+	PushMaxAge time.Duration
+	// PushMaxAhead bounds how far after now a notification's window may end
+	// (later is cut); 0 means DefaultPushMaxAhead (5 minutes).
+	PushMaxAhead time.Duration
+	// MaxBackfill is the furthest back a backfill window of
+	// POST /v1/links/{id}/sync may start (400 beyond it, and for a window
+	// ending in the future); 0 means DefaultMaxBackfill (365 days).
+	MaxBackfill time.Duration
+	// AuthFailuresPerMinute is how many failed API authentications one
+	// client address may make per minute (burst as many) before every
+	// request from it answers 429 for a while; 0 means 10. Each failure is
+	// audited ("api.auth_failed"), the throttled ones are counted in the log.
+	AuthFailuresPerMinute int
+	// ClientIP returns a request's client address for the limit of failed
+	// authentications and its audit records; nil means the connection's
+	// remote address. Behind a reverse proxy, read the header it sets.
+	ClientIP func(r *http.Request) (netip.Addr, bool)
+	// SeparateOps takes /metrics, /livez, /readyz and /healthz off Handler;
+	// serve OpsHandler on an internal listener instead.
+	SeparateOps bool
 	// Admin exposes queue and breaker operations; optional.
 	Admin Admin
 	// Checks are the readiness and health probes.
@@ -112,6 +155,9 @@ type Server struct {
 	limiters  sync.Map // key id → *rate.Limiter
 	intakes   sync.Map // job coalescing key → *intake
 	allow     []*url.URL
+	secure    bool // PublicURL is https: the binding cookie is __Host- and Secure
+	messages  *catalogs
+	failures  authFailures
 }
 
 type apiKey struct {
@@ -138,9 +184,15 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.StateTTL <= 0 {
 		s.cfg.StateTTL = 15 * time.Minute
 	}
+	if err := s.consentDefaults(); err != nil {
+		return nil, err
+	}
 	s.state = stateSigner{key: cfg.StateKey, ttl: s.cfg.StateTTL}
 	if s.cfg.Debounce == 0 {
 		s.cfg.Debounce = 10 * time.Second
+	}
+	if err := s.boundDefaults(); err != nil {
+		return nil, err
 	}
 	if s.cfg.RateLimit == 0 {
 		s.cfg.RateLimit, s.cfg.Burst = 20, 40
@@ -161,8 +213,15 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.Now = time.Now
 	}
 	if cfg.PublicURL != "" {
-		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, errors.New("server: public URL must be an absolute http(s) URL")
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, errors.New("server: public URL must be an absolute http(s) URL without query")
+		}
+		s.secure = u.Scheme == "https"
+	}
+	for _, p := range cfg.Providers {
+		if _, ok := p.(ohx.Authorizer); ok && cfg.PublicURL == "" {
+			return nil, errors.New("server: a public URL is required to link accounts (the connect page and OAuth callbacks live there)")
 		}
 	}
 	for _, k := range cfg.APIKeys {
@@ -173,8 +232,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, a := range cfg.RedirectAllowlist {
 		u, err := url.Parse(a)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("server: redirect allow-list entry %q is not an absolute http(s) URL", a)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("server: redirect allow-list entry %q is not an absolute http(s) URL without query", a)
+		}
+		if _, ok := pathSegments(u); !ok {
+			return nil, fmt.Errorf("server: redirect allow-list entry %q has dot or encoded-slash segments", a)
 		}
 		s.allow = append(s.allow, u)
 	}
@@ -206,11 +268,14 @@ func (s *Server) Handler() http.Handler {
 	api("POST /v1/links/{id}/devices/sync", s.syncDevices)
 	api("GET /v1/links/{id}/devices", s.listDevices)
 	api("GET /v1/jobs/{id}", s.getJob)
+	api("DELETE /v1/jobs/{id}", s.cancelJob)
 	api("GET /v1/breakers", s.listBreakers)
 	api("POST /v1/breakers/{name}/close", s.closeBreaker)
 	api("GET /v1/queue", s.queueStats)
 	api("POST /v1/queue/dead/{id}/retry", s.retryDead)
 
+	mux.Handle("GET /connect/{secret}", s.observe("GET", "/connect/{secret}", http.HandlerFunc(s.connectPage)))
+	mux.Handle("POST /connect/{secret}", s.observe("POST", "/connect/{secret}", http.HandlerFunc(s.connectContinue)))
 	mux.Handle("GET /oauth/{provider}/callback", s.observe("GET", "/oauth/{provider}/callback", http.HandlerFunc(s.callback)))
 	mux.Handle("HEAD /oauth/{provider}/callback", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
 
@@ -224,6 +289,23 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("/webhooks/"+name+"/", h)
 	}
 
+	if !s.cfg.SeparateOps {
+		s.opsRoutes(mux)
+	}
+	return s.requestID(mux)
+}
+
+// OpsHandler serves what an operator's tools read: /livez, /readyz,
+// /healthz and /metrics (when Config.MetricsHandler is set). Handler serves
+// them too unless Config.SeparateOps moves them here alone, for a listener
+// the internet does not reach.
+func (s *Server) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.opsRoutes(mux)
+	return s.requestID(mux)
+}
+
+func (s *Server) opsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -232,7 +314,6 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.MetricsHandler != nil {
 		mux.Handle("GET /metrics", s.cfg.MetricsHandler)
 	}
-	return s.requestID(mux)
 }
 
 type ctxKey int
@@ -318,6 +399,9 @@ func (s *Server) webhook(provider string, next http.Handler) http.Handler {
 // configured key, then the key's rate limit.
 func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.authThrottled(w, r) {
+			return
+		}
 		auth := r.Header.Get("Authorization")
 		token, ok := strings.CutPrefix(auth, "Bearer ")
 		var id string
@@ -330,8 +414,7 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		if id == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ohx"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid API key is required")
+			s.authFailed(w, r)
 			return
 		}
 		lim, _ := s.limiters.LoadOrStore(id, rate.NewLimiter(s.cfg.RateLimit, s.cfg.Burst))

@@ -110,8 +110,9 @@ func (h *harness) advance(d time.Duration) {
 
 func newHarness(t *testing.T, checks ...server.Check) *harness {
 	t.Helper()
-	h := &harness{store: store.NewMemory(), queue: &recordingQueue{}, prov: &authProvider{Provider: ohxtest.Provider{ProviderName: "fake"}},
-		now: time.Now()}
+	h := &harness{queue: &recordingQueue{}, prov: &authProvider{Provider: ohxtest.Provider{ProviderName: "fake"}},
+		now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	h.store = store.NewMemory(store.WithMemoryClock(h.clock))
 	eng, err := ohx.NewEngine(ohx.EngineConfig{Providers: []ohx.Provider{h.prov}, Links: h.store, Cursors: h.store,
 		Transformer: discard{}, Publisher: discard{}})
 	require.NoError(t, err)
@@ -204,7 +205,7 @@ func TestCreateLinkRedirectAllowList(t *testing.T) {
 	resp := h.do(t, "POST", "/v1/links", apiKey, linkBody(good, good))
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	created := decode[map[string]string](t, resp)
-	assert.Contains(t, created["authorize_url"], "https://consent.example/authorize?state=")
+	assert.True(t, strings.HasPrefix(created["authorize_url"], "https://ohx.example/connect/"), "authorize_url opens ohx's connect page")
 	l, err := h.store.Link(t.Context(), created["id"])
 	require.NoError(t, err)
 	assert.Equal(t, ohx.LinkPending, l.Status)
@@ -221,81 +222,6 @@ func TestCreateLinkRedirectAllowList(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, h.do(t, "POST", "/v1/links", apiKey, `{"provider":"fake","unknown":1}`).StatusCode)
 	assert.Equal(t, http.StatusBadRequest, h.do(t, "POST", "/v1/links", apiKey,
 		`{"provider":"fake","patient":"Patient/../x","success_url":"`+good+`","error_url":"`+good+`"}`).StatusCode)
-}
-
-func stateOf(t *testing.T, authorizeURL string) string {
-	t.Helper()
-	u, err := url.Parse(authorizeURL)
-	require.NoError(t, err)
-	return u.Query().Get("state")
-}
-
-func TestOAuthCallbackFlow(t *testing.T) {
-	h := newHarness(t)
-	good := "https://ehr.example/wearables/done"
-	created := decode[map[string]string](t, h.do(t, "POST", "/v1/links", apiKey, linkBody(good, good+"?failed=1")))
-	state := stateOf(t, created["authorize_url"])
-
-	t.Run("tampered state", func(t *testing.T) {
-		tampered := []byte(state)
-		tampered[5] ^= 1
-		resp := h.do(t, "GET", "/oauth/fake/callback?code=good-u1&state="+url.QueryEscape(string(tampered)), "", "")
-		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	})
-	t.Run("state of another provider path", func(t *testing.T) {
-		resp := h.do(t, "GET", "/oauth/withings/callback?code=good-u1&state="+url.QueryEscape(state), "", "")
-		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	})
-	t.Run("HEAD probe", func(t *testing.T) {
-		assert.Equal(t, http.StatusOK, h.do(t, "HEAD", "/oauth/fake/callback", "", "").StatusCode)
-	})
-
-	resp := h.do(t, "GET", "/oauth/fake/callback?code=good-u1&state="+url.QueryEscape(state), "", "")
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	loc := resp.Header.Get("Location")
-	assert.True(t, strings.HasPrefix(loc, good+"?link_id="+created["id"]), loc)
-	assert.NotContains(t, loc, "good-u1", "the code never travels on")
-
-	l, err := h.store.Link(t.Context(), created["id"])
-	require.NoError(t, err)
-	assert.Equal(t, ohx.LinkActive, l.Status)
-	assert.Equal(t, "u1", l.ExternalUserID)
-	tok, err := h.store.Token(t.Context(), l.ID)
-	require.NoError(t, err)
-	assert.Equal(t, "rt", tok.RefreshToken)
-	jobs := h.queue.snapshot()
-	require.Len(t, jobs, 2)
-	assert.Equal(t, ohx.TriggerDeviceSync, jobs[0].Trigger)
-	assert.Equal(t, ohx.TriggerInitial, jobs[1].Trigger)
-
-	t.Run("replayed state", func(t *testing.T) {
-		resp := h.do(t, "GET", "/oauth/fake/callback?code=good-u1&state="+url.QueryEscape(state), "", "")
-		require.Equal(t, http.StatusFound, resp.StatusCode)
-		assert.Contains(t, resp.Header.Get("Location"), "error=link_not_pending")
-		assert.Len(t, h.queue.snapshot(), 2, "nothing queued")
-	})
-}
-
-func TestOAuthStateExpires(t *testing.T) {
-	h := newHarness(t)
-	good := "https://ehr.example/wearables/done"
-	created := decode[map[string]string](t, h.do(t, "POST", "/v1/links", apiKey, linkBody(good, good)))
-	h.advance(16 * time.Minute)
-	resp := h.do(t, "GET", "/oauth/fake/callback?code=good-u1&state="+url.QueryEscape(stateOf(t, created["authorize_url"])), "", "")
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	l, err := h.store.Link(t.Context(), created["id"])
-	require.NoError(t, err)
-	assert.Equal(t, ohx.LinkPending, l.Status)
-}
-
-func TestOAuthConsentDeniedRedirectsToErrorURL(t *testing.T) {
-	h := newHarness(t)
-	good := "https://ehr.example/wearables/done"
-	created := decode[map[string]string](t, h.do(t, "POST", "/v1/links", apiKey, linkBody(good, good+"/error")))
-	resp := h.do(t, "GET", "/oauth/fake/callback?error=access_denied&state="+url.QueryEscape(stateOf(t, created["authorize_url"])), "", "")
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	assert.Contains(t, resp.Header.Get("Location"), good+"/error?")
-	assert.Contains(t, resp.Header.Get("Location"), "error=consent_denied")
 }
 
 func TestHealthEndpoints(t *testing.T) {
@@ -349,9 +275,10 @@ func TestNotifyQueuesDebouncedPushJobs(t *testing.T) {
 	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyRevoked})
 	l, err := h.store.Link(t.Context(), "l1")
 	require.NoError(t, err)
-	assert.Equal(t, ohx.LinkRevoked, l.Status)
-	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData, Window: w})
-	assert.Len(t, h.queue.snapshot(), 1, "a revoked link gets no more jobs")
+	assert.Equal(t, ohx.LinkActive, l.Status, "an unlink notification alone changes nothing")
+	jobs = h.queue.snapshot()
+	require.Len(t, jobs, 2)
+	assert.Equal(t, ohx.TriggerRevocationCheck, jobs[1].Trigger, "it queues a check with the provider")
 }
 
 func TestRevokedGrantMarksLinkNeedsReconsent(t *testing.T) {
@@ -359,7 +286,8 @@ func TestRevokedGrantMarksLinkNeedsReconsent(t *testing.T) {
 	p := &ohxtest.Provider{ProviderName: "fake", FailAfter: 1, FailErr: &ohx.ProviderError{Provider: "fake", Op: "refresh", Kind: ohx.KindRevoked}}
 	eng, err := ohx.NewEngine(ohx.EngineConfig{Providers: []ohx.Provider{p}, Links: s, Cursors: s, Transformer: discard{}, Publisher: discard{}})
 	require.NoError(t, err)
-	srv, err := server.New(server.Config{Store: s, Queue: &recordingQueue{}, Engine: eng, Providers: []ohx.Provider{p}, StateKey: make([]byte, 32)})
+	srv, err := server.New(server.Config{Store: s, Queue: &recordingQueue{}, Engine: eng, Providers: []ohx.Provider{p}, StateKey: make([]byte, 32),
+		PublicURL: "https://ohx.example"})
 	require.NoError(t, err)
 	require.NoError(t, s.SaveLink(t.Context(), ohx.Link{ID: "l1", Provider: "fake", Patient: "Patient/1", Status: ohx.LinkActive}))
 

@@ -13,15 +13,18 @@ import (
 )
 
 // oauthState is what the signed OAuth state carries through the patient's
-// browser. It holds ids and allow-listed URLs only; the PKCE verifier is
+// browser. It holds ids only (the success and error URLs are in the connect
+// flow); the PKCE verifier is
 // derived from the nonce with the server key, never carried.
 type oauthState struct {
 	LinkID   string `json:"l"`
 	Provider string `json:"p"`
 	Nonce    string `json:"n"`
 	Expires  int64  `json:"e"`
-	Success  string `json:"s,omitempty"`
-	Failure  string `json:"f,omitempty"`
+	// Flow names the connect flow (store.ConnectFlow) the state belongs
+	// to: the callback consumes it, with the cookie of the browser that
+	// opened its page.
+	Flow string `json:"c"`
 }
 
 // State errors. They never echo the state's content.
@@ -75,7 +78,7 @@ func (s stateSigner) verify(raw string, now time.Time) (oauthState, error) {
 	if err != nil {
 		return st, errStateMalformed
 	}
-	if err := json.Unmarshal(payload, &st); err != nil || st.LinkID == "" || st.Provider == "" || st.Nonce == "" {
+	if err := json.Unmarshal(payload, &st); err != nil || st.LinkID == "" || st.Provider == "" || st.Nonce == "" || st.Flow == "" {
 		return oauthState{}, errStateMalformed
 	}
 	if now.Unix() > st.Expires {

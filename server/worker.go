@@ -15,8 +15,9 @@ import (
 )
 
 // Notify turns a verified provider notification into work: a push job for
-// the notified user's link (debounced so bursts coalesce), a deletion job, or
-// a revoked link. Notifications for unknown or inactive users are dropped. It
+// the notified user's link (debounced so bursts coalesce, its window
+// clamped by Config.PushMaxAge and PushMaxAhead), a deletion job, or a
+// revocation check (revoke.go). Notifications for unknown or inactive users are dropped. It
 // is the callback handed to provider webhook handlers and returns quickly.
 func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 1500*time.Millisecond)
@@ -37,13 +38,8 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 		return
 	}
 	if n.Kind == ohx.NotifyRevoked {
-		link.Status = ohx.LinkRevoked
-		if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
-			log.Error("marking link revoked failed", zap.Error(err))
-			return
-		}
-		s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkRevoked)
-		s.audit(ctx, "link.revoked_by_provider", zap.String("link_id", link.ID), zap.String("provider", link.Provider))
+		// Unconfirmed: anyone who knows the webhook secret can send it.
+		s.queueRevocationCheck(ctx, link, log)
 		return
 	}
 	var types []ohx.DataType
@@ -57,6 +53,12 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 		return
 	}
 	j := ohx.Job{LinkID: link.ID, DataTypes: types, Trigger: ohx.TriggerPush, Deletion: n.Kind == ohx.NotifyDelete}
+	if !n.Window.Empty() {
+		if n.Window = s.clampPush(n); n.Window.Empty() {
+			log.Info("notification window outside the push bounds dropped")
+			return
+		}
+	}
 	if n.Window.Empty() {
 		j.Trigger = ohx.TriggerIncremental
 		j.Priority = ohx.PriorityWebhook
@@ -118,7 +120,9 @@ func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
 			}
 		}
 	}
-	if err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
+	if j.Trigger == ohx.TriggerRevocationCheck {
+		err = s.revocationChecked(ctx, j, err)
+	} else if err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
 		s.markReconsent(ctx, j.LinkID)
 	}
 	if s.cfg.OnSync != nil {

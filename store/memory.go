@@ -24,6 +24,7 @@ type Memory struct {
 	cursors map[string]map[ohx.DataType]time.Time
 	syncs   map[string]map[ohx.DataType]SyncStatus
 	leases  map[string]*lease
+	flows   map[string]ConnectFlow // connect flows by id (memory_connect.go)
 	now     func() time.Time
 }
 

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
+	"github.com/openhealthexchange/ohx/server/connecttest"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
 )
 
@@ -359,18 +360,14 @@ func (d *daemon) link(ctx context.Context, user int64) (string, error) {
 	if status != http.StatusCreated {
 		return "", fmt.Errorf("create link: status %d", status)
 	}
-	resp, err := get(ctx, d.client, created.AuthorizeURL)
+	// The patient's browser: connect page, its form, the fake's consent,
+	// the callback.
+	landing, err := connecttest.New(d.client).Connect(ctx, created.AuthorizeURL)
 	if err != nil {
 		return "", err
 	}
-	_ = resp.Body.Close()
-	resp, err = get(ctx, d.client, resp.Header.Get("Location"))
-	if err != nil {
-		return "", err
-	}
-	_ = resp.Body.Close()
-	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "https://ehr.example/done") {
-		return "", fmt.Errorf("callback redirected to %q", loc)
+	if !strings.HasPrefix(landing, "https://ehr.example/done") {
+		return "", fmt.Errorf("callback redirected to %q", landing)
 	}
 	return created.ID, nil
 }

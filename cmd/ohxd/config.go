@@ -50,6 +50,9 @@ type config struct {
 	WebhookDebounce                       time.Duration
 	Aggregation                           ohx.AggregationMode
 	InitialDays, Workers                  int
+	MaxLookbackDays, MaxBackfillDays      int
+	OrganizationName, AdminAddr           string
+	ConnectTTL, PendingLinkTTL            time.Duration
 	Nightly                               queue.Schedule
 	TLSCertFile, TLSKeyFile               string
 	LogLevel, AuditLog                    string
@@ -81,8 +84,21 @@ var envVars = []envVar{
 		func(c *config, v string) error { c.SecretKeys = v; return nil }},
 	{"OHX_PUBLIC_URL", "", "`http://localhost:8080` (the port of `OHX_ADDR`)", "externally visible base URL, used for OAuth callbacks (`{url}/oauth/{provider}/callback`) and webhook registration",
 		httpURL(func(c *config) *string { return &c.PublicURL })},
-	{"OHX_REDIRECT_ALLOWLIST", "", "", "comma-separated URL prefixes that `success_url` and `error_url` of new links must start with",
+	{"OHX_REDIRECT_ALLOWLIST", "", "", "comma-separated URL prefixes that `success_url` and `error_url` of new links must start with, segment by segment",
 		func(c *config, v string) error { c.RedirectAllowlist = splitList(v, ","); return nil }},
+	{"OHX_ORGANIZATION_NAME", "", "`Your care provider`", "the organisation the patient connect page names as the one asking for the data",
+		setOrganization},
+	{"OHX_CONNECT_TTL", "15m", "", "how long a patient connect page may wait to be opened, and the patient may then take at the provider (Go duration, 1m to 24h)",
+		duration(func(c *config) *time.Duration { return &c.ConnectTTL }, time.Minute, 24*time.Hour)},
+	{"OHX_PENDING_LINK_TTL", "1h", "", "how long a link may stay pending before it is deleted (Go duration, at least twice `OHX_CONNECT_TTL`)",
+		duration(func(c *config) *time.Duration { return &c.PendingLinkTTL }, 2*time.Minute, 30*24*time.Hour)},
+	{"OHX_ADMIN_ADDR", "", "", "optional separate listen address of `/metrics`, `/livez`, `/readyz` and `/healthz` (then not served on `OHX_ADDR`)",
+		func(c *config, v string) error {
+			if c.AdminAddr = v; v == "" {
+				return nil
+			}
+			return hostPort(v)
+		}},
 
 	{"OHX_WITHINGS_CLIENT_ID", "", "", "Withings app client id; setting it enables the `withings` provider",
 		func(c *config, v string) error { c.WithingsClientID = v; return nil }},
@@ -162,8 +178,12 @@ var envVars = []envVar{
 	{"OHX_REDIS_NAMESPACE", "ohx", "", "prefix of the queue's Redis keys, so several deployments (or tests) can share one Redis database", setRedisNamespace},
 	{"OHX_WEBHOOK_DEBOUNCE", "10s", "", "delay of the sync a webhook queues, so a burst of notifications coalesces into one sync (Go duration, 100ms to 10m)", setDebounce},
 	{"OHX_AGGREGATION", "individual", "", "`individual` records or `hourly` aggregates (heart rate, steps, HRV, SpO2, respiratory rate)", setAggregation},
-	{"OHX_INITIAL_DAYS", "30", "", "days of history of the initial sync after linking",
-		intIn(func(c *config) *int { return &c.InitialDays }, 1, 365)},
+	{"OHX_INITIAL_DAYS", "30", "", "days of history of the initial sync after linking (at most `OHX_MAX_LOOKBACK_DAYS`)",
+		intIn(func(c *config) *int { return &c.InitialDays }, 1, 3650)},
+	{"OHX_MAX_LOOKBACK_DAYS", "90", "", "furthest back, in days, an initial, incremental, push or nightly sync reads",
+		intIn(func(c *config) *int { return &c.MaxLookbackDays }, 1, 3650)},
+	{"OHX_MAX_BACKFILL_DAYS", "365", "", "furthest back, in days, a backfill (`POST /v1/links/{id}/sync` with a window) may start; older windows answer 400",
+		intIn(func(c *config) *int { return &c.MaxBackfillDays }, 1, 3650)},
 	{"OHX_WORKERS", "4", "", "concurrent sync workers",
 		intIn(func(c *config) *int { return &c.Workers }, 1, 256)},
 	{"OHX_NIGHTLY_AT", "02:00", "", "UTC time of the nightly reconciliation", setNightly},
@@ -234,6 +254,15 @@ func (c *config) check() []error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("OHX_TLS_CERT_FILE", "OHX_TLS_CERT_FILE and OHX_TLS_KEY_FILE go together")
 	}
+	if c.InitialDays > c.MaxLookbackDays {
+		bad("OHX_INITIAL_DAYS", "must not exceed OHX_MAX_LOOKBACK_DAYS")
+	}
+	if c.PendingLinkTTL < 2*c.ConnectTTL {
+		bad("OHX_PENDING_LINK_TTL", "must be at least twice OHX_CONNECT_TTL (the page, then the consent at the provider)")
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+		bad("OHX_ADMIN_ADDR", "must differ from OHX_ADDR")
+	}
 	if c.DatabaseURL != "" && c.SecretKeys == "" {
 		bad("OHX_SECRET_KEYS", "required with a shared PostgreSQL store (every replica needs the same keys)")
 	}
@@ -276,6 +305,27 @@ func intIn(field func(*config) *int, lo, hi int) func(*config, string) error {
 		*field(c) = n
 		return nil
 	}
+}
+
+// duration stores a Go duration from lo to hi.
+func duration(field func(*config) *time.Duration, lo, hi time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			*field(c) = lo
+			return fmt.Errorf("must be a duration from %s to %s", lo, hi)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func setOrganization(c *config, v string) error {
+	c.OrganizationName = v
+	if len(v) > 200 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errors.New("must be at most 200 characters, without control characters")
+	}
+	return nil
 }
 
 func setAPIKeys(c *config, v string) error {

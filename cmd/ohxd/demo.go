@@ -25,6 +25,7 @@ import (
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
+	"github.com/openhealthexchange/ohx/server/connecttest"
 	"github.com/openhealthexchange/ohx/store/seal"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -344,26 +345,16 @@ func demoLink(ctx context.Context, publicURL, apiKey string, p *demoPatient) (st
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		return "", fmt.Errorf("POST /v1/links: status %d", resp.StatusCode)
 	}
-	// The browser: follow redirects until the daemon sends it to the
+	// The patient's browser: the connect page, its button, the fake's
+	// consent, the callback; it stops where the daemon sends it to the
 	// application's success or error page.
-	browser := &http.Client{CheckRedirect: func(r *http.Request, _ []*http.Request) error {
-		if strings.HasPrefix(r.URL.String(), publicURL+"/demo/") {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	req, err = http.NewRequestWithContext(ctx, http.MethodGet, created.AuthorizeURL, nil)
+	landing, err := connecttest.New(nil).Connect(ctx, created.AuthorizeURL)
 	if err != nil {
 		return "", err
 	}
-	resp, err = browser.Do(req)
-	if err != nil {
-		return "", err
-	}
-	_ = resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
+	loc, err := url.Parse(landing)
 	if err != nil || loc.Path != "/demo/linked" {
-		return "", fmt.Errorf("consent flow ended at %q (status %d)", resp.Header.Get("Location"), resp.StatusCode)
+		return "", fmt.Errorf("consent flow ended at %q", landing)
 	}
 	return loc.Query().Get("link_id"), nil
 }

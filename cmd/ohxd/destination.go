@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -57,7 +56,7 @@ func (a *app) newFHIR(client *http.Client, retry resilience.RetrySettings) (*pub
 func fhirAuth(cfg *config, client *http.Client) (oauth2.TokenSource, error) {
 	switch {
 	case cfg.FHIRTokenURL != "" && cfg.FHIRPrivateKeyFile != "":
-		pemBytes, err := os.ReadFile(cfg.FHIRPrivateKeyFile)
+		pemBytes, err := readPrivate(cfg.FHIRPrivateKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("OHX_FHIR_PRIVATE_KEY_FILE: %w", err)
 		}

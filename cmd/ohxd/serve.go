@@ -39,6 +39,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TLSKeyFile != "" {
+		if _, err := readPrivate(cfg.TLSKeyFile); err != nil {
+			return fmt.Errorf("OHX_TLS_KEY_FILE: %w", err)
+		}
+	}
 	a, err := wire(ctx, cfg, wireOptions{logOut: stderr})
 	if err != nil {
 		return err
@@ -49,7 +54,37 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.AdminAddr != "" {
+		adminLn, err := lc.Listen(ctx, "tcp", cfg.AdminAddr)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		stop := a.serveOps(adminLn)
+		defer stop()
+	}
 	return a.serve(ctx, ln, !*workerOnly, !*apiOnly)
+}
+
+// serveOps serves /metrics and the health probes on their own listener
+// (OHX_ADMIN_ADDR) and returns the function that stops it.
+func (a *app) serveOps(ln net.Listener) func() {
+	srv := &http.Server{Handler: a.server.OpsHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("admin listener failed", zap.Error(err))
+		}
+	}()
+	a.log.Info("ohxd serving metrics and health on the admin listener", zap.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
 }
 
 // serve runs the HTTP server on ln and, when asked and a provider is
@@ -109,8 +144,10 @@ func (a *app) httpServer(api bool) *http.Server {
 	h := a.server.Handler()
 	if !api {
 		mux := http.NewServeMux()
-		for _, p := range []string{"/livez", "/readyz", "/healthz", "/metrics"} {
-			mux.Handle(p, h)
+		if a.cfg.AdminAddr == "" {
+			for _, p := range []string{"/livez", "/readyz", "/healthz", "/metrics"} {
+				mux.Handle(p, h)
+			}
 		}
 		h = mux
 	}

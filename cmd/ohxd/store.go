@@ -43,6 +43,7 @@ func (a *app) openStore(ctx context.Context) (err error) {
 		if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 			return err
 		}
+		warnIfShared(a.cfg.DataDir, a.log)
 		st, err := sqlite.Open(ctx, filepath.Join(a.cfg.DataDir, "ohx.db"), a.ring, sqlite.WithLogger(a.log))
 		if err != nil {
 			return fmt.Errorf("open SQLite store: %w", err)
@@ -76,7 +77,8 @@ func loadKeyRing(cfg *config, log *zap.Logger) (*seal.KeyRing, error) {
 		return nil, errors.New("OHX_SECRET_KEYS is required with PostgreSQL")
 	}
 	path := filepath.Join(cfg.DataDir, "secret-keys")
-	data, err := os.ReadFile(path)
+	warnIfShared(cfg.DataDir, log)
+	data, err := readPrivate(path)
 	switch {
 	case err == nil:
 		ring, err := seal.ParseKeyRing(strings.TrimSpace(string(data)))
@@ -117,4 +119,31 @@ func createKeyFile(dir, path string) (*seal.KeyRing, error) {
 		return nil, err
 	}
 	return seal.NewKeyRing(k)
+}
+
+// readPrivate reads a file of secrets (a key ring, a private key) and
+// refuses one that its group or others may read or write: a secret's file
+// must be 0600 (or stricter) and, on a shared machine, nobody else's.
+func readPrivate(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable or writable by others (mode %04o): run chmod 600 %s", path, perm, path)
+	}
+	return os.ReadFile(path)
+}
+
+// warnIfShared warns, loudly, when the data directory is open to others:
+// its files are private, but a directory others may list or enter leaks
+// names and invites mistakes.
+func warnIfShared(dir string, log *zap.Logger) {
+	if log == nil {
+		return
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Error("SECURITY: the data directory is accessible to other users; run chmod 700 on it",
+			zap.String("dir", dir), zap.String("mode", fmt.Sprintf("%04o", fi.Mode().Perm())))
+	}
 }

@@ -177,7 +177,8 @@ func (a *app) newEngine(now func() time.Time) (*ohx.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy := &ohx.Policy{DefaultAggregation: a.cfg.Aggregation}
+	policy := &ohx.Policy{DefaultAggregation: a.cfg.Aggregation,
+		MaxLookback: days(a.cfg.MaxLookbackDays), MaxBackfill: days(a.cfg.MaxBackfillDays)}
 	agg, err := aggregate.ForPolicy(policy, aggregate.HourlyConfig{})
 	if err != nil {
 		return nil, err
@@ -185,7 +186,7 @@ func (a *app) newEngine(now func() time.Time) (*ohx.Engine, error) {
 	return ohx.NewEngine(ohx.EngineConfig{
 		Providers: a.providers, Links: a.store, Cursors: a.store, Aggregator: agg, Transformer: tr,
 		Publisher: a.publisher, Policy: policy, Logger: a.log, Metrics: a.metrics, Now: now,
-		Strategy: ohx.DefaultStrategy{InitialLookback: time.Duration(a.cfg.InitialDays) * 24 * time.Hour},
+		Strategy: ohx.DefaultStrategy{InitialLookback: days(a.cfg.InitialDays)},
 	})
 }
 
@@ -202,8 +203,12 @@ func (a *app) newServer(opt wireOptions) (*server.Server, error) {
 		Admin: server.NewAdmin(a.queue, a.breakers), Checks: a.checks(), Logger: a.log, Audit: a.audit,
 		Metrics: a.metrics, APIMetrics: a.metrics, MetricsHandler: promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
 		Now: opt.now, OnSync: opt.onSync,
+		OrganizationName: a.cfg.OrganizationName, ConnectTTL: a.cfg.ConnectTTL, StateTTL: a.cfg.ConnectTTL,
+		PendingLinkTTL: a.cfg.PendingLinkTTL, MaxBackfill: days(a.cfg.MaxBackfillDays), SeparateOps: a.cfg.AdminAddr != "",
 	})
 }
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // checks are the readiness probes: the store and the queue, and the FHIR
 // destination's breaker as an optional check.

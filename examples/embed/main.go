@@ -46,6 +46,7 @@ import (
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 	"github.com/openhealthexchange/ohx/server"
+	"github.com/openhealthexchange/ohx/server/connecttest"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/withings"
 	"github.com/openhealthexchange/ohx/withings/withingstest"
@@ -257,8 +258,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	srv, err := server.New(server.Config{
 		Store: st, Queue: queue, Engine: engine, Providers: []ohx.Provider{wp},
 		PublicURL: base + "/ohx", StateKey: stateKey, APIKeys: []string{apiKey},
-		RedirectAllowlist: []string{base + "/patients/"},
-		Debounce:          200 * time.Millisecond,
+		RedirectAllowlist: []string{base + "/patients/"}, OrganizationName: "Example Clinic",
+		Debounce: 200 * time.Millisecond,
 	})
 	if err != nil {
 		return err
@@ -319,21 +320,22 @@ func walkthrough(ctx context.Context, out io.Writer, base, apiKey string, q *wor
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("create link: status %d", resp.StatusCode)
 	}
-	fmt.Fprintln(out, "link created; the patient's browser goes to Withings")
+	fmt.Fprintln(out, "link created; the patient's browser opens the connect page")
 
-	// The patient's browser: consent (the fake approves at once), the OAuth
+	// The patient's browser, in the patient's session of the EHR right
+	// after the link was created: ohx's connect page (under /ohx/), its
+	// button, the consent at Withings (the fake approves at once), the OAuth
 	// callback under /ohx/, then the service's own success page.
-	req, err = http.NewRequestWithContext(ctx, http.MethodGet, created.AuthorizeURL, nil)
+	patient := connecttest.New(nil)
+	landing, err := patient.Connect(ctx, created.AuthorizeURL)
 	if err != nil {
 		return err
 	}
-	resp, err = http.DefaultClient.Do(req)
+	_, page, err := patient.Get(ctx, landing) //nolint:bodyclose // Get read and closed the body
 	if err != nil {
 		return err
 	}
-	page, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	fmt.Fprintf(out, "browser landed on %s: %s", resp.Request.URL.Path, page)
+	fmt.Fprintf(out, "browser landed on %s: %s", strings.SplitN(strings.TrimPrefix(landing, base), "?", 2)[0], page)
 
 	if err := waitIdle(ctx, q); err != nil {
 		return err

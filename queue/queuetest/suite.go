@@ -78,6 +78,9 @@ func Run(t *testing.T, f Factory) {
 		{"GracefulShutdown", nil, testGracefulShutdown},
 		{"ShutdownHandsJobBack", func(o *Options) { o.ShutdownTimeout = 200 * time.Millisecond }, testShutdownHandsBack},
 		{"BadInput", nil, testBadInput},
+		{"LongJobsDoNotStarveANewLink", nil, testLongJobsDoNotStarveANewLink},
+		{"CancelPending", nil, testCancelPending},
+		{"CancelRunning", nil, testCancelRunning},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -127,6 +127,9 @@ func (q *Queue) Job(ctx context.Context, id string) (queue.JobInfo, error) {
 	if rec.Queue == "" { // an id reserved by an enqueue that merged elsewhere
 		return queue.JobInfo{}, fmt.Errorf("redisq: job %q: %w", id, ohx.ErrNotFound)
 	}
+	if rec.Cancelled {
+		return queue.JobInfo{Job: cloneJob(rec.Job), State: queue.StateCancelled}, nil
+	}
 	info, err := q.ins.GetTaskInfo(rec.Queue, id)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):

@@ -158,6 +158,8 @@ type record struct {
 	RunAt      time.Time `json:"run_at"`
 	Base       int       `json:"base,omitempty"`
 	Superseded string    `json:"superseded,omitempty"`
+	// Cancelled: Cancel was called (cancel.go); the job does not run again.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // payload is the asynq task payload: the job id and the attempts used by

@@ -117,6 +117,9 @@ func (w *worker) process(ctx context.Context, t *asynq.Task) error {
 		return err
 	case rec.Superseded != "":
 		return nil // another id took over this job
+	case rec.Cancelled:
+		q.end(context.WithoutCancel(ctx), p.ID, rec)
+		return nil
 	case !proceed:
 		return errBlocked
 	}
@@ -129,22 +132,31 @@ func (w *worker) process(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("redisq: the job's workers died %d times: %w", j.Attempt, asynq.SkipRetry)
 	}
 
+	jobCtx, stopJob := context.WithCancel(ctx)
+	defer stopJob()
 	hbCtx, stopHB := context.WithCancel(bctx)
 	var hb sync.WaitGroup
-	hb.Go(func() { q.heartbeat(hbCtx, p.ID) })
-	err = safeHandle(ctx, w.h, j)
+	hb.Go(func() { q.heartbeat(hbCtx, p.ID, stopJob) })
+	err = safeHandle(jobCtx, w.h, j)
 	stopHB()
 	hb.Wait()
 
+	if err != nil && jobCtx.Err() != nil && q.cancelled(bctx, p.ID) {
+		q.end(bctx, p.ID, rec)
+		q.cfg.Logger.Info("redisq: job cancelled", zap.String("job_id", p.ID))
+		return nil
+	}
 	switch {
 	case err == nil:
 		q.end(bctx, p.ID, rec)
 		return nil
 	case w.stopping.Load() && ctx.Err() != nil:
 		q.rdb.ZRem(bctx, q.hbKey(), p.ID)
+		q.releaseLink(bctx, p.ID, rec.Job.LinkID)
 		return fmt.Errorf("%w: %w", errHandedBack, err)
 	case q.cfg.Retry.ShouldRetry(j.Attempt, err):
 		q.rdb.ZRem(bctx, q.hbKey(), p.ID)
+		q.releaseLink(bctx, p.ID, rec.Job.LinkID)
 		q.cfg.Logger.Info("redisq: job failed, will retry", zap.String("job_id", p.ID),
 			zap.Int("attempt", j.Attempt), zap.Stringer("kind", ohx.KindOf(err)))
 		return err
@@ -168,8 +180,23 @@ func (q *Queue) begin(ctx context.Context, id string) (rec record, proceed bool,
 		proceed = false
 		err = q.rdb.Watch(ctx, func(tx *redis.Tx) error {
 			var err error
-			if rec, err = q.load(ctx, tx, id); err != nil || rec.Superseded != "" {
+			if rec, err = q.load(ctx, tx, id); err != nil || rec.Superseded != "" || rec.Cancelled {
 				return err
+			}
+			// One job of a link runs at a time, across every worker.
+			lk := q.linkKey(rec.Job.LinkID)
+			if err := tx.Watch(ctx, lk).Err(); err != nil {
+				return err
+			}
+			holder, err := tx.Get(ctx, lk).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			if holder != "" && holder != id {
+				alive, err := q.alive(ctx, holder)
+				if err != nil || alive {
+					return err
+				}
 			}
 			var ck, pending string
 			if rec.Key != "" {
@@ -199,6 +226,7 @@ func (q *Queue) begin(ctx context.Context, id string) (rec record, proceed bool,
 					pl.Expire(ctx, ck, recordTTL)
 				}
 				pl.ZAdd(ctx, q.hbKey(), redis.Z{Score: q.leaseEnd(), Member: id})
+				pl.Set(ctx, lk, id, recordTTL)
 				return nil
 			})
 			proceed = err == nil
@@ -232,6 +260,7 @@ func (q *Queue) alive(ctx context.Context, id string) (bool, error) {
 // end releases the coalesce key and the lease of a job that finished (done or
 // dead), and lets its record expire with the retention.
 func (q *Queue) end(ctx context.Context, id string, rec record) {
+	q.releaseLink(ctx, id, rec.Job.LinkID)
 	var ck string
 	if rec.Key != "" {
 		ck = q.coKey(rec.Key)
@@ -281,7 +310,9 @@ func (q *Queue) leaseEnd() float64 {
 
 // heartbeat extends the lease of a running job until ctx ends. XX: a job
 // another worker took over stays taken over.
-func (q *Queue) heartbeat(ctx context.Context, id string) {
+// It also stops the job (stop) when its record says it was cancelled, in
+// case the cancellation message of asynq did not reach this worker.
+func (q *Queue) heartbeat(ctx context.Context, id string, stop context.CancelFunc) {
 	t := time.NewTicker(q.cfg.Lease / 3)
 	defer t.Stop()
 	for {
@@ -290,6 +321,9 @@ func (q *Queue) heartbeat(ctx context.Context, id string) {
 			return
 		case <-t.C:
 			q.rdb.ZAddXX(ctx, q.hbKey(), redis.Z{Score: q.leaseEnd(), Member: id})
+			if q.cancelled(ctx, id) {
+				stop()
+			}
 		}
 	}
 }

@@ -62,4 +62,25 @@ CREATE TABLE leases (
 	expires_at_ns bigint NOT NULL
 );
 `,
+	// 2 (issue 17, consent): the patient connect flows (one-time pages and
+	// OAuth states, bound to a browser). Kept apart from the other tables'
+	// migrations so that branches merge by renumbering.
+	`
+CREATE TABLE connect_flows (
+	id          text PRIMARY KEY,
+	link_id     text NOT NULL,
+	provider    text NOT NULL,
+	data_types  text[] NOT NULL,
+	success_url text NOT NULL,
+	error_url   text NOT NULL,
+	created_at  timestamptz NOT NULL,
+	expires_at  timestamptz NOT NULL,
+	opened_at   timestamptz,
+	browser     text NOT NULL DEFAULT '',
+	consumed_at timestamptz
+);
+CREATE INDEX connect_flows_by_expiry ON connect_flows (expires_at);
+COMMENT ON COLUMN connect_flows.id IS 'SHA-256 of the connect URL secret, never the secret';
+COMMENT ON COLUMN connect_flows.browser IS 'SHA-256 of the binding cookie of the browser that opened the page';
+`,
 }

@@ -60,4 +60,23 @@ CREATE TABLE leases (
 	expires_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 `,
+	// 2 (issue 17, consent): the patient connect flows (one-time pages and
+	// OAuth states, bound to a browser). Kept apart from the other tables'
+	// migrations so that branches merge by renumbering.
+	`
+CREATE TABLE connect_flows (
+	id          TEXT PRIMARY KEY,
+	link_id     TEXT NOT NULL,
+	provider    TEXT NOT NULL,
+	data_types  TEXT NOT NULL,
+	success_url TEXT NOT NULL,
+	error_url   TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	opened_at   INTEGER,
+	browser     TEXT NOT NULL,
+	consumed_at INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX connect_flows_by_expiry ON connect_flows (expires_at);
+`,
 }

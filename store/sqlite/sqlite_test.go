@@ -104,19 +104,19 @@ func TestMigrations(t *testing.T) {
 	s := open(t, path, testRing(t), &storetest.Clock{})
 	v, err := s.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 1, v)
+	assert.Equal(t, 2, v)
 
 	// Reopening applies nothing again and keeps data.
 	require.NoError(t, s.SaveLink(t.Context(), ohx.Link{ID: "l1", Provider: "withings"}))
 	again := open(t, path, testRing(t), &storetest.Clock{})
 	v, err = again.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 1, v)
+	assert.Equal(t, 2, v)
 	_, err = again.Link(t.Context(), "l1")
 	require.NoError(t, err)
 	var applied int
 	require.NoError(t, rawDB(t, path).QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&applied))
-	assert.Equal(t, 1, applied)
+	assert.Equal(t, 2, applied)
 
 	// A schema from a newer build is refused.
 	_, err = rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)`)

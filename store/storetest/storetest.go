@@ -100,6 +100,7 @@ func Run(t *testing.T, f Factory) {
 		})
 	})
 	t.Run("RefreshRace", func(t *testing.T) { testRefreshRace(t, f) })
+	RunConsent(t, f)
 }
 
 func sampleLink(id string) ohx.Link {

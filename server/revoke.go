@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/openhealthexchange/ohx"
+)
+
+// Revocations are confirmed before they act. A provider's "the user
+// unlinked" notification (Withings appli 46 unlink/delete, for one) is
+// authenticated by a shared secret at best, so Notify only queues a
+// revocation check (ohx.TriggerRevocationCheck). The worker asks the
+// provider with the link's own token; only a refusal for good (a refresh
+// answering invalid_grant, an authorised call failing as revoked) revokes
+// the link and drops its token. A forged notification leaves it active.
+
+// Audit actions of link state changes the provider caused or confirmed.
+// Event emitters (the outbox of signed events) key on these names:
+// "link.revoked" when a revocation was confirmed (auditLinkRevoked),
+// "link.expired" when a pending link expired (auditLinkExpired).
+const (
+	auditRevocationQueued      = "link.revocation_check"
+	auditRevocationUnconfirmed = "link.revocation_unconfirmed"
+	auditLinkRevoked           = "link.revoked"
+	auditLinkExpired           = "link.expired"
+)
+
+// queueRevocationCheck queues the confirmation of a revocation notification.
+func (s *Server) queueRevocationCheck(ctx context.Context, link ohx.Link, log *zap.Logger) {
+	j := ohx.Job{LinkID: link.ID, Trigger: ohx.TriggerRevocationCheck}
+	if _, err := s.cfg.Queue.Enqueue(ctx, j, ohx.EnqueueOptions{}); err != nil {
+		log.Error("enqueue of a revocation check failed", zap.Error(err))
+		return
+	}
+	s.audit(ctx, auditRevocationQueued, zap.String("link_id", link.ID), zap.String("provider", link.Provider))
+}
+
+// revocationChecked acts on the outcome err of a revocation check job: a
+// refused grant revokes the link (the job then succeeded); a grant that
+// holds leaves it active; another failure is returned, so the queue retries.
+func (s *Server) revocationChecked(ctx context.Context, j ohx.Job, err error) error {
+	switch {
+	case err == nil:
+		s.cfg.Logger.Warn("revocation notification not confirmed by the provider: the link stays active",
+			zap.String("link_id", j.LinkID))
+		s.audit(ctx, auditRevocationUnconfirmed, zap.String("link_id", j.LinkID))
+		return nil
+	case errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil:
+		return s.revokeLink(ctx, j.LinkID)
+	}
+	return err
+}
+
+// revokeLink marks the link revoked and drops its token: a revoked link keeps
+// its history (cursors, sync status) but no credentials.
+func (s *Server) revokeLink(ctx context.Context, linkID string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	link, err := s.cfg.Store.Link(ctx, linkID)
+	if errors.Is(err, ohx.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if link.Status != ohx.LinkRevoked {
+		link.Status = ohx.LinkRevoked
+		if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
+			return err
+		}
+		s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkRevoked)
+	}
+	if err := s.cfg.Store.DeleteToken(ctx, link.ID); err != nil {
+		return err
+	}
+	s.audit(ctx, auditLinkRevoked, zap.String("link_id", link.ID), zap.String("provider", link.Provider),
+		zap.String("reason", "confirmed_with_provider"))
+	return nil
+}
+
+// clampPush bounds a notification's window: no further back than PushMaxAge
+// before the notification arrived, no later than PushMaxAhead after now.
+func (s *Server) clampPush(n ohx.Notification) ohx.Window {
+	now := s.cfg.Now()
+	received := n.Received
+	if received.IsZero() || received.After(now) {
+		received = now
+	}
+	w := n.Window
+	if lo := received.Add(-s.cfg.PushMaxAge); w.Start.Before(lo) {
+		w.Start = lo
+	}
+	if hi := now.Add(s.cfg.PushMaxAhead); w.End.After(hi) {
+		w.End = hi
+	}
+	return w
+}
