@@ -63,3 +63,44 @@ CREATE TABLE leases (
 );
 `,
 }
+
+// Migrations of issue 19 (link status and events), kept apart from the
+// others so that they renumber cleanly at a merge.
+func init() {
+	migrations = append(migrations,
+		// 2: samples read per (link, data type); the initial sync's state.
+		`
+ALTER TABLE sync_status ADD COLUMN samples bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE initial_syncs (
+	link_id     text PRIMARY KEY,
+	state       text NOT NULL,
+	job_id      text NOT NULL,
+	error_kind  text NOT NULL,
+	attempts    integer NOT NULL,
+	started_at  timestamptz,
+	finished_at timestamptz,
+	updated_at  timestamptz NOT NULL
+);
+`,
+		// 3: the event outbox.
+		`
+CREATE TABLE event_outbox (
+	seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id              text NOT NULL UNIQUE,
+	type            text NOT NULL,
+	link_id         text NOT NULL,
+	payload         bytea NOT NULL,
+	created_at      timestamptz NOT NULL,
+	state           text NOT NULL,
+	attempts        integer NOT NULL DEFAULT 0,
+	next_attempt_at timestamptz,
+	last_attempt_at timestamptz,
+	last_error      text NOT NULL DEFAULT '',
+	delivered_at    timestamptz
+);
+CREATE INDEX event_outbox_due ON event_outbox (state, next_attempt_at);
+CREATE INDEX event_outbox_by_link ON event_outbox (link_id, seq);
+COMMENT ON COLUMN event_outbox.payload IS 'the event JSON: ids, states, counts and error kinds; never a health value or token';
+`)
+}

@@ -61,3 +61,43 @@ CREATE TABLE leases (
 ) STRICT, WITHOUT ROWID;
 `,
 }
+
+// Migrations of issue 19 (link status and events), kept apart from the
+// others so that they renumber cleanly at a merge.
+func init() {
+	migrations = append(migrations,
+		// 2: samples read per (link, data type); the initial sync's state.
+		`
+ALTER TABLE sync_status ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE initial_syncs (
+	link_id     TEXT PRIMARY KEY,
+	state       TEXT NOT NULL,
+	job_id      TEXT NOT NULL,
+	error_kind  TEXT NOT NULL,
+	attempts    INTEGER NOT NULL,
+	started_at  INTEGER,
+	finished_at INTEGER,
+	updated_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+		// 3: the event outbox.
+		`
+CREATE TABLE event_outbox (
+	seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+	id              TEXT NOT NULL UNIQUE,
+	type            TEXT NOT NULL,
+	link_id         TEXT NOT NULL,
+	payload         BLOB NOT NULL,
+	created_at      INTEGER NOT NULL,
+	state           TEXT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER,
+	last_attempt_at INTEGER,
+	last_error      TEXT NOT NULL DEFAULT '',
+	delivered_at    INTEGER
+) STRICT;
+CREATE INDEX event_outbox_due ON event_outbox (state, next_attempt_at);
+CREATE INDEX event_outbox_by_link ON event_outbox (link_id, seq);
+`)
+}

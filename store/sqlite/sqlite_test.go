@@ -104,25 +104,49 @@ func TestMigrations(t *testing.T) {
 	s := open(t, path, testRing(t), &storetest.Clock{})
 	v, err := s.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 1, v)
+	assert.Equal(t, sqlite.MigrationCount(), v)
 
 	// Reopening applies nothing again and keeps data.
 	require.NoError(t, s.SaveLink(t.Context(), ohx.Link{ID: "l1", Provider: "withings"}))
 	again := open(t, path, testRing(t), &storetest.Clock{})
 	v, err = again.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 1, v)
+	assert.Equal(t, sqlite.MigrationCount(), v)
 	_, err = again.Link(t.Context(), "l1")
 	require.NoError(t, err)
 	var applied int
 	require.NoError(t, rawDB(t, path).QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&applied))
-	assert.Equal(t, 1, applied)
+	assert.Equal(t, sqlite.MigrationCount(), applied)
 
 	// A schema from a newer build is refused.
 	_, err = rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)`)
 	require.NoError(t, err)
 	_, err = sqlite.Open(t.Context(), path, testRing(t))
 	require.ErrorContains(t, err, "schema version 99 is newer")
+}
+
+// TestUpgradeFromVersion1: a database of the first schema, with sync
+// bookkeeping, upgrades in place and keeps its rows.
+func TestUpgradeFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ohx.db")
+	raw := rawDB(t, path)
+	_, err := raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	_, err = raw.Exec(sqlite.Migration(0))
+	require.NoError(t, err)
+	_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (1, 0);
+		INSERT INTO sync_status VALUES ('l1', 'heart-rate', 1, 1, NULL, '', '', 3, 0, 0, 42)`)
+	require.NoError(t, err)
+
+	s := open(t, path, testRing(t), &storetest.Clock{})
+	v, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, sqlite.MigrationCount(), v)
+	st, err := s.SyncStatus(t.Context(), "l1")
+	require.NoError(t, err)
+	assert.Equal(t, int64(42), st[ohx.HeartRate].Items)
+	assert.Equal(t, int64(3), st[ohx.HeartRate].Successes)
+	assert.Zero(t, st[ohx.HeartRate].SamplesRead, "not counted before the upgrade")
 }
 
 func TestOpenRejectsBadInput(t *testing.T) {
