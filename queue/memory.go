@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -428,7 +429,7 @@ func (m *Memory) execute(ctx context.Context, h ohx.Handler, e *entry) {
 	j := cloneJob(e.job)
 	m.mu.Unlock()
 
-	runCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	runCtx, cancel := context.WithTimeout(WithRetry(ctx, m.cfg.Retry), m.cfg.Timeout)
 	err := safeHandle(runCtx, h, j)
 	cancel()
 
@@ -563,6 +564,25 @@ func (m *Memory) Job(_ context.Context, id string) (JobInfo, error) {
 		return JobInfo{}, fmt.Errorf("queue: job %q: %w", id, ohx.ErrNotFound)
 	}
 	return m.info(e, m.cfg.Clock.Now()), nil
+}
+
+// LinkJobs implements Inspector.
+func (m *Memory) LinkJobs(_ context.Context, linkID string) ([]JobInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var es []*entry
+	for _, e := range m.jobs {
+		if e.job.LinkID == linkID {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(b.seq, a.seq) })
+	now := m.cfg.Clock.Now()
+	out := make([]JobInfo, 0, min(len(es), MaxLinkJobs))
+	for _, e := range es[:min(len(es), MaxLinkJobs)] {
+		out = append(out, m.info(e, now))
+	}
+	return out, nil
 }
 
 func (m *Memory) info(e *entry, now time.Time) JobInfo {

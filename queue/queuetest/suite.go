@@ -78,6 +78,9 @@ func Run(t *testing.T, f Factory) {
 		{"GracefulShutdown", nil, testGracefulShutdown},
 		{"ShutdownHandsJobBack", func(o *Options) { o.ShutdownTimeout = 200 * time.Millisecond }, testShutdownHandsBack},
 		{"BadInput", nil, testBadInput},
+		{"RunningJobInStats", nil, testRunningInStats},
+		{"LinkJobs", func(o *Options) { o.Concurrency = 1 }, testLinkJobs},
+		{"FinalTellsTheLastRun", nil, testFinal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

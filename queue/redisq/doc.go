@@ -15,6 +15,8 @@
 //     which ohx.Retryable is false is wrapped in asynq.SkipRetry. Dead letters
 //     are asynq's archived tasks; Replay re-creates one under the same id.
 //   - Completed jobs stay visible to Job for Config.Retention.
+//   - Each link's job ids are indexed, by enqueue time, in a sorted set
+//     "<namespace>:lj:<hash>" (the newest 1000), for LinkJobs.
 //
 // Coalescing keeps, per coalesce key, a small hash "<namespace>:co:<hash>"
 // with the id of the pending job (not started yet) and of the active one

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/queue"
 )
 
 var (
@@ -132,7 +133,7 @@ func (w *worker) process(ctx context.Context, t *asynq.Task) error {
 	hbCtx, stopHB := context.WithCancel(bctx)
 	var hb sync.WaitGroup
 	hb.Go(func() { q.heartbeat(hbCtx, p.ID) })
-	err = safeHandle(ctx, w.h, j)
+	err = safeHandle(queue.WithRetry(ctx, q.cfg.Retry), w.h, j)
 	stopHB()
 	hb.Wait()
 
@@ -376,6 +377,7 @@ func (q *Queue) recoverOrphan(ctx context.Context, id string) error {
 		if _, err := tx.TxPipelined(ctx, func(pl redis.Pipeliner) error {
 			pl.ZRem(ctx, q.hbKey(), id)
 			pl.Set(ctx, q.jobKey(next.Job.ID), encode(next), recordTTL)
+			q.index(ctx, pl, next.Job)
 			pl.Set(ctx, q.jobKey(id), encode(old), q.cfg.Retention)
 			if ck != "" && active == id {
 				pl.HSet(ctx, ck, "active", next.Job.ID)
