@@ -195,7 +195,7 @@ func NewMemory(cfg Config) (*Memory, error) {
 			return nil, fmt.Errorf("queue: negative weight %d for priority %d", w, p)
 		}
 	}
-	return &Memory{
+	m := &Memory{
 		cfg:     cfg.Resolved(),
 		jobs:    map[string]*entry{},
 		pending: map[string]*entry{},
@@ -203,7 +203,9 @@ func NewMemory(cfg Config) (*Memory, error) {
 		heaps:   map[ohx.Priority]*jobHeap{},
 		blocked: map[string][]*entry{},
 		wake:    make(chan struct{}, 1),
-	}, nil
+	}
+	m.cfg.Metrics.QueueDepth(m.cfg.Name, 0) // the depth is known, and zero, from the start
+	return m, nil
 }
 
 // Enqueue implements ohx.Queue. A job equal (same CoalesceKey) to one that
