@@ -91,6 +91,10 @@ func (e *DeliveryError) Error() string {
 	return "events: delivery failed: " + e.Reason
 }
 
+// RetryDelay returns RetryAfter, so that ohx.RetryAfter (and the retry
+// delays built on it) honour the receiver's request.
+func (e *DeliveryError) RetryDelay() time.Duration { return e.RetryAfter }
+
 // Kind returns a short bounded description ("http 500", "timeout"), for
 // logs, metrics and the outbox.
 func (e *DeliveryError) Kind() string {

@@ -24,10 +24,37 @@ type JobStatus struct {
 	Updated   time.Time `json:"updated,omitzero"`
 }
 
-// QueueStats is the queue's state as the API shows it.
+// QueueStats is the queue's state as the API shows it: per priority, the
+// jobs in each of the queue's states (queue.State), and the dead letters.
 type QueueStats struct {
+	// Priorities holds one entry per priority, lowest number (first to
+	// run) first.
+	Priorities []PriorityCounts `json:"priorities"`
+	// Total sums the priorities.
+	Total StateCounts `json:"total"`
+	// Depth is the number of waiting jobs (pending, scheduled and retry) per
+	// priority ("priority-1", ...).
+	//
+	// Deprecated: it leaves running jobs out; read Priorities. It goes away
+	// in a later release.
 	Depth map[string]int `json:"depth"`
-	Dead  []JobStatus    `json:"dead"`
+	// Dead lists the dead letters, oldest first.
+	Dead []JobStatus `json:"dead"`
+}
+
+// StateCounts counts jobs by the queue's state names.
+type StateCounts struct {
+	Pending   int `json:"pending"`
+	Scheduled int `json:"scheduled"`
+	Running   int `json:"running"`
+	Retry     int `json:"retry"`
+	Dead      int `json:"dead"`
+}
+
+// PriorityCounts counts the jobs of one priority by state.
+type PriorityCounts struct {
+	Priority ohx.Priority `json:"priority"`
+	StateCounts
 }
 
 // BreakerStatus is one circuit breaker as the API shows it.
@@ -51,6 +78,9 @@ type Admin interface {
 	QueueStats(ctx context.Context) (QueueStats, error)
 	// RetryDead replays a dead-lettered job, or returns ohx.ErrNotFound.
 	RetryDead(ctx context.Context, id string) error
+	// LinkJobs lists the jobs of a link the queue still holds, newest
+	// first.
+	LinkJobs(ctx context.Context, linkID string) ([]JobStatus, error)
 	// Breakers lists every breaker.
 	Breakers() []BreakerStatus
 	// CloseBreaker forces a breaker closed, or returns ohx.ErrNotFound.
@@ -89,6 +119,24 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// linkJobs answers the jobs of an existing link.
+func (s *Server) linkJobs(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	l, ok := s.loadLink(w, r)
+	if !ok {
+		return
+	}
+	jobs, err := a.LinkJobs(r.Context(), l.ID)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs})
 }
 
 func (s *Server) queueStats(w http.ResponseWriter, r *http.Request) {

@@ -37,13 +37,7 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 		return
 	}
 	if n.Kind == ohx.NotifyRevoked {
-		link.Status = ohx.LinkRevoked
-		if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
-			log.Error("marking link revoked failed", zap.Error(err))
-			return
-		}
-		s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkRevoked)
-		s.audit(ctx, "link.revoked_by_provider", zap.String("link_id", link.ID), zap.String("provider", link.Provider))
+		s.revokedByProvider(ctx, link, log)
 		return
 	}
 	var types []ohx.DataType
@@ -104,19 +98,30 @@ func (s *Server) enqueueNotified(ctx context.Context, j ohx.Job, log *zap.Logger
 }
 
 // HandleJob runs a queued job with the engine and keeps the link's state
-// honest: a revoked grant marks the link needs-reconsent (its jobs then fail
-// permanently and stop retrying).
+// honest: it records each data type's outcome, the initial sync's state
+// (running, then done, pending again for a retry, or failed), and the
+// events sync.completed (an initial sync or a backfill that finished) and
+// sync.failed (a failure the queue will not retry), each in one
+// transaction with the state it reports. A revoked grant marks the link
+// needs-reconsent (its jobs then fail permanently and stop retrying).
 func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
 	if s.cfg.Engine == nil {
 		return fmt.Errorf("%w: %w", errNoEngine, ohx.ErrPermanent)
 	}
+	link, linkErr := s.cfg.Store.Link(ctx, j.LinkID)
+	active := linkErr == nil && link.Status == ohx.LinkActive
+	var initial *store.InitialSync
+	if active && j.Trigger == ohx.TriggerInitial {
+		initial = s.initialRunning(ctx, j)
+	}
 	rep, err := s.cfg.Engine.Sync(ctx, j)
-	if rec, ok := s.cfg.Store.(store.SyncStatusStore); ok && rep != nil && ctx.Err() == nil {
-		for t, tr := range rep.Types {
-			if rerr := rec.RecordSync(context.WithoutCancel(ctx), j.LinkID, t, store.SyncResult{Err: err, Count: tr.ResourcesWritten}); rerr != nil {
-				s.cfg.Logger.Warn("recording sync status failed", zap.String("link_id", j.LinkID), zap.Error(rerr))
-			}
-		}
+	if ctx.Err() == nil {
+		s.recordJob(ctx, j, jobOutcome{link: link, active: active, rep: rep, err: err, initial: initial})
+	} else if initial != nil {
+		// Shut down (or timed out) mid-run: the queue hands the job back.
+		in := *initial
+		in.State, in.Updated = store.InitialPending, s.cfg.Now()
+		s.applyLogged(context.WithoutCancel(ctx), store.Change{LinkID: j.LinkID, Initial: &in}, "recording the initial sync failed")
 	}
 	if err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
 		s.markReconsent(ctx, j.LinkID)
@@ -125,21 +130,6 @@ func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
 		s.cfg.OnSync(j, rep, err)
 	}
 	return err
-}
-
-func (s *Server) markReconsent(ctx context.Context, linkID string) {
-	link, err := s.cfg.Store.Link(ctx, linkID)
-	if err != nil || link.Status != ohx.LinkActive {
-		return
-	}
-	link.Status = ohx.LinkNeedsReconsent
-	if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
-		s.cfg.Logger.Error("marking link needs-reconsent failed", zap.String("link_id", linkID), zap.Error(err))
-		return
-	}
-	s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkNeedsReconsent)
-	s.cfg.Logger.Warn("link needs re-consent", zap.String("link_id", linkID), zap.String("provider", link.Provider))
-	s.audit(ctx, "link.needs_reconsent", zap.String("link_id", linkID), zap.String("provider", link.Provider))
 }
 
 // errNoEngine is the failure of HandleJob and RunWorkers on a server without
