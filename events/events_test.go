@@ -120,12 +120,11 @@ func TestVerify(t *testing.T) {
 // receiver is an EHR's endpoint: it records every delivery and answers the
 // statuses it is told to, in order (then 204).
 type receiver struct {
-	mu        sync.Mutex
-	answers   []int
-	retry     string
-	headers   []http.Header
-	bodies    [][]byte
-	receivedT []time.Time
+	mu      sync.Mutex
+	answers []int
+	retry   string
+	headers []http.Header
+	bodies  [][]byte
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {

@@ -17,8 +17,10 @@ import (
 // nopQueue takes jobs and runs nothing.
 type nopQueue struct{}
 
-func (nopQueue) Enqueue(context.Context, ohx.Job, ohx.EnqueueOptions) (string, error) { return "j", nil }
-func (nopQueue) Run(ctx context.Context, _ ohx.Handler) error                         { <-ctx.Done(); return nil }
+func (nopQueue) Enqueue(context.Context, ohx.Job, ohx.EnqueueOptions) (string, error) {
+	return "j", nil
+}
+func (nopQueue) Run(ctx context.Context, _ ohx.Handler) error { <-ctx.Done(); return nil }
 
 func newEventServer(t *testing.T) (*Server, *store.Memory) {
 	t.Helper()
