@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/queue"
@@ -42,6 +43,7 @@ type config struct {
 	FHIRWriteMode                                      publish.WriteMode
 	FHIRBundleSize                                     int
 	NDJSONDir                                          string
+	EventsURL, EventsSecret                            string
 
 	DatabaseURL, RedisURL, RedisNamespace string
 	WebhookDebounce                       time.Duration
@@ -134,6 +136,9 @@ var envVars = []envVar{
 		intIn(func(c *config) *int { return &c.FHIRBundleSize }, 1, 1000)},
 	{"OHX_NDJSON_DIR", "", "`$OHX_DATA_DIR/ndjson`", "output directory when no FHIR server is configured",
 		func(c *config, v string) error { c.NDJSONDir = v; return nil }},
+	{"OHX_EVENTS_URL", "", "", "URL the EHR receives signed events at (`link.active`, `sync.completed`, …; see Operations); unset sends none",
+		setEventsURL},
+	{"OHX_EVENTS_SECRET", "", "", "signing secret of the events, `whsec_` and the base64 of 24 to 64 random bytes (`ohxd keys events-secret` makes one); required with `OHX_EVENTS_URL`", setEventsSecret},
 
 	{"OHX_DATABASE_URL", "", "", "`postgres://` URL; switches the store from embedded SQLite to PostgreSQL (several replicas)", setDatabaseURL},
 	{"OHX_REDIS_URL", "", "", "`redis://` URL; switches the queue (and refresh locks) from in-memory to Redis", setRedisURL},
@@ -211,6 +216,9 @@ func (c *config) check() []error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("OHX_TLS_CERT_FILE", "OHX_TLS_CERT_FILE and OHX_TLS_KEY_FILE go together")
 	}
+	if c.EventsURL != "" && c.EventsSecret == "" {
+		bad("OHX_EVENTS_SECRET", "required with OHX_EVENTS_URL")
+	}
 	if c.DatabaseURL != "" && c.SecretKeys == "" {
 		bad("OHX_SECRET_KEYS", "required with a shared PostgreSQL store (every replica needs the same keys)")
 	}
@@ -285,6 +293,28 @@ func setDatabaseURL(c *config, v string) error {
 		return errors.New("must be a postgres:// URL")
 	}
 	return nil
+}
+
+// setEventsURL keeps the URL exactly as given (the receiver's path is its
+// own, trailing slash included).
+func setEventsURL(c *config, v string) error {
+	c.EventsURL = v
+	if v == "" {
+		return nil
+	}
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return errors.New("must be an absolute http(s) URL without user info")
+	}
+	return nil
+}
+
+func setEventsSecret(c *config, v string) error {
+	c.EventsSecret = v
+	if v == "" {
+		return nil
+	}
+	_, err := events.ParseSecret(v)
+	return err
 }
 
 func setRedisURL(c *config, v string) error {

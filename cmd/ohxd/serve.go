@@ -67,7 +67,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	wg.Go(func() {
 		var err error
 		if a.cfg.TLSCertFile != "" {
@@ -82,6 +82,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 	if workers {
 		a.runWorkers(ctx, &wg, errs)
 	}
+	wg.Go(func() { a.runEvents(ctx, errs) })
 	var runErr error
 	select {
 	case <-ctx.Done():

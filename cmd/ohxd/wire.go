@@ -17,6 +17,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/aggregate"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/metrics/prom"
 	"github.com/openhealthexchange/ohx/publish"
@@ -47,6 +48,7 @@ type app struct {
 	publisher ohx.Publisher
 	fhir      *publish.FHIR // nil with NDJSON
 	engine    *ohx.Engine   // nil without providers
+	events    events.Sink   // nil without OHX_EVENTS_URL
 	server    *server.Server
 	closers   []func() error
 }
@@ -111,8 +113,14 @@ func (a *app) build(ctx context.Context, opt wireOptions) (err error) {
 	if a.engine, err = a.newEngine(opt.now); err != nil {
 		return err
 	}
-	a.server, err = a.newServer(opt)
-	return err
+	if a.events, err = a.newEventSink(); err != nil {
+		return err
+	}
+	if a.server, err = a.newServer(opt); err != nil {
+		return err
+	}
+	a.declareMetrics(ctx)
+	return nil
 }
 
 // close closes what wire opened, last first.
@@ -198,7 +206,7 @@ func (a *app) newServer(opt wireOptions) (*server.Server, error) {
 		StateKey: stateKey, APIKeys: a.cfg.APIKeys, RedirectAllowlist: a.cfg.RedirectAllowlist, Debounce: opt.debounce,
 		Admin: server.NewAdmin(a.queue, a.breakers), Checks: a.checks(), Logger: a.log, Audit: a.audit,
 		Metrics: a.metrics, APIMetrics: a.metrics, MetricsHandler: promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
-		Now: opt.now, OnSync: opt.onSync,
+		Now: opt.now, OnSync: opt.onSync, Events: a.events,
 	})
 }
 
