@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -60,6 +61,7 @@ type demo struct {
 	gsecret string
 	app     *app
 	stop    func() // stops the daemon and waits for it
+	events  *demoEvents
 
 	mu      sync.Mutex
 	reports []*ohx.Report
@@ -74,7 +76,8 @@ const demoWithingsUser = 1001
 // services. It links one patient per provider through the daemon's HTTP API
 // and OAuth callback, runs the device and initial syncs, sends one webhook
 // per provider, lets the push syncs run, and writes what the FHIR server
-// holds to -out as NDJSON, one file per resource type.
+// holds to -out as NDJSON, one file per resource type. It prints the events
+// an EHR's endpoint received (signed; the demo verifies them).
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags, err := parseDemoFlags(args, stderr)
 	if err != nil {
@@ -96,12 +99,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := d.sendWebhooks(ctx); err != nil {
 		return err
 	}
+	if err := d.events.wait(ctx, d.app); err != nil {
+		return err
+	}
 	if err := d.fhir.WriteNDJSON(flags.out); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	printDemoTable(stdout, patients, d.reports, d.fhir, flags.out, flags.days, time.Since(started))
+	d.events.print(stdout)
 	if len(d.failed) > 0 {
 		return fmt.Errorf("%d syncs failed:\n  %s", len(d.failed), strings.Join(d.failed, "\n  "))
 	}
@@ -151,7 +158,8 @@ func (d *demo) startFakes() (err error) {
 		return err
 	}
 	d.fhir = fhirtest.NewServer()
-	return nil
+	d.events, err = startDemoEvents()
+	return err
 }
 
 // close stops the daemon, removes its data, then stops the fakes.
@@ -168,6 +176,9 @@ func (d *demo) close() {
 	if d.fhir != nil {
 		d.fhir.Close()
 	}
+	if d.events != nil {
+		d.events.close()
+	}
 	if d.gfake != nil {
 		d.gfake.Close()
 	}
@@ -183,7 +194,7 @@ func (d *demo) env(dataDir string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{
+	env := map[string]string{
 		"OHX_ADDR": d.ln.Addr().String(), "OHX_DATA_DIR": dataDir, "OHX_API_KEYS": d.apiKey,
 		"OHX_SECRET_KEYS": key.Encode(), "OHX_PUBLIC_URL": d.url, "OHX_REDIRECT_ALLOWLIST": d.url + "/demo/",
 		"OHX_WITHINGS_CLIENT_ID": d.wfake.ClientID(), "OHX_WITHINGS_CLIENT_SECRET": d.wfake.ClientSecret(),
@@ -195,7 +206,9 @@ func (d *demo) env(dataDir string) (map[string]string, error) {
 		"OHX_FHIR_URL": d.fhir.URL, "OHX_AGGREGATION": d.flags.aggregation, "OHX_INITIAL_DAYS": fmt.Sprint(d.flags.days),
 		"OHX_LOG_LEVEL": "info", "OHX_WORKERS": "4", "OHX_WITHINGS_REQUESTS_PER_MINUTE": "6000",
 		"OHX_GOOGLE_REQUESTS_PER_MINUTE": "6000",
-	}, nil
+	}
+	maps.Copy(env, d.events.env())
+	return env, nil
 }
 
 // startDaemon wires the daemon on a loopback listener and a temporary data

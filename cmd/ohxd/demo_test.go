@@ -41,6 +41,8 @@ func TestDemoOutputValidatesAndIsIdempotent(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"demo", "-out", dir, "-days", "1", "-until", "2026-11-20T00:00:00Z"}, &stdout, &stderr), stderr.String())
 	assert.Contains(t, stdout.String(), "Patient/demo-withings-1")
 	assert.Contains(t, stdout.String(), "Patient/demo-fitbit-1")
+	assert.Contains(t, stdout.String(), "Events the EHR received (signed, verified): 4", "link.active and sync.completed per patient")
+	assert.Regexp(t, `sync\.completed +Patient/demo-withings-1 +withings +initial sync: \d+ data types`, stdout.String())
 	first := readLines(t, dir)
 	require.Contains(t, first, "Observation.ndjson")
 	for _, want := range []string{"Device.ndjson", "DeviceAssociation.ndjson", "DiagnosticReport.ndjson", "Provenance.ndjson"} {
