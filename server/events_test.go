@@ -1,19 +1,23 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -320,6 +324,23 @@ func TestInitialSyncStatusJobsAndEvents(t *testing.T) {
 	assert.Equal(t, int(hr.ResourcesWritten), done.Data.Types[ohx.HeartRate].ResourcesWritten)
 	assert.Contains(t, done.Data.Types, ohx.Steps)
 
+	// The answers and the events are what the OpenAPI document says.
+	conforms(t, "Link", h.raw(t, "/v1/links/"+id))
+	conforms(t, "QueueStats", h.raw(t, "/v1/queue"))
+	var jobList struct {
+		Jobs []json.RawMessage `json:"jobs"`
+	}
+	require.NoError(t, json.Unmarshal(h.raw(t, "/v1/links/"+id+"/jobs"), &jobList))
+	require.NotEmpty(t, jobList.Jobs)
+	for _, j := range jobList.Jobs {
+		conforms(t, "JobStatus", j)
+	}
+	for _, e := range []events.Event{active, done} {
+		b, err := json.Marshal(e)
+		require.NoError(t, err)
+		conforms(t, "Event", b)
+	}
+
 	// The link list shows the same.
 	resp = h.do(t, "GET", "/v1/links?patient=Patient/p1")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -443,6 +464,14 @@ func TestEventRetriesKeepTheIDThenDeadLetter(t *testing.T) {
 	assert.InDelta(t, 3, dead[0]["attempts"], 0)
 	assert.Equal(t, "link.active", dead[0]["event"].(map[string]any)["type"], "the event as delivered")
 	evID := dead[0]["id"].(string)
+	var list struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal(h.raw(t, "/v1/events"), &list))
+	require.Len(t, list.Events, 2)
+	for _, e := range list.Events {
+		conforms(t, "OutboxEvent", e)
+	}
 
 	assert.Equal(t, http.StatusConflict, h.do(t, "POST", "/v1/events/"+e.ID+"/retry").StatusCode, "delivered, not dead")
 	assert.Equal(t, http.StatusNotFound, h.do(t, "POST", "/v1/events/evt_nope/retry").StatusCode)
@@ -491,4 +520,53 @@ func TestEventsNeedAnOutbox(t *testing.T) {
 	assert.Empty(t, evs)
 	assert.Equal(t, http.StatusNotImplemented, h.do(t, "GET", "/v1/events", apiKey, "").StatusCode)
 	assert.ErrorContains(t, h.srv.RunEvents(t.Context()), "no event sink")
+}
+
+// TestOpenAPIDocumentsEveryRouteAndEvent: the served document names every
+// /v1 route Handler serves and every event type as a webhook.
+func TestOpenAPIDocumentsEveryRouteAndEvent(t *testing.T) {
+	h := newHarness(t)
+	resp := h.do(t, "GET", "/v1/openapi.json", "", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	doc := decode[struct {
+		Paths    map[string]map[string]any `json:"paths"`
+		Webhooks map[string]map[string]any `json:"webhooks"`
+	}](t, resp)
+	for _, r := range server.Routes() {
+		ops, ok := doc.Paths[r.Pattern]
+		if assert.True(t, ok, "path %s documented", r.Pattern) {
+			assert.Contains(t, ops, strings.ToLower(r.Method), "%s %s documented", r.Method, r.Pattern)
+		}
+	}
+	for _, typ := range events.Types() {
+		assert.Contains(t, doc.Webhooks, string(typ))
+	}
+}
+
+// conforms checks body against a schema of the OpenAPI document's
+// components (JSON Schema 2020-12, as OpenAPI 3.1 uses).
+func conforms(t *testing.T, schema string, body []byte) {
+	t.Helper()
+	raw, err := os.ReadFile("openapi.json")
+	require.NoError(t, err)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	require.NoError(t, c.AddResource("https://ohx.example/openapi.json", doc))
+	sch, err := c.Compile("https://ohx.example/openapi.json#/components/schemas/" + schema)
+	require.NoError(t, err)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	require.NoError(t, err)
+	assert.NoError(t, sch.Validate(v), "%s: %s", schema, body)
+}
+
+// raw GETs path and returns the body of a 200 answer.
+func (h *eventHarness) raw(t *testing.T, path string) []byte {
+	t.Helper()
+	resp := h.do(t, "GET", path)
+	require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return b
 }
