@@ -57,6 +57,9 @@ type syncView struct {
 }
 
 func view(l ohx.Link) linkView {
+	if l.DataTypes == nil {
+		l.DataTypes = []ohx.DataType{} // an array in JSON, never null
+	}
 	return linkView{ID: l.ID, Provider: l.Provider, Patient: l.Patient, Status: l.Status, DataTypes: l.DataTypes,
 		Scopes: l.Scopes, TimeZone: l.TimeZone, Frequency: l.Frequency, ExternalUserID: l.ExternalUserID,
 		Created: l.Created, Updated: l.Updated}

@@ -117,7 +117,11 @@ func (c *Change) Check() error {
 }
 
 // Changer applies Changes atomically. Memory, store/sqlite and
-// store/postgres implement it.
+// store/postgres implement it. The server saves and deletes links through
+// Apply when its store is a Changer: a wrapper that watches SaveLink or
+// DeleteLink (to keep an index of its own) must watch Apply too, or not be
+// a Changer (the server then writes one call after the other, without
+// initial sync state or events).
 type Changer interface {
 	// Apply applies c in one transaction.
 	Apply(ctx context.Context, c Change) error
