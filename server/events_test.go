@@ -142,6 +142,7 @@ type eventOptions struct {
 	store       store.Store
 	maxAttempts int   // the queue's
 	failErr     error // the provider fails once with it, after one sample
+	timeout     time.Duration
 	noDelivery  bool
 }
 
@@ -160,7 +161,8 @@ func newEventHarness(t *testing.T, o eventOptions) *eventHarness {
 		o.maxAttempts = 2
 	}
 	var err error
-	h.queue, err = queue.NewMemory(queue.Config{Debounce: -1, Retry: queue.Retry{MaxAttempts: o.maxAttempts, Base: 10 * time.Millisecond, Max: 20 * time.Millisecond}})
+	h.queue, err = queue.NewMemory(queue.Config{Debounce: -1, Timeout: o.timeout,
+		Retry: queue.Retry{MaxAttempts: o.maxAttempts, Base: 10 * time.Millisecond, Max: 20 * time.Millisecond}})
 	require.NoError(t, err)
 	eng, err := ohx.NewEngine(ohx.EngineConfig{Providers: []ohx.Provider{h.prov}, Links: h.store, Cursors: h.store,
 		Transformer: oneEach{}, Publisher: discard{}, Strategy: ohx.DefaultStrategy{InitialLookback: 24 * time.Hour}})
@@ -400,6 +402,20 @@ func TestInitialSyncFailsForGood(t *testing.T) {
 	assert.Equal(t, ohx.TriggerInitial, failed.Data.Trigger)
 	assert.Equal(t, st.InitialSync.JobID, failed.Data.JobID)
 	assert.Empty(t, h.sink.delivered(events.SyncCompleted))
+}
+
+// TestInitialSyncTimesOut: a sync that runs out of its time on every
+// attempt fails for good after the last one, like any failure.
+func TestInitialSyncTimesOut(t *testing.T) {
+	h := newEventHarness(t, eventOptions{maxAttempts: 2, timeout: 50 * time.Millisecond})
+	id := h.link(t, "Patient/p9", "u9")
+	h.runWorkers(t) // the gate never opens
+	waitFor(t, func() bool { return h.initialState(t, id) == "failed" }, "initial sync failed")
+	st := h.status(t, id)
+	assert.Equal(t, 2, st.InitialSync.Attempts)
+	assert.Equal(t, "cancelled", st.InitialSync.ErrorKind)
+	waitFor(t, func() bool { return len(h.sink.delivered(events.SyncFailed)) == 1 }, "sync.failed delivered")
+	assert.Equal(t, 2, h.sink.delivered(events.SyncFailed)[0].Data.Attempts)
 }
 
 func TestLinkEvents(t *testing.T) {

@@ -115,10 +115,12 @@ func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
 		initial = s.initialRunning(ctx, j)
 	}
 	rep, err := s.cfg.Engine.Sync(ctx, j)
-	if ctx.Err() == nil {
+	switch {
+	case !errors.Is(ctx.Err(), context.Canceled):
+		// Finished, or ran out of its time (a failure the queue retries).
 		s.recordJob(ctx, j, jobOutcome{link: link, active: active, rep: rep, err: err, initial: initial})
-	} else if initial != nil {
-		// Shut down (or timed out) mid-run: the queue hands the job back.
+	case initial != nil:
+		// Shut down mid-run: the queue hands the job back.
 		in := *initial
 		in.State, in.Updated = store.InitialPending, s.cfg.Now()
 		s.applyLogged(context.WithoutCancel(ctx), store.Change{LinkID: j.LinkID, Initial: &in}, "recording the initial sync failed")
