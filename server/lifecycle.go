@@ -37,7 +37,11 @@ func (s *Server) activate(ctx context.Context, link ohx.Link) error {
 	if err := s.emit(&c, events.LinkActive, link, events.Data{}); err != nil {
 		return err
 	}
-	return s.apply(ctx, c)
+	if err := s.apply(ctx, c); err != nil {
+		return err
+	}
+	s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkActive)
+	return nil
 }
 
 // revokedByProvider marks an active link revoked after the provider said the
