@@ -148,7 +148,9 @@ func (j *Job) CoalesceKey() string {
 
 // Merge widens j with a coalescing job o: windows are unioned (a job without
 // window stays without one, meaning "whatever the strategy decides"), the
-// higher priority (lower number) wins.
+// higher priority (lower number) wins, and an initial sync absorbs the
+// incremental, push or reconciliation sync it meets (it reads the whole
+// initial history, and the link's initial-sync state follows it).
 func (j *Job) Merge(o Job) {
 	switch {
 	case j.Window == nil || o.Window == nil:
@@ -162,6 +164,13 @@ func (j *Job) Merge(o Job) {
 	}
 	if o.Trigger == TriggerPush && j.Trigger != TriggerPush && j.Window != nil {
 		j.Trigger = TriggerPush
+	}
+	if o.Trigger == TriggerInitial && j.Trigger != TriggerInitial {
+		p := j.EffectivePriority()
+		j.Trigger = TriggerInitial
+		if p != j.EffectivePriority() {
+			j.Priority = p
+		}
 	}
 }
 

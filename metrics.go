@@ -29,6 +29,10 @@ type Metrics interface {
 	QueueDepth(queue string, n int)
 	// LinkStatus counts links changing to a status (e.g. needs-reconsent).
 	LinkStatus(provider string, status LinkStatus)
+	// EventDelivery observes one attempt to deliver an event of type
+	// eventType to the EHR, with its outcome: "delivered", "failed" (it
+	// will be retried) or "dead" (the last attempt failed).
+	EventDelivery(eventType, outcome string, d time.Duration)
 }
 
 // NopMetrics implements Metrics by doing nothing. Embed it in your own
@@ -66,3 +70,6 @@ func (NopMetrics) QueueDepth(string, int) {}
 
 // LinkStatus does nothing.
 func (NopMetrics) LinkStatus(string, LinkStatus) {}
+
+// EventDelivery does nothing.
+func (NopMetrics) EventDelivery(string, string, time.Duration) {}

@@ -75,6 +75,21 @@ func TestJobCoalescing(t *testing.T) {
 	inc.Merge(ohx.Job{LinkID: "l", Trigger: ohx.TriggerPush, Window: &w1})
 	assert.Nil(t, inc.Window, "a job without window already covers everything up to now")
 	assert.Equal(t, ohx.PriorityWebhook, inc.EffectivePriority())
+
+	// An initial sync absorbs the sync it meets, keeping the higher priority.
+	push := ohx.Job{LinkID: "l", Trigger: ohx.TriggerPush, Window: &w1}
+	push.Merge(ohx.Job{LinkID: "l", Trigger: ohx.TriggerInitial})
+	assert.Equal(t, ohx.TriggerInitial, push.Trigger)
+	assert.Nil(t, push.Window)
+	assert.Equal(t, ohx.PriorityWebhook, push.EffectivePriority())
+	initial := ohx.Job{LinkID: "l", Trigger: ohx.TriggerInitial}
+	initial.Merge(ohx.Job{LinkID: "l", Trigger: ohx.TriggerReconciliation})
+	assert.Equal(t, ohx.TriggerInitial, initial.Trigger)
+	assert.Equal(t, ohx.PriorityWebhook, initial.EffectivePriority(), "an initial sync runs at the webhook priority")
+	rec := ohx.Job{LinkID: "l", Trigger: ohx.TriggerReconciliation}
+	rec.Merge(ohx.Job{LinkID: "l", Trigger: ohx.TriggerInitial})
+	assert.Equal(t, ohx.TriggerInitial, rec.Trigger)
+	assert.Equal(t, ohx.PriorityWebhook, rec.EffectivePriority())
 }
 
 func TestJobValidate(t *testing.T) {

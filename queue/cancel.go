@@ -23,3 +23,23 @@ type Canceller interface {
 	// unknown id and ErrFinished for a job that already ended.
 	Cancel(ctx context.Context, id string) error
 }
+
+type cancelledKey struct{}
+
+// WithCancelled returns ctx carrying cancelled, which reports whether the
+// job whose handler gets ctx was cancelled through Canceller.Cancel. Queue
+// implementations that cancel running jobs call it on the context they hand
+// a job's handler, so that the handler can tell a cancellation (Cancelled).
+func WithCancelled(ctx context.Context, cancelled func() bool) context.Context {
+	return context.WithValue(ctx, cancelledKey{}, cancelled)
+}
+
+// Cancelled reports, inside a job's handler whose context ended, whether the
+// job was cancelled through Canceller.Cancel (it does not run again) rather
+// than stopped by a shutdown (it runs again) or its timeout. A handler uses
+// it to record a cancellation as such. Without a queue's report in ctx it is
+// false.
+func Cancelled(ctx context.Context) bool {
+	f, ok := ctx.Value(cancelledKey{}).(func() bool)
+	return ok && f()
+}

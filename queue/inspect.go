@@ -138,4 +138,11 @@ type Inspector interface {
 	// Job returns what the queue knows about a job, or ohx.ErrNotFound (also
 	// for finished jobs older than the queue's retention).
 	Job(ctx context.Context, id string) (JobInfo, error)
+	// LinkJobs returns the jobs of a link the queue still holds (waiting,
+	// running, and finished ones within the retention), newest first, at
+	// most MaxLinkJobs.
+	LinkJobs(ctx context.Context, linkID string) ([]JobInfo, error)
 }
+
+// MaxLinkJobs bounds what Inspector.LinkJobs returns.
+const MaxLinkJobs = 100

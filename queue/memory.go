@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -201,7 +202,7 @@ func NewMemory(cfg Config) (*Memory, error) {
 			return nil, fmt.Errorf("queue: negative weight %d for priority %d", w, p)
 		}
 	}
-	return &Memory{
+	m := &Memory{
 		cfg:      cfg.Resolved(),
 		jobs:     map[string]*entry{},
 		pending:  map[string]*entry{},
@@ -211,7 +212,9 @@ func NewMemory(cfg Config) (*Memory, error) {
 		busy:     map[string]*entry{},
 		linkWait: map[string][]*entry{},
 		wake:     make(chan struct{}, 1),
-	}, nil
+	}
+	m.cfg.Metrics.QueueDepth(m.cfg.Name, 0) // the depth is known, and zero, from the start
+	return m, nil
 }
 
 // Enqueue implements ohx.Queue. A job equal (same CoalesceKey) to one that
@@ -440,7 +443,12 @@ func (m *Memory) release(e *entry) {
 
 // execute runs e with h and files the outcome.
 func (m *Memory) execute(ctx context.Context, h ohx.Handler, e *entry) {
-	runCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	runCtx, cancel := context.WithTimeout(WithRetry(ctx, m.cfg.Retry), m.cfg.Timeout)
+	runCtx = WithCancelled(runCtx, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return e.cancel
+	})
 	m.mu.Lock()
 	j := cloneJob(e.job)
 	e.stop = cancel
@@ -636,6 +644,25 @@ func (m *Memory) Job(_ context.Context, id string) (JobInfo, error) {
 		return JobInfo{}, fmt.Errorf("queue: job %q: %w", id, ohx.ErrNotFound)
 	}
 	return m.info(e, m.cfg.Clock.Now()), nil
+}
+
+// LinkJobs implements Inspector.
+func (m *Memory) LinkJobs(_ context.Context, linkID string) ([]JobInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var es []*entry
+	for _, e := range m.jobs {
+		if e.job.LinkID == linkID {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(b.seq, a.seq) })
+	now := m.cfg.Clock.Now()
+	out := make([]JobInfo, 0, min(len(es), MaxLinkJobs))
+	for _, e := range es[:min(len(es), MaxLinkJobs)] {
+		out = append(out, m.info(e, now))
+	}
+	return out, nil
 }
 
 func (m *Memory) info(e *entry, now time.Time) JobInfo {

@@ -291,8 +291,8 @@ func TestMemoryReportsDepth(t *testing.T) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		assert.Equal(t, "jobs", m.name)
-		require.GreaterOrEqual(t, len(m.depth), 4)
-		assert.Equal(t, []int{1, 2, 3}, m.depth[:3])
+		require.GreaterOrEqual(t, len(m.depth), 5)
+		assert.Equal(t, []int{0, 1, 2, 3}, m.depth[:4], "zero from the start, then each enqueue")
 		assert.Equal(t, 0, m.depth[len(m.depth)-1])
 	})
 }

@@ -65,8 +65,8 @@ func (a *admin) Job(ctx context.Context, id string) (JobStatus, error) {
 	return jobStatus(ji), nil
 }
 
-// QueueStats implements Admin: the depth per priority ("priority-0", …) and
-// the dead letters.
+// QueueStats implements Admin: per priority the jobs in each of the queue's
+// states, as the inspector counts them, and the dead letters.
 func (a *admin) QueueStats(ctx context.Context) (QueueStats, error) {
 	if a.q == nil {
 		return QueueStats{}, errNoInspector
@@ -75,8 +75,15 @@ func (a *admin) QueueStats(ctx context.Context) (QueueStats, error) {
 	if err != nil {
 		return QueueStats{}, err
 	}
-	out := QueueStats{Depth: map[string]int{}, Dead: []JobStatus{}}
+	out := QueueStats{Priorities: []PriorityCounts{}, Depth: map[string]int{}, Dead: []JobStatus{}}
 	for _, p := range st.Priorities {
+		c := StateCounts{Pending: p.Pending, Scheduled: p.Scheduled, Running: p.Running, Retry: p.Retry, Dead: p.Dead}
+		out.Priorities = append(out.Priorities, PriorityCounts{Priority: p.Priority, StateCounts: c})
+		out.Total.Pending += c.Pending
+		out.Total.Scheduled += c.Scheduled
+		out.Total.Running += c.Running
+		out.Total.Retry += c.Retry
+		out.Total.Dead += c.Dead
 		out.Depth[fmt.Sprintf("priority-%d", p.Priority)] = p.Depth()
 	}
 	dead, err := a.q.DeadLetters(ctx)
@@ -85,6 +92,22 @@ func (a *admin) QueueStats(ctx context.Context) (QueueStats, error) {
 	}
 	for _, d := range dead {
 		out.Dead = append(out.Dead, jobStatus(d))
+	}
+	return out, nil
+}
+
+// LinkJobs implements Admin.
+func (a *admin) LinkJobs(ctx context.Context, linkID string) ([]JobStatus, error) {
+	if a.q == nil {
+		return nil, errNoInspector
+	}
+	jobs, err := a.q.LinkJobs(ctx, linkID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]JobStatus, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, jobStatus(j))
 	}
 	return out, nil
 }

@@ -128,11 +128,16 @@ func TestNewAdminQueue(t *testing.T) {
 	dead := stats["dead"].([]any)
 	require.Len(t, dead, 1)
 	assert.Equal(t, id, dead[0].(map[string]any)["id"])
+	assert.Equal(t, []any{map[string]any{"priority": 3.0, "pending": 0.0, "scheduled": 0.0, "running": 0.0, "retry": 0.0, "dead": 1.0}},
+		stats["priorities"], "the queue's own states, per priority")
+	assert.Equal(t, map[string]any{"pending": 0.0, "scheduled": 0.0, "running": 0.0, "retry": 0.0, "dead": 1.0}, stats["total"])
+	assert.Equal(t, http.StatusNotFound, h.call(t, http.MethodGet, "/v1/links/lnk-1/jobs", nil), "no such link in the store")
 
 	require.Equal(t, http.StatusAccepted, h.call(t, http.MethodPost, "/v1/queue/dead/"+id+"/retry", nil))
 	require.Equal(t, http.StatusOK, h.call(t, http.MethodGet, "/v1/queue", &stats))
 	assert.Empty(t, stats["dead"])
 	assert.Equal(t, float64(1), stats["depth"].(map[string]any)["priority-3"], "the replayed job waits again")
+	assert.Equal(t, 1.0, stats["total"].(map[string]any)["pending"])
 	assert.Equal(t, http.StatusNotFound, h.call(t, http.MethodPost, "/v1/queue/dead/"+id+"/retry", nil),
 		"a job that is not a dead letter")
 }
@@ -143,6 +148,7 @@ func TestNewAdminWithoutInspector(t *testing.T) {
 	assert.Equal(t, http.StatusNotImplemented, h.call(t, http.MethodGet, "/v1/queue", nil))
 	assert.Equal(t, http.StatusNotImplemented, h.call(t, http.MethodGet, "/v1/jobs/job-1", nil))
 	assert.Equal(t, http.StatusNotImplemented, h.call(t, http.MethodPost, "/v1/queue/dead/job-1/retry", nil))
+	assert.Equal(t, http.StatusNotFound, h.call(t, http.MethodGet, "/v1/links/l1/jobs", nil), "the link is looked up first")
 	assert.Equal(t, http.StatusOK, h.call(t, http.MethodPost, "/v1/breakers/withings/close", nil), "breakers still work")
 }
 

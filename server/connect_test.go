@@ -21,12 +21,15 @@ import (
 // cookies the server sets (whatever their Secure flag: the harness serves
 // plain HTTP for a public URL that is https) and never follows redirects.
 type patient struct {
-	h       *harness
+	base    string // the server's URL
 	cookies map[string]string
 	lang    string
 }
 
-func newPatient(h *harness) *patient { return &patient{h: h, cookies: map[string]string{}} }
+func newPatient(h *harness) *patient { return newPatientAt(h.http.URL) }
+
+// newPatientAt is a patient of the server at base.
+func newPatientAt(base string) *patient { return &patient{base: base, cookies: map[string]string{}} }
 
 func (p *patient) send(t *testing.T, method, raw string, form url.Values) (*http.Response, string) {
 	t.Helper()
@@ -38,7 +41,7 @@ func (p *patient) send(t *testing.T, method, raw string, form url.Values) (*http
 	} else {
 		body = strings.NewReader("")
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, p.h.http.URL+u.RequestURI(), body)
+	req, err := http.NewRequestWithContext(t.Context(), method, p.base+u.RequestURI(), body)
 	require.NoError(t, err)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -29,13 +29,15 @@
 //     never a token), both checked against the allow-list again.
 //
 // Links pending longer than Config.PendingLinkTTL are deleted by the
-// scheduler. server/connecttest drives the flow like a browser, for tests.
+// scheduler (with the event link.expired). server/connecttest drives the
+// flow like a browser, for tests.
 //
 // Webhook notifications become push jobs for the link of the notified user,
 // their windows clamped (Config.PushMaxAge, PushMaxAhead); notifications for
 // unknown users are acknowledged and dropped. A revocation notification only
 // queues a check with the provider (ohx.TriggerRevocationCheck): the link is
-// revoked, and its token deleted, when the provider refuses the grant. A sync that
+// revoked, and its token deleted, when the provider refuses the grant (in
+// one transaction with the event link.revoked). A sync that
 // finds the grant revoked marks the link needs-reconsent, stops its jobs
 // retrying, counts it in ohx_link_status_changes_total and writes an audit
 // record.
@@ -51,6 +53,20 @@
 // [Server.OpsHandler]. Queue and breaker operations under /v1 need
 // Config.Admin: [NewAdmin] makes it from the queue's inspector and the
 // breaker registries.
+//
+// # Link status and events
+//
+// HandleJob records, in the store, each data type's outcome and counts and
+// the state of a link's initial sync (pending, running, done, failed with
+// an error kind); GET /v1/links/{id} shows them with the data time each
+// type is covered up to, and GET /v1/links/{id}/jobs the link's jobs the
+// queue still holds. With Config.Events set, every state change an EHR
+// cares about is written together with its event (package events) into
+// the store's outbox, in one transaction (store.Change), and
+// [Server.RunEvents] delivers the events at least once, with retries under
+// the same id, then as dead letters that GET /v1/events lists and POST
+// /v1/events/{id}/retry replays. The store must then be a store.Changer
+// and a store.Outbox, as every store of ohx is.
 //
 // # Scheduler
 //
@@ -86,6 +102,7 @@
 //	mux.Handle("/ohx/", http.StripPrefix("/ohx", srv.Handler()))
 //	go srv.RunWorkers(ctx)
 //	go srv.RunScheduler(ctx, server.SchedulerConfig{})
+//	go srv.RunEvents(ctx) // with Config.Events: an events.Webhook, or your own events.Sink
 //
 // PublicURL must be the URL the handler is reachable at, prefix included:
 // the OAuth redirect URI registered with each provider is

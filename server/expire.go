@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,8 +16,9 @@ import (
 const expireEvery = 5 * time.Minute
 
 // expirePending deletes the links that stayed pending longer than
-// PendingLinkTTL (audited as "link.expired") and the connect flows whose
-// page and state can no longer be used.
+// PendingLinkTTL, each with link.expired (expireLink, audited as
+// "link.expired"), and the connect flows whose page and state can no longer
+// be used.
 func (s *Server) expirePending(ctx context.Context, _ time.Time) error {
 	now := s.cfg.Now()
 	cutoff := now.Add(-s.cfg.PendingLinkTTL)
@@ -30,10 +32,13 @@ func (s *Server) expirePending(ctx context.Context, _ time.Time) error {
 			if l.Created.IsZero() || !l.Created.Before(cutoff) {
 				continue
 			}
-			if err := s.cfg.Store.DeleteLink(ctx, l.ID); err != nil {
+			err := s.expireLink(ctx, l)
+			if errors.Is(err, store.ErrStatusChanged) || errors.Is(err, ohx.ErrNotFound) {
+				continue // completed or deleted meanwhile
+			}
+			if err != nil {
 				return err
 			}
-			s.audit(ctx, auditLinkExpired, zap.String("link_id", l.ID), zap.String("provider", l.Provider))
 		}
 		if len(page) < linkPage || page[len(page)-1].ID <= q.AfterID {
 			break

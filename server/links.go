@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -316,7 +317,11 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	link.Status = ohx.LinkActive
-	if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
+	if err := s.activate(ctx, link); err != nil {
+		if errors.Is(err, store.ErrStatusChanged) || errors.Is(err, ohx.ErrNotFound) {
+			fail("link_not_pending", err)
+			return
+		}
 		fail("store_failed", err)
 		return
 	}
@@ -381,42 +386,6 @@ func withQuery(raw string, kv ...string) string {
 	return u.String()
 }
 
-// linkView is a link as the API shows it.
-type linkView struct {
-	ID             string                    `json:"id"`
-	Provider       string                    `json:"provider"`
-	Patient        string                    `json:"patient"`
-	Status         ohx.LinkStatus            `json:"status"`
-	DataTypes      []ohx.DataType            `json:"data_types"`
-	Scopes         []string                  `json:"scopes,omitempty"`
-	TimeZone       string                    `json:"time_zone,omitempty"`
-	Frequency      ohx.SyncFrequency         `json:"frequency,omitempty"`
-	ExternalUserID string                    `json:"external_user_id,omitempty"`
-	Created        time.Time                 `json:"created"`
-	Updated        time.Time                 `json:"updated"`
-	Cursors        map[ohx.DataType]string   `json:"cursors,omitempty"`
-	Sync           map[ohx.DataType]syncView `json:"sync,omitempty"`
-}
-
-// syncView is the sync bookkeeping of one (link, data type).
-type syncView struct {
-	LastAttempt         time.Time `json:"last_attempt,omitzero"`
-	LastSuccess         time.Time `json:"last_success,omitzero"`
-	LastErrorAt         time.Time `json:"last_error_at,omitzero"`
-	LastErrorKind       string    `json:"last_error_kind,omitempty"`
-	LastError           string    `json:"last_error,omitempty"`
-	Successes           int64     `json:"successes"`
-	Failures            int64     `json:"failures"`
-	ConsecutiveFailures int64     `json:"consecutive_failures"`
-	Resources           int64     `json:"resources"`
-}
-
-func view(l ohx.Link) linkView {
-	return linkView{ID: l.ID, Provider: l.Provider, Patient: l.Patient, Status: l.Status, DataTypes: l.DataTypes,
-		Scopes: l.Scopes, TimeZone: l.TimeZone, Frequency: l.Frequency, ExternalUserID: l.ExternalUserID,
-		Created: l.Created, Updated: l.Updated}
-}
-
 func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
 	patient := r.URL.Query().Get("patient")
 	if !validPatient(patient) {
@@ -430,7 +399,12 @@ func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]linkView, 0, len(links))
 	for _, l := range links {
-		out = append(out, view(l))
+		v, err := s.linkStatus(r.Context(), l)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"links": out})
 }
@@ -453,32 +427,10 @@ func (s *Server) getLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := view(l)
-	cursors, err := s.cfg.Store.Cursors(r.Context(), l.ID)
+	v, err := s.linkStatus(r.Context(), l)
 	if err != nil {
 		s.internal(w, r, err)
 		return
-	}
-	if len(cursors) > 0 {
-		v.Cursors = map[ohx.DataType]string{}
-		for t, c := range cursors {
-			v.Cursors[t] = c.UTC().Format(time.RFC3339)
-		}
-	}
-	if sr, ok := s.cfg.Store.(store.SyncStatusStore); ok {
-		st, err := sr.SyncStatus(r.Context(), l.ID)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		if len(st) > 0 {
-			v.Sync = map[ohx.DataType]syncView{}
-		}
-		for t, x := range st {
-			v.Sync[t] = syncView{LastAttempt: x.LastAttempt, LastSuccess: x.LastSuccess, LastErrorAt: x.LastErrorAt,
-				LastErrorKind: x.LastErrorKind, LastError: x.LastError, Successes: x.Successes, Failures: x.Failures,
-				ConsecutiveFailures: x.ConsecutiveFailures, Resources: x.Items}
-		}
 	}
 	writeJSON(w, http.StatusOK, v)
 }
@@ -506,7 +458,12 @@ func (s *Server) deleteLink(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if err := s.cfg.Store.DeleteLink(ctx, l.ID); err != nil {
+	c := store.Change{LinkID: l.ID, Delete: true}
+	if err := s.emit(&c, events.LinkDeleted, l, events.Data{Reason: "api"}); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if err := s.apply(ctx, c); err != nil {
 		s.internal(w, r, err)
 		return
 	}

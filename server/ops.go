@@ -18,17 +18,44 @@ import (
 // number of runs started (0 for a job that never ran).
 type JobStatus struct {
 	ID        string    `json:"id"`
-	State     string    `json:"state"` // pending, scheduled, running, retry, done, dead
+	State     string    `json:"state"` // pending, scheduled, running, retry, done, dead, cancelled
 	Job       ohx.Job   `json:"job"`
 	Attempts  int       `json:"attempts"`
 	LastError string    `json:"last_error,omitempty"`
 	Updated   time.Time `json:"updated,omitzero"`
 }
 
-// QueueStats is the queue's state as the API shows it.
+// QueueStats is the queue's state as the API shows it: per priority, the
+// jobs in each of the queue's states (queue.State), and the dead letters.
 type QueueStats struct {
+	// Priorities holds one entry per priority, lowest number (first to
+	// run) first.
+	Priorities []PriorityCounts `json:"priorities"`
+	// Total sums the priorities.
+	Total StateCounts `json:"total"`
+	// Depth is the number of waiting jobs (pending, scheduled and retry) per
+	// priority ("priority-1", ...).
+	//
+	// Deprecated: it leaves running jobs out; read Priorities. It goes away
+	// in a later release.
 	Depth map[string]int `json:"depth"`
-	Dead  []JobStatus    `json:"dead"`
+	// Dead lists the dead letters, oldest first.
+	Dead []JobStatus `json:"dead"`
+}
+
+// StateCounts counts jobs by the queue's state names.
+type StateCounts struct {
+	Pending   int `json:"pending"`
+	Scheduled int `json:"scheduled"`
+	Running   int `json:"running"`
+	Retry     int `json:"retry"`
+	Dead      int `json:"dead"`
+}
+
+// PriorityCounts counts the jobs of one priority by state.
+type PriorityCounts struct {
+	Priority ohx.Priority `json:"priority"`
+	StateCounts
 }
 
 // BreakerStatus is one circuit breaker as the API shows it.
@@ -52,6 +79,9 @@ type Admin interface {
 	QueueStats(ctx context.Context) (QueueStats, error)
 	// RetryDead replays a dead-lettered job, or returns ohx.ErrNotFound.
 	RetryDead(ctx context.Context, id string) error
+	// LinkJobs lists the jobs of a link the queue still holds, newest
+	// first.
+	LinkJobs(ctx context.Context, linkID string) ([]JobStatus, error)
 	// Breakers lists every breaker.
 	Breakers() []BreakerStatus
 	// CloseBreaker forces a breaker closed, or returns ohx.ErrNotFound.
@@ -101,6 +131,8 @@ type JobCanceller interface {
 	CancelJob(ctx context.Context, id string) error
 }
 
+// cancelJob cancels a job and reports it (job.cancelled, and a cancelled
+// initial sync fails with the kind "cancelled": jobCancelled).
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.admin(w)
 	if !ok {
@@ -111,8 +143,14 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "not_available", "jobs cannot be cancelled")
 		return
 	}
-	id := r.PathValue("id")
-	err := c.CancelJob(r.Context(), id)
+	// The job as the queue holds it (for an id another job took over
+	// from, the one that took over, which CancelJob cancels too).
+	st, err := a.Job(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	err = c.CancelJob(r.Context(), st.ID)
 	switch {
 	case errors.Is(err, queue.ErrFinished):
 		writeError(w, http.StatusConflict, "job_finished", "the job has already finished")
@@ -121,8 +159,33 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		s.adminError(w, r, err)
 		return
 	}
-	s.audit(r.Context(), "job.cancel", zap.String("job_id", id))
-	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": id, "cancelled": true})
+	s.audit(r.Context(), "job.cancel", zap.String("job_id", st.ID), zap.String("link_id", st.Job.LinkID))
+	j := st.Job
+	j.ID = st.ID
+	if err := s.jobCancelled(context.WithoutCancel(r.Context()), j); err != nil {
+		// The queue dropped the job; only its report is missing.
+		s.cfg.Logger.Error("recording a cancelled job failed", zap.String("job_id", st.ID),
+			zap.String("link_id", j.LinkID), zap.Error(err))
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"job_id": st.ID, "cancelled": true})
+}
+
+// linkJobs answers the jobs of an existing link.
+func (s *Server) linkJobs(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.admin(w)
+	if !ok {
+		return
+	}
+	l, ok := s.loadLink(w, r)
+	if !ok {
+		return
+	}
+	jobs, err := a.LinkJobs(r.Context(), l.ID)
+	if err != nil {
+		s.adminError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs})
 }
 
 func (s *Server) queueStats(w http.ResponseWriter, r *http.Request) {

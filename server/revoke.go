@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -18,10 +17,9 @@ import (
 // answering invalid_grant, an authorised call failing as revoked) revokes
 // the link and drops its token. A forged notification leaves it active.
 
-// Audit actions of link state changes the provider caused or confirmed.
-// Event emitters (the outbox of signed events) key on these names:
-// "link.revoked" when a revocation was confirmed (auditLinkRevoked),
-// "link.expired" when a pending link expired (auditLinkExpired).
+// Audit actions of link state changes the provider caused or confirmed. The
+// state changes themselves, with their events (link.revoked,
+// link.expired), are written by revokeLink and expireLink (lifecycle.go).
 const (
 	auditRevocationQueued      = "link.revocation_check"
 	auditRevocationUnconfirmed = "link.revocation_unconfirmed"
@@ -53,33 +51,6 @@ func (s *Server) revocationChecked(ctx context.Context, j ohx.Job, err error) er
 		return s.revokeLink(ctx, j.LinkID)
 	}
 	return err
-}
-
-// revokeLink marks the link revoked and drops its token: a revoked link keeps
-// its history (cursors, sync status) but no credentials.
-func (s *Server) revokeLink(ctx context.Context, linkID string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	link, err := s.cfg.Store.Link(ctx, linkID)
-	if errors.Is(err, ohx.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if link.Status != ohx.LinkRevoked {
-		link.Status = ohx.LinkRevoked
-		if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
-			return err
-		}
-		s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkRevoked)
-	}
-	if err := s.cfg.Store.DeleteToken(ctx, link.ID); err != nil {
-		return err
-	}
-	s.audit(ctx, auditLinkRevoked, zap.String("link_id", link.ID), zap.String("provider", link.Provider),
-		zap.String("reason", "confirmed_with_provider"))
-	return nil
 }
 
 // clampPush bounds a notification's window: no further back than PushMaxAge

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -143,6 +144,15 @@ type Config struct {
 	// OnSync, when set, is called after every job the worker ran, with the
 	// engine's report (counts only).
 	OnSync func(j ohx.Job, rep *ohx.Report, err error)
+	// Events receives the events of links and syncs (package events): an
+	// events.Webhook to the EHR, or an application's in-process sink. Each
+	// event is written to the store's outbox in the same transaction as the
+	// change it reports (the store must be a store.Changer and a
+	// store.Outbox, as every store of ohx is), and RunEvents delivers it.
+	// nil writes no event.
+	Events events.Sink
+	// EventDelivery tunes RunEvents; its zero value is ready to use.
+	EventDelivery EventDelivery
 }
 
 // Server serves the API, the OAuth callback, webhooks and health endpoints,
@@ -158,6 +168,8 @@ type Server struct {
 	secure    bool // PublicURL is https: the binding cookie is __Host- and Secure
 	messages  *catalogs
 	failures  authFailures
+	outbox    eventStore    // the store's outbox when events are configured
+	wake      chan struct{} // wakes RunEvents after events were written
 }
 
 type apiKey struct {
@@ -177,7 +189,15 @@ func New(cfg Config) (*Server, error) {
 	case len(cfg.StateKey) < 32:
 		return nil, errors.New("server: the state key must be at least 32 bytes")
 	}
-	s := &Server{cfg: cfg, providers: map[string]ohx.Provider{}}
+	s := &Server{cfg: cfg, providers: map[string]ohx.Provider{}, wake: make(chan struct{}, 1)}
+	if cfg.Events != nil {
+		es, ok := cfg.Store.(eventStore)
+		if !ok {
+			return nil, errors.New("server: events need a store with an outbox (store.Changer and store.Outbox)")
+		}
+		s.outbox = es
+	}
+	s.cfg.EventDelivery = cfg.EventDelivery.withDefaults()
 	for _, p := range cfg.Providers {
 		s.providers[p.Name()] = p
 	}
@@ -259,20 +279,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(pattern, s.observe(method, route, s.authenticate(h)))
 	}
 	mux.Handle("GET /v1/openapi.json", s.observe("GET", "/v1/openapi.json", http.HandlerFunc(serveOpenAPI)))
-	api("GET /v1/providers", s.listProviders)
-	api("POST /v1/links", s.createLink)
-	api("GET /v1/links", s.listLinks)
-	api("GET /v1/links/{id}", s.getLink)
-	api("DELETE /v1/links/{id}", s.deleteLink)
-	api("POST /v1/links/{id}/sync", s.syncLink)
-	api("POST /v1/links/{id}/devices/sync", s.syncDevices)
-	api("GET /v1/links/{id}/devices", s.listDevices)
-	api("GET /v1/jobs/{id}", s.getJob)
-	api("DELETE /v1/jobs/{id}", s.cancelJob)
-	api("GET /v1/breakers", s.listBreakers)
-	api("POST /v1/breakers/{name}/close", s.closeBreaker)
-	api("GET /v1/queue", s.queueStats)
-	api("POST /v1/queue/dead/{id}/retry", s.retryDead)
+	for _, r := range s.routes() {
+		api(r.Method+" "+r.Pattern, r.handler)
+	}
 
 	mux.Handle("GET /connect/{secret}", s.observe("GET", "/connect/{secret}", http.HandlerFunc(s.connectPage)))
 	mux.Handle("POST /connect/{secret}", s.observe("POST", "/connect/{secret}", http.HandlerFunc(s.connectContinue)))
@@ -314,6 +323,49 @@ func (s *Server) opsRoutes(mux *http.ServeMux) {
 	if s.cfg.MetricsHandler != nil {
 		mux.Handle("GET /metrics", s.cfg.MetricsHandler)
 	}
+}
+
+// Route is one /v1 route: its method, its pattern (as metrics and logs name
+// it) and the status of a successful answer.
+type Route struct {
+	Method, Pattern string
+	Status          int
+	handler         http.HandlerFunc
+}
+
+// routes is the table of the authenticated /v1 routes.
+func (s *Server) routes() []Route {
+	return []Route{
+		{"GET", "/v1/providers", http.StatusOK, s.listProviders},
+		{"POST", "/v1/links", http.StatusCreated, s.createLink},
+		{"GET", "/v1/links", http.StatusOK, s.listLinks},
+		{"GET", "/v1/links/{id}", http.StatusOK, s.getLink},
+		{"DELETE", "/v1/links/{id}", http.StatusOK, s.deleteLink},
+		{"POST", "/v1/links/{id}/sync", http.StatusAccepted, s.syncLink},
+		{"POST", "/v1/links/{id}/devices/sync", http.StatusAccepted, s.syncDevices},
+		{"GET", "/v1/links/{id}/devices", http.StatusOK, s.listDevices},
+		{"GET", "/v1/links/{id}/jobs", http.StatusOK, s.linkJobs},
+		{"GET", "/v1/jobs/{id}", http.StatusOK, s.getJob},
+		{"DELETE", "/v1/jobs/{id}", http.StatusAccepted, s.cancelJob},
+		{"GET", "/v1/breakers", http.StatusOK, s.listBreakers},
+		{"POST", "/v1/breakers/{name}/close", http.StatusOK, s.closeBreaker},
+		{"GET", "/v1/queue", http.StatusOK, s.queueStats},
+		{"POST", "/v1/queue/dead/{id}/retry", http.StatusAccepted, s.retryDead},
+		{"GET", "/v1/events", http.StatusOK, s.listEvents},
+		{"POST", "/v1/events/{id}/retry", http.StatusAccepted, s.retryEvent},
+	}
+}
+
+// Routes returns the /v1 routes Handler serves (the OpenAPI document's
+// included), for an application that declares its API metrics up front.
+func Routes() []Route {
+	rs := (*Server)(nil).routes()
+	out := []Route{{Method: "GET", Pattern: "/v1/openapi.json", Status: http.StatusOK}}
+	for _, r := range rs {
+		r.handler = nil
+		out = append(out, r)
+	}
+	return out
 }
 
 type ctxKey int

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -106,44 +107,51 @@ func (s *Server) enqueueNotified(ctx context.Context, j ohx.Job, log *zap.Logger
 }
 
 // HandleJob runs a queued job with the engine and keeps the link's state
-// honest: a revoked grant marks the link needs-reconsent (its jobs then fail
-// permanently and stop retrying).
+// honest: it records each data type's outcome, the initial sync's state
+// (running, then done, pending again for a retry, or failed), and the
+// events sync.completed (an initial sync or a backfill that finished) and
+// sync.failed (a failure the queue will not retry), each in one
+// transaction with the state it reports. A revoked grant marks the link
+// needs-reconsent (its jobs then fail permanently and stop retrying); a
+// revocation check that the provider answers with a refused grant revokes
+// it (revokeLink). A job cancelled while it ran leaves its initial sync
+// failed ("cancelled"); one stopped by a shutdown leaves it pending.
 func (s *Server) HandleJob(ctx context.Context, j ohx.Job) error {
 	if s.cfg.Engine == nil {
 		return fmt.Errorf("%w: %w", errNoEngine, ohx.ErrPermanent)
 	}
-	rep, err := s.cfg.Engine.Sync(ctx, j)
-	if rec, ok := s.cfg.Store.(store.SyncStatusStore); ok && rep != nil && ctx.Err() == nil {
-		for t, tr := range rep.Types {
-			if rerr := rec.RecordSync(context.WithoutCancel(ctx), j.LinkID, t, store.SyncResult{Err: err, Count: tr.ResourcesWritten}); rerr != nil {
-				s.cfg.Logger.Warn("recording sync status failed", zap.String("link_id", j.LinkID), zap.Error(rerr))
-			}
-		}
+	link, linkErr := s.cfg.Store.Link(ctx, j.LinkID)
+	active := linkErr == nil && link.Status == ohx.LinkActive
+	var initial *store.InitialSync
+	if active && j.Trigger == ohx.TriggerInitial {
+		initial = s.initialRunning(ctx, j)
 	}
+	rep, err := s.cfg.Engine.Sync(ctx, j)
 	if j.Trigger == ohx.TriggerRevocationCheck {
+		// A refusal the provider confirmed revokes the link (link.revoked):
+		// the check succeeded.
 		err = s.revocationChecked(ctx, j, err)
-	} else if err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
+	}
+	stopped := errors.Is(ctx.Err(), context.Canceled)
+	switch {
+	case stopped && queue.Cancelled(ctx):
+		// Cancelled (DELETE /v1/jobs/{id}), which reported it
+		// (jobCancelled); the queue does not run it again.
+		s.initialStopped(ctx, j, initial, true)
+	case err == nil || !stopped:
+		// Finished, or ran out of its time (a failure the queue retries).
+		s.recordJob(ctx, j, jobOutcome{link: link, active: active, rep: rep, err: err, initial: initial})
+	default:
+		// Shut down mid-run: the queue hands the job back.
+		s.initialStopped(ctx, j, initial, false)
+	}
+	if j.Trigger != ohx.TriggerRevocationCheck && err != nil && errors.Is(err, ohx.ErrTokenRevoked) && ctx.Err() == nil {
 		s.markReconsent(ctx, j.LinkID)
 	}
 	if s.cfg.OnSync != nil {
 		s.cfg.OnSync(j, rep, err)
 	}
 	return err
-}
-
-func (s *Server) markReconsent(ctx context.Context, linkID string) {
-	link, err := s.cfg.Store.Link(ctx, linkID)
-	if err != nil || link.Status != ohx.LinkActive {
-		return
-	}
-	link.Status = ohx.LinkNeedsReconsent
-	if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
-		s.cfg.Logger.Error("marking link needs-reconsent failed", zap.String("link_id", linkID), zap.Error(err))
-		return
-	}
-	s.cfg.Metrics.LinkStatus(link.Provider, ohx.LinkNeedsReconsent)
-	s.cfg.Logger.Warn("link needs re-consent", zap.String("link_id", linkID), zap.String("provider", link.Provider))
-	s.audit(ctx, "link.needs_reconsent", zap.String("link_id", linkID), zap.String("provider", link.Provider))
 }
 
 // errNoEngine is the failure of HandleJob and RunWorkers on a server without

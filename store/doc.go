@@ -2,8 +2,13 @@
 //
 // Every store implements ohx.Store (links, tokens, cursors, a lease lock) and
 // this package's [Store], which adds [LinkLister] (paged listing for the
-// scheduler and the API) and [SyncStatusStore] (per link and data type: last
-// success, last classified error, counts; never a health value).
+// scheduler and the API), [SyncStatusStore] (per link and data type: last
+// success, last classified error, samples read and resources written;
+// never a health value), [InitialSyncStore] (the state of a link's initial
+// sync), [Changer] (a [Change]: a link's state change and the events that
+// report it, applied in one transaction) and [Outbox] (those events, for
+// their delivery: claims leased to one deliverer, retries, dead letters,
+// replay, pruning).
 //
 //   - [Memory] keeps everything in process memory: for tests and for
 //     programs that do not need state to survive a restart.

@@ -23,6 +23,8 @@ type Memory struct {
 	tokens  map[string]ohx.Token
 	cursors map[string]map[ohx.DataType]time.Time
 	syncs   map[string]map[ohx.DataType]SyncStatus
+	initial map[string]InitialSync
+	outbox  memoryOutbox
 	leases  map[string]*lease
 	flows   map[string]ConnectFlow // connect flows by id (memory_connect.go)
 	now     func() time.Time
@@ -59,6 +61,8 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		tokens:  map[string]ohx.Token{},
 		cursors: map[string]map[ohx.DataType]time.Time{},
 		syncs:   map[string]map[ohx.DataType]SyncStatus{},
+		initial: map[string]InitialSync{},
+		outbox:  memoryOutbox{byID: map[string]*OutboxEvent{}},
 		leases:  map[string]*lease{},
 		now:     time.Now,
 	}
@@ -153,6 +157,12 @@ func (m *Memory) SaveLink(_ context.Context, l ohx.Link) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.saveLink(l)
+	return nil
+}
+
+// saveLink saves l. m.mu is held.
+func (m *Memory) saveLink(l ohx.Link) {
 	now := m.now().UTC()
 	if old, ok := m.links[l.ID]; ok {
 		l.Created = old.Created
@@ -161,18 +171,23 @@ func (m *Memory) SaveLink(_ context.Context, l ohx.Link) error {
 	}
 	l.Updated = now
 	m.links[l.ID] = cloneLink(l)
-	return nil
 }
 
 // DeleteLink implements ohx.LinkWriter.
 func (m *Memory) DeleteLink(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.deleteLink(id)
+	return nil
+}
+
+// deleteLink deletes the link and what belongs to it. m.mu is held.
+func (m *Memory) deleteLink(id string) {
 	delete(m.links, id)
 	delete(m.tokens, id)
 	delete(m.cursors, id)
 	delete(m.syncs, id)
-	return nil
+	delete(m.initial, id)
 }
 
 // RecordSync implements SyncStatusStore.
@@ -182,6 +197,12 @@ func (m *Memory) RecordSync(_ context.Context, linkID string, t ohx.DataType, r 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.recordSync(linkID, t, r)
+	return nil
+}
+
+// recordSync folds r into the status of (link, t). m.mu is held.
+func (m *Memory) recordSync(linkID string, t ohx.DataType, r SyncResult) {
 	if r.At.IsZero() {
 		r.At = m.now()
 	}
@@ -194,7 +215,6 @@ func (m *Memory) RecordSync(_ context.Context, linkID string, t ohx.DataType, r 
 	st := s[t]
 	st.DataType = t
 	s[t] = st.Apply(r)
-	return nil
 }
 
 // SyncStatus implements SyncStatusStore.

@@ -35,9 +35,11 @@ type SyncResult struct {
 	// Err is the failure, nil on success. Only its classification is kept
 	// (see SyncErrorMessage), never its full text.
 	Err error
-	// Count is the number of items (samples or resources) the sync
-	// published.
+	// Count is the number of resources the sync wrote (the destination
+	// accepted).
 	Count int
+	// Samples is the number of samples the sync read from the provider.
+	Samples int
 }
 
 // SyncStatus is the bookkeeping of one (link, data type): times, counts and
@@ -61,8 +63,12 @@ type SyncStatus struct {
 	Successes, Failures int64
 	// ConsecutiveFailures counts the failures since the last success.
 	ConsecutiveFailures int64
-	// Items is the total of SyncResult.Count over successful syncs.
+	// Items is the total of SyncResult.Count (resources written) over
+	// successful syncs.
 	Items int64
+	// SamplesRead is the total of SyncResult.Samples over successful
+	// syncs.
+	SamplesRead int64
 }
 
 // SyncStatusStore keeps sync bookkeeping per (link, data type).
@@ -83,12 +89,19 @@ type Rewrapper interface {
 	Rewrap(ctx context.Context) (int, error)
 }
 
-// Store is an ohx.Store with the listing and the bookkeeping the daemon
-// needs. Memory and the durable stores in the sub-packages implement it.
+// Store is an ohx.Store with the listing, the bookkeeping, the atomic
+// changes, the event outbox, the patient connect flows and the deletion of
+// a revoked link's token the daemon needs. Memory and the durable stores in
+// the sub-packages implement it.
 type Store interface {
 	ohx.Store
 	LinkLister
 	SyncStatusStore
+	InitialSyncStore
+	Changer
+	Outbox
+	ConnectStore
+	TokenDeleter
 }
 
 // Apply returns s with the outcome r folded in, as RecordSync does; every
@@ -100,6 +113,7 @@ func (s SyncStatus) Apply(r SyncResult) SyncStatus {
 		s.Successes++
 		s.ConsecutiveFailures = 0
 		s.Items += int64(max(r.Count, 0))
+		s.SamplesRead += int64(max(r.Samples, 0))
 		return s
 	}
 	s.LastErrorAt = r.At

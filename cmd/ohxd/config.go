@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/publish"
@@ -45,6 +46,7 @@ type config struct {
 	FHIRWriteMode                                      publish.WriteMode
 	FHIRBundleSize                                     int
 	NDJSONDir                                          string
+	EventsURL, EventsSecret                            string
 
 	DatabaseURL, RedisURL, RedisNamespace string
 	WebhookDebounce                       time.Duration
@@ -172,6 +174,9 @@ var envVars = []envVar{
 		intIn(func(c *config) *int { return &c.FHIRBundleSize }, 1, 1000)},
 	{"OHX_NDJSON_DIR", "", "`$OHX_DATA_DIR/ndjson`", "output directory when no FHIR server is configured",
 		func(c *config, v string) error { c.NDJSONDir = v; return nil }},
+	{"OHX_EVENTS_URL", "", "", "URL the EHR receives signed events at (`link.active`, `sync.completed`, …; see Operations); unset sends none",
+		setEventsURL},
+	{"OHX_EVENTS_SECRET", "", "", "signing secret of the events, `whsec_` and the base64 of 24 to 64 random bytes (`ohxd keys events-secret` makes one); required with `OHX_EVENTS_URL`", setEventsSecret},
 
 	{"OHX_DATABASE_URL", "", "", "`postgres://` URL; switches the store from embedded SQLite to PostgreSQL (several replicas)", setDatabaseURL},
 	{"OHX_REDIS_URL", "", "", "`redis://` URL; switches the queue (and refresh locks) from in-memory to Redis", setRedisURL},
@@ -262,6 +267,9 @@ func (c *config) check() []error {
 	}
 	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
 		bad("OHX_ADMIN_ADDR", "must differ from OHX_ADDR")
+	}
+	if c.EventsURL != "" && c.EventsSecret == "" {
+		bad("OHX_EVENTS_SECRET", "required with OHX_EVENTS_URL")
 	}
 	if c.DatabaseURL != "" && c.SecretKeys == "" {
 		bad("OHX_SECRET_KEYS", "required with a shared PostgreSQL store (every replica needs the same keys)")
@@ -358,6 +366,28 @@ func setDatabaseURL(c *config, v string) error {
 		return errors.New("must be a postgres:// URL")
 	}
 	return nil
+}
+
+// setEventsURL keeps the URL exactly as given (the receiver's path is its
+// own, trailing slash included).
+func setEventsURL(c *config, v string) error {
+	c.EventsURL = v
+	if v == "" {
+		return nil
+	}
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return errors.New("must be an absolute http(s) URL without user info")
+	}
+	return nil
+}
+
+func setEventsSecret(c *config, v string) error {
+	c.EventsSecret = v
+	if v == "" {
+		return nil
+	}
+	_, err := events.ParseSecret(v)
+	return err
 }
 
 func setRedisURL(c *config, v string) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/publish"
 )
 
@@ -95,6 +96,26 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		assert.Contains(t, err.Error(), name)
 	}
 	assert.NotContains(t, err.Error(), "postgres://db/ohx", "values are not echoed")
+}
+
+func TestConfigEvents(t *testing.T) {
+	_, err := loadConfig(envOf(map[string]string{"OHX_EVENTS_URL": "https://ehr.example/ohx-events"}))
+	require.ErrorContains(t, err, "OHX_EVENTS_SECRET: required with OHX_EVENTS_URL")
+	_, err = loadConfig(envOf(map[string]string{"OHX_EVENTS_URL": "https://ehr.example/ohx-events", "OHX_EVENTS_SECRET": "whsec_hunter2"}))
+	require.ErrorContains(t, err, "OHX_EVENTS_SECRET")
+	assert.NotContains(t, err.Error(), "hunter2", "the secret is not echoed")
+	_, err = loadConfig(envOf(map[string]string{"OHX_EVENTS_URL": "ehr.example/ohx-events"}))
+	require.ErrorContains(t, err, "OHX_EVENTS_URL: must be an absolute http(s) URL")
+
+	secret, err := events.NewSecret()
+	require.NoError(t, err)
+	c, err := loadConfig(envOf(map[string]string{"OHX_EVENTS_URL": "https://ehr.example/ohx-events/", "OHX_EVENTS_SECRET": secret}))
+	require.NoError(t, err)
+	assert.Equal(t, "https://ehr.example/ohx-events/", c.EventsURL, "kept as given: the receiver's path is its own")
+	_, err = loadConfig(envOf(map[string]string{"OHX_EVENTS_URL": "https://user:pw@ehr.example/", "OHX_EVENTS_SECRET": secret}))
+	require.ErrorContains(t, err, "OHX_EVENTS_URL")
+	assert.NotContains(t, err.Error(), "pw@")
+	assert.Equal(t, secret, c.EventsSecret)
 }
 
 // configTable renders the README configuration table from envVars.

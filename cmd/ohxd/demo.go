@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,6 +64,7 @@ type demo struct {
 	oura    demoOura // demo_oura.go
 	app     *app
 	stop    func() // stops the daemon and waits for it
+	events  *demoEvents
 
 	mu      sync.Mutex
 	reports []*ohx.Report
@@ -79,6 +81,8 @@ const demoWithingsUser = 1001
 // initial syncs, sends one webhook per provider (Oura's signed, to the
 // subscriptions the daemon created), lets the push syncs run, and writes
 // what the FHIR server holds to -out as NDJSON, one file per resource type.
+// It prints the events an EHR's endpoint received (signed; the demo
+// verifies them).
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags, err := parseDemoFlags(args, stderr)
 	if err != nil {
@@ -100,12 +104,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := d.sendWebhooks(ctx); err != nil {
 		return err
 	}
+	if err := d.events.wait(ctx, d.app); err != nil {
+		return err
+	}
 	if err := d.fhir.WriteNDJSON(flags.out); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	printDemoTable(stdout, patients, d.reports, d.fhir, flags.out, flags.days, time.Since(started))
+	d.events.print(stdout)
 	if len(d.failed) > 0 {
 		return fmt.Errorf("%d syncs failed:\n  %s", len(d.failed), strings.Join(d.failed, "\n  "))
 	}
@@ -158,7 +166,8 @@ func (d *demo) startFakes() (err error) {
 		return err
 	}
 	d.fhir = fhirtest.NewServer()
-	return nil
+	d.events, err = startDemoEvents()
+	return err
 }
 
 // close stops the daemon, removes its data, then stops the fakes.
@@ -174,6 +183,9 @@ func (d *demo) close() {
 	}
 	if d.fhir != nil {
 		d.fhir.Close()
+	}
+	if d.events != nil {
+		d.events.close()
 	}
 	if d.gfake != nil {
 		d.gfake.Close()
@@ -205,6 +217,7 @@ func (d *demo) env(dataDir string) (map[string]string, error) {
 		"OHX_GOOGLE_REQUESTS_PER_MINUTE": "6000",
 	}
 	d.ouraEnv(env)
+	maps.Copy(env, d.events.env())
 	return env, nil
 }
 

@@ -42,6 +42,8 @@ func TestDemoOutputValidatesAndIsIdempotent(t *testing.T) {
 	assert.Contains(t, stdout.String(), "Patient/demo-withings-1")
 	assert.Contains(t, stdout.String(), "Patient/demo-fitbit-1")
 	assert.Contains(t, stdout.String(), "Patient/demo-oura-1")
+	assert.Contains(t, stdout.String(), "Events the EHR received (signed, verified): 6", "link.active and sync.completed per patient")
+	assert.Regexp(t, `sync\.completed +Patient/demo-withings-1 +withings +initial sync: \d+ data types`, stdout.String())
 	first := readLines(t, dir)
 	assertOuraOutput(t, first)
 	require.Contains(t, first, "Observation.ndjson")

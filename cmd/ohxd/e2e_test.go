@@ -199,7 +199,8 @@ type linkView struct {
 }
 
 // progress returns, per link, how many per-type syncs finished (success or
-// failure), and the queue's depth and dead letters.
+// failure), the queue's unfinished jobs (running ones included) and its dead
+// letters.
 func (d *daemon) progress(t *testing.T, links []string) (done map[string]int64, failures int64, depth, dead int) {
 	t.Helper()
 	done = map[string]int64{}
@@ -212,13 +213,11 @@ func (d *daemon) progress(t *testing.T, links []string) (done map[string]int64, 
 		}
 	}
 	var q struct {
-		Depth map[string]int    `json:"depth"`
+		Total map[string]int    `json:"total"`
 		Dead  []json.RawMessage `json:"dead"`
 	}
 	require.Equal(t, http.StatusOK, d.call(t, http.MethodGet, "/v1/queue", d.apiKey, &q))
-	for _, n := range q.Depth {
-		depth += n
-	}
+	depth = q.Total["pending"] + q.Total["scheduled"] + q.Total["running"] + q.Total["retry"]
 	return done, failures, depth, len(q.Dead)
 }
 

@@ -8,17 +8,19 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/store/seal"
 )
 
 func init() { commands["keys"] = runKeys }
 
-// runKeys generates a key ("keys generate [id]") or rewraps every stored
-// token under the primary key of OHX_SECRET_KEYS ("keys rewrap"). Rewrapping
+// runKeys generates a key ("keys generate [id]"), rewraps every stored
+// token under the primary key of OHX_SECRET_KEYS ("keys rewrap"), or
+// generates a signing secret for events ("keys events-secret"). Rewrapping
 // opens the store and nothing else: no queue, no Redis, no provider.
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: ohxd keys generate [id] | ohxd keys rewrap")
+		return errors.New("usage: ohxd keys generate [id] | ohxd keys rewrap | ohxd keys events-secret")
 	}
 	switch args[0] {
 	case "generate":
@@ -32,6 +34,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintln(stdout, k.Encode())
 		fmt.Fprintln(stderr, "put it first in OHX_SECRET_KEYS (keep the old keys after it), run `ohxd keys rewrap`, then drop the old keys")
+		return nil
+	case "events-secret":
+		secret, err := events.NewSecret()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+		fmt.Fprintln(stderr, "set it as OHX_EVENTS_SECRET, and give it to the receiver of OHX_EVENTS_URL to verify signatures")
 		return nil
 	case "rewrap":
 		cfg, err := loadConfig(environ)

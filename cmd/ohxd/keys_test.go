@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/store/seal"
 	"github.com/openhealthexchange/ohx/store/sqlite"
 )
@@ -61,4 +63,14 @@ func TestKeysRewrapOpensOnlyTheStore(t *testing.T) {
 	tok, err := st.Token(t.Context(), "lnk-1")
 	require.NoError(t, err)
 	assert.Equal(t, "rt", tok.RefreshToken)
+}
+
+func TestKeysEventsSecret(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.NoError(t, runKeys(t.Context(), []string{"events-secret"}, &out, &errOut))
+	secret := strings.TrimSpace(out.String())
+	key, err := events.ParseSecret(secret)
+	require.NoError(t, err, "a secret OHX_EVENTS_SECRET accepts")
+	assert.Len(t, key, 32)
+	assert.Contains(t, errOut.String(), "OHX_EVENTS_SECRET")
 }

@@ -103,7 +103,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	subs := a.newSubscriptionKeeper() // oura.go
 	wg.Go(func() {
 		var err error
@@ -122,6 +122,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 	if workers {
 		a.runWorkers(ctx, &wg, errs, subs.entries())
 	}
+	wg.Go(func() { a.runEvents(ctx, errs) })
 	var runErr error
 	select {
 	case <-ctx.Done():

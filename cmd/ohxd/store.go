@@ -10,7 +10,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/openhealthexchange/ohx/server"
 	"github.com/openhealthexchange/ohx/store"
 	"github.com/openhealthexchange/ohx/store/postgres"
 	"github.com/openhealthexchange/ohx/store/seal"
@@ -18,10 +17,10 @@ import (
 )
 
 // durableStore is what the daemon needs of a store: what the server needs,
-// the sync bookkeeping, key rotation and closing.
+// the sync bookkeeping, atomic changes and the event outbox (store.Store),
+// key rotation and closing.
 type durableStore interface {
-	server.Store
-	store.SyncStatusStore
+	store.Store
 	store.Rewrapper
 	Close() error
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/aggregate"
+	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/metrics/prom"
 	"github.com/openhealthexchange/ohx/publish"
@@ -48,6 +49,7 @@ type app struct {
 	publisher ohx.Publisher
 	fhir      *publish.FHIR // nil with NDJSON
 	engine    *ohx.Engine   // nil without providers
+	events    events.Sink   // nil without OHX_EVENTS_URL
 	server    *server.Server
 	schedule  queue.Clock // the scheduler's clock; nil means the system's
 	closers   []func() error
@@ -114,8 +116,14 @@ func (a *app) build(ctx context.Context, opt wireOptions) (err error) {
 	if a.engine, err = a.newEngine(opt.now); err != nil {
 		return err
 	}
-	a.server, err = a.newServer(opt)
-	return err
+	if a.events, err = a.newEventSink(); err != nil {
+		return err
+	}
+	if a.server, err = a.newServer(opt); err != nil {
+		return err
+	}
+	a.declareMetrics(ctx)
+	return nil
 }
 
 // close closes what wire opened, last first.
@@ -202,7 +210,7 @@ func (a *app) newServer(opt wireOptions) (*server.Server, error) {
 		StateKey: stateKey, APIKeys: a.cfg.APIKeys, RedirectAllowlist: a.cfg.RedirectAllowlist, Debounce: opt.debounce,
 		Admin: server.NewAdmin(a.queue, a.breakers), Checks: a.checks(), Logger: a.log, Audit: a.audit,
 		Metrics: a.metrics, APIMetrics: a.metrics, MetricsHandler: promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
-		Now: opt.now, OnSync: opt.onSync,
+		Now: opt.now, OnSync: opt.onSync, Events: a.events,
 		OrganizationName: a.cfg.OrganizationName, ConnectTTL: a.cfg.ConnectTTL, StateTTL: a.cfg.ConnectTTL,
 		PendingLinkTTL: a.cfg.PendingLinkTTL, MaxBackfill: days(a.cfg.MaxBackfillDays), SeparateOps: a.cfg.AdminAddr != "",
 	})

@@ -9,7 +9,13 @@
 //	engine, err := ohx.NewEngine(ohx.EngineConfig{..., Metrics: m})
 //
 // Label values are bounded: provider, data type, status, kind, resource type,
-// breaker and queue names. No user, patient or link id is ever a label.
+// breaker and queue names, event type and delivery outcome. No user, patient
+// or link id is ever a label.
+//
+// A family shows in the exposition once it has a series. Call
+// [Metrics.Declare] at start with the deployment's providers, data types,
+// queues, destination and routes, so that every family and every known
+// series is visible, at zero, before its first event.
 package prom
 
 import (
@@ -37,6 +43,8 @@ type Metrics struct {
 	breakerState   *prometheus.GaugeVec
 	queueDepth     *prometheus.GaugeVec
 	linkStatus     *prometheus.CounterVec
+	eventDelivery  *prometheus.CounterVec
+	eventLatency   *prometheus.HistogramVec
 }
 
 var _ ohx.Metrics = (*Metrics)(nil)
@@ -86,10 +94,18 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		linkStatus: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ohx_link_status_changes_total", Help: "Links changing status (e.g. needs-reconsent).",
 		}, []string{"provider", "status"}),
+		eventDelivery: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ohx_event_deliveries_total", Help: "Attempts to deliver events to the EHR, by event type and outcome (delivered, failed, dead).",
+		}, []string{"type", "outcome"}),
+		eventLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ohx_event_delivery_duration_seconds", Help: "Duration of one attempt to deliver an event.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}, []string{"type"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.syncOps, m.syncDuration, m.dataPoints, m.fhirOps, m.fhirLatency, m.apiRequests, m.apiLatency,
 		m.webhooks, m.providerErrors, m.rateLimits, m.breakerState, m.queueDepth, m.linkStatus,
+		m.eventDelivery, m.eventLatency,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -147,6 +163,12 @@ func (m *Metrics) LinkStatus(provider string, status ohx.LinkStatus) {
 	m.linkStatus.WithLabelValues(provider, string(status)).Inc()
 }
 
+// EventDelivery implements ohx.Metrics.
+func (m *Metrics) EventDelivery(eventType, outcome string, d time.Duration) {
+	m.eventDelivery.WithLabelValues(eventType, outcome).Inc()
+	m.eventLatency.WithLabelValues(eventType).Observe(d.Seconds())
+}
+
 // APIRequest records one HTTP API request by its route pattern (never the
 // raw path, which may hold ids).
 func (m *Metrics) APIRequest(method, route string, status int, d time.Duration) {
@@ -158,4 +180,10 @@ func (m *Metrics) APIRequest(method, route string, status int, d time.Duration) 
 // tests and introspection.
 func (m *Metrics) DataPointsCounter(provider string, t ohx.DataType) prometheus.Counter {
 	return m.dataPoints.WithLabelValues(provider, string(t))
+}
+
+// EventDeliveryCounter returns the event-delivery counter of (type,
+// outcome), for tests and introspection.
+func (m *Metrics) EventDeliveryCounter(eventType, outcome string) prometheus.Counter {
+	return m.eventDelivery.WithLabelValues(eventType, outcome)
 }

@@ -110,6 +110,10 @@ func testCancelRunning(t *testing.T, q Queue) {
 		running <- struct{}{}
 		select {
 		case <-ctx.Done():
+			if !queue.Cancelled(ctx) {
+				stopped <- errors.New("the handler cannot tell its job was cancelled (queue.Cancelled)")
+				return ctx.Err()
+			}
 			stopped <- ctx.Err()
 			return ctx.Err()
 		case <-time.After(Patience):

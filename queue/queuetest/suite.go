@@ -81,6 +81,9 @@ func Run(t *testing.T, f Factory) {
 		{"LongJobsDoNotStarveANewLink", nil, testLongJobsDoNotStarveANewLink},
 		{"CancelPending", nil, testCancelPending},
 		{"CancelRunning", nil, testCancelRunning},
+		{"RunningJobInStats", nil, testRunningInStats},
+		{"LinkJobs", func(o *Options) { o.Concurrency = 1 }, testLinkJobs},
+		{"FinalTellsTheLastRun", nil, testFinal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -444,13 +447,17 @@ func testGracefulShutdown(t *testing.T, q Queue) {
 
 func testShutdownHandsBack(t *testing.T, q Queue) {
 	started := make(chan struct{})
-	var once sync.Once
+	var (
+		once        sync.Once
+		misreported atomic.Bool // the shutdown looked like a cancellation
+	)
 	rec := &recorder{fn: func(ctx context.Context, _ ohx.Job, n int) error {
 		if n > 0 {
 			return nil
 		}
 		once.Do(func() { close(started) })
 		<-ctx.Done() // a job that outlives the grace period
+		misreported.Store(queue.Cancelled(ctx))
 		return ctx.Err()
 	}}
 	id := enqueue(t, q, pushJob("link-h", 0), ohx.EnqueueOptions{})
@@ -461,6 +468,7 @@ func testShutdownHandsBack(t *testing.T, q Queue) {
 	require.NoError(t, err)
 	assert.Contains(t, []queue.State{queue.StatePending, queue.StateScheduled}, ji.State, "handed back, not failed")
 	assert.Equal(t, 0, ji.Job.Attempt, "a handed-back job keeps its retry budget")
+	assert.False(t, misreported.Load(), "a shutdown is not a cancellation (queue.Cancelled)")
 
 	start(t, q, rec)
 	eventually(t, stateIs(t, q, id, queue.StateDone), "job done on the next run")

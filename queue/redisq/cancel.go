@@ -16,8 +16,8 @@ import (
 
 var _ queue.Canceller = (*Queue)(nil)
 
-// linkKey is the key naming the job that runs for a link: one at a time.
-func (q *Queue) linkKey(linkID string) string {
+// linkLockKey is the key naming the job that runs for a link: one at a time.
+func (q *Queue) linkLockKey(linkID string) string {
 	sum := sha256.Sum256([]byte(linkID))
 	return q.cfg.Namespace + ":lk:" + hex.EncodeToString(sum[:12])
 }
@@ -27,7 +27,7 @@ var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] th
 
 // releaseLink frees the link for its other jobs, if job id holds it.
 func (q *Queue) releaseLink(ctx context.Context, id, linkID string) {
-	if err := releaseScript.Run(ctx, q.rdb, []string{q.linkKey(linkID)}, id).Err(); err != nil && ctx.Err() == nil {
+	if err := releaseScript.Run(ctx, q.rdb, []string{q.linkLockKey(linkID)}, id).Err(); err != nil && ctx.Err() == nil {
 		q.cfg.Logger.Warn("redisq: could not release a link; it frees when its job is found finished")
 	}
 }

@@ -15,6 +15,12 @@
 //     which ohx.Retryable is false is wrapped in asynq.SkipRetry. Dead letters
 //     are asynq's archived tasks; Replay re-creates one under the same id.
 //   - Completed jobs stay visible to Job for Config.Retention.
+//   - Each link's job ids are indexed, by enqueue time, in a sorted set
+//     "<namespace>:lj:<hash>" (the newest 1000), for LinkJobs.
+//   - One job of a link runs at a time: a starting job takes the link's lock
+//     "<namespace>:lk:<hash>" (holding its id), released when it ends, is
+//     retried or handed back; a lock whose holder's lease expired is taken
+//     over. Cancel sets a flag in the job's record (Queue.Cancel).
 //
 // Coalescing keeps, per coalesce key, a small hash "<namespace>:co:<hash>"
 // with the id of the pending job (not started yet) and of the active one

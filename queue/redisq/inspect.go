@@ -127,6 +127,11 @@ func (q *Queue) Job(ctx context.Context, id string) (queue.JobInfo, error) {
 	if rec.Queue == "" { // an id reserved by an enqueue that merged elsewhere
 		return queue.JobInfo{}, fmt.Errorf("redisq: job %q: %w", id, ohx.ErrNotFound)
 	}
+	return q.recordInfo(rec, id)
+}
+
+// recordInfo combines the record of job id with its asynq task.
+func (q *Queue) recordInfo(rec record, id string) (queue.JobInfo, error) {
 	if rec.Cancelled {
 		return queue.JobInfo{Job: cloneJob(rec.Job), State: queue.StateCancelled}, nil
 	}
@@ -139,6 +144,43 @@ func (q *Queue) Job(ctx context.Context, id string) (queue.JobInfo, error) {
 		return queue.JobInfo{}, fmt.Errorf("redisq: task info: %w", err)
 	}
 	return q.info(rec, info), nil
+}
+
+// LinkJobs implements queue.Inspector from the link's index of job ids:
+// ids whose record expired are dropped from it, and ids another job took
+// over from are left out (the job that took over is listed).
+func (q *Queue) LinkJobs(ctx context.Context, linkID string) ([]queue.JobInfo, error) {
+	k := q.linkIndexKey(linkID)
+	ids, err := q.rdb.ZRevRange(ctx, k, 0, 2*queue.MaxLinkJobs-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisq: link jobs: %w", err)
+	}
+	out := []queue.JobInfo{}
+	var gone []any
+	for _, id := range ids {
+		if len(out) >= queue.MaxLinkJobs {
+			break
+		}
+		rec, err := q.load(ctx, q.rdb, id)
+		switch {
+		case errors.Is(err, ohx.ErrNotFound):
+			gone = append(gone, id)
+			continue
+		case err != nil:
+			return nil, err
+		case rec.Superseded != "" || rec.Queue == "" || rec.Job.LinkID != linkID:
+			continue
+		}
+		ji, err := q.recordInfo(rec, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ji)
+	}
+	if len(gone) > 0 {
+		q.rdb.ZRem(ctx, k, gone...)
+	}
+	return out, nil
 }
 
 func stateAt(t time.Time) queue.State {

@@ -181,6 +181,25 @@ func (q *Queue) coKey(key string) string {
 
 func (q *Queue) hbKey() string { return q.cfg.Namespace + ":hb" }
 
+// linkIndexKey is the sorted set of a link's job ids, scored by creation time in
+// microseconds (for LinkJobs).
+func (q *Queue) linkIndexKey(linkID string) string {
+	sum := sha256.Sum256([]byte(linkID))
+	return q.cfg.Namespace + ":lj:" + hex.EncodeToString(sum[:12])
+}
+
+// maxIndexed bounds the ids a link's index keeps (the newest).
+const maxIndexed = 1000
+
+// index adds a new job id to its link's index, in the pipeline that writes
+// its record.
+func (q *Queue) index(ctx context.Context, pl redis.Pipeliner, j ohx.Job) {
+	k := q.linkIndexKey(j.LinkID)
+	pl.ZAdd(ctx, k, redis.Z{Score: float64(time.Now().UnixMicro()), Member: j.ID})
+	pl.ZRemRangeByRank(ctx, k, 0, -maxIndexed-1)
+	pl.Expire(ctx, k, recordTTL)
+}
+
 // queueName returns the asynq queue of priority p.
 func (q *Queue) queueName(p ohx.Priority) string {
 	i, _ := slices.BinarySearch(q.cfg.Priorities, p)
@@ -304,7 +323,11 @@ func (q *Queue) enqueueAlone(ctx context.Context, j ohx.Job, delay time.Duration
 		j.ID = uuid.NewString()
 	}
 	rec := record{Job: j, Queue: q.queueName(j.EffectivePriority()), RunAt: time.Now().Add(delay)}
-	if err := q.rdb.Set(ctx, q.jobKey(j.ID), encode(rec), recordTTL).Err(); err != nil {
+	if _, err := q.rdb.TxPipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.Set(ctx, q.jobKey(j.ID), encode(rec), recordTTL)
+		q.index(ctx, pl, j)
+		return nil
+	}); err != nil {
 		return "", fmt.Errorf("redisq: write job: %w", err)
 	}
 	if err := q.submit(ctx, rec); err != nil {
@@ -373,6 +396,7 @@ func (q *Queue) tryEnqueue(ctx context.Context, j ohx.Job, delay time.Duration) 
 				old.Superseded = nid
 				if _, err := tx.TxPipelined(ctx, func(pl redis.Pipeliner) error {
 					pl.Set(ctx, q.jobKey(nid), encode(next), recordTTL)
+					q.index(ctx, pl, next.Job)
 					pl.Set(ctx, q.jobKey(p), encode(old), q.cfg.Retention)
 					pl.HSet(ctx, ck, "pending", nid)
 					pl.Expire(ctx, ck, recordTTL)
@@ -391,6 +415,7 @@ func (q *Queue) tryEnqueue(ctx context.Context, j ohx.Job, delay time.Duration) 
 		rec := record{Job: nj, Key: key, Queue: q.queueName(nj.EffectivePriority()), RunAt: runAt}
 		if _, err := tx.TxPipelined(ctx, func(pl redis.Pipeliner) error {
 			pl.Set(ctx, q.jobKey(nj.ID), encode(rec), recordTTL)
+			q.index(ctx, pl, nj)
 			pl.HSet(ctx, ck, "pending", nj.ID)
 			pl.Expire(ctx, ck, recordTTL)
 			return nil

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/queue"
 )
 
 var (
@@ -137,7 +138,8 @@ func (w *worker) process(ctx context.Context, t *asynq.Task) error {
 	hbCtx, stopHB := context.WithCancel(bctx)
 	var hb sync.WaitGroup
 	hb.Go(func() { q.heartbeat(hbCtx, p.ID, stopJob) })
-	err = safeHandle(jobCtx, w.h, j)
+	hctx := queue.WithCancelled(queue.WithRetry(jobCtx, q.cfg.Retry), func() bool { return q.cancelled(bctx, p.ID) })
+	err = safeHandle(hctx, w.h, j)
 	stopHB()
 	hb.Wait()
 
@@ -184,7 +186,7 @@ func (q *Queue) begin(ctx context.Context, id string) (rec record, proceed bool,
 				return err
 			}
 			// One job of a link runs at a time, across every worker.
-			lk := q.linkKey(rec.Job.LinkID)
+			lk := q.linkLockKey(rec.Job.LinkID)
 			if err := tx.Watch(ctx, lk).Err(); err != nil {
 				return err
 			}
@@ -410,6 +412,7 @@ func (q *Queue) recoverOrphan(ctx context.Context, id string) error {
 		if _, err := tx.TxPipelined(ctx, func(pl redis.Pipeliner) error {
 			pl.ZRem(ctx, q.hbKey(), id)
 			pl.Set(ctx, q.jobKey(next.Job.ID), encode(next), recordTTL)
+			q.index(ctx, pl, next.Job)
 			pl.Set(ctx, q.jobKey(id), encode(old), q.cfg.Retention)
 			if ck != "" && active == id {
 				pl.HSet(ctx, ck, "active", next.Job.ID)

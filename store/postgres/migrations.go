@@ -83,4 +83,40 @@ CREATE INDEX connect_flows_by_expiry ON connect_flows (expires_at);
 COMMENT ON COLUMN connect_flows.id IS 'SHA-256 of the connect URL secret, never the secret';
 COMMENT ON COLUMN connect_flows.browser IS 'SHA-256 of the binding cookie of the browser that opened the page';
 `,
+	// 3 (issue 19, link status): samples read per (link, data type); the
+	// initial sync's state.
+	`
+ALTER TABLE sync_status ADD COLUMN samples bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE initial_syncs (
+	link_id     text PRIMARY KEY,
+	state       text NOT NULL,
+	job_id      text NOT NULL,
+	error_kind  text NOT NULL,
+	attempts    integer NOT NULL,
+	started_at  timestamptz,
+	finished_at timestamptz,
+	updated_at  timestamptz NOT NULL
+);
+`,
+	// 4 (issue 19, events): the event outbox.
+	`
+CREATE TABLE event_outbox (
+	seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id              text NOT NULL UNIQUE,
+	type            text NOT NULL,
+	link_id         text NOT NULL,
+	payload         bytea NOT NULL,
+	created_at      timestamptz NOT NULL,
+	state           text NOT NULL,
+	attempts        integer NOT NULL DEFAULT 0,
+	next_attempt_at timestamptz,
+	last_attempt_at timestamptz,
+	last_error      text NOT NULL DEFAULT '',
+	delivered_at    timestamptz
+);
+CREATE INDEX event_outbox_due ON event_outbox (state, next_attempt_at);
+CREATE INDEX event_outbox_by_link ON event_outbox (link_id, seq);
+COMMENT ON COLUMN event_outbox.payload IS 'the event JSON: ids, states, counts and error kinds; never a health value or token';
+`,
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
@@ -301,6 +302,17 @@ func (s *Store) SaveLink(ctx context.Context, l ohx.Link) error {
 	if l.ID == "" {
 		return storeutil.ErrNoID
 	}
+	return s.saveLink(ctx, s.pool, l)
+}
+
+// execer is a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Store) saveLink(ctx context.Context, ex execer, l ohx.Link) error {
 	now := s.now().UTC()
 	created := now
 	if !l.Created.IsZero() {
@@ -310,7 +322,7 @@ func (s *Store) SaveLink(ctx context.Context, l ohx.Link) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO links (`+linkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	_, err := ex.Exec(ctx, `INSERT INTO links (`+linkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, external_user_id = excluded.external_user_id,
 			legacy_user_id = excluded.legacy_user_id, patient = excluded.patient, scopes = excluded.scopes,
 			data_types = excluded.data_types, time_zone = excluded.time_zone, frequency = excluded.frequency,
@@ -326,16 +338,16 @@ func (s *Store) SaveLink(ctx context.Context, l ohx.Link) error {
 // DeleteLink implements ohx.LinkWriter: it deletes the link with its token,
 // cursors and sync status in one transaction.
 func (s *Store) DeleteLink(ctx context.Context, id string) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, table := range []string{"links WHERE id = $1", "tokens WHERE link_id = $1", "cursors WHERE link_id = $1", "sync_status WHERE link_id = $1"} {
-			if _, err := tx.Exec(ctx, `DELETE FROM `+table, id); err != nil {
-				return err
-			}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return deleteLink(ctx, tx, id) })
+}
+
+// deleteLink deletes the link and what belongs to it.
+func deleteLink(ctx context.Context, ex execer, id string) error {
+	for _, table := range []string{"links WHERE id = $1", "tokens WHERE link_id = $1", "cursors WHERE link_id = $1",
+		"sync_status WHERE link_id = $1", "initial_syncs WHERE link_id = $1"} {
+		if _, err := ex.Exec(ctx, `DELETE FROM `+table, id); err != nil {
+			return fmt.Errorf("postgres: delete link %q: %w", id, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: delete link %q: %w", id, err)
 	}
 	return nil
 }
@@ -470,7 +482,7 @@ func (s *Store) AdvanceCursor(ctx context.Context, linkID string, t ohx.DataType
 	return nil
 }
 
-const syncColumns = `data_type, last_attempt, last_success, last_error_at, last_error_kind, last_error, successes, failures, consecutive_failures, items`
+const syncColumns = `data_type, last_attempt, last_success, last_error_at, last_error_kind, last_error, successes, failures, consecutive_failures, items, samples`
 
 func scanSync(r pgx.Row) (store.SyncStatus, error) {
 	var (
@@ -479,7 +491,7 @@ func scanSync(r pgx.Row) (store.SyncStatus, error) {
 		attempt, succ, errAt *time.Time
 	)
 	if err := r.Scan(&t, &attempt, &succ, &errAt, &st.LastErrorKind, &st.LastError,
-		&st.Successes, &st.Failures, &st.ConsecutiveFailures, &st.Items); err != nil {
+		&st.Successes, &st.Failures, &st.ConsecutiveFailures, &st.Items, &st.SamplesRead); err != nil {
 		return st, err
 	}
 	st.DataType = ohx.DataType(t)
@@ -492,11 +504,16 @@ func (s *Store) RecordSync(ctx context.Context, linkID string, t ohx.DataType, r
 	if linkID == "" {
 		return storeutil.ErrNoID
 	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.recordSync(ctx, tx, linkID, t, r) })
+}
+
+// recordSync folds r into the status of (link, t) within tx.
+func (s *Store) recordSync(ctx context.Context, tx pgx.Tx, linkID string, t ohx.DataType, r store.SyncResult) error {
 	if r.At.IsZero() {
 		r.At = s.now()
 	}
 	r.At = r.At.UTC()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := func() error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sync_status (link_id, data_type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, linkID, string(t)); err != nil {
 			return err
 		}
@@ -506,12 +523,12 @@ func (s *Store) RecordSync(ctx context.Context, linkID string, t ohx.DataType, r
 		}
 		st = st.Apply(r)
 		_, err = tx.Exec(ctx, `UPDATE sync_status SET last_attempt = $3, last_success = $4, last_error_at = $5, last_error_kind = $6,
-			last_error = $7, successes = $8, failures = $9, consecutive_failures = $10, items = $11
+			last_error = $7, successes = $8, failures = $9, consecutive_failures = $10, items = $11, samples = $12
 			WHERE link_id = $1 AND data_type = $2`,
 			linkID, string(t), ts(st.LastAttempt), ts(st.LastSuccess), ts(st.LastErrorAt), st.LastErrorKind, st.LastError,
-			st.Successes, st.Failures, st.ConsecutiveFailures, st.Items)
+			st.Successes, st.Failures, st.ConsecutiveFailures, st.Items, st.SamplesRead)
 		return err
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("postgres: record sync of link %q: %w", linkID, err)
 	}

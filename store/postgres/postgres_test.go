@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -130,15 +131,51 @@ func TestMigrations(t *testing.T) {
 	s := newStore(t, pool, testRing(t), clock)
 	v, err := s.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 2, v) // 2: the consent migration (connect flows)
+	assert.Equal(t, postgres.MigrationCount(), v)
 	var applied int
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT COUNT(*) FROM `+schema+`.schema_migrations`).Scan(&applied))
-	assert.Equal(t, 2, applied)
+	assert.Equal(t, postgres.MigrationCount(), applied)
 
 	_, err = pool.Exec(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES (99, now())`)
 	require.NoError(t, err)
 	_, err = postgres.New(t.Context(), pool, testRing(t))
 	require.ErrorContains(t, err, "schema version 99 is newer")
+}
+
+// TestUpgrade: databases at an older schema version (1: the first; 2: the
+// consent migration's connect flows) upgrade in place and keep their rows.
+func TestUpgrade(t *testing.T) {
+	for _, from := range []int{1, 2} {
+		t.Run(fmt.Sprint("from ", from), func(t *testing.T) {
+			_, newPool := freshSchema(t)
+			pool := newPool(t)
+			_, err := pool.Exec(t.Context(), `CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`)
+			require.NoError(t, err)
+			for i := range from {
+				_, err = pool.Exec(t.Context(), postgres.Migration(i))
+				require.NoError(t, err)
+				_, err = pool.Exec(t.Context(), `INSERT INTO schema_migrations VALUES ($1, now())`, i+1)
+				require.NoError(t, err)
+			}
+			_, err = pool.Exec(t.Context(), `INSERT INTO sync_status (link_id, data_type, last_error_kind, last_error, successes, failures, consecutive_failures, items)
+				VALUES ('l1', 'heart-rate', '', '', 3, 0, 0, 42)`)
+			require.NoError(t, err)
+
+			s := newStore(t, pool, testRing(t), &storetest.Clock{})
+			v, err := s.SchemaVersion(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, postgres.MigrationCount(), v)
+			st, err := s.SyncStatus(t.Context(), "l1")
+			require.NoError(t, err)
+			assert.Equal(t, int64(42), st[ohx.HeartRate].Items)
+			assert.Zero(t, st[ohx.HeartRate].SamplesRead, "not counted before the upgrade")
+			_, err = s.InitialSync(t.Context(), "l1")
+			require.ErrorIs(t, err, ohx.ErrNotFound, "the new tables exist, empty")
+			n, err := s.DeleteConnectFlows(t.Context(), storetest.Start)
+			require.NoError(t, err)
+			assert.Zero(t, n)
+		})
+	}
 }
 
 func TestOpen(t *testing.T) {

@@ -79,4 +79,39 @@ CREATE TABLE connect_flows (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX connect_flows_by_expiry ON connect_flows (expires_at);
 `,
+	// 3 (issue 19, link status): samples read per (link, data type); the
+	// initial sync's state.
+	`
+ALTER TABLE sync_status ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE initial_syncs (
+	link_id     TEXT PRIMARY KEY,
+	state       TEXT NOT NULL,
+	job_id      TEXT NOT NULL,
+	error_kind  TEXT NOT NULL,
+	attempts    INTEGER NOT NULL,
+	started_at  INTEGER,
+	finished_at INTEGER,
+	updated_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+	// 4 (issue 19, events): the event outbox.
+	`
+CREATE TABLE event_outbox (
+	seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+	id              TEXT NOT NULL UNIQUE,
+	type            TEXT NOT NULL,
+	link_id         TEXT NOT NULL,
+	payload         BLOB NOT NULL,
+	created_at      INTEGER NOT NULL,
+	state           TEXT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER,
+	last_attempt_at INTEGER,
+	last_error      TEXT NOT NULL DEFAULT '',
+	delivered_at    INTEGER
+) STRICT;
+CREATE INDEX event_outbox_due ON event_outbox (state, next_attempt_at);
+CREATE INDEX event_outbox_by_link ON event_outbox (link_id, seq);
+`,
 }

@@ -308,12 +308,23 @@ func (s *Store) SaveLink(ctx context.Context, l ohx.Link) error {
 	if l.ID == "" {
 		return storeutil.ErrNoID
 	}
+	return s.saveLink(ctx, s.db, l)
+}
+
+// execer is a database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) saveLink(ctx context.Context, ex execer, l ohx.Link) error {
 	now := s.now().UnixNano()
 	created := now
 	if !l.Created.IsZero() {
 		created = l.Created.UnixNano()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO links (`+linkColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := ex.ExecContext(ctx, `INSERT INTO links (`+linkColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, external_user_id = excluded.external_user_id,
 			legacy_user_id = excluded.legacy_user_id, patient = excluded.patient, scopes = excluded.scopes,
 			data_types = excluded.data_types, time_zone = excluded.time_zone, frequency = excluded.frequency,
@@ -334,13 +345,22 @@ func (s *Store) DeleteLink(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlite: delete link %q: %w", id, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	for _, table := range []string{"links WHERE id = ?", "tokens WHERE link_id = ?", "cursors WHERE link_id = ?", "sync_status WHERE link_id = ?"} {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table, id); err != nil {
-			return fmt.Errorf("sqlite: delete link %q: %w", id, err)
-		}
+	if err := deleteLink(ctx, tx, id); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: delete link %q: %w", id, err)
+	}
+	return nil
+}
+
+// deleteLink deletes the link and what belongs to it.
+func deleteLink(ctx context.Context, ex execer, id string) error {
+	for _, table := range []string{"links WHERE id = ?", "tokens WHERE link_id = ?", "cursors WHERE link_id = ?",
+		"sync_status WHERE link_id = ?", "initial_syncs WHERE link_id = ?"} {
+		if _, err := ex.ExecContext(ctx, `DELETE FROM `+table, id); err != nil {
+			return fmt.Errorf("sqlite: delete link %q: %w", id, err)
+		}
 	}
 	return nil
 }
@@ -479,7 +499,7 @@ func (s *Store) AdvanceCursor(ctx context.Context, linkID string, t ohx.DataType
 	return nil
 }
 
-const syncColumns = `data_type, last_attempt, last_success, last_error_at, last_error_kind, last_error, successes, failures, consecutive_failures, items`
+const syncColumns = `data_type, last_attempt, last_success, last_error_at, last_error_kind, last_error, successes, failures, consecutive_failures, items, samples`
 
 func scanSync(r scanner) (store.SyncStatus, error) {
 	var (
@@ -487,7 +507,7 @@ func scanSync(r scanner) (store.SyncStatus, error) {
 		attempt, succ, errAt sql.NullInt64
 	)
 	if err := r.Scan(&st.DataType, &attempt, &succ, &errAt, &st.LastErrorKind, &st.LastError,
-		&st.Successes, &st.Failures, &st.ConsecutiveFailures, &st.Items); err != nil {
+		&st.Successes, &st.Failures, &st.ConsecutiveFailures, &st.Items, &st.SamplesRead); err != nil {
 		return st, err
 	}
 	st.LastAttempt, st.LastSuccess, st.LastErrorAt = fromNanos(attempt), fromNanos(succ), fromNanos(errAt)
@@ -499,28 +519,36 @@ func (s *Store) RecordSync(ctx context.Context, linkID string, t ohx.DataType, r
 	if linkID == "" {
 		return storeutil.ErrNoID
 	}
-	if r.At.IsZero() {
-		r.At = s.now()
-	}
-	r.At = r.At.UTC()
 	tx, err := s.db.BeginTx(ctx, nil) // IMMEDIATE: the read below holds the write lock
 	if err != nil {
 		return fmt.Errorf("sqlite: record sync of link %q: %w", linkID, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := s.recordSync(ctx, tx, linkID, t, r); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: record sync of link %q: %w", linkID, err)
+	}
+	return nil
+}
+
+// recordSync folds r into the status of (link, t) within tx.
+func (s *Store) recordSync(ctx context.Context, tx *sql.Tx, linkID string, t ohx.DataType, r store.SyncResult) error {
+	if r.At.IsZero() {
+		r.At = s.now()
+	}
+	r.At = r.At.UTC()
 	st, err := scanSync(tx.QueryRowContext(ctx, `SELECT `+syncColumns+` FROM sync_status WHERE link_id = ? AND data_type = ?`, linkID, string(t)))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: record sync of link %q: %w", linkID, err)
 	}
 	st.DataType = t
 	st = st.Apply(r)
-	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO sync_status (link_id, `+syncColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO sync_status (link_id, `+syncColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		linkID, string(t), nanos(st.LastAttempt), nanos(st.LastSuccess), nanos(st.LastErrorAt), st.LastErrorKind, st.LastError,
-		st.Successes, st.Failures, st.ConsecutiveFailures, st.Items)
+		st.Successes, st.Failures, st.ConsecutiveFailures, st.Items, st.SamplesRead)
 	if err != nil {
-		return fmt.Errorf("sqlite: record sync of link %q: %w", linkID, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: record sync of link %q: %w", linkID, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -104,25 +105,83 @@ func TestMigrations(t *testing.T) {
 	s := open(t, path, testRing(t), &storetest.Clock{})
 	v, err := s.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 2, v)
+	assert.Equal(t, sqlite.MigrationCount(), v)
 
 	// Reopening applies nothing again and keeps data.
 	require.NoError(t, s.SaveLink(t.Context(), ohx.Link{ID: "l1", Provider: "withings"}))
 	again := open(t, path, testRing(t), &storetest.Clock{})
 	v, err = again.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 2, v)
+	assert.Equal(t, sqlite.MigrationCount(), v)
 	_, err = again.Link(t.Context(), "l1")
 	require.NoError(t, err)
 	var applied int
 	require.NoError(t, rawDB(t, path).QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&applied))
-	assert.Equal(t, 2, applied)
+	assert.Equal(t, sqlite.MigrationCount(), applied)
 
 	// A schema from a newer build is refused.
 	_, err = rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)`)
 	require.NoError(t, err)
 	_, err = sqlite.Open(t.Context(), path, testRing(t))
 	require.ErrorContains(t, err, "schema version 99 is newer")
+}
+
+// TestUpgradeFromVersion1: a database of the first schema, with sync
+// bookkeeping, upgrades in place and keeps its rows.
+func TestUpgradeFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ohx.db")
+	raw := oldSchema(t, path, 1)
+	_, err := raw.Exec(`INSERT INTO sync_status VALUES ('l1', 'heart-rate', 1, 1, NULL, '', '', 3, 0, 0, 42)`)
+	require.NoError(t, err)
+
+	s := open(t, path, testRing(t), &storetest.Clock{})
+	v, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, sqlite.MigrationCount(), v)
+	st, err := s.SyncStatus(t.Context(), "l1")
+	require.NoError(t, err)
+	assert.Equal(t, int64(42), st[ohx.HeartRate].Items)
+	assert.Equal(t, int64(3), st[ohx.HeartRate].Successes)
+	assert.Zero(t, st[ohx.HeartRate].SamplesRead, "not counted before the upgrade")
+}
+
+// TestUpgradeFromVersion2: a database of the consent schema (connect flows,
+// version 2) upgrades to link status and events and keeps its flows.
+func TestUpgradeFromVersion2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ohx.db")
+	raw := oldSchema(t, path, 2)
+	_, err := raw.Exec(`INSERT INTO connect_flows (id, link_id, provider, data_types, success_url, error_url, created_at, expires_at, browser)
+		VALUES ('f1', 'l1', 'withings', '["heart-rate"]', '', '', 0, ?, '')`, storetest.Start.Add(time.Hour).UnixNano())
+	require.NoError(t, err)
+
+	s := open(t, path, testRing(t), &storetest.Clock{})
+	v, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, sqlite.MigrationCount(), v)
+	f, err := s.OpenConnectFlow(t.Context(), "f1", "browser-1", storetest.Start)
+	require.NoError(t, err, "the flow written at version 2 is kept")
+	assert.Equal(t, "l1", f.LinkID)
+	_, err = s.InitialSync(t.Context(), "l1")
+	require.ErrorIs(t, err, ohx.ErrNotFound, "the new tables exist, empty")
+	evs, err := s.Events(t.Context(), store.EventQuery{})
+	require.NoError(t, err)
+	assert.Empty(t, evs)
+}
+
+// oldSchema creates the database at path at schema version v (the first v
+// migrations of this build, which never change once shipped).
+func oldSchema(t *testing.T, path string, v int) *sql.DB {
+	t.Helper()
+	raw := rawDB(t, path)
+	_, err := raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	for i := range v {
+		_, err = raw.Exec(sqlite.Migration(i))
+		require.NoError(t, err)
+		_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, i+1)
+		require.NoError(t, err)
+	}
+	return raw
 }
 
 func TestOpenRejectsBadInput(t *testing.T) {

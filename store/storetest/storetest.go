@@ -101,6 +101,11 @@ func Run(t *testing.T, f Factory) {
 	})
 	t.Run("RefreshRace", func(t *testing.T) { testRefreshRace(t, f) })
 	RunConsent(t, f)
+	t.Run("InitialSync", func(t *testing.T) { testInitialSync(t, f) })
+	t.Run("Changes", func(t *testing.T) { testChanges(t, f) })
+	t.Run("ChangeIsAtomic", func(t *testing.T) { testChangeAtomic(t, f) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, f) })
+	t.Run("OutboxClaimsAreExclusive", func(t *testing.T) { testOutboxClaims(t, f) })
 }
 
 func sampleLink(id string) ohx.Link {
@@ -562,26 +567,26 @@ func testSyncStatus(t *testing.T, f Factory) {
 	}{
 		{
 			name: "first success, clock time",
-			typ:  hr, r: store.SyncResult{Count: 10},
-			want: store.SyncStatus{DataType: hr, LastAttempt: Start, LastSuccess: Start, Successes: 1, Items: 10},
+			typ:  hr, r: store.SyncResult{Count: 10, Samples: 600},
+			want: store.SyncStatus{DataType: hr, LastAttempt: Start, LastSuccess: Start, Successes: 1, Items: 10, SamplesRead: 600},
 		},
 		{
 			name: "provider failure keeps only classified fields",
-			typ:  hr, r: store.SyncResult{At: t1.In(paris), Err: fmt.Errorf("sync: %w", provErr), Count: 3},
+			typ:  hr, r: store.SyncResult{At: t1.In(paris), Err: fmt.Errorf("sync: %w", provErr), Count: 3, Samples: 7},
 			want: store.SyncStatus{DataType: hr, LastAttempt: t1, LastSuccess: Start, LastErrorAt: t1, LastErrorKind: "transient",
-				LastError: "withings getmeas: transient (http 503, 2554)", Successes: 1, Failures: 1, ConsecutiveFailures: 1, Items: 10},
+				LastError: "withings getmeas: transient (http 503, 2554)", Successes: 1, Failures: 1, ConsecutiveFailures: 1, Items: 10, SamplesRead: 600},
 		},
 		{
 			name: "unclassified failure keeps no text",
 			typ:  hr, r: store.SyncResult{At: t1.Add(time.Minute), Err: errors.New("fhir: Observation value 72 rejected")},
 			want: store.SyncStatus{DataType: hr, LastAttempt: t1.Add(time.Minute), LastSuccess: Start, LastErrorAt: t1.Add(time.Minute),
-				LastErrorKind: "unknown", LastError: "unknown error", Successes: 1, Failures: 2, ConsecutiveFailures: 2, Items: 10},
+				LastErrorKind: "unknown", LastError: "unknown error", Successes: 1, Failures: 2, ConsecutiveFailures: 2, Items: 10, SamplesRead: 600},
 		},
 		{
 			name: "success resets the streak, keeps the last error",
-			typ:  hr, r: store.SyncResult{At: t1.Add(2 * time.Minute), Count: 5},
+			typ:  hr, r: store.SyncResult{At: t1.Add(2 * time.Minute), Count: 5, Samples: 300},
 			want: store.SyncStatus{DataType: hr, LastAttempt: t1.Add(2 * time.Minute), LastSuccess: t1.Add(2 * time.Minute), LastErrorAt: t1.Add(time.Minute),
-				LastErrorKind: "unknown", LastError: "unknown error", Successes: 2, Failures: 2, Items: 15},
+				LastErrorKind: "unknown", LastError: "unknown error", Successes: 2, Failures: 2, Items: 15, SamplesRead: 900},
 		},
 		{
 			name: "cancelled",
