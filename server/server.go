@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -78,6 +79,11 @@ type Config struct {
 	RedirectAllowlist []string
 	// Debounce delays push jobs so a burst of webhooks coalesces; 0 means 10 s.
 	Debounce time.Duration
+	// GroupCommit tunes how concurrent notifications share the queue's
+	// round trips when Queue implements queue.BatchEnqueuer (queue.Memory
+	// and redisq.Queue do); the zero value is queue's defaults. A queue that
+	// does not batch gets one Enqueue per notification.
+	GroupCommit queue.GroupCommitConfig
 	// Admin exposes queue and breaker operations; optional.
 	Admin Admin
 	// Checks are the readiness and health probes.
@@ -109,8 +115,8 @@ type Server struct {
 	providers map[string]ohx.Provider
 	state     stateSigner
 	keys      []apiKey
-	limiters  sync.Map // key id → *rate.Limiter
-	intakes   sync.Map // job coalescing key → *intake
+	limiters  sync.Map           // key id → *rate.Limiter
+	group     *queue.GroupCommit // notified jobs; nil when the queue does not batch
 	allow     []*url.URL
 }
 
@@ -141,6 +147,13 @@ func New(cfg Config) (*Server, error) {
 	s.state = stateSigner{key: cfg.StateKey, ttl: s.cfg.StateTTL}
 	if s.cfg.Debounce == 0 {
 		s.cfg.Debounce = 10 * time.Second
+	}
+	if bq, ok := cfg.Queue.(queue.BatchEnqueuer); ok {
+		g, err := queue.NewGroupCommit(bq, cfg.GroupCommit)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.group = g
 	}
 	if s.cfg.RateLimit == 0 {
 		s.cfg.RateLimit, s.cfg.Burst = 20, 40
