@@ -114,12 +114,12 @@ type Config struct {
 // It implements ohx.Provider, ohx.DataTypeLister, ohx.Authorizer,
 // ohx.Revoker and ohx.WebhookReceiver. It is safe for concurrent use.
 type Provider struct {
-	cfg    Config // with every default applied
-	oauth  *oauth2.Config
-	api    *url.URL
-	http   *http.Client
-	client *provider.Client
-	log    *zap.Logger
+	cfg     Config // with every default applied
+	oauth   *oauth2.Config
+	api     *url.URL
+	http    *http.Client
+	client  *provider.Client
+	log     *zap.Logger
 	keys    *keyset
 	replays provider.Replays
 	tokens  *provider.Tokens

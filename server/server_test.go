@@ -374,4 +374,3 @@ func TestRevokedGrantMarksLinkNeedsReconsent(t *testing.T) {
 	err = srv.HandleJob(t.Context(), ohx.Job{LinkID: "l1", Trigger: ohx.TriggerIncremental})
 	assert.ErrorIs(t, err, ohx.ErrTokenRevoked, "later jobs fail at once")
 }
-
