@@ -19,6 +19,7 @@ import (
 	"github.com/openhealthexchange/ohx/aggregate"
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/metrics/prom"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/server"
@@ -42,6 +43,7 @@ type app struct {
 	store     durableStore
 	queue     adminQueue
 	locker    ohx.Locker
+	replays   provider.Replays // webhook replay marks; nil means each provider's in-process default
 	breakers  *resilience.Breakers
 	providers []ohx.Provider
 	publisher ohx.Publisher
