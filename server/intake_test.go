@@ -220,3 +220,98 @@ func (f queueFunc) Enqueue(ctx context.Context, _ ohx.Job, _ ohx.EnqueueOptions)
 }
 
 func (f queueFunc) Run(ctx context.Context, _ ohx.Handler) error { <-ctx.Done(); return nil }
+
+// countingStore counts link lookups by external user.
+type countingStore struct {
+	*store.Memory
+	mu      sync.Mutex
+	lookups int
+}
+
+func (s *countingStore) LinkByExternalUser(ctx context.Context, provider, user string) (ohx.Link, error) {
+	s.mu.Lock()
+	s.lookups++
+	s.mu.Unlock()
+	return s.Memory.LinkByExternalUser(ctx, provider, user)
+}
+
+func (s *countingStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookups
+}
+
+// A burst of notifications for one user costs one link lookup per
+// NotifyLinkTTL; unknown users are never remembered; a link changed
+// elsewhere is seen after the TTL, one changed by this server at once.
+func TestNotifyReusesLinkLookupsBriefly(t *testing.T) {
+	st := &countingStore{Memory: store.NewMemory()}
+	linkUsers(t, st.Memory, 1)
+	mq, err := queue.NewMemory(queue.Config{})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	srv, err := server.New(server.Config{Store: st, Queue: mq, StateKey: []byte(strings.Repeat("k", 32)), Now: clock})
+	require.NoError(t, err)
+	notify := func(user string) error {
+		return srv.Notify(t.Context(), ohx.Notification{Provider: withings.Name, ExternalUserID: user, Kind: ohx.NotifyData,
+			DataTypes: []ohx.DataType{ohx.BodyWeight}, Window: ohx.Window{Start: now.Add(-time.Hour), End: now}})
+	}
+	depth := func() int {
+		s, err := mq.Stats(t.Context())
+		require.NoError(t, err)
+		n := 0
+		for _, p := range s.Priorities {
+			n += p.Depth()
+		}
+		return n
+	}
+
+	for range 10 {
+		require.NoError(t, notify("7000"))
+	}
+	assert.Equal(t, 1, st.count(), "one lookup for the burst")
+	advance(server.DefaultNotifyLinkTTL)
+	require.NoError(t, notify("7000"))
+	assert.Equal(t, 2, st.count(), "looked up again after the TTL")
+
+	require.NoError(t, notify("9999"))
+	require.NoError(t, notify("9999"))
+	assert.Equal(t, 4, st.count(), "an unknown user is looked up every time")
+
+	// Revoked by another process: seen once the TTL passed.
+	l, err := st.Link(t.Context(), "l0")
+	require.NoError(t, err)
+	l.Status = ohx.LinkRevoked
+	require.NoError(t, st.SaveLink(t.Context(), l))
+	advance(server.DefaultNotifyLinkTTL)
+	before := depth()
+	require.NoError(t, notify("7000"))
+	assert.Equal(t, before, depth(), "a revoked link gets no job")
+
+	// Revoked by this server (a provider's revocation): forgotten at once.
+	l.Status = ohx.LinkActive
+	require.NoError(t, st.SaveLink(t.Context(), l))
+	advance(server.DefaultNotifyLinkTTL)
+	require.NoError(t, notify("7000"))
+	require.NoError(t, srv.Notify(t.Context(), ohx.Notification{Provider: withings.Name, ExternalUserID: "7000", Kind: ohx.NotifyRevoked}))
+	n := st.count()
+	require.NoError(t, notify("7000"))
+	assert.Equal(t, n+1, st.count(), "the server's own write forgot the link")
+}
+
+func TestNotifyLinkTTLOff(t *testing.T) {
+	st := &countingStore{Memory: store.NewMemory()}
+	linkUsers(t, st.Memory, 1)
+	mq, err := queue.NewMemory(queue.Config{})
+	require.NoError(t, err)
+	srv, err := server.New(server.Config{Store: st, Queue: mq, StateKey: []byte(strings.Repeat("k", 32)), NotifyLinkTTL: -1})
+	require.NoError(t, err)
+	for range 3 {
+		require.NoError(t, srv.Notify(t.Context(), ohx.Notification{Provider: withings.Name, ExternalUserID: "7000", Kind: ohx.NotifyData,
+			DataTypes: []ohx.DataType{ohx.BodyWeight}, Window: ohx.Window{Start: time.Unix(1, 0), End: time.Unix(2, 0)}}))
+	}
+	assert.Equal(t, 3, st.count())
+}

@@ -247,6 +247,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		fail("store_failed", err)
 		return
 	}
+	s.notified.forget(link)
 	s.audit(ctx, "link.activate", zap.String("link_id", link.ID), zap.String("provider", provider))
 	if sub, ok := s.providers[provider].(ohx.Subscriber); ok {
 		if err := sub.Subscribe(ctx, link); err != nil {
@@ -408,6 +409,7 @@ func (s *Server) deleteLink(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	s.notified.forget(l)
 	s.audit(ctx, "link.delete", zap.String("link_id", l.ID), zap.String("provider", l.Provider), zap.Strings("warnings", warnings))
 	writeJSON(w, http.StatusOK, map[string]any{"id": l.ID, "deleted": true, "warnings": warnings})
 }

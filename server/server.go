@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
@@ -84,6 +85,14 @@ type Config struct {
 	// and redisq.Queue do); the zero value is queue's defaults. A queue that
 	// does not batch gets one Enqueue per notification.
 	GroupCommit queue.GroupCommitConfig
+	// NotifyLinkTTL is how long the link a notification was looked up for
+	// is reused for later notifications of the same user, so a burst costs
+	// a few store queries instead of one each; 0 means
+	// DefaultNotifyLinkTTL, negative turns it off. Only found links are
+	// kept, this server's own link writes forget them, and the worker
+	// re-checks the link before it syncs, so a stale answer costs at most a
+	// job that ends at once.
+	NotifyLinkTTL time.Duration
 	// Admin exposes queue and breaker operations; optional.
 	Admin Admin
 	// Checks are the readiness and health probes.
@@ -117,6 +126,8 @@ type Server struct {
 	keys      []apiKey
 	limiters  sync.Map           // key id → *rate.Limiter
 	group     *queue.GroupCommit // notified jobs; nil when the queue does not batch
+	lookups   singleflight.Group // notified users' link lookups in flight
+	notified  *notifyLinks       // links looked up for notifications
 	allow     []*url.URL
 }
 
@@ -148,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.Debounce == 0 {
 		s.cfg.Debounce = 10 * time.Second
 	}
+	if s.cfg.NotifyLinkTTL == 0 {
+		s.cfg.NotifyLinkTTL = DefaultNotifyLinkTTL
+	}
 	if bq, ok := cfg.Queue.(queue.BatchEnqueuer); ok {
 		g, err := queue.NewGroupCommit(bq, cfg.GroupCommit)
 		if err != nil {
@@ -173,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
+	s.notified = &notifyLinks{ttl: s.cfg.NotifyLinkTTL, now: s.cfg.Now, links: map[notifyKey]cachedLink{}}
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, errors.New("server: public URL must be an absolute http(s) URL")

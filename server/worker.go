@@ -36,7 +36,7 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) error {
 		defer cancel()
 	}
 	prov, kind := zap.String("provider", n.Provider), zap.String("kind", string(n.Kind))
-	link, err := s.cfg.Store.LinkByExternalUser(ctx, n.Provider, n.ExternalUserID)
+	link, err := s.notifiedLink(ctx, n.Provider, n.ExternalUserID)
 	switch {
 	case errors.Is(err, ohx.ErrNotFound):
 		s.cfg.Logger.Info("notification for an unknown user dropped", prov, kind)
@@ -52,7 +52,9 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) error {
 	}
 	if n.Kind == ohx.NotifyRevoked {
 		link.Status = ohx.LinkRevoked
-		if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
+		err := s.cfg.Store.SaveLink(ctx, link)
+		s.notified.forget(link)
+		if err != nil {
 			s.cfg.Logger.Error("marking link revoked failed", prov, linkID, zap.Error(err))
 			return fmt.Errorf("server: notification: mark the link revoked: %w", err)
 		}
@@ -124,7 +126,9 @@ func (s *Server) markReconsent(ctx context.Context, linkID string) {
 		return
 	}
 	link.Status = ohx.LinkNeedsReconsent
-	if err := s.cfg.Store.SaveLink(ctx, link); err != nil {
+	err = s.cfg.Store.SaveLink(ctx, link)
+	s.notified.forget(link)
+	if err != nil {
 		s.cfg.Logger.Error("marking link needs-reconsent failed", zap.String("link_id", linkID), zap.Error(err))
 		return
 	}
