@@ -18,8 +18,13 @@
 //     and the browser redirected to the allow-listed success URL (or the error
 //     URL with an error code; never a token).
 //
-// Webhook notifications become push jobs for the link of the notified user;
-// notifications for unknown users are acknowledged and dropped. A sync that
+// Webhook notifications become push jobs for the link of the notified user
+// ([Server.Notify], the ohx.NotifyFunc handed to every receiver);
+// notifications for unknown users are acknowledged and dropped. A
+// notification is acknowledged only once its job is durable, else the
+// receiver answers 503 and the provider retries; concurrent notifications
+// share the queue's round trips (queue.GroupCommit, when the queue is a
+// queue.BatchEnqueuer). A sync that
 // finds the grant revoked marks the link needs-reconsent, stops its jobs
 // retrying, counts it in ohx_link_status_changes_total and writes an audit
 // record.
