@@ -95,7 +95,7 @@ func TestKilledIntakeLosesNoAcknowledgedNotification(t *testing.T) {
 		stop := b.run(t, d)
 		require.Eventually(t, func() bool { return b.ackedCount() >= killed+perKill }, time.Minute, time.Millisecond, "the burst is under way")
 		require.NoError(t, d.cmd.Process.Signal(syscall.SIGKILL))
-		<-d.exited
+		assert.Error(t, <-d.exited, "the daemon died of the signal")
 		require.Eventually(t, func() bool { return b.failed.Load() >= int64(32*(cycle+1)) }, 30*time.Second, time.Millisecond,
 			"requests fail once the daemon is gone")
 		stop()

@@ -156,7 +156,7 @@ func TestTaskStateKeyMatchesAsynq(t *testing.T) {
 	go func() {
 		done <- q.Run(ctx, ohx.HandlerFunc(func(context.Context, ohx.Job) error { return nil }))
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); assert.NoError(t, <-done) })
 	require.Eventually(t, func() bool {
 		info, err := ins.GetTaskInfo(ns+":p3", now)
 		return err == nil && info.State == asynq.TaskStateCompleted
