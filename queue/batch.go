@@ -60,7 +60,8 @@ type GroupCommitConfig struct {
 	// no batch is in flight; 0 means not at all (a batch forms while the
 	// previous one is in flight, which under load is what fills it).
 	Linger time.Duration
-	// Timeout bounds one batch; 0 means DefaultBatchTimeout.
+	// Timeout bounds one batch; 0 means DefaultBatchTimeout. A batch also
+	// ends when the last of its callers' deadlines passes.
 	Timeout time.Duration
 }
 
@@ -179,7 +180,24 @@ func (g *GroupCommit) send(batch []*call) {
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), g.cfg.Timeout)
+	// The batch may take as long as its most patient caller waits, at most
+	// Timeout: nobody is left to acknowledge after that.
+	deadline := time.Now().Add(g.cfg.Timeout)
+	latest := time.Time{}
+	for _, c := range live {
+		d, ok := c.ctx.Deadline()
+		if !ok {
+			latest = deadline
+			break
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	if latest.After(deadline) {
+		latest = deadline
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(live[0].ctx), latest)
 	defer cancel()
 	res := g.q.EnqueueBatch(ctx, reqs)
 	for i, c := range live {

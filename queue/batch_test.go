@@ -164,3 +164,30 @@ func TestGroupCommitFailures(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, id)
 }
+
+// batchFunc is a BatchEnqueuer made of a function.
+type batchFunc func(ctx context.Context, reqs []Request) []Result
+
+func (f batchFunc) EnqueueBatch(ctx context.Context, reqs []Request) []Result { return f(ctx, reqs) }
+
+// A batch lasts no longer than its most patient caller waits, nor longer
+// than Timeout.
+func TestGroupCommitBatchDeadline(t *testing.T) {
+	var got time.Time
+	gc, err := NewGroupCommit(batchFunc(func(ctx context.Context, reqs []Request) []Result {
+		got, _ = ctx.Deadline()
+		return make([]Result, len(reqs))
+	}), GroupCommitConfig{Timeout: time.Hour})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	_, err = gc.Enqueue(ctx, pushAt("l1", 0), ohx.EnqueueOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "the caller's deadline")
+
+	before := time.Now()
+	_, err = gc.Enqueue(context.Background(), pushAt("l1", 0), ohx.EnqueueOptions{})
+	require.NoError(t, err)
+	assert.WithinRange(t, got, before.Add(time.Hour), time.Now().Add(time.Hour), "no caller deadline: Timeout")
+}
