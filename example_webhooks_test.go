@@ -2,6 +2,7 @@ package ohx_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,8 +17,10 @@ import (
 // http.ServeMux. Each handler verifies the request its provider's way (a
 // secret in the Withings callback path; the subscriber's Authorization secret
 // or the ECDSA signature for Google Health) and hands a verified
-// ohx.Notification to a callback that must not block: enqueue a push job
-// there (server.Server.Notify does exactly that).
+// ohx.Notification to an ohx.NotifyFunc, which enqueues a push job and
+// returns nil only once the job is safe (server.Server.Notify does exactly
+// that). When it returns an error, the handler answers 503 and the provider
+// delivers the notification again.
 func Example_webhooks() {
 	wp, err := withings.New(withings.Config{
 		ClientID: "withings-client-id", ClientSecret: "withings-client-secret",
@@ -36,10 +39,12 @@ func Example_webhooks() {
 	}
 
 	notifications := make(chan ohx.Notification, 16)
-	notify := func(_ context.Context, n ohx.Notification) {
+	notify := func(_ context.Context, n ohx.Notification) error {
 		select {
 		case notifications <- n:
-		default: // full: the provider retries and the nightly reconciliation catches up
+			return nil
+		default:
+			return errors.New("full") // 503: the provider delivers it again
 		}
 	}
 	mux := http.NewServeMux()

@@ -133,13 +133,27 @@ type Subscriber interface {
 	Unsubscribe(ctx context.Context, link Link) error
 }
 
+// NotifyFunc receives a verified notification from a webhook handler and
+// makes it durable: it returns nil only once the work the notification
+// announces is safely queued (for a Redis queue: Redis acknowledged the job)
+// or was deliberately dropped (an unknown user, an inactive link, a replay).
+// A non-nil error means nothing durable happened: the handler must then
+// answer the provider with a status that makes it deliver the notification
+// again (503, see provider.RetryLater), never a success. ctx bounds the
+// call; a NotifyFunc must not outlive it. server.Server.Notify is the one
+// the daemon uses.
+type NotifyFunc func(ctx context.Context, n Notification) error
+
 // WebhookReceiver is implemented by providers that receive notifications. The
-// handler verifies each request and calls notify for each notification; it
-// never blocks on the work that follows.
+// handler verifies each request, calls notify for each notification, and
+// acknowledges the request only when every call returned nil; when one
+// failed it answers so that the provider retries (503), and it never answers
+// a status that would make the provider give up on the subscription. It
+// never blocks on the sync that follows, only on notify.
 type WebhookReceiver interface {
 	// WebhookHandler returns an http.Handler an application can mount in its
 	// own mux.
-	WebhookHandler(notify func(context.Context, Notification)) http.Handler
+	WebhookHandler(notify NotifyFunc) http.Handler
 }
 
 // FetchPlan is one provider read a strategy asks for.

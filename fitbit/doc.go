@@ -65,8 +65,12 @@
 // accepts notifications signed with ECDSA P-256 (header
 // Google-Health-Api-Signature, or the older X-Healthapi-Signature; Tink
 // keyset fetched from Config.KeysetURL, cached, refetched on an unknown key
-// id) or, without a
-// signature, carrying the configured Authorization secret. The project-level
+// id, by one request at a time outside any lock, at most once a minute and
+// with a back-off after a failed fetch) or, without a signature, carrying
+// the configured Authorization secret. It answers 204 only once the notify
+// callback made every notification durable, else 503 (Google retries); a
+// replay of a signed delivery already made durable is answered 204 without
+// a new notification (Config.WebhookReplays). The project-level
 // subscriber is managed by an operator with [Subscribers] (it needs project
 // credentials, not a user's token):
 //

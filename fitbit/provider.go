@@ -40,6 +40,12 @@ const (
 	DefaultMaxWebhookBody = 1 << 20
 	// DefaultPageSize is the page size of list calls (the API's maximum).
 	DefaultPageSize = 10000
+	// DefaultWebhookReplayWindow is how long a signed delivery is
+	// remembered against replays.
+	DefaultWebhookReplayWindow = 24 * time.Hour
+	// DefaultWebhookNotifyTimeout bounds the notify callback of one
+	// delivery (Google asks for a prompt 204 and retries on a timeout).
+	DefaultWebhookNotifyTimeout = 5 * time.Second
 )
 
 // DefaultRequestsPerMinute is the Google Health API's request limit per
@@ -75,6 +81,18 @@ type Config struct {
 	// KeysetMaxStale is how long a keyset may be used after a failed refetch;
 	// 0 means 7 days.
 	KeysetMaxStale time.Duration
+	// WebhookReplays remembers signed deliveries already made durable, so a
+	// replay (the same signature and body) within WebhookReplayWindow is
+	// acknowledged without a new notification; nil means marks in this
+	// process's memory (provider.NewMemoryReplays). Several processes behind
+	// one URL should share marks (store/redisreplay).
+	WebhookReplays provider.Replays
+	// WebhookReplayWindow is how long a delivery's replay mark lives; 0
+	// means DefaultWebhookReplayWindow.
+	WebhookReplayWindow time.Duration
+	// WebhookNotifyTimeout bounds the notify callback of one delivery; 0
+	// means DefaultWebhookNotifyTimeout.
+	WebhookNotifyTimeout time.Duration
 
 	// DataSourceFamily is passed on list calls (not for sleep, which is
 	// reconciled); empty means DefaultDataSourceFamily, "-" means none (all
@@ -96,14 +114,15 @@ type Config struct {
 // It implements ohx.Provider, ohx.DataTypeLister, ohx.Authorizer,
 // ohx.Revoker and ohx.WebhookReceiver. It is safe for concurrent use.
 type Provider struct {
-	cfg    Config // with every default applied
-	oauth  *oauth2.Config
-	api    *url.URL
-	http   *http.Client
-	client *provider.Client
-	log    *zap.Logger
-	keys   *keyset
-	tokens *provider.Tokens
+	cfg     Config // with every default applied
+	oauth   *oauth2.Config
+	api     *url.URL
+	http    *http.Client
+	client  *provider.Client
+	log     *zap.Logger
+	keys    *keyset
+	replays provider.Replays
+	tokens  *provider.Tokens
 }
 
 var (
@@ -151,6 +170,15 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.KeysetMaxStale <= 0 {
 		cfg.KeysetMaxStale = 7 * 24 * time.Hour
 	}
+	if cfg.WebhookReplayWindow < 0 || cfg.WebhookNotifyTimeout < 0 {
+		return nil, errors.New("fitbit: webhook durations must not be negative")
+	}
+	if cfg.WebhookReplayWindow == 0 {
+		cfg.WebhookReplayWindow = DefaultWebhookReplayWindow
+	}
+	if cfg.WebhookNotifyTimeout == 0 {
+		cfg.WebhookNotifyTimeout = DefaultWebhookNotifyTimeout
+	}
 	defaults := provider.Defaults{
 		UserLimit: resilience.PerMinute(DefaultRequestsPerMinute), RateLimitScope: provider.ScopeUser,
 		Classify: classifyResponse,
@@ -181,6 +209,10 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.client, p.tokens = kit.Client, kit.Tokens
 	p.keys = newKeyset(cfg.KeysetURL, cfg.HTTPClient, cfg.KeysetMaxStale, cfg.Now)
+	p.replays = cfg.WebhookReplays
+	if p.replays == nil {
+		p.replays = provider.NewMemoryReplays(0, cfg.Now)
+	}
 	return p, nil
 }
 

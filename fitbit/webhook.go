@@ -30,19 +30,30 @@ const civilSlack = 14 * time.Hour
 //     against Google's public keyset (and, if it also carries an
 //     Authorization header, that header matches the secret), or, without a
 //     signature header, when its Authorization header matches the secret;
-//     otherwise 401 and nothing is handed on. Accepted notifications are
-//     passed to notify (which must only enqueue) and answered 204.
+//     otherwise 401 and nothing is handed on. A request with neither a
+//     signature nor the secret never touches the keyset. When no usable
+//     keyset can be had (never fetched or too stale, and the fetch failed
+//     or is backing off) a signed request gets 503, so Google retries it.
+//   - an accepted notification is handed to notify (bounded by
+//     Config.WebhookNotifyTimeout) and answered 204 only when notify
+//     returned nil for each of its items: they are durable. Otherwise the
+//     answer is 503 with Retry-After; Google retries any answer but 2xx with
+//     exponential backoff for up to 7 days.
+//   - a signed delivery already made durable (the same signature and body
+//     within Config.WebhookReplayWindow) is answered 204 without calling
+//     notify. Its mark is recorded only after notify succeeded, so a
+//     delivery answered 503 gets through when Google retries it.
 //
 // Bodies above Config.MaxWebhookBody get 413; bodies that are not a
 // notification get 400.
-func (p *Provider) WebhookHandler(notify func(context.Context, ohx.Notification)) http.Handler {
+func (p *Provider) WebhookHandler(notify ohx.NotifyFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status := p.serveWebhook(w, r, notify)
 		p.cfg.Metrics.WebhookRequest(Name, status)
 	})
 }
 
-func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify func(context.Context, ohx.Notification)) int {
+func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify ohx.NotifyFunc) int {
 	reply := func(status int) int {
 		w.WriteHeader(status)
 		return status
@@ -66,10 +77,15 @@ func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify f
 	if sig == "" {
 		sig = r.Header.Get(legacySignatureHeader)
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.cfg.WebhookNotifyTimeout)
+	defer cancel()
 	switch {
 	case sig != "":
-		if err := p.keys.verify(r.Context(), sig, body); err != nil {
+		if err := p.keys.verify(ctx, sig, body); err != nil {
 			p.log.Warn("webhook signature rejected", zap.String("reason", err.Error()))
+			if errors.Is(err, errNoKeyset) {
+				return provider.RetryLater(w)
+			}
 			return reply(http.StatusUnauthorized)
 		}
 		if auth != "" && p.cfg.WebhookSecret != "" && !p.secretMatches(auth) {
@@ -78,14 +94,32 @@ func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify f
 	case !p.secretMatches(auth):
 		return reply(http.StatusUnauthorized)
 	}
+	var mark string
+	if sig != "" {
+		mark = provider.ReplayKey(sig, body)
+		seen, err := p.replays.Seen(ctx, mark)
+		switch {
+		case err != nil:
+			// Go on: a duplicate costs a coalesced job, a refusal a delay.
+			p.log.Warn("webhook replay check failed", zap.Error(err))
+		case seen:
+			p.log.Debug("replayed webhook delivery acknowledged without a new notification")
+			return reply(http.StatusNoContent)
+		}
+	}
 	ns, err := parseNotifications(body, p.cfg.Now())
 	if err != nil {
 		p.log.Warn("webhook body rejected", zap.String("reason", err.Error()))
 		return reply(http.StatusBadRequest)
 	}
-	ctx := context.WithoutCancel(r.Context())
-	for _, n := range ns {
-		notify(ctx, n)
+	if err := provider.Notify(ctx, notify, ns...); err != nil {
+		p.log.Warn("webhook notification not queued; asking Google to retry", zap.Error(err))
+		return provider.RetryLater(w)
+	}
+	if mark != "" {
+		if err := p.replays.Mark(ctx, mark, p.cfg.WebhookReplayWindow); err != nil {
+			p.log.Warn("webhook replay mark not recorded", zap.Error(err))
+		}
 	}
 	return reply(http.StatusNoContent)
 }

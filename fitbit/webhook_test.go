@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,13 +22,25 @@ import (
 
 // inbox records the notifications a webhook handler hands on.
 type inbox struct {
-	mu sync.Mutex
-	ns []ohx.Notification
+	mu   sync.Mutex
+	ns   []ohx.Notification
+	fail error
 }
 
-func (b *inbox) notify(_ context.Context, n ohx.Notification) {
+func (b *inbox) notify(_ context.Context, n ohx.Notification) error {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail != nil {
+		return b.fail
+	}
 	b.ns = append(b.ns, n)
+	return nil
+}
+
+// failWith makes notify fail with err (nil: succeed again).
+func (b *inbox) failWith(err error) {
+	b.mu.Lock()
+	b.fail = err
 	b.mu.Unlock()
 }
 
@@ -148,6 +161,7 @@ func TestNotificationAuthenticity(t *testing.T) {
 	raw[len(raw)-3] ^= 0x55
 	badSig := base64.StdEncoding.EncodeToString(raw)
 	tampered := bytes.Replace(body, []byte("hu-4711"), []byte("hu-4712"), 1)
+	const fresh = "<sign anew>"
 
 	tests := []struct {
 		name    string
@@ -155,9 +169,11 @@ func TestNotificationAuthenticity(t *testing.T) {
 		headers map[string]string
 		want    int
 	}{
-		{"valid signature", body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": sig}, 204},
-		{"valid signature, legacy header", body, map[string]string{"X-HEALTHAPI-SIGNATURE": sig}, 204},
-		{"valid signature and secret", body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": sig, "Authorization": secret}, 204},
+		// fresh: signed anew (ECDSA signatures differ each time), so no
+		// delivery is a replay of another.
+		{"valid signature", body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": fresh}, 204},
+		{"valid signature, legacy header", body, map[string]string{"X-HEALTHAPI-SIGNATURE": fresh}, 204},
+		{"valid signature and secret", body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": fresh, "Authorization": secret}, 204},
 		{"valid signature, wrong secret", body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": sig, "Authorization": "Bearer nope"}, 401},
 		{"secret only", body, map[string]string{"Authorization": secret}, 204},
 		{"bad signature", body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": badSig, "Authorization": secret}, 401},
@@ -168,6 +184,13 @@ func TestNotificationAuthenticity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.headers {
+				if v == fresh {
+					s, err := e.fake.Sign(tt.body)
+					require.NoError(t, err)
+					tt.headers[k] = s
+				}
+			}
 			before := len(box.all())
 			assert.Equal(t, tt.want, post(t, srv.URL, tt.body, tt.headers))
 			if tt.want == 204 {
@@ -184,7 +207,11 @@ func TestNotificationAuthenticity(t *testing.T) {
 }
 
 func TestKeysetRefetchedOnUnknownKey(t *testing.T) {
-	e, box, srv := webhookEnv(t)
+	clock := &testClock{now: now}
+	e := newEnv(t, fitbittest.Config{}, func(c *fitbit.Config) { c.Now = clock.Now })
+	box := &inbox{}
+	srv := httptest.NewServer(e.p.WebhookHandler(box.notify))
+	t.Cleanup(srv.Close)
 	start := time.Date(2026, 11, 18, 7, 0, 0, 0, time.UTC)
 	body, err := e.fake.NotificationBody(fitbittest.Notification{HealthUserID: "hu-4711", DataType: "sleep", Start: start, End: start.Add(time.Hour)})
 	require.NoError(t, err)
@@ -197,6 +224,10 @@ func TestKeysetRefetchedOnUnknownKey(t *testing.T) {
 	require.Equal(t, 204, post(t, srv.URL, body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": sign()}))
 	assert.Equal(t, 1, e.fake.Calls("keyset"), "the keyset is cached")
 	require.NoError(t, e.fake.RotateKey())
+	assert.Equal(t, 401, post(t, srv.URL, body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": sign()}),
+		"within a minute of the last fetch the keyset is not fetched again; Google retries")
+	assert.Equal(t, 1, e.fake.Calls("keyset"))
+	clock.Advance(time.Minute)
 	require.Equal(t, 204, post(t, srv.URL, body, map[string]string{"GOOGLE-HEALTH-API-SIGNATURE": sign()}))
 	assert.Equal(t, 2, e.fake.Calls("keyset"), "an unknown key id refetches the keyset")
 	assert.Len(t, box.all(), 3)
@@ -218,6 +249,8 @@ func TestWebhookBodyLimitsAndShapes(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, post(t, srv.URL, arr, auth))
 	got := box.all()
 	require.Len(t, got, 2, "altitude is not read by the provider")
+	// The items of one delivery are handed on concurrently.
+	slices.SortFunc(got, func(a, b ohx.Notification) int { return strings.Compare(a.ExternalUserID, b.ExternalUserID) })
 	assert.Equal(t, ohx.NotifyData, got[0].Kind)
 	assert.Equal(t, []ohx.DataType{ohx.BodyWeight}, got[0].DataTypes)
 	assert.Equal(t, time.Date(2026, 8, 12, 10, 0, 0, 0, time.UTC), got[0].Window.Start, "civil dates widened by 14 h")

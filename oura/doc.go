@@ -78,8 +78,11 @@
 // an ohx.Notification for the types its data type feeds, over the days
 // before the event (WebhookConfig.Lookback). The handler does no I/O beyond
 // the notify callback, which it bounds, so it answers within Oura's 10
-// seconds. Heart rate has no webhook: [Provider.PolledTypes] names it for
-// the polled schedule (ohx's server polls it hourly for realtime links).
+// seconds: 204 once the callback made the notification durable, 503 when
+// it could not (Oura retries; the handler never answers 410, which would
+// cancel the subscription). Heart rate has no webhook: [Provider.PolledTypes]
+// names it for the polled schedule (ohx's server polls it hourly for
+// realtime links).
 //
 // Subscriptions belong to the application. [Provider.EnsureSubscriptions]
 // subscribes WebhookConfig.CallbackURL to create, update and delete events

@@ -147,7 +147,7 @@ func FuzzWebhookHandler(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte, ts string, sign bool) {
 		notified := 0
-		h := p.WebhookHandler(func(context.Context, ohx.Notification) { notified++ })
+		h := p.WebhookHandler(func(context.Context, ohx.Notification) error { notified++; return nil })
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/oura", bytes.NewReader(body))
 		req.Header.Set(TimestampHeader, ts)
 		if sign {

@@ -121,10 +121,11 @@ func newEnv(t *testing.T, fc ouratest.Config, mutate ...func(*oura.Config)) *env
 	e.p, err = oura.New(e.cfg)
 	require.NoError(t, err)
 	mu.Lock()
-	handler = e.p.WebhookHandler(func(_ context.Context, n ohx.Notification) {
+	handler = e.p.WebhookHandler(func(_ context.Context, n ohx.Notification) error {
 		e.notes.mu.Lock()
 		e.notes.got = append(e.notes.got, n)
 		e.notes.mu.Unlock()
+		return nil
 	})
 	mu.Unlock()
 	e.link = e.linkUser(t, "link-1", nil)

@@ -163,22 +163,24 @@ func validDataType(dt string) bool {
 //   - a delivery (POST): 401 unless x-oura-signature is the HMAC-SHA256
 //     under the client secret of x-oura-timestamp followed by the raw body
 //     (constant-time, hex in either case) and the timestamp lies within the
-//     tolerance; 400 for a body that is not an Oura event; otherwise 204,
-//     after handing an event about data ohx reads to notify (which must
-//     only enqueue; it gets at most WebhookConfig.NotifyTimeout). Events
-//     about other data are answered 204 and dropped, so Oura does not
-//     retry them.
+//     tolerance; 400 for a body that is not an Oura event; otherwise an
+//     event about data ohx reads is handed to notify (it gets at most
+//     WebhookConfig.NotifyTimeout) and answered 204 only when notify
+//     returned nil: the notification is durable. When notify fails (or is
+//     nil) the answer is 503 with Retry-After, which Oura retries (4xx, 5xx
+//     and timeouts, about ten times over an hour). Events about other data
+//     are answered 204 and dropped, so Oura does not retry them.
 //
 // Bodies above WebhookConfig.MaxBody get 413. The handler never answers
 // 410, which would cancel the subscription.
-func (p *Provider) WebhookHandler(notify func(context.Context, ohx.Notification)) http.Handler {
+func (p *Provider) WebhookHandler(notify ohx.NotifyFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status := p.serveWebhook(w, r, notify)
 		p.metrics.WebhookRequest(Name, status)
 	})
 }
 
-func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify func(context.Context, ohx.Notification)) int {
+func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify ohx.NotifyFunc) int {
 	reply := func(status int) int {
 		w.WriteHeader(status)
 		return status
@@ -204,10 +206,14 @@ func (p *Provider) serveWebhook(w http.ResponseWriter, r *http.Request, notify f
 		p.log.Warn("webhook body rejected", zap.String("reason", err.Error()))
 		return reply(http.StatusBadRequest)
 	}
-	if ok && notify != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.cfg.Webhook.NotifyTimeout)
-		notify(ctx, n)
-		cancel()
+	if !ok {
+		return reply(http.StatusNoContent)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.cfg.Webhook.NotifyTimeout)
+	defer cancel()
+	if err := provider.Notify(ctx, notify, n); err != nil {
+		p.log.Warn("webhook event not queued; asking Oura to retry", zap.Error(err))
+		return provider.RetryLater(w)
 	}
 	return reply(http.StatusNoContent)
 }

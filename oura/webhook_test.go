@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
+	"github.com/openhealthexchange/ohx/provider/providertest"
 )
 
 func (e *env) post(t *testing.T, h http.Header, body []byte) int {
@@ -207,4 +209,19 @@ func TestPolledTypesAreTheUnannouncedOnes(t *testing.T) {
 	assert.Contains(t, polled, ohx.Steps, "daily_activity is not subscribed")
 	assert.NotContains(t, polled, ohx.SleepSession)
 	assert.NotContains(t, polled, ohx.HRVRMSSD)
+}
+
+func TestWebhookAcknowledgementContract(t *testing.T) {
+	e := newEnv(t, ouratest.Config{})
+	ev := ouratest.Event{EventType: "update", DataType: "sleep", ObjectID: "s-1", UserID: userID, EventTime: now}
+	providertest.RunWebhook(t, providertest.WebhookConfig{
+		Receiver: e.p,
+		Request: func(*testing.T) *http.Request {
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/oura", bytes.NewReader(ev.Body()))
+			for k, vs := range e.fake.Sign(ev.Body(), now) {
+				req.Header[k] = vs
+			}
+			return req
+		},
+	})
 }

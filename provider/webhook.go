@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,11 +12,69 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/openhealthexchange/ohx"
 )
 
 // Helpers for webhook receivers: a bounded body read, constant-time secret
-// and HMAC checks, and a timestamp tolerance against replays.
+// and HMAC checks, a timestamp tolerance against replays, the durable hand-off
+// of notifications (Notify, RetryLater) and replay marks (Replays).
+
+// RetryAfter is the delay RetryLater asks for. Providers schedule their own
+// retries (none documents honouring Retry-After); the header tells a human
+// or a proxy that the failure is temporary.
+const RetryAfter = 5 * time.Second
+
+// RetryLater answers 503 Service Unavailable with a Retry-After header and
+// returns the status: what a webhook receiver answers when a notification
+// could not be made durable (its ohx.NotifyFunc failed), so that the provider
+// delivers it again. Every provider ohx supports retries a 503 (see the
+// repository's docs/providers), and none treats it as a reason to cancel a
+// subscription the way Oura treats 410.
+func RetryLater(w http.ResponseWriter) int {
+	w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	return http.StatusServiceUnavailable
+}
+
+// maxNotifyParallel bounds how many notifications of one request Notify
+// hands on at once.
+const maxNotifyParallel = 8
+
+// Notify hands every notification of one webhook request to notify, several
+// at once (so they can share the queue's round trips), and returns nil only
+// when every call returned nil; otherwise the errors joined. A receiver that
+// gets an error must not acknowledge the request (answer with RetryLater):
+// the provider then delivers it again, and the notifications that did get
+// through coalesce with their repeats. A nil notify is an error: a receiver
+// without somewhere to hand notifications cannot acknowledge them.
+func Notify(ctx context.Context, notify ohx.NotifyFunc, ns ...ohx.Notification) error {
+	if notify == nil {
+		return errNoNotify
+	}
+	switch len(ns) {
+	case 0:
+		return nil
+	case 1:
+		return notify(ctx, ns[0])
+	}
+	errs := make([]error, len(ns))
+	sem := make(chan struct{}, maxNotifyParallel)
+	var wg sync.WaitGroup
+	for i, n := range ns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = notify(ctx, n)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+var errNoNotify = errors.New("provider: webhook handler has no notify callback")
 
 // ReadBody reads r's whole body, at most limit bytes. On failure it returns
 // the status to answer: 413 for a larger body, 400 for a broken read.

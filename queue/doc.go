@@ -30,6 +30,12 @@
 //     cancelled and the unfinished ones go back to pending without using an
 //     attempt.
 //
+// Batches: a queue that implements [BatchEnqueuer] (Memory and the Redis
+// queue do) enqueues several jobs in one call with the outcome of enqueuing
+// them one by one, sharing its store's round trips; [GroupCommit] turns
+// concurrent Enqueue calls (webhook notifications) into such batches, so the
+// more callers, the fewer round trips each costs.
+//
 // [Inspector] is the administrative side (stats, dead letters, replay, job
 // status), apart from [ohx.Queue]. [Scheduler] enqueues jobs periodically
 // ([Every], [Daily]) into any queue, and runs periodic work that is not a job

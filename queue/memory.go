@@ -187,9 +187,10 @@ func (h *jobHeap) Pop() any {
 }
 
 var (
-	_ ohx.Queue = (*Memory)(nil)
-	_ Inspector = (*Memory)(nil)
-	_ Canceller = (*Memory)(nil)
+	_ ohx.Queue     = (*Memory)(nil)
+	_ Inspector     = (*Memory)(nil)
+	_ Canceller     = (*Memory)(nil)
+	_ BatchEnqueuer = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory queue.
@@ -222,25 +223,55 @@ func NewMemory(cfg Config) (*Memory, error) {
 // returned; one equal to a job that is running or waiting for a retry becomes
 // its single follow-up, which waits for it to end and at least the debounce.
 func (m *Memory) Enqueue(_ context.Context, j ohx.Job, opts ohx.EnqueueOptions) (string, error) {
-	if err := j.Validate(); err != nil {
+	j, err := m.prepare(j, opts)
+	if err != nil {
 		return "", err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.enqueueLocked(j, opts)
+}
+
+// EnqueueBatch implements BatchEnqueuer: the requests are enqueued in order
+// under one lock.
+func (m *Memory) EnqueueBatch(_ context.Context, reqs []Request) []Result {
+	out := make([]Result, len(reqs))
+	jobs := make([]ohx.Job, len(reqs))
+	for i, r := range reqs {
+		jobs[i], out[i].Err = m.prepare(r.Job, r.Options)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, r := range reqs {
+		if out[i].Err == nil {
+			out[i].ID, out[i].Err = m.enqueueLocked(jobs[i], r.Options)
+		}
+	}
+	return out
+}
+
+// prepare checks a job and its options and returns the copy to enqueue.
+func (m *Memory) prepare(j ohx.Job, opts ohx.EnqueueOptions) (ohx.Job, error) {
+	if err := j.Validate(); err != nil {
+		return ohx.Job{}, err
+	}
 	if opts.Delay < 0 {
-		return "", fmt.Errorf("queue: negative delay %s", opts.Delay)
+		return ohx.Job{}, fmt.Errorf("queue: negative delay %s", opts.Delay)
 	}
 	j = cloneJob(j)
-	now := m.cfg.Clock.Now()
 	j.Attempt = 0
 	if j.EnqueuedAt.IsZero() {
-		j.EnqueuedAt = now
+		j.EnqueuedAt = m.cfg.Clock.Now()
 	}
+	return j, nil
+}
+
+func (m *Memory) enqueueLocked(j ohx.Job, opts ohx.EnqueueOptions) (string, error) {
+	now := m.cfg.Clock.Now()
 	key := ""
 	if !opts.NoCoalesce {
 		key = j.CoalesceKey()
 	}
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	runAt := now.Add(opts.Delay)
 	if key != "" && m.active[key] != nil {
 		runAt = later(runAt, now.Add(m.cfg.Debounce))

@@ -50,15 +50,15 @@ func TestPushWindowsAreClamped(t *testing.T) {
 	h := newHarness(t)
 	activeLink(t, h, "l1", "u1")
 	now := h.clock()
-	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData, Received: now,
-		Window: ohx.Window{Start: time.Unix(1, 0).UTC(), End: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}})
+	require.NoError(t, h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData, Received: now,
+		Window: ohx.Window{Start: time.Unix(1, 0).UTC(), End: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}}))
 	jobs := h.queue.snapshot()
 	require.Len(t, jobs, 1)
 	assert.Equal(t, now.Add(-7*24*time.Hour), jobs[0].Window.Start, "no further back than 7 days before the notification")
 	assert.Equal(t, now.Add(5*time.Minute), jobs[0].Window.End, "no later than now + 5 minutes")
 
-	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData, Received: now,
-		Window: ohx.Window{Start: time.Unix(1, 0).UTC(), End: time.Unix(100, 0).UTC()}})
+	require.NoError(t, h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyData, Received: now,
+		Window: ohx.Window{Start: time.Unix(1, 0).UTC(), End: time.Unix(100, 0).UTC()}}))
 	assert.Len(t, h.queue.snapshot(), 1, "a window wholly outside the bounds is dropped")
 }
 
@@ -134,7 +134,7 @@ func TestRevocationIsConfirmedBeforeItActs(t *testing.T) {
 			require.NoError(t, st.SaveLink(t.Context(), ohx.Link{ID: "l1", Provider: "fake", ExternalUserID: "2002", Patient: "Patient/1", Status: ohx.LinkActive}))
 			require.NoError(t, st.SaveToken(t.Context(), "l1", ohx.Token{AccessToken: "a", RefreshToken: "r"}))
 
-			srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "2002", Kind: ohx.NotifyRevoked})
+			require.NoError(t, srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "2002", Kind: ohx.NotifyRevoked}))
 			jobs := q.snapshot()
 			require.Len(t, jobs, 1)
 			require.Equal(t, ohx.TriggerRevocationCheck, jobs[0].Trigger)

@@ -32,12 +32,18 @@
 // scheduler (with the event link.expired). server/connecttest drives the
 // flow like a browser, for tests.
 //
-// Webhook notifications become push jobs for the link of the notified user,
-// their windows clamped (Config.PushMaxAge, PushMaxAhead); notifications for
-// unknown users are acknowledged and dropped. A revocation notification only
-// queues a check with the provider (ohx.TriggerRevocationCheck): the link is
-// revoked, and its token deleted, when the provider refuses the grant (in
-// one transaction with the event link.revoked). A sync that
+// Webhook notifications become push jobs for the link of the notified user
+// ([Server.Notify], the ohx.NotifyFunc handed to every receiver), their
+// windows clamped (Config.PushMaxAge, PushMaxAhead); notifications for
+// unknown users are acknowledged and dropped. A notification is
+// acknowledged only once its job is durable, else the receiver answers 503
+// and the provider retries; concurrent notifications share the queue's
+// round trips (queue.GroupCommit, when the queue is a queue.BatchEnqueuer).
+// A revocation notification only queues a check with the provider
+// (ohx.TriggerRevocationCheck), acknowledged once that check is durable
+// like any other job: the link is revoked, and its token deleted, when the
+// provider refuses the grant (in one transaction with the event
+// link.revoked). A sync that
 // finds the grant revoked marks the link needs-reconsent, stops its jobs
 // retrying, counts it in ohx_link_status_changes_total and writes an audit
 // record.

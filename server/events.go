@@ -109,8 +109,16 @@ func (s *Server) emit(c *store.Change, t events.Type, l ohx.Link, d events.Data)
 // apply writes c in one transaction with the store's Changer and wakes the
 // deliverer when c carries events. A store that is no store.Changer (an
 // application's own) gets the plain writes instead: no initial sync state,
-// and no events (New refuses events without a Changer).
+// and no events (New refuses events without a Changer). A change that saves
+// or deletes the link makes the notification path forget what it
+// remembered of it (linkcache.go), whether or not the write went through.
 func (s *Server) apply(ctx context.Context, c store.Change) error {
+	switch {
+	case c.Link != nil:
+		defer s.notified.forget(*c.Link)
+	case c.Delete:
+		defer s.notified.forget(ohx.Link{ID: c.LinkID})
+	}
 	if ch, ok := s.cfg.Store.(store.Changer); ok {
 		if err := ch.Apply(ctx, c); err != nil {
 			return err

@@ -518,11 +518,11 @@ func TestLinkEvents(t *testing.T) {
 	// check, and once the provider confirms it, link.revoked with the
 	// token dropped.
 	id2 := h.link(t, "Patient/p5", "u5")
-	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u5", Kind: ohx.NotifyRevoked})
+	require.NoError(t, h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u5", Kind: ohx.NotifyRevoked}))
 	assert.Equal(t, "active", h.status(t, id2).Status, "the notification alone changes nothing")
 	h.prov.grantErr = &ohx.ProviderError{Provider: "fake", Op: "refresh", Kind: ohx.KindRevoked}
 	require.NoError(t, h.srv.HandleJob(t.Context(), ohx.Job{LinkID: id2, Trigger: ohx.TriggerRevocationCheck}))
-	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u5", Kind: ohx.NotifyRevoked})
+	require.NoError(t, h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u5", Kind: ohx.NotifyRevoked}))
 	waitFor(t, func() bool { return len(h.sink.delivered(events.LinkRevoked)) == 1 }, "link.revoked")
 	revoked := h.sink.delivered(events.LinkRevoked)[0]
 	assert.Equal(t, id2, revoked.LinkID)
@@ -622,7 +622,7 @@ func TestEventsNeedAnOutbox(t *testing.T) {
 	// Without events, nothing goes to the outbox and the routes answer 501.
 	h := newHarness(t)
 	activeLink(t, h, "l1", "u1")
-	h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyRevoked})
+	require.NoError(t, h.srv.Notify(t.Context(), ohx.Notification{Provider: "fake", ExternalUserID: "u1", Kind: ohx.NotifyRevoked}))
 	evs, err := h.store.Events(t.Context(), store.EventQuery{})
 	require.NoError(t, err)
 	assert.Empty(t, evs)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"go.uber.org/zap"
 
@@ -27,14 +28,19 @@ const (
 	auditLinkExpired           = "link.expired"
 )
 
-// queueRevocationCheck queues the confirmation of a revocation notification.
-func (s *Server) queueRevocationCheck(ctx context.Context, link ohx.Link, log *zap.Logger) {
+// queueRevocationCheck queues the confirmation of a revocation notification
+// (through the group commit, like every notified job) and returns the
+// enqueue's error: the notification is acknowledged only once its check is
+// durable, else the provider is asked to send it again.
+func (s *Server) queueRevocationCheck(ctx context.Context, link ohx.Link) error {
 	j := ohx.Job{LinkID: link.ID, Trigger: ohx.TriggerRevocationCheck}
-	if _, err := s.cfg.Queue.Enqueue(ctx, j, ohx.EnqueueOptions{}); err != nil {
-		log.Error("enqueue of a revocation check failed", zap.Error(err))
-		return
+	if _, err := s.intake(ctx, j, ohx.EnqueueOptions{}); err != nil {
+		s.cfg.Logger.Error("enqueue of a revocation check failed; the provider is asked to retry",
+			zap.String("provider", link.Provider), zap.String("link_id", link.ID), zap.Error(err))
+		return fmt.Errorf("server: notification: revocation check not queued: %w", err)
 	}
 	s.audit(ctx, auditRevocationQueued, zap.String("link_id", link.ID), zap.String("provider", link.Provider))
+	return nil
 }
 
 // revocationChecked acts on the outcome err of a revocation check job: a

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/events"
+	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/store"
 )
 
@@ -122,6 +124,19 @@ type Config struct {
 	// SeparateOps takes /metrics, /livez, /readyz and /healthz off Handler;
 	// serve OpsHandler on an internal listener instead.
 	SeparateOps bool
+	// GroupCommit tunes how concurrent notifications share the queue's
+	// round trips when Queue implements queue.BatchEnqueuer (queue.Memory
+	// and redisq.Queue do); the zero value is queue's defaults. A queue that
+	// does not batch gets one Enqueue per notification.
+	GroupCommit queue.GroupCommitConfig
+	// NotifyLinkTTL is how long the link a notification was looked up for
+	// is reused for later notifications of the same user, so a burst costs
+	// a few store queries instead of one each; 0 means
+	// DefaultNotifyLinkTTL, negative turns it off. Only found links are
+	// kept, this server's own link writes forget them, and the worker
+	// re-checks the link before it syncs, so a stale answer costs at most a
+	// job that ends at once.
+	NotifyLinkTTL time.Duration
 	// Admin exposes queue and breaker operations; optional.
 	Admin Admin
 	// Checks are the readiness and health probes.
@@ -162,8 +177,10 @@ type Server struct {
 	providers map[string]ohx.Provider
 	state     stateSigner
 	keys      []apiKey
-	limiters  sync.Map // key id → *rate.Limiter
-	intakes   sync.Map // job coalescing key → *intake
+	limiters  sync.Map           // key id → *rate.Limiter
+	group     *queue.GroupCommit // notified jobs; nil when the queue does not batch
+	lookups   singleflight.Group // notified users' link lookups in flight
+	notified  *notifyLinks       // links looked up for notifications
 	allow     []*url.URL
 	secure    bool // PublicURL is https: the binding cookie is __Host- and Secure
 	messages  *catalogs
@@ -214,6 +231,16 @@ func New(cfg Config) (*Server, error) {
 	if err := s.boundDefaults(); err != nil {
 		return nil, err
 	}
+	if s.cfg.NotifyLinkTTL == 0 {
+		s.cfg.NotifyLinkTTL = DefaultNotifyLinkTTL
+	}
+	if bq, ok := cfg.Queue.(queue.BatchEnqueuer); ok {
+		g, err := queue.NewGroupCommit(bq, cfg.GroupCommit)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.group = g
+	}
 	if s.cfg.RateLimit == 0 {
 		s.cfg.RateLimit, s.cfg.Burst = 20, 40
 	}
@@ -232,6 +259,7 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
+	s.notified = &notifyLinks{ttl: s.cfg.NotifyLinkTTL, now: s.cfg.Now, links: map[notifyKey]cachedLink{}}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {

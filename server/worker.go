@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,33 +14,48 @@ import (
 	"github.com/openhealthexchange/ohx/store"
 )
 
-// Notify turns a verified provider notification into work: a push job for
-// the notified user's link (debounced so bursts coalesce, its window
-// clamped by Config.PushMaxAge and PushMaxAhead), a deletion job, or a
-// revocation check (revoke.go). Notifications for unknown or inactive users are dropped. It
-// is the callback handed to provider webhook handlers and returns quickly.
-func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 1500*time.Millisecond)
-	defer cancel()
-	log := s.cfg.Logger.With(zap.String("provider", n.Provider), zap.String("kind", string(n.Kind)))
-	link, err := s.cfg.Store.LinkByExternalUser(ctx, n.Provider, n.ExternalUserID)
-	if err != nil {
-		if errors.Is(err, ohx.ErrNotFound) {
-			log.Info("notification for an unknown user dropped")
-		} else {
-			log.Error("notification lookup failed", zap.Error(err))
-		}
-		return
+// DefaultNotifyTimeout bounds Notify when its context has no deadline.
+const DefaultNotifyTimeout = 5 * time.Second
+
+// Notify is the ohx.NotifyFunc the server hands to provider webhook
+// handlers: it turns a verified provider notification into work, a push job
+// for the notified user's link (delayed by the debounce so bursts
+// coalesce, its window clamped by Config.PushMaxAge and PushMaxAhead), a
+// deletion job, or a revocation check (revoke.go). It returns nil once that
+// work is durable (the queue acknowledged the job; for redisq, Redis did),
+// and nil for a notification it drops on purpose: an unknown user, an
+// inactive link, data types outside the link's consent, or a window wholly
+// outside the push bounds. It returns an error when the link cannot be
+// looked up or the work cannot be made durable, and the handler then
+// answers so that the provider retries.
+//
+// Concurrent notifications share the queue's round trips when the queue
+// implements queue.BatchEnqueuer (see Config.GroupCommit). ctx bounds the
+// call; without a deadline, DefaultNotifyTimeout does.
+func (s *Server) Notify(ctx context.Context, n ohx.Notification) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultNotifyTimeout)
+		defer cancel()
 	}
-	log = log.With(zap.String("link_id", link.ID))
+	prov, kind := zap.String("provider", n.Provider), zap.String("kind", string(n.Kind))
+	link, err := s.notifiedLink(ctx, n.Provider, n.ExternalUserID)
+	switch {
+	case errors.Is(err, ohx.ErrNotFound):
+		s.cfg.Logger.Info("notification for an unknown user dropped", prov, kind)
+		return nil
+	case err != nil:
+		s.cfg.Logger.Error("notification lookup failed", prov, kind, zap.Error(err))
+		return fmt.Errorf("server: notification: link lookup: %w", err)
+	}
+	linkID := zap.String("link_id", link.ID)
 	if link.Status != ohx.LinkActive {
-		log.Info("notification for an inactive link dropped", zap.String("status", string(link.Status)))
-		return
+		s.cfg.Logger.Info("notification for an inactive link dropped", prov, kind, linkID, zap.String("status", string(link.Status)))
+		return nil
 	}
 	if n.Kind == ohx.NotifyRevoked {
 		// Unconfirmed: anyone who knows the webhook secret can send it.
-		s.queueRevocationCheck(ctx, link, log)
-		return
+		return s.queueRevocationCheck(ctx, link)
 	}
 	var types []ohx.DataType
 	for _, t := range n.DataTypes {
@@ -50,14 +64,14 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 		}
 	}
 	if len(n.DataTypes) > 0 && len(types) == 0 {
-		log.Info("notification for types outside the link's consent dropped")
-		return
+		s.cfg.Logger.Info("notification for types outside the link's consent dropped", prov, kind, linkID)
+		return nil
 	}
 	j := ohx.Job{LinkID: link.ID, DataTypes: types, Trigger: ohx.TriggerPush, Deletion: n.Kind == ohx.NotifyDelete}
 	if !n.Window.Empty() {
 		if n.Window = s.clampPush(n); n.Window.Empty() {
-			log.Info("notification window outside the push bounds dropped")
-			return
+			s.cfg.Logger.Info("notification window outside the push bounds dropped", prov, kind, linkID)
+			return nil
 		}
 	}
 	if n.Window.Empty() {
@@ -67,43 +81,20 @@ func (s *Server) Notify(ctx context.Context, n ohx.Notification) {
 		w := n.Window
 		j.Window = &w
 	}
-	s.enqueueNotified(ctx, j, log)
+	if _, err := s.intake(ctx, j, ohx.EnqueueOptions{Delay: s.cfg.Debounce}); err != nil {
+		s.cfg.Logger.Error("enqueue of a notification failed; the provider is asked to retry", prov, kind, linkID, zap.Error(err))
+		return fmt.Errorf("server: notification not queued: %w", err)
+	}
+	return nil
 }
 
-// intake serializes the enqueues of one coalescing key in this process and
-// remembers the last window it enqueued, so a burst of identical webhooks
-// costs one queue round trip instead of racing on the queue's optimistic
-// locks.
-type intake struct {
-	mu     sync.Mutex
-	window ohx.Window
-	at     time.Time
-}
-
-// enqueueNotified enqueues a push job with the debounce delay. A notification
-// whose window lies inside the window this process enqueued for the same key
-// less than half a debounce ago is already covered: that job is still
-// pending (it waits the whole debounce), so skipping it loses nothing.
-func (s *Server) enqueueNotified(ctx context.Context, j ohx.Job, log *zap.Logger) {
-	v, _ := s.intakes.LoadOrStore(j.CoalesceKey(), &intake{})
-	in := v.(*intake)
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	now := s.cfg.Now()
-	if j.Window != nil && s.cfg.Debounce > 0 && !in.at.IsZero() && now.Sub(in.at) < s.cfg.Debounce/2 &&
-		!j.Window.Start.Before(in.window.Start) && !j.Window.End.After(in.window.End) {
-		return
+// intake enqueues a notified job: through the group commit when the queue
+// batches, else directly.
+func (s *Server) intake(ctx context.Context, j ohx.Job, opts ohx.EnqueueOptions) (string, error) {
+	if s.group != nil {
+		return s.group.Enqueue(ctx, j, opts)
 	}
-	if _, err := s.cfg.Queue.Enqueue(ctx, j, ohx.EnqueueOptions{Delay: s.cfg.Debounce}); err != nil {
-		// The provider's retries and the nightly reconciliation recover it.
-		log.Error("enqueue of a notification failed", zap.Error(err))
-		return
-	}
-	if j.Window != nil {
-		in.window, in.at = *j.Window, now
-	} else {
-		in.at = time.Time{}
-	}
+	return s.cfg.Queue.Enqueue(ctx, j, opts)
 }
 
 // HandleJob runs a queued job with the engine and keeps the link's state

@@ -58,8 +58,9 @@
 //
 // [Provider.WebhookHandler] is an http.Handler for Withings' form-encoded
 // notifications: secret in the path or query (constant-time compare),
-// optional CIDR allow-list, HEAD → 200, POST → 200 after handing an
-// ohx.Notification to a callback that must not block. [Provider.Subscribe]
+// optional CIDR allow-list, HEAD → 200, POST → 200 once the callback (an
+// ohx.NotifyFunc, bounded by WebhookConfig.NotifyTimeout) made the
+// ohx.Notification durable, 503 when it could not (Withings retries). [Provider.Subscribe]
 // and [Provider.Unsubscribe] manage the per-appli subscriptions idempotently.
 //
 // # Configuration and rate limits

@@ -2,6 +2,7 @@ package withings_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -75,7 +76,9 @@ func Example() {
 }
 
 // Mounting the notification receiver: the callback must only hand the
-// notification on (enqueue a job), never do the work itself.
+// notification on (enqueue a job), never do the work itself, and return nil
+// only once the notification is safe. An error makes the handler answer 503,
+// and Withings delivers the notification again.
 func ExampleProvider_WebhookHandler() {
 	p, err := withings.New(withings.Config{
 		ClientID: "id", ClientSecret: "secret",
@@ -86,21 +89,34 @@ func ExampleProvider_WebhookHandler() {
 	}
 	queue := make(chan ohx.Notification, 100)
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks/withings/", p.WebhookHandler(func(_ context.Context, n ohx.Notification) {
+	mux.Handle("/webhooks/withings/", p.WebhookHandler(func(_ context.Context, n ohx.Notification) error {
 		select {
 		case queue <- n:
-		default: // full: Withings retries, and the nightly reconciliation catches up
+			return nil
+		default:
+			return errors.New("queue full") // 503: Withings delivers it again
 		}
 	}))
 
-	req := httptest.NewRequest(http.MethodPost, "/webhooks/withings/long-random-secret",
-		strings.NewReader("userid=12345&appli=4&startdate=1530576000&enddate=1530698753"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, req)
+	post := func() int {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/withings/long-random-secret",
+			strings.NewReader("userid=12345&appli=4&startdate=1530576000&enddate=1530698753"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		return w.Code
+	}
+	code := post()
 	n := <-queue
-	fmt.Println(w.Code, n.ExternalUserID, n.Kind, n.DataTypes, n.Window)
-	// Output: 200 12345 data [blood-pressure heart-rate spo2] 2018-07-03T00:00:00Z/2018-07-04T10:05:54Z
+	fmt.Println(code, n.ExternalUserID, n.Kind, n.DataTypes, n.Window)
+
+	for len(queue) < cap(queue) {
+		queue <- n
+	}
+	fmt.Println("queue full:", post())
+	// Output:
+	// 200 12345 data [blood-pressure heart-rate spo2] 2018-07-03T00:00:00Z/2018-07-04T10:05:54Z
+	// queue full: 503
 }
 
 func ExampleParseNotification() {

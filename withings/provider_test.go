@@ -423,10 +423,11 @@ func TestSubscribeIdempotentAndNotify(t *testing.T) {
 		c.CallbackURL = srv.URL + "/webhooks/withings/" + secret
 		c.Webhook.Secret = secret
 	})
-	handler = e.p.WebhookHandler(func(_ context.Context, n ohx.Notification) {
+	handler = e.p.WebhookHandler(func(_ context.Context, n ohx.Notification) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, n)
+		return nil
 	})
 
 	require.NoError(t, e.p.Subscribe(t.Context(), e.link))

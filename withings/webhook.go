@@ -22,6 +22,10 @@ import (
 // bytes.
 const DefaultWebhookMaxBody = 8 << 10
 
+// DefaultNotifyTimeout bounds the notify callback, so that the answer stays
+// within the 2 seconds Withings allows.
+const DefaultNotifyTimeout = 1500 * time.Millisecond
+
 // WebhookConfig configures the notification receiver.
 //
 // Withings does not sign notifications. Authenticity comes from an
@@ -44,6 +48,9 @@ type WebhookConfig struct {
 	ClientIP func(r *http.Request) (netip.Addr, bool)
 	// MaxBody bounds the request body; 0 means DefaultWebhookMaxBody.
 	MaxBody int64
+	// NotifyTimeout bounds the notify callback; 0 means
+	// DefaultNotifyTimeout.
+	NotifyTimeout time.Duration
 }
 
 // appliTypes maps a notification category to the data types to pull.
@@ -140,7 +147,8 @@ type webhook struct {
 	allow   []netip.Prefix
 	ip      func(*http.Request) (netip.Addr, bool)
 	maxBody int64
-	notify  func(context.Context, ohx.Notification)
+	timeout time.Duration
+	notify  ohx.NotifyFunc
 }
 
 func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
@@ -186,22 +194,31 @@ func remoteIP(r *http.Request) (netip.Addr, bool) {
 //     deviceid, action), answers 400 to a malformed one and 413 to an
 //     oversized one, queuing nothing;
 //   - calls notify once for a notification that names data or an unlink,
-//     then answers 200. notify must hand the notification on (enqueue it)
-//     and return at once: Withings wants an answer within 2 s.
+//     with a context bounded by Webhook.NotifyTimeout (Withings wants an
+//     answer within 2 s), and answers 200 only when notify returned nil:
+//     the notification is durable. When notify fails (or is nil), it
+//     answers 503 with Retry-After, which Withings retries (any status of
+//     400 or more is a failed delivery; it tries up to 10 times over about
+//     five hours). A well-formed notification that asks for nothing (a
+//     category ohx does not sync) is answered 200 without calling notify.
 //
 // The handler cannot know whether the userid is linked: the receiver of the
-// notification (the daemon) looks the link up and drops unknown users, after
-// the 200 has been sent, so the sender learns nothing about who is linked.
-// Allow-list entries that do not parse make every request fail with 500;
-// New reports them earlier.
-func (p *Provider) WebhookHandler(notify func(context.Context, ohx.Notification)) http.Handler {
-	h := &webhook{p: p, secret: []byte(p.cfg.Webhook.Secret), ip: p.cfg.Webhook.ClientIP, maxBody: p.cfg.Webhook.MaxBody, notify: notify}
+// notification (the daemon) drops unknown users and acknowledges them like
+// known ones, so the sender learns nothing about who is linked. Allow-list
+// entries that do not parse make every request fail with 500; New reports
+// them earlier.
+func (p *Provider) WebhookHandler(notify ohx.NotifyFunc) http.Handler {
+	h := &webhook{p: p, secret: []byte(p.cfg.Webhook.Secret), ip: p.cfg.Webhook.ClientIP, maxBody: p.cfg.Webhook.MaxBody,
+		timeout: p.cfg.Webhook.NotifyTimeout, notify: notify}
 	h.allow, _ = parsePrefixes(p.cfg.Webhook.AllowCIDRs)
 	if h.ip == nil {
 		h.ip = remoteIP
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultWebhookMaxBody
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultNotifyTimeout
 	}
 	return h
 }
@@ -272,8 +289,14 @@ func (h *webhook) serve(w http.ResponseWriter, r *http.Request) int {
 		h.p.log.Info("malformed Withings notification", zap.Error(err))
 		return h.reply(w, http.StatusBadRequest)
 	}
-	if ok && h.notify != nil {
-		h.notify(r.Context(), n)
+	if !ok {
+		return h.reply(w, http.StatusOK)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.timeout)
+	defer cancel()
+	if err := provider.Notify(ctx, h.notify, n); err != nil {
+		h.p.log.Warn("Withings notification not queued; asking Withings to retry", zap.Error(err))
+		return provider.RetryLater(w)
 	}
 	return h.reply(w, http.StatusOK)
 }

@@ -2,6 +2,7 @@ package withings
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,19 +16,25 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/provider"
+	"github.com/openhealthexchange/ohx/provider/providertest"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
 
 type recorder struct {
-	mu sync.Mutex
-	ns []ohx.Notification
+	mu   sync.Mutex
+	ns   []ohx.Notification
+	fail error // returned by notify, without recording
 }
 
-func (r *recorder) notify(_ context.Context, n ohx.Notification) {
+func (r *recorder) notify(_ context.Context, n ohx.Notification) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
 	r.ns = append(r.ns, n)
+	return nil
 }
 
 func (r *recorder) got() []ohx.Notification {
@@ -194,4 +201,37 @@ func TestNewValidatesConfig(t *testing.T) {
 		_, err := New(cfg)
 		assert.Error(t, err, name)
 	}
+}
+
+func TestWebhookAcknowledgementContract(t *testing.T) {
+	providertest.RunWebhook(t, providertest.WebhookConfig{
+		Receiver:     webhookProvider(t, WebhookConfig{Secret: testSecret}, nil),
+		Acknowledged: []int{http.StatusOK},
+		Request: func(*testing.T) *http.Request {
+			req := httptest.NewRequest(http.MethodPost, "/withings/"+testSecret,
+				strings.NewReader("userid=12345&appli=1&startdate=1530576000&enddate=1530698753"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		},
+	})
+}
+
+func TestWebhookNotDurableAsksWithingsToRetry(t *testing.T) {
+	m := &statusMetrics{}
+	rec := &recorder{fail: errors.New("redis: connection refused")}
+	h := webhookProvider(t, WebhookConfig{Secret: testSecret}, m).WebhookHandler(rec.notify)
+	post := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/withings/"+testSecret, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	w := post("userid=12345&appli=1&startdate=1530576000&enddate=1530698753")
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "Withings retries any status of 400 or more")
+	assert.Equal(t, "5", w.Header().Get("Retry-After"))
+	assert.NotContains(t, w.Body.String(), "redis", "the cause stays in the logs")
+	assert.Equal(t, http.StatusOK, post("userid=12345&appli=50&startdate=1&enddate=2").Code,
+		"a notification that asks for nothing needs no queue")
+	assert.Equal(t, []int{503, 200}, m.statuses)
 }

@@ -7,7 +7,14 @@
 // Everything runs on loopback: the program starts the Withings fake
 // (withingstest), a FHIR server (fhirtest, validation off), and `ohxd serve`
 // as a child process with OHX_REDIS_URL, links users through the daemon's real
-// OAuth flow, then sends Withings form notifications for a linked user.
+// OAuth flow, then sends Withings form notifications for a linked user (or,
+// with -spread, for all linked users in turn).
+//
+// The daemon answers 200 only once a notification's job is durable in
+// Redis (and 503 when it cannot be), so every answer other than 200 counts
+// as an error. The load averages before and after the two phases are
+// printed: on a shared machine, the ceiling and the daemon compete with
+// other work, and the ratio is only as good as the quiet.
 //
 //	go build -o /tmp/ohxd ./cmd/ohxd
 //	go run ./bench/load -ohxd /tmp/ohxd -senders 64 -duration 10s
@@ -125,8 +132,10 @@ func run() error {
 		return url.Values{"userid": {strconv.Itoa(user)}, "appli": {"1"},
 			"startdate": {strconv.FormatInt(end-60, 10)}, "enddate": {strconv.FormatInt(end, 10)}}.Encode()
 	}
+	fmt.Printf("load average before: %s\n", loadAverage())
 	bareRes := hammer(ctx, bare+"/webhook", c.senders, c.duration, form)
 	ohxRes := hammer(ctx, d.base+"/webhooks/withings/"+webhookSecret, c.senders, c.duration, form)
+	fmt.Printf("load average after:  %s\n\n", loadAverage())
 	fmt.Printf("%-28s %10s %10s %10s %10s %8s\n", "target", "req/s", "p50", "p99", "max", "errors")
 	bareRes.print("bare net/http (ceiling)")
 	ohxRes.print("ohxd /webhooks/withings")
@@ -141,6 +150,20 @@ func run() error {
 }
 
 func numCPU() int { return runtimeNumCPU() }
+
+// loadAverage returns the 1, 5 and 15 minute load averages (Linux), so a
+// figure measured on a busy machine says so; "unknown" elsewhere.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
 
 // startRedis starts redis-server on a free loopback port, without
 // persistence.

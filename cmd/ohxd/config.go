@@ -180,7 +180,7 @@ var envVars = []envVar{
 
 	{"OHX_DATABASE_URL", "", "", "`postgres://` URL; switches the store from embedded SQLite to PostgreSQL (several replicas)", setDatabaseURL},
 	{"OHX_REDIS_URL", "", "", "`redis://` URL; switches the queue (and refresh locks) from in-memory to Redis", setRedisURL},
-	{"OHX_REDIS_NAMESPACE", "ohx", "", "prefix of the queue's Redis keys, so several deployments (or tests) can share one Redis database", setRedisNamespace},
+	{"OHX_REDIS_NAMESPACE", "ohx", "", "prefix of the queue's and the webhook replay marks' Redis keys, so several deployments (or tests) can share one Redis database", setRedisNamespace},
 	{"OHX_WEBHOOK_DEBOUNCE", "10s", "", "delay of the sync a webhook queues, so a burst of notifications coalesces into one sync (Go duration, 100ms to 10m)", setDebounce},
 	{"OHX_AGGREGATION", "individual", "", "`individual` records or `hourly` aggregates (heart rate, steps, HRV, SpO2, respiratory rate)", setAggregation},
 	{"OHX_INITIAL_DAYS", "30", "", "days of history of the initial sync after linking (at most `OHX_MAX_LOOKBACK_DAYS`)",

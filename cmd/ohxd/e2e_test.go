@@ -101,11 +101,11 @@ func freeAddr(t *testing.T) string {
 }
 
 // startDaemon runs `ohxd serve` with env (and no other OHX_* variable) and
-// waits until /livez answers.
-func startDaemon(t *testing.T, bin, addr string, env map[string]string) *daemon {
+// the serve flags in args, and waits until /livez answers.
+func startDaemon(t *testing.T, bin, addr string, env map[string]string, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{url: "http://" + addr, apiKey: env["OHX_API_KEYS"], logs: &lockedBuffer{}, exited: make(chan error, 1)}
-	d.cmd = exec.Command(bin, "serve")
+	d.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
 	d.cmd.Env = append(d.cmd.Env, asDaemon+"=1")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OHX_") {

@@ -66,6 +66,7 @@ func (a *app) newFitbit(opt wireOptions) (*fitbit.Provider, error) {
 		RedirectURL: cfg.PublicURL + "/oauth/fitbit/callback",
 		AuthURL:     cfg.GoogleAuthURL, TokenURL: cfg.GoogleTokenURL, RevokeURL: cfg.GoogleRevokeURL,
 		APIBaseURL: cfg.GoogleHealthAPIURL, KeysetURL: cfg.GoogleKeysetURL, WebhookSecret: cfg.GoogleWebhookSecret,
+		WebhookReplays: a.replays,
 		Common: provider.Common{
 			Tokens: a.store, Locker: a.locker, Breakers: a.breakers, HTTPClient: opt.httpClient,
 			UserLimit: resilience.PerMinute(cfg.GooglePerMinute), Logger: a.log,

@@ -12,6 +12,7 @@ import (
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/queue/redisq"
 	"github.com/openhealthexchange/ohx/store/redislock"
+	"github.com/openhealthexchange/ohx/store/redisreplay"
 )
 
 // adminQueue is what the daemon needs of a queue: jobs, and the inspector
@@ -21,8 +22,10 @@ type adminQueue interface {
 	queue.Inspector
 }
 
-// openQueue opens the queue and the token-refresh locker: Redis for both
-// when configured, else an in-memory queue and the store's own lease lock.
+// openQueue opens the queue, the token-refresh locker and the webhook
+// replay marks: Redis for all three when configured (marks are rebuildable
+// deduplication state, so Redis is where they belong), else an in-memory
+// queue, the store's own lease lock and each provider's in-process marks.
 // The store must be open.
 func (a *app) openQueue(ctx context.Context, debounce time.Duration) error {
 	if a.cfg.RedisURL == "" {
@@ -43,6 +46,9 @@ func (a *app) openQueue(ctx context.Context, debounce time.Duration) error {
 		return err
 	}
 	a.queue = q
+	if a.replays, err = redisreplay.New(rdb, redisreplay.WithPrefix(a.cfg.RedisNamespace+":replay:")); err != nil {
+		return err
+	}
 	a.locker, err = redislock.New(rdb, redislock.WithLogger(a.log))
 	return err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/openhealthexchange/ohx/events"
 	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/metrics/prom"
+	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/queue"
 	"github.com/openhealthexchange/ohx/resilience"
@@ -44,6 +45,7 @@ type app struct {
 	store     durableStore
 	queue     adminQueue
 	locker    ohx.Locker
+	replays   provider.Replays // webhook replay marks; nil means each provider's in-process default
 	breakers  *resilience.Breakers
 	providers []ohx.Provider
 	publisher ohx.Publisher

@@ -84,6 +84,11 @@ func Run(t *testing.T, f Factory) {
 		{"RunningJobInStats", nil, testRunningInStats},
 		{"LinkJobs", func(o *Options) { o.Concurrency = 1 }, testLinkJobs},
 		{"FinalTellsTheLastRun", nil, testFinal},
+		// Batches (queue.BatchEnqueuer), skipped for a queue without them.
+		{"BatchMergesLikeOneByOne", nil, testBatchMerges},
+		{"BatchMergesIntoPending", nil, testBatchIntoPending},
+		{"BatchWhileRunning", nil, testBatchWhileRunning},
+		{"GroupCommit", nil, testGroupCommit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -493,4 +498,151 @@ func testBadInput(t *testing.T, q Queue) {
 	assert.Error(t, err)
 	assert.Error(t, q.Run(t.Context(), nil))
 	assert.True(t, idle(t, q), "nothing was enqueued")
+}
+
+func batcher(t *testing.T, q Queue) queue.BatchEnqueuer {
+	t.Helper()
+	bq, ok := q.(queue.BatchEnqueuer)
+	if !ok {
+		t.Skip("the queue does not implement queue.BatchEnqueuer")
+	}
+	return bq
+}
+
+// runsByLink runs q until it is idle and returns the runs per link.
+func runsByLink(t *testing.T, q Queue, want int) map[string][]ohx.Job {
+	t.Helper()
+	rec := &recorder{}
+	start(t, q, rec)
+	eventually(t, func() bool { return len(rec.Runs()) >= want && idle(t, q) }, "%d runs, queue idle", want)
+	out := map[string][]ohx.Job{}
+	for _, r := range rec.Runs() {
+		out[r.LinkID] = append(out[r.LinkID], r)
+	}
+	return out
+}
+
+// A batch has the outcome of its requests enqueued one by one: equal jobs
+// merge, others do not, a NoCoalesce job stays alone, and a bad request
+// fails alone.
+func testBatchMerges(t *testing.T, q Queue) {
+	bq := batcher(t, q)
+	var reqs []queue.Request
+	for i := range 50 {
+		reqs = append(reqs, queue.Request{Job: pushJob("link-b", i)})
+	}
+	reqs = append(reqs,
+		queue.Request{Job: pushJob("link-b2", 0)},
+		queue.Request{Job: pushJob("link-b3", 99), Options: ohx.EnqueueOptions{NoCoalesce: true}},
+		queue.Request{Job: ohx.Job{Trigger: ohx.TriggerIncremental}},
+		queue.Request{Job: pushJob("link-b", 50), Options: ohx.EnqueueOptions{Delay: -time.Second}},
+	)
+	res := bq.EnqueueBatch(t.Context(), reqs)
+	require.Len(t, res, len(reqs))
+	for i := range 50 {
+		require.NoError(t, res[i].Err)
+		require.Equal(t, res[0].ID, res[i].ID, "equal jobs of a batch merge")
+	}
+	require.NoError(t, res[50].Err)
+	require.NoError(t, res[51].Err)
+	assert.NotEqual(t, res[0].ID, res[50].ID)
+	assert.NotEqual(t, res[0].ID, res[51].ID)
+	assert.Error(t, res[52].Err, "a job without link")
+	assert.Error(t, res[53].Err, "a negative delay")
+
+	runs := runsByLink(t, q, 3)
+	require.Len(t, runs["link-b"], 1)
+	assert.Equal(t, ohx.Window{Start: hour(0).Start, End: hour(49).End}, *runs["link-b"][0].Window, "windows are unioned")
+	require.Len(t, runs["link-b2"], 1)
+	require.Len(t, runs["link-b3"], 1)
+	assert.Equal(t, *hour(99), *runs["link-b3"][0].Window)
+}
+
+// Batches merge into a job already pending, however it was enqueued.
+func testBatchIntoPending(t *testing.T, q Queue) {
+	bq := batcher(t, q)
+	first := enqueue(t, q, pushJob("link-p", 0), ohx.EnqueueOptions{})
+	for b := range 3 {
+		var reqs []queue.Request
+		for i := 1; i <= 20; i++ {
+			reqs = append(reqs, queue.Request{Job: pushJob("link-p", b*20+i)})
+		}
+		for _, r := range bq.EnqueueBatch(t.Context(), reqs) {
+			require.NoError(t, r.Err)
+			require.Equal(t, first, r.ID, "merged into the pending job")
+		}
+	}
+	runs := runsByLink(t, q, 1)
+	require.Len(t, runs["link-p"], 1)
+	assert.Equal(t, ohx.Window{Start: hour(0).Start, End: hour(60).End}, *runs["link-p"][0].Window, "no window is lost")
+}
+
+// A batch of jobs equal to a running one makes exactly one follow-up, and
+// later batches merge into it.
+func testBatchWhileRunning(t *testing.T, q Queue) {
+	bq := batcher(t, q)
+	started, release := make(chan struct{}), make(chan struct{})
+	rec := &recorder{fn: func(_ context.Context, _ ohx.Job, n int) error {
+		if n == 0 {
+			close(started)
+			<-release
+		}
+		return nil
+	}}
+	first := enqueue(t, q, pushJob("link-r", 0), ohx.EnqueueOptions{})
+	start(t, q, rec)
+	select {
+	case <-started:
+	case <-time.After(Patience):
+		t.Fatal("first job did not start")
+	}
+	var follow string
+	for b := range 3 {
+		var reqs []queue.Request
+		for i := 1; i <= 40; i++ {
+			reqs = append(reqs, queue.Request{Job: pushJob("link-r", b*40+i)})
+		}
+		for _, r := range bq.EnqueueBatch(t.Context(), reqs) {
+			require.NoError(t, r.Err)
+			if follow == "" {
+				follow = r.ID
+			}
+			require.Equal(t, follow, r.ID, "exactly one follow-up")
+		}
+	}
+	assert.NotEqual(t, first, follow)
+	close(release)
+	eventually(t, stateIs(t, q, follow, queue.StateDone), "follow-up done")
+	eventually(t, func() bool { return idle(t, q) }, "queue idle")
+	runs := rec.Runs()
+	require.Len(t, runs, 2)
+	assert.Equal(t, ohx.Window{Start: hour(1).Start, End: hour(120).End}, *runs[1].Window, "no notification is lost")
+}
+
+// Concurrent Enqueue calls through a GroupCommit share batches and each
+// gets its job's id; nothing is lost.
+func testGroupCommit(t *testing.T, q Queue) {
+	gc, err := queue.NewGroupCommit(batcher(t, q), queue.GroupCommitConfig{})
+	require.NoError(t, err)
+	const calls, links = 200, 8
+	ids := make([]string, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			id, err := gc.Enqueue(t.Context(), pushJob(fmt.Sprintf("link-g%d", i%links), i), ohx.EnqueueOptions{})
+			assert.NoError(t, err)
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	for i := range calls {
+		require.Equal(t, ids[i%links], ids[i], "one job per link")
+	}
+	runs := runsByLink(t, q, links)
+	for l := range links {
+		rs := runs[fmt.Sprintf("link-g%d", l)]
+		require.Len(t, rs, 1)
+		last := l + (calls-1-l)/links*links
+		assert.Equal(t, ohx.Window{Start: hour(l).Start, End: hour(last).End}, *rs[0].Window)
+	}
 }

@@ -46,6 +46,12 @@
 // worker died. A worker that only stalled (longer than the lease) may run a
 // job twice; ohx's writes are idempotent.
 //
+// Batches (queue.BatchEnqueuer): EnqueueBatch merges a batch's requests per
+// coalesce key, then merges them into the keys' pending records in two
+// pipelined round trips for the whole batch (a read script, then a
+// compare-and-set script per key); keys that need more (a first job, a
+// take-over, a lost task to re-create) take the WATCH/MULTI path above.
+//
 // Redis-side times (delays, retries, debounce) have a resolution of one
 // second, and idle workers look for work every Config.PollInterval.
 package redisq

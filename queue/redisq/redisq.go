@@ -113,8 +113,9 @@ type Queue struct {
 }
 
 var (
-	_ ohx.Queue       = (*Queue)(nil)
-	_ queue.Inspector = (*Queue)(nil)
+	_ ohx.Queue           = (*Queue)(nil)
+	_ queue.Inspector     = (*Queue)(nil)
+	_ queue.BatchEnqueuer = (*Queue)(nil)
 )
 
 // New returns a Queue on rdb. The caller keeps ownership of rdb and closes it
@@ -292,8 +293,15 @@ func (q *Queue) Enqueue(ctx context.Context, j ohx.Job, opts ohx.EnqueueOptions)
 	if opts.NoCoalesce {
 		return q.enqueueAlone(ctx, j, opts.Delay)
 	}
+	return q.enqueueCoalesced(ctx, j, opts.Delay)
+}
+
+// enqueueCoalesced enqueues a checked job (a copy the queue owns) with
+// coalescing, in WATCH/MULTI transactions retried while other enqueues or
+// workers change its key.
+func (q *Queue) enqueueCoalesced(ctx context.Context, j ohx.Job, delay time.Duration) (string, error) {
 	for range 100 {
-		id, err := q.tryEnqueue(ctx, j, opts.Delay)
+		id, err := q.tryEnqueue(ctx, j, delay)
 		if errors.Is(err, redis.TxFailedErr) {
 			continue // another enqueue or a worker changed the key: look again
 		}

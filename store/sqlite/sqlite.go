@@ -27,6 +27,10 @@ type Store struct {
 	now  func() time.Time
 	log  *zap.Logger
 	poll storeutil.Backoff
+	// stmts holds the hot queries prepared once (query → *sql.Stmt): SQLite
+	// otherwise parses a query on every call, which dominated a webhook's
+	// link lookup.
+	stmts sync.Map
 }
 
 var (
@@ -139,7 +143,30 @@ func createPrivate(path string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// prepared returns query prepared once for the store's life. Only queries
+// written in the code go through it, so the cache is bounded.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 // SchemaVersion returns the version of the applied schema.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
@@ -261,7 +288,11 @@ func (s *Store) queryLinks(ctx context.Context, op, query string, args ...any) (
 }
 
 func (s *Store) oneLink(ctx context.Context, op, query string, args ...any) (ohx.Link, error) {
-	l, err := scanLink(s.db.QueryRowContext(ctx, query, args...))
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return ohx.Link{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	l, err := scanLink(stmt.QueryRowContext(ctx, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ohx.Link{}, ohx.ErrNotFound
 	}
