@@ -89,6 +89,8 @@ func Run(t *testing.T, f Factory) {
 		{"BatchMergesIntoPending", nil, testBatchIntoPending},
 		{"BatchWhileRunning", nil, testBatchWhileRunning},
 		{"GroupCommit", nil, testGroupCommit},
+		{"BatchSkipsCancelled", nil, testBatchSkipsCancelled},
+		{"BatchJobsListedByLink", nil, testBatchJobsListedByLink},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

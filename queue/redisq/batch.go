@@ -27,7 +27,8 @@ import (
 // record are still exactly what was read. That is the steady state of a
 // webhook burst, and it costs two round trips for the whole batch. Every
 // other key (no pending job yet, a takeover, a lost task to repair, a
-// compare-and-set that lost a race) goes through the one-by-one path, whose
+// cancelled pending job, a compare-and-set that lost a race) goes through
+// the one-by-one path, whose
 // WATCH/MULTI transactions the compare-and-set is atomic with: it changes
 // the record those transactions watch, and checks the hash they change.
 //
@@ -193,8 +194,8 @@ func (q *Queue) mergeRound(ctx context.Context, groups []*group) (again, slow []
 			continue
 		}
 		var rec record
-		if err := json.Unmarshal([]byte(st.rec), &rec); err != nil || rec.Superseded != "" {
-			slow = append(slow, g)
+		if err := json.Unmarshal([]byte(st.rec), &rec); err != nil || rec.Superseded != "" || rec.Cancelled {
+			slow = append(slow, g) // a cancelled job takes no more work
 			continue
 		}
 		runAt := now.Add(g.delay)

@@ -2,6 +2,7 @@ package redisq_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"sync"
@@ -162,4 +163,52 @@ func TestTaskStateKeyMatchesAsynq(t *testing.T) {
 		return err == nil && info.State == asynq.TaskStateCompleted
 	}, 30*time.Second, 20*time.Millisecond)
 	assert.Equal(t, "completed", rdb.HGet(t.Context(), "asynq:{"+ns+":p3}:t:"+now, "state").Val())
+}
+
+// Between the moment Cancel marks a pending job's record and the moment it
+// clears the job from its coalesce hash, an enqueue may still find the job
+// named pending: neither the batch's fast path nor the one-by-one path
+// merges into it, and the job that takes the work is listed for its link.
+func TestEnqueueNeverMergesIntoACancelledRecord(t *testing.T) {
+	rdb := testRedis(t)
+	ns := namespace(t, rdb)
+	q := newQueue(t, rdb, redisq.Config{Namespace: ns, Debounce: time.Minute})
+	ctx := t.Context()
+	first, err := q.Enqueue(ctx, push("link-x", 0), ohx.EnqueueOptions{Delay: time.Minute})
+	require.NoError(t, err)
+	// What Cancel writes first: the flag in the record, the hash untouched.
+	key := ns + ":job:" + first
+	var rec map[string]any
+	raw, err := rdb.Get(ctx, key).Bytes()
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &rec))
+	rec["cancelled"] = true
+	raw, err = json.Marshal(rec)
+	require.NoError(t, err)
+	require.NoError(t, rdb.Set(ctx, key, raw, redis.KeepTTL).Err())
+
+	res := q.EnqueueBatch(ctx, []queue.Request{
+		{Job: push("link-x", 1), Options: ohx.EnqueueOptions{Delay: time.Minute}},
+		{Job: push("link-x", 2), Options: ohx.EnqueueOptions{Delay: time.Minute}},
+	})
+	require.NoError(t, res[0].Err)
+	require.NoError(t, res[1].Err)
+	next := res[0].ID
+	assert.Equal(t, next, res[1].ID)
+	assert.NotEqual(t, first, next, "the batch does not merge into the cancelled job")
+	again, err := q.Enqueue(ctx, push("link-x", 3), ohx.EnqueueOptions{Delay: time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, next, again, "later enqueues merge into the new job")
+
+	ji, err := q.Job(ctx, next)
+	require.NoError(t, err)
+	assert.Equal(t, ohx.Window{Start: t0.Add(time.Minute), End: t0.Add(4 * time.Minute)}, *ji.Job.Window,
+		"the new job holds every window enqueued after the cancel")
+	jobs, err := q.LinkJobs(ctx, "link-x")
+	require.NoError(t, err)
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.Job.ID)
+	}
+	assert.ElementsMatch(t, []string{first, next}, ids)
 }

@@ -88,12 +88,18 @@ func (q *Queue) Cancel(ctx context.Context, id string) error {
 		q.cfg.Logger.Info("redisq: cancelled task not deleted; its worker drops it")
 	}
 	if rec.Key != "" {
-		ck := q.coKey(rec.Key)
-		for _, field := range []string{"pending", "active"} {
-			if v, err := q.rdb.HGet(ctx, ck, field).Result(); err == nil && v == id {
-				q.rdb.HDel(ctx, ck, field)
-			}
-		}
+		// Best effort: an enqueue that still finds the cancelled job
+		// pending starts a new one instead (tryEnqueue, mergeRound).
+		_ = unnameScript.Run(ctx, q.rdb, []string{q.coKey(rec.Key)}, id).Err()
 	}
 	return nil
 }
+
+// unnameScript clears the fields "pending" and "active" of a coalesce hash
+// (KEYS[1]) that still name job ARGV[1], in one step: an enqueue that named
+// a new pending job meanwhile keeps it.
+var unnameScript = redis.NewScript(`
+for _, f in ipairs({'pending', 'active'}) do
+	if redis.call('HGET', KEYS[1], f) == ARGV[1] then redis.call('HDEL', KEYS[1], f) end
+end
+return 0`)

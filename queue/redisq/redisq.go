@@ -374,6 +374,9 @@ func (q *Queue) tryEnqueue(ctx context.Context, j ohx.Job, delay time.Duration) 
 				// The pending job is gone (expired): start afresh below.
 			case err != nil:
 				return err
+			case rec.Cancelled:
+				// Cancelled, its pending field not cleared yet (Cancel):
+				// it takes no more work; start afresh below.
 			case rec.Superseded == "":
 				merged := rec
 				merged.Job = cloneJob(rec.Job)
