@@ -18,6 +18,8 @@ type Resource struct {
 	DataType DataType
 	// JSON is the resource's JSON, including resourceType and id.
 	JSON json.RawMessage
+	// FHIRVersion is the release JSON is written in; empty means R5.
+	FHIRVersion FHIRVersion
 }
 
 // Key returns "Type/ID".
