@@ -120,10 +120,13 @@ type ECGClassification string
 
 // ECG classifications.
 const (
-	ECGSinusRhythm        ECGClassification = "sinus-rhythm"
-	ECGAtrialFibrillation ECGClassification = "atrial-fibrillation"
-	ECGInconclusive       ECGClassification = "inconclusive"
-	ECGUnclassified       ECGClassification = "" // the provider did not classify
+	ECGSinusRhythm ECGClassification = "sinus-rhythm"
+	// ECGNoAtrialFibrillation: the device found no sign of atrial
+	// fibrillation and says nothing else about the rhythm (Withings afib 0).
+	ECGNoAtrialFibrillation ECGClassification = "no-atrial-fibrillation"
+	ECGAtrialFibrillation   ECGClassification = "atrial-fibrillation"
+	ECGInconclusive         ECGClassification = "inconclusive"
+	ECGUnclassified         ECGClassification = "" // the provider did not classify
 )
 
 // Waveform is a regularly sampled single-lead signal. Samples are the

@@ -17,8 +17,9 @@ import (
 
 // fastType is what the fast path needs of a single-quantity data type.
 type fastType struct {
-	codes []byte // `"category":[…],"code":{…}`
-	unit  string // the catalog unit
+	codes    []byte // `"category":[…],"code":{…}`
+	profiles []byte // `,"profile":[…]` of meta, or nothing
+	unit     string // the catalog unit
 }
 
 // fastEligible returns the fast-path entry of s's type when s has the plain
@@ -31,7 +32,11 @@ func (t *Transformer) fastEligible(s *ohx.Sample) *fastType {
 	case ohx.RecordedByUser, ohx.RecordedDerived, ohx.RecordedAmbiguous:
 		return nil
 	}
-	return t.fastCodes[s.Type]
+	ft := t.fastCodes[s.Type]
+	if ft == nil || (s.Unit != "" && s.Unit != ft.unit) || dateOnly(s) {
+		return nil
+	}
+	return ft
 }
 
 // buildFastCodes pre-renders `"category":[…],"code":{…}` per single-quantity
@@ -41,7 +46,7 @@ func (t *Transformer) buildFastCodes() error {
 	for i := range table {
 		m := &table[i]
 		info, ok := m.Type.Info()
-		if !ok || info.Shape != ohx.ShapeQuantity {
+		if !ok || info.Shape != ohx.ShapeQuantity || m.Statistic.Text != "" {
 			continue
 		}
 		b, err := json.Marshal(struct {
@@ -51,7 +56,20 @@ func (t *Transformer) buildFastCodes() error {
 		if err != nil {
 			return fmt.Errorf("fhirmap: render codes of %s: %w", m.Type, err)
 		}
-		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit}
+		// The claims of a plain quantity in the catalog unit, as the generic
+		// path computes them.
+		probe := &r5.Observation{Category: category(m.Category), Code: t.codeable(m.Codes, m.Text),
+			Subject: &r5.Reference{Reference: ptr("Patient/x")}, EffectiveDateTime: ptr("2026-01-01"),
+			ValueQuantity: quantity(0, info.Unit)}
+		var profiles []byte
+		if claims := claimProfiles(probe, m); len(claims) > 0 {
+			p, err := json.Marshal(claims)
+			if err != nil {
+				return fmt.Errorf("fhirmap: render profiles of %s: %w", m.Type, err)
+			}
+			profiles = append([]byte(`,"profile":`), p...)
+		}
+		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], profiles: profiles, unit: info.Unit}
 	}
 	return nil
 }
@@ -73,13 +91,14 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	system := ps.observation
 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
-	need := 400 + len(ft.codes) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
+	need := 400 + len(ft.codes) + len(ft.profiles) + len(link.Patient) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
 		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
 	b := make([]byte, 0, need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
 	b = appendString(b, ps.source)
+	b = append(b, ft.profiles...)
 	b = append(b, `},"identifier":[{"system":`...)
 	b = appendString(b, system)
 	b = append(b, `,"value":"`...)
@@ -119,6 +138,11 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, `,"issued":"`...)
 		b = s.Created.UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, '"')
+	}
+	if selfMeasured(s) {
+		b = append(b, `,"performer":[{"reference":`...)
+		b = appendString(b, link.Patient)
+		b = append(b, `}]`...)
 	}
 	b = append(b, `,"valueQuantity":{"value":`...)
 	b = appendFloat(b, s.Value)

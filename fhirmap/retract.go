@@ -184,8 +184,7 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 	if start == nil {
 		return ohx.Resource{}, false, nil
 	}
-	at, err := time.Parse(time.RFC3339Nano, *start)
-	if err != nil || !w.Contains(at) {
+	if !startsIn(*start, w) {
 		return ohx.Resource{}, false, nil
 	}
 	out, err := EnteredInError(r)
@@ -195,6 +194,19 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 	out.Identifier = ident
 	out.DataType = dt
 	return out, true, nil
+}
+
+// startsIn reports whether an effective start lies in w. A date-only value
+// (a daily summary) started at its local midnight in an unknown zone, some
+// instant from 14 h before to 12 h after the date's UTC midnight: it is in w
+// only when that whole range is.
+func startsIn(start string, w ohx.Window) bool {
+	if len(start) == len(time.DateOnly) {
+		d, err := time.Parse(time.DateOnly, start)
+		return err == nil && w.Contains(d.Add(-14*time.Hour)) && w.Contains(d.Add(12*time.Hour))
+	}
+	at, err := time.Parse(time.RFC3339Nano, start)
+	return err == nil && w.Contains(at)
 }
 
 func (tg *retractionTarget) hasText(text string) bool {

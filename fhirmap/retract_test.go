@@ -32,7 +32,7 @@ func TestRetractionQueries(t *testing.T) {
 		}}}},
 		{"ecg: any lead, and the report", link, ohx.ECG, []ohx.RetractionQuery{
 			{ResourceType: "Observation", Params: url.Values{
-				"subject": {"Patient/p1"}, "code": {"urn:oid:2.16.840.1.113883.6.24|131329,urn:oid:2.16.840.1.113883.6.24|131328"},
+				"subject": {"Patient/p1"}, "code": {"urn:iso:std:iso:11073:10101|131329,urn:iso:std:iso:11073:10101|131328"},
 				"identifier": {"https://ohx.example:google:observation|"}, "date": dates,
 			}},
 			{ResourceType: "DiagnosticReport", Params: url.Values{

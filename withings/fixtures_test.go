@@ -293,7 +293,7 @@ func TestFixtureHeart(t *testing.T) {
 	assert.Equal(t, []int32{-20, 0, 20}, sig.Signal)
 	assert.Equal(t, 500.0, sig.SamplingFrequency.V)
 
-	want := []ohx.ECGClassification{ohx.ECGSinusRhythm, ohx.ECGAtrialFibrillation, ohx.ECGInconclusive}
+	want := []ohx.ECGClassification{ohx.ECGNoAtrialFibrillation, ohx.ECGAtrialFibrillation, ohx.ECGInconclusive}
 	for i := range list.Series {
 		got := ecgSamples(nil, &list.Series[i], &sig, time.UTC)
 		require.Len(t, got, 2)

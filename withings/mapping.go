@@ -301,14 +301,15 @@ func intradaySamples(dst []ohx.Sample, series map[string]intradayPoint, want typ
 	return dst
 }
 
-// ecgClassification maps Heart v2 afib.
+// ecgClassification maps Heart v2 afib: 0 is a negative atrial-fibrillation
+// result, which says nothing about a sinus rhythm.
 func ecgClassification(afib *flexInt) ohx.ECGClassification {
 	if afib == nil {
 		return ohx.ECGUnclassified
 	}
 	switch *afib {
 	case 0:
-		return ohx.ECGSinusRhythm
+		return ohx.ECGNoAtrialFibrillation
 	case 1:
 		return ohx.ECGAtrialFibrillation
 	case 2:
