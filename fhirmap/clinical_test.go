@@ -209,3 +209,25 @@ func TestDeviceKinds(t *testing.T) {
 	assert.Equal(t, []string{"19892000", "258057004", "49062001"}, types[:3])
 	assert.Equal(t, []string{"unknown", "unknown", "attached"}, statuses, "only what is worn is attached")
 }
+
+// TestProviderCodingBesideStandard: the provider's own name of the
+// measurement follows the standard coding, in both the fast and the generic
+// path, and does not change the resource id.
+func TestProviderCodingBesideStandard(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	link := withingsLink()
+	for _, s := range []ohx.Sample{withingsSamples()[0], withingsSamples()[17]} { // TestFastPathEqualsGeneric covers the generic path
+		plain, err := tr.Sample(&link, &s)
+		require.NoError(t, err)
+		s.ProviderType = "1"
+		r, err := tr.Sample(&link, &s)
+		require.NoError(t, err)
+		require.NoError(t, validate.Resource(r.JSON))
+		assert.Equal(t, plain.ID, r.ID, "the provider's type is not part of the identity")
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(r.JSON, &m))
+		codings := m["code"].(map[string]any)["coding"].([]any)
+		assert.Equal(t, "http://loinc.org", codings[0].(map[string]any)["system"], "the standard code comes first")
+		assert.Equal(t, map[string]any{"system": "urn:ohx:withings:type", "code": "1"}, codings[len(codings)-1])
+	}
+}

@@ -406,7 +406,10 @@ func fastPathEqualsGeneric(t *testing.T, tr *fhirmap.Transformer) {
 	oddS.Start = oddS.Start.Add(123456789 * time.Nanosecond)
 	oddS.End = oddS.Start
 	oddS.Value = 1e21
-	add(odd, []ohx.Sample{oddS})
+	oddS.ProviderType = "type <&> \"é\""
+	typed := withingsSamples()[17]
+	typed.ProviderType = "11"
+	add(odd, []ohx.Sample{oddS, typed})
 	n := 0
 	for _, c := range cases {
 		info, _ := c.s.Type.Info()

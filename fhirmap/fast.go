@@ -1,6 +1,7 @@
 package fhirmap
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -18,6 +19,8 @@ import (
 // fastType is what the fast path needs of a single-quantity data type.
 type fastType struct {
 	codes    []byte // `"category":[…],"code":{…}`
+	head     []byte // codes up to the end of the last coding: `"category":[…],"code":{"coding":[…}`
+	tail     []byte // the rest of codes: `],"text":…}`
 	profiles []byte // `,"profile":[…]` of meta, or nothing
 	unit     string // the catalog unit
 }
@@ -69,7 +72,12 @@ func (t *Transformer) buildFastCodes() error {
 			}
 			profiles = append([]byte(`,"profile":`), p...)
 		}
-		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], profiles: profiles, unit: info.Unit}
+		codes := b[1 : len(b)-1]
+		cut := bytes.LastIndex(codes, []byte(`}],"text":`))
+		if cut < 0 {
+			return fmt.Errorf("fhirmap: render codes of %s: no coding list", m.Type)
+		}
+		t.fastCodes[m.Type] = &fastType{codes: codes, head: codes[:cut+1], tail: codes[cut+1:], profiles: profiles, unit: info.Unit}
 	}
 	return nil
 }
@@ -91,7 +99,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	system := ps.observation
 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
-	need := 400 + len(ft.codes) + len(ft.profiles) + len(link.Patient) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
+	need := 440 + len(ft.codes) + len(ft.profiles) + len(link.Patient) + len(ps.providerType) + len(s.ProviderType) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
 		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
 	b := make([]byte, 0, need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
@@ -114,7 +122,18 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	b = append(b, `],"status":"`...)
 	b = append(b, status(s)...)
 	b = append(b, `",`...)
-	b = append(b, ft.codes...)
+	if s.ProviderType != "" {
+		// The provider's own coding after the standard ones.
+		b = append(b, ft.head...)
+		b = append(b, `,{"system":`...)
+		b = appendString(b, ps.providerType)
+		b = append(b, `,"code":`...)
+		b = appendString(b, s.ProviderType)
+		b = append(b, '}')
+		b = append(b, ft.tail...)
+	} else {
+		b = append(b, ft.codes...)
+	}
 	b = append(b, `,"subject":{"reference":`...)
 	b = appendString(b, link.Patient)
 	b = append(b, '}')

@@ -90,6 +90,14 @@ func (t *Transformer) IdentifierSystem(provider, kind string) string {
 	return t.base + ":" + provider + ":" + kind
 }
 
+// ProviderTypeSystem returns the code system of a provider's own names of
+// its measurements (Sample.ProviderType), {BaseURI}:{provider}:type, e.g.
+// urn:ohx:withings:type#1 for a Withings weight: the provider's coding
+// beside the standard one.
+func (t *Transformer) ProviderTypeSystem(provider string) string {
+	return t.base + ":" + provider + ":type"
+}
+
 // CodeSystem returns the code system ohx owns, {BaseURI}:code, used where no
 // standard code exists.
 func (t *Transformer) CodeSystem() string { return t.sysCode }
@@ -276,6 +284,9 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 		Category:   category(m.Category),
 		Code:       t.codeable(m.Codes, m.Text),
 		Subject:    &r5.Reference{Reference: ptr(link.Patient)},
+	}
+	if s.ProviderType != "" {
+		o.Code.Coding = append(o.Code.Coding, r5.Coding{System: ptr(t.ProviderTypeSystem(provider)), Code: ptr(s.ProviderType)})
 	}
 	if s.RecordID != "" {
 		o.Identifier = append(o.Identifier, r5.Identifier{System: ptr(t.IdentifierSystem(provider, "record")), Value: ptr(s.RecordID)})

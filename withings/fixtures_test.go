@@ -87,6 +87,7 @@ func TestFixtureGetmeasBodyPlus(t *testing.T) {
 	assert.Equal(t, ohx.BodyWeight, w.Type)
 	assert.Equal(t, 118.003, w.Value)
 	assert.Equal(t, "kg", w.Unit)
+	assert.Equal(t, "1", w.ProviderType, "the getmeas meastype of weight")
 	assert.Equal(t, time.Unix(1693651151, 0).UTC(), w.Start)
 	assert.Equal(t, w.Start, w.End)
 	assert.Equal(t, 2*time.Hour, w.StartOffset, "Amsterdam is on CEST in September")

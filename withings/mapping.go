@@ -230,6 +230,7 @@ func measureSamples(dst []ohx.Sample, g *measureGroup, want typeSet, loc *time.L
 		seen = append(seen, code)
 		s := base
 		s.Type, s.Value, s.Unit = q.t, scaled(int64(m.Value), int64(m.Unit)), q.unit
+		s.ProviderType = strconv.Itoa(code) // the getmeas meastype
 		if q.t == ohx.BodyTemperature {
 			s.RecordID = grp + ":" + strconv.Itoa(code)
 		}
