@@ -158,7 +158,7 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 		prov.add(string(ohx.ECG), r)
 	}
 	if !t.cfg.NoProvenance && len(out) > 0 {
-		rs, err := t.provenance(&b.Link, b.Window, prov)
+		rs, err := t.provenance(&b.Link, prov)
 		if err != nil {
 			return nil, err
 		}
