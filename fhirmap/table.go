@@ -72,6 +72,8 @@ func MappingTable() string {
 	b.WriteString("`http://terminology.hl7.org/CodeSystem/observation-statistics`; the raw series, when kept, as a `valueSampledData` component.\n")
 	b.WriteString("Devices: `Device` (R5 `name[]` registered-name, `displayName`, `modelNumber`, `type` SNOMED CT 49062001 plus our device kind, ")
 	b.WriteString("firmware as `version`, battery as `property`) and `DeviceAssociation` (status `attached`, `period.start` only from the provider's first use). ")
-	b.WriteString("Each batch gets a `Provenance` (agent: the ohx software Device or a configured Organization).\n")
+	b.WriteString("Each batch gets a `Provenance` per data type whose id follows from its targets and their content (a re-sync of unchanged data rewrites it), ")
+	b.WriteString("with agents: the ohx software Device or a configured Organization (`assembler`), the devices that measured the data (`author`) and the provider (`custodian`), ")
+	b.WriteString("and the provider's record ids as `source` entities.\n")
 	return b.String()
 }
