@@ -40,6 +40,16 @@ func TestRetractionQueries(t *testing.T) {
 				"identifier": {"https://ohx.example:google:diagnostic-report|"}, "date": dates,
 			}},
 		}},
+		{"steps: counts and day totals", link, ohx.Steps, []ohx.RetractionQuery{
+			{ResourceType: "Observation", Params: url.Values{
+				"subject": {"Patient/p1"}, "code": {"http://loinc.org|55423-8"},
+				"identifier": {"https://ohx.example:google:observation|"}, "date": dates,
+			}},
+			{ResourceType: "Observation", Params: url.Values{
+				"subject": {"Patient/p1"}, "code": {"http://loinc.org|41950-7"},
+				"identifier": {"https://ohx.example:google:observation|"}, "date": dates,
+			}},
+		}},
 		{"unknown type", link, ohx.DataType("no-such-type"), nil},
 		{"link without patient", ohx.Link{ID: "l1", Provider: "google"}, ohx.HeartRate, nil},
 	}
