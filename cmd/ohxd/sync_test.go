@@ -124,7 +124,7 @@ func TestSyncCommand(t *testing.T) {
 					Code   struct {
 						Coding []struct{ Code string } `json:"coding"`
 					} `json:"code"`
-					Method          *struct{ Text string } `json:"method"`
+					Method          *struct{ Text string }     `json:"method"`
 					EffectivePeriod *struct{ Start time.Time } `json:"effectivePeriod"`
 				}
 				require.NoError(t, json.Unmarshal(body, &o))
