@@ -137,11 +137,14 @@ var (
 	own = func(c, display string) code { return code{ownCode, c, display} }
 )
 
-// cStepsDay is a provider's step total of one day. Source: the HL7 Physical
-// Activity IG (hl7.org/fhir/us/physical-activity, STU 1.0.0, example
-// Observation "ExampleDailySteps") codes it LOINC 41950-7 "Number of steps in
-// 24 hour Measured", with the value in UCUM "/d" shown as "steps per day" and
-// effective the day. Verified on 2026-12-05.
+// cStepsDay is a provider's step total of one day. Sources, verified on
+// 2026-12-05: the HL7 Physical Activity IG (hl7.org/fhir/us/physical-activity,
+// STU 1.0.0, example Observation "ExampleDailySteps") codes a day's steps
+// LOINC 41950-7 "Number of steps in 24 hour Measured", with the value in UCUM
+// "/d" shown as "steps per day" and effective the day; the LOINC parts of
+// 41950-7 are component "Number of steps", property NRat (a number rate, hence
+// the unit per day), time 24H, method Measured, so Oura's 24-hour day (04:00
+// to 04:00) fits as well as a civil day.
 var cStepsDay = code{SystemLOINC, "41950-7", "Number of steps in 24 hour Measured"}
 
 const (
