@@ -74,6 +74,8 @@ type mapping struct {
 	// Former lists codes earlier releases published the type with (same
 	// Text): a retraction searches for them too, so a backfill with
 	// retraction withdraws what an earlier mapping wrote (see CHANGELOG).
+	// Our own code named after the type ({BaseURI}:code|{type}) is always
+	// searched and need not be listed.
 	Former []code
 }
 

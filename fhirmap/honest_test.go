@@ -178,3 +178,27 @@ func TestRetractDayTotal(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok)
 }
+
+// A resource an earlier release coded with our own code named after the
+// type (before the type got a standard code) is found and retracted by a
+// backfill with retraction of that type, and only of that type.
+func TestRetractFormerOwnCode(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	link := withingsLink()
+	at := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	s := ohx.Sample{Type: ohx.HeartRate, Start: at, End: at, Value: 61, Unit: "/min", Provider: "withings", Recording: ohx.RecordedByDevice}
+	r, m := observationOf(t, tr, link, s)
+	m["code"] = map[string]any{"coding": []any{map[string]any{"system": tr.CodeSystem(), "code": "heart-rate"}}, "text": "Heart rate"}
+	earlier, err := json.Marshal(m)
+	require.NoError(t, err)
+	all := ohx.Window{Start: at.Add(-time.Hour), End: at.Add(time.Hour)}
+	q := tr.RetractionQueries(link, ohx.HeartRate, all)
+	require.Len(t, q, 1)
+	assert.Contains(t, q[0].Params.Get("code"), tr.CodeSystem()+"|heart-rate")
+	_, ok, err := tr.Retract(link, ohx.HeartRate, all, ohx.Resource{Type: r.Type, ID: r.ID, JSON: earlier})
+	require.NoError(t, err)
+	assert.True(t, ok)
+	_, ok, err = tr.Retract(link, ohx.RestingHeartRate, all, ohx.Resource{Type: r.Type, ID: r.ID, JSON: earlier})
+	require.NoError(t, err)
+	assert.False(t, ok)
+}

@@ -75,7 +75,14 @@ func retractionTargets(t ohx.DataType) []retractionTarget {
 			{resourceType: "DiagnosticReport", kind: "diagnostic-report", codes: []code{cEKGStudy}, text: "ECG"},
 		}
 	}
-	out := []retractionTarget{{resourceType: "Observation", kind: "observation", codes: append(m.Codes[:1:1], m.Former...), text: m.Text}}
+	codes := append(m.Codes[:1:1], m.Former...)
+	if self := own(string(t), ""); !slices.ContainsFunc(codes, func(c code) bool { return c.System == ownCode && c.Code == self.Code }) {
+		// Earlier releases coded a type without a verified standard code
+		// with our own code named after the type; a retraction finds those
+		// after the type got a standard code.
+		codes = append(codes, self)
+	}
+	out := []retractionTarget{{resourceType: "Observation", kind: "observation", codes: codes, text: m.Text}}
 	if m.Day != nil {
 		// A provider's day total has its own code and text.
 		out = append(out, retractionTarget{resourceType: "Observation", kind: "observation", codes: m.Day.Codes[:1], text: m.Day.Text})
