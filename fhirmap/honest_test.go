@@ -202,3 +202,12 @@ func TestRetractFormerOwnCode(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok)
 }
+
+// An hourly aggregate says who computed it: ohx, not the provider.
+func TestAggregateNoteNamesOhx(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	s := hourlySamples()[0]
+	s.Recording = ohx.RecordedDerived // as the aggregator marks its buckets
+	_, m := observationOf(t, tr, withingsLink(), s)
+	assert.Equal(t, []any{map[string]any{"text": "Computed by ohx from the provider's samples of the period."}}, m["note"])
+}

@@ -310,7 +310,12 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 	case s.DeviceName != "":
 		o.Device = &r5.Reference{Display: ptr(s.DeviceName)}
 	}
-	if s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous {
+	switch {
+	case s.Aggregate != nil:
+		// The aggregator marks its buckets derived; ohx, not the provider,
+		// derived them.
+		o.Note = []r5.Annotation{{Text: "Computed by ohx from the provider's samples of the period."}}
+	case s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous:
 		o.Note = []r5.Annotation{{Text: recordingNote[s.Recording]}}
 	}
 	if s.CompanionOf == ohx.ECG && s.Group != "" {
