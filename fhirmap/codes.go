@@ -91,6 +91,23 @@ type mapping struct {
 	Statistic statistic
 	// Note explains choices such as the absence of a standard code.
 	Note string
+	// Day, when set, maps a sample of the type that is a provider's total
+	// over one day (see dayTotal) instead of Codes, Text and the catalog unit.
+	Day *dayMapping
+	// Former lists codes earlier releases published the type with (same
+	// Text): a retraction searches for them too, so a backfill with
+	// retraction withdraws what an earlier mapping wrote (see CHANGELOG).
+	// Our own code named after the type ({BaseURI}:code|{type}) is always
+	// searched and need not be listed.
+	Former []code
+}
+
+// dayMapping is how a provider's day total of a count is published.
+type dayMapping struct {
+	Codes []code
+	Text  string
+	// Unit is the UCUM code of the value and UnitText its human form.
+	Unit, UnitText string
 }
 
 // Codes. Each one names where it was verified (looked up for issue 16 with
@@ -192,6 +209,22 @@ var (
 	own = func(c, display string) code { return code{ownCode, c, display} }
 )
 
+// formerMDC is an MDC code as releases before issue 16 wrote it, with the OID
+// form of the MDC system; a retraction searches for it too.
+func formerMDC(c code) code {
+	return code{"urn:oid:2.16.840.1.113883.6.24", c.Code, c.Display}
+}
+
+// cStepsDay is a provider's step total of one day. Sources, verified on
+// 2026-12-05: the HL7 Physical Activity IG (hl7.org/fhir/us/physical-activity,
+// STU 1.0.0, example Observation "ExampleDailySteps") codes a day's steps
+// LOINC 41950-7 "Number of steps in 24 hour Measured", with the value in UCUM
+// "/d" shown as "steps per day" and effective the day; the LOINC parts of
+// 41950-7 are component "Number of steps", property NRat (a number rate, hence
+// the unit per day), time 24H, method Measured, so Oura's 24-hour day (04:00
+// to 04:00) fits as well as a civil day.
+var cStepsDay = code{SystemLOINC, "41950-7", "Number of steps in 24 hour Measured"}
+
 // DiagnosticReport.category: v2-0074 "EC". The display is HL7 Terminology's,
 // byte for byte, including its two spaces (UTG source of truth
 // cs-v2-0074.xml, concept 1045).
@@ -228,11 +261,13 @@ type statistic struct {
 var table = []mapping{
 	{Type: ohx.HeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cHeartRate}, Text: "Heart rate", Value: valueQuantity, Profile: ProfileHeartRate},
 	{Type: ohx.RestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Resting heart rate", Value: valueQuantity},
-	{Type: ohx.Steps, Resource: "Observation", Category: catActivity, Codes: []code{cSteps}, Text: "Steps", Value: valueQuantity},
+	{Type: ohx.Steps, Resource: "Observation", Category: catActivity, Codes: []code{cSteps}, Text: "Steps", Value: valueQuantity,
+		Day: &dayMapping{Codes: []code{cStepsDay}, Text: "Steps per day", Unit: "/d", UnitText: "steps per day"}},
 	{Type: ohx.RRIntervals, Resource: "Observation", Category: catProcedure, Codes: []code{own("rr-intervals", "RR intervals")}, Text: "RR intervals (beat-to-beat)", Value: valueSampledData, Note: noStandard + "; interval or offsets encoding"},
 	{Type: ohx.HRVRMSSD, Resource: "Observation", Category: catProcedure, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Heart rate variability, RMSSD", Value: valueQuantity, Note: noStandard},
 	{Type: ohx.HRVSDNN, Resource: "Observation", Category: catProcedure, Codes: []code{cSDNN}, Text: "Heart rate variability, SDNN", Value: valueQuantity},
-	{Type: ohx.ECG, Resource: "Observation + DiagnosticReport", Category: catProcedure, Codes: []code{cECGLeadI}, Text: "ECG lead I", Value: valueSampledData, Note: "origin 0 mV, factor to mV, interval 1000/Hz ms; DiagnosticReport LOINC 11524-6 with the device's classification as SNOMED CT finding (or our code); linked heart-rate Observation"},
+	{Type: ohx.ECG, Resource: "Observation + DiagnosticReport", Category: catProcedure, Codes: []code{cECGLeadI}, Text: "ECG lead I", Value: valueSampledData, Note: "origin 0 mV, factor to mV, interval 1000/Hz ms; DiagnosticReport LOINC 11524-6 with the device's classification as SNOMED CT finding (or our code); linked heart-rate Observation",
+		Former: []code{formerMDC(cECGLeadI), formerMDC(cECGLead)}},
 	{Type: ohx.BloodPressure, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBPPanel}, Text: "Blood pressure", Value: valueComponents, Profile: ProfileBP, Components: []componentMap{
 		{Component: ohx.ComponentSystolic, Codes: []code{cSystolic}, Text: "Systolic blood pressure"},
 		{Component: ohx.ComponentDiastolic, Codes: []code{cDiastolic}, Text: "Diastolic blood pressure"},

@@ -23,6 +23,8 @@ type fastType struct {
 	tail     []byte // the rest of codes: `],"text":…}`
 	profiles []byte // `,"profile":[…]` of meta, or nothing
 	unit     string // the catalog unit
+	decimals int    // see decimals
+	day      *mapping
 }
 
 // fastEligible returns the fast-path entry of s's type when s has the plain
@@ -31,6 +33,7 @@ func (t *Transformer) fastEligible(s *ohx.Sample) *fastType {
 	if s.Aggregate != nil || len(s.Components) != 0 || s.CompanionOf != "" {
 		return nil
 	}
+
 	switch s.Recording {
 	case ohx.RecordedByUser, ohx.RecordedDerived, ohx.RecordedAmbiguous:
 		return nil
@@ -38,6 +41,9 @@ func (t *Transformer) fastEligible(s *ohx.Sample) *fastType {
 	ft := t.fastCodes[s.Type]
 	if ft == nil || (s.Unit != "" && s.Unit != ft.unit) || dateOnly(s) {
 		return nil
+	}
+	if ft.day != nil && dayTotal(ft.day, s) {
+		return nil // its own code and unit: the generic path
 	}
 	return ft
 }
@@ -63,7 +69,7 @@ func (t *Transformer) buildFastCodes() error {
 		// path computes them.
 		probe := &r5.Observation{Category: category(m.Category), Code: t.codeable(m.Codes, m.Text),
 			Subject: &r5.Reference{Reference: ptr("Patient/x")}, EffectiveDateTime: ptr("2026-01-01"),
-			ValueQuantity: quantity(0, info.Unit)}
+			ValueQuantity: quantity(0, info.Unit, decimalsOf(m.Type))}
 		var profiles []byte
 		if claims := claimProfiles(probe, m); len(claims) > 0 {
 			p, err := json.Marshal(claims)
@@ -77,7 +83,11 @@ func (t *Transformer) buildFastCodes() error {
 		if cut < 0 {
 			return fmt.Errorf("fhirmap: render codes of %s: no coding list", m.Type)
 		}
-		t.fastCodes[m.Type] = &fastType{codes: codes, head: codes[:cut+1], tail: codes[cut+1:], profiles: profiles, unit: info.Unit}
+		ft := &fastType{codes: codes, head: codes[:cut+1], tail: codes[cut+1:], profiles: profiles, unit: info.Unit, decimals: decimalsOf(m.Type)}
+		if m.Day != nil {
+			ft.day = m
+		}
+		t.fastCodes[m.Type] = ft
 	}
 	return nil
 }
@@ -164,7 +174,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, `}]`...)
 	}
 	b = append(b, `,"valueQuantity":{"value":`...)
-	b = appendFloat(b, s.Value)
+	b = appendDecimal(b, s.Value, ft.decimals)
 	b = append(b, `,"unit":`...)
 	b = appendString(b, unit)
 	b = append(b, `,"system":"http://unitsofmeasure.org","code":`...)
@@ -203,8 +213,4 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-func appendFloat(b []byte, v float64) []byte {
-	return append(b, formatFloat(v)...)
 }
