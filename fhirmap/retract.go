@@ -69,9 +69,10 @@ func retractionTargets(t ohx.DataType) []retractionTarget {
 	}
 	if t == ohx.ECG {
 		// A lead other than I is coded with the generic lead code; the
-		// recording's DiagnosticReport goes with it.
+		// recording's DiagnosticReport goes with it. Former: the MDC codes as
+		// written with the OID form of the system before issue 16.
 		return []retractionTarget{
-			{resourceType: "Observation", kind: "observation", codes: []code{cECGLeadI, cECGLead}, text: "ECG lead ", prefix: true},
+			{resourceType: "Observation", kind: "observation", codes: append([]code{cECGLeadI, cECGLead}, m.Former...), text: "ECG lead ", prefix: true},
 			{resourceType: "DiagnosticReport", kind: "diagnostic-report", codes: []code{cEKGStudy}, text: "ECG"},
 		}
 	}
