@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -166,6 +167,13 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
+// release returns the scratch to the pool without the caller's document.
+func (sc *scratch) release() {
+	clear(sc.t.nodes)
+	sc.t.src = ""
+	scratchPool.Put(sc)
+}
+
 // isNested reports whether node i, below the resource root r, is a nested
 // resource: an object with a string resourceType.
 func (t *tree) isNested(i, r int32) bool {
@@ -227,7 +235,7 @@ func (t *tree) nestedIn(i, r int32, out []int32) []int32 {
 // validateFast is validate with the shape cache (see the top of this file).
 func (s *schemaSet) validateFast(data []byte, want string) error {
 	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
+	defer sc.release()
 	t := &sc.t
 	if err := t.parse(data); err != nil {
 		if errors.Is(err, errDuplicate) {
@@ -239,6 +247,7 @@ func (s *schemaSet) validateFast(data []byte, want string) error {
 		return ErrNotJSON
 	}
 	rt, _ := t.str(0, "resourceType")
+	rt = strings.Clone(rt) // it names the resource in errors and paths, which outlive data
 	e := &Error{ResourceType: rt}
 	switch {
 	case rt == "":

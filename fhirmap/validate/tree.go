@@ -7,11 +7,12 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The fast path reads a document once into a tree of nodes held in one slice:
 // no map per object, no interface per value, and every key and string value
-// is a substring of one copy of the input. The Go checks, the shape of each
+// without escapes is a substring of the input. The Go checks, the shape of each
 // resource and the value checks all work on this tree.
 
 // JSON kinds of a node; the letters are also what a shape records.
@@ -59,8 +60,12 @@ type parser struct {
 // parse reads data as one JSON value. It is stricter than encoding/json in
 // two ways FHIR requires: invalid UTF-8 and repeated member names are
 // errors.
+//
+// The tree's strings share data's memory (no copy of the document): they
+// must not outlive the validation call. What goes into an error is built by
+// concatenation or cloned (the root's resourceType).
 func (t *tree) parse(data []byte) error {
-	t.src = string(data)
+	t.src = unsafe.String(unsafe.SliceData(data), len(data))
 	t.nodes = t.nodes[:0]
 	p := parser{t: t, s: t.src}
 	p.space()
