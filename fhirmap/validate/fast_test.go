@@ -2,6 +2,8 @@ package validate_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -152,4 +154,75 @@ func BenchmarkResourceFastObservation(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzFastNeverAdmitsWhatFullRejects is the safety property of the shape
+// cache: whatever the full schema rejects, the fast path rejects, with the
+// cache cold and with the shapes of the valid seeds in it. (The fast path may
+// reject more: repeated members, invalid UTF-8, number literals.)
+func FuzzFastNeverAdmitsWhatFullRejects(f *testing.F) {
+	seeds := [][]byte{[]byte(observation)}
+	for _, name := range []string{"observation-heart-rate.json", "observation-bp.json", "observation-ecg.json", "device.json",
+		"deviceassociation.json", "provenance.json", "bundle-transaction.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "valid", name))
+		require.NoError(f, err)
+		seeds = append(seeds, data)
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		full := validate.ValidateFull(data, "")
+		validate.ResetShapes()
+		cold := validate.Resource(data)
+		for _, s := range seeds {
+			_ = validate.Resource(s)
+		}
+		warm := validate.Resource(data)
+		if full != nil && (cold == nil || warm == nil) {
+			t.Fatalf("full rejects (%v) but fast admits (cold %v, warm %v)", full, cold, warm)
+		}
+		if (cold == nil) != (warm == nil) {
+			t.Fatalf("cold %v, warm %v", cold, warm)
+		}
+	})
+}
+
+// TestMain compiles the schema before any test or fuzz input runs: a fuzz
+// worker that spends its first input compiling is taken for hung.
+func TestMain(m *testing.M) {
+	if err := validate.Ready(); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
+}
+
+// TestFastNeverAdmitsWhatFullRejects checks the fuzz target's property on
+// every one-byte mutation of a fhirmap-shaped Observation: each byte deleted,
+// or replaced by a character that changes a value ('9', ' ', 'x') or the
+// structure ('"', '{').
+func TestFastNeverAdmitsWhatFullRejects(t *testing.T) {
+	seed := []byte(observation)
+	validate.ResetShapes()
+	require.NoError(t, validate.Resource(seed))
+	checked, rejected := 0, 0
+	for i := range seed {
+		for _, c := range []byte{0, '9', ' ', 'x', '"', '{'} {
+			var data []byte
+			if c == 0 {
+				data = append(append([]byte{}, seed[:i]...), seed[i+1:]...)
+			} else {
+				data = append([]byte{}, seed...)
+				data[i] = c
+			}
+			full := validate.ValidateFull(data, "")
+			warm := validate.Resource(data) // the seed's shape is cached
+			checked++
+			if full != nil {
+				rejected++
+				require.Error(t, warm, "byte %d → %q: the full schema rejects, the fast path must too", i, c)
+			}
+		}
+	}
+	require.Greater(t, rejected, checked/2)
 }
