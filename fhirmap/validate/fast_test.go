@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -225,4 +226,37 @@ func TestFastNeverAdmitsWhatFullRejects(t *testing.T) {
 		}
 	}
 	require.Greater(t, rejected, checked/2)
+}
+
+// TestFastPathConcurrent: goroutines that fill and read the shape cache at
+// once keep their verdicts (run with -race).
+func TestFastPathConcurrent(t *testing.T) {
+	validate.ResetShapes()
+	good := []byte(observation)
+	bad := []byte(strings.Replace(observation, `2026-11-19T00:05:00Z`, `2026-11-19T24:05:00Z`, 1))
+	other := []byte(strings.Replace(observation, `,"device":{"reference":"Device/3f1c"}`, ``, 1))
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if err := validate.Resource(good); err != nil {
+					errs[g] = err
+					return
+				}
+				if err := validate.Resource(other); err != nil {
+					errs[g] = err
+					return
+				}
+				if validate.Resource(bad) == nil {
+					errs[g] = errors.New("an invalid instant was admitted")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		assert.NoError(t, err)
+	}
 }
