@@ -1,0 +1,73 @@
+package fhirmap_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+)
+
+func TestR4SchemaReady(t *testing.T) {
+	require.NoError(t, validate.ReadyVersion(ohx.R4))
+}
+
+// TestR4Conformance maps the inputs of TestConformance (every data type of
+// the catalog, both providers, a custom provider and hourly aggregates) to
+// FHIR R4 and validates every resource and every transaction bundle against
+// the R4 schema plus the R4 Go checks of fhirmap/validate.
+func TestR4Conformance(t *testing.T) {
+	for _, cfg := range []struct {
+		name string
+		cfg  fhirmap.Config
+	}{
+		{"literal references", fhirmap.Config{Version: ohx.R4}},
+		{"logical references", fhirmap.Config{Version: ohx.R4, LogicalReferences: true}},
+		{"organization agent", fhirmap.Config{Version: ohx.R4, Organization: "Organization/acme"}},
+	} {
+		t.Run(cfg.name, func(t *testing.T) { conformanceR4(t, cfg.cfg) })
+	}
+}
+
+func conformanceR4(t *testing.T, cfg fhirmap.Config) {
+	tr := newTransformer(t, cfg)
+	typesSeen := map[ohx.DataType]bool{}
+	resourceTypes := map[string]bool{}
+	for _, tc := range conformanceCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := tr.Transform(t.Context(), tc.batch)
+			require.NoError(t, err)
+			require.NotEmpty(t, rs)
+			for _, r := range rs {
+				assert.Equal(t, ohx.R4, r.FHIRVersion, "%s", r.Key())
+				assert.NoError(t, validate.ResourceVersion(ohx.R4, r.JSON), "%s", r.Key())
+				resourceTypes[r.Type] = true
+				if r.DataType != "" {
+					typesSeen[r.DataType] = true
+				}
+				var m map[string]any
+				require.NoError(t, json.Unmarshal(r.JSON, &m))
+				assert.Equal(t, r.Type, m["resourceType"])
+				assert.Equal(t, r.ID, m["id"])
+				assert.True(t, strings.HasPrefix(string(r.JSON), `{"resourceType":"`+r.Type+`"`), "resourceType first")
+			}
+			for _, conditional := range []bool{false, true} {
+				data, err := transaction(t, rs, conditional).MarshalJSON()
+				require.NoError(t, err)
+				assert.NoError(t, validate.BundleVersion(ohx.R4, data))
+			}
+		})
+	}
+	for _, info := range ohx.DataTypes() {
+		assert.True(t, typesSeen[info.Type], "data type %s is not covered", info.Type)
+	}
+	for _, rt := range []string{"Observation", "DiagnosticReport", "Device", "Provenance"} {
+		assert.True(t, resourceTypes[rt], "resource type %s not emitted", rt)
+	}
+	assert.False(t, resourceTypes["DeviceAssociation"], "R4 has no DeviceAssociation")
+}
