@@ -10,6 +10,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap"
+	"github.com/openhealthexchange/ohx/fhirmap/r4"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 )
 
@@ -70,4 +71,38 @@ func conformanceR4(t *testing.T, cfg fhirmap.Config) {
 		assert.True(t, resourceTypes[rt], "resource type %s not emitted", rt)
 	}
 	assert.False(t, resourceTypes["DeviceAssociation"], "R4 has no DeviceAssociation")
+}
+
+// TestR4FastPathEqualsGeneric: the R4 fast path writes exactly the bytes of
+// ObservationR4 marshalled by r4.Marshal, US Core claim included.
+func TestR4FastPathEqualsGeneric(t *testing.T) {
+	for _, logical := range []bool{false, true} {
+		tr := newTransformer(t, fhirmap.Config{Version: ohx.R4, LogicalReferences: logical})
+		n, claimed := 0, 0
+		for _, c := range []struct {
+			link ohx.Link
+			ss   []ohx.Sample
+		}{{withingsLink(), withingsSamples()}, {googleLink(), googleSamples()}} {
+			for _, s := range c.ss {
+				info, _ := s.Type.Info()
+				if info.Shape != ohx.ShapeQuantity || s.Aggregate != nil || len(s.Components) > 0 || s.CompanionOf != "" {
+					continue
+				}
+				fast, err := tr.Sample(&c.link, &s)
+				require.NoError(t, err)
+				o, err := tr.ObservationR4(&c.link, &s)
+				require.NoError(t, err)
+				generic, err := r4.Marshal(o)
+				require.NoError(t, err)
+				assert.Equal(t, string(generic), string(fast.JSON), "%s", s.Type)
+				assert.Equal(t, ohx.R4, fast.FHIRVersion)
+				n++
+				if o.Meta != nil && len(o.Meta.Profile) > 0 {
+					claimed++
+				}
+			}
+		}
+		assert.Greater(t, n, 10)
+		assert.Greater(t, claimed, 3, "the fast path claims US Core profiles too")
+	}
 }

@@ -61,29 +61,40 @@ func (t *Transformer) marshalR4(typ, id string, dt ohx.DataType, ident r5.Identi
 }
 
 // sampleR4 maps one sample to its R4 Observation: the fast path for the
-// plain quantity shape, otherwise the R5 Observation converted, with the US
-// Core profile it meets claimed in meta.profile.
+// plain quantity shape (the same bytes, see TestR4FastPathEqualsGeneric),
+// otherwise ObservationR4.
 func (t *Transformer) sampleR4(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error) {
 	if ft := t.fastEligible(s); ft != nil {
 		return t.fastQuantity(link, s, ft)
 	}
-	o, err := t.Observation(link, s)
+	o, err := t.ObservationR4(link, s)
 	if err != nil {
 		return ohx.Resource{}, err
 	}
+	return t.marshalR4("Observation", *o.Id, s.Type, o.Identifier[0], o)
+}
+
+// ObservationR4 builds the FHIR R4 Observation of one sample: the R5
+// Observation of the generic path converted by package fhirmap/r4, with the
+// US Core vital-signs profile it meets claimed in meta.profile.
+func (t *Transformer) ObservationR4(link *ohx.Link, s *ohx.Sample) (*r4.Observation, error) {
+	o, err := t.Observation(link, s)
+	if err != nil {
+		return nil, err
+	}
 	if err := o.Validate(); err != nil {
-		return ohx.Resource{}, err
+		return nil, err
 	}
 	ro, err := r4.FromObservation(o)
 	if err != nil {
-		return ohx.Resource{}, fmt.Errorf("fhirmap: %w", err)
+		return nil, fmt.Errorf("fhirmap: %w", err)
 	}
 	if p := usCoreProfile(s, o); p != "" {
 		meta := *ro.Meta
 		meta.Profile = []string{p}
 		ro.Meta = &meta
 	}
-	return t.marshalR4("Observation", o.ID, s.Type, o.Identifier[0], ro)
+	return ro, nil
 }
 
 // deviceR4 maps a provider device to one R4 Device whose patient is the
