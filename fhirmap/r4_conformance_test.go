@@ -2,6 +2,8 @@ package fhirmap_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -105,4 +107,44 @@ func TestR4FastPathEqualsGeneric(t *testing.T) {
 		assert.Greater(t, n, 10)
 		assert.Greater(t, claimed, 3, "the fast path claims US Core profiles too")
 	}
+}
+
+func TestReadmeMappingTableR4(t *testing.T) {
+	const start, end = "<!-- mapping-table-r4:start -->", "<!-- mapping-table-r4:end -->"
+	path := filepath.Join("..", "README.md")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	readme := string(data)
+	want := "\n" + fhirmap.MappingTableR4()
+	i, j := strings.Index(readme, start), strings.Index(readme, end)
+	if *update {
+		if i < 0 || j < i {
+			const after = "<!-- mapping-table:end -->\n"
+			k := strings.Index(readme, after)
+			require.GreaterOrEqual(t, k, 0, "README.md lacks the R5 mapping table")
+			section := "\n### FHIR R4 output: what differs\n\nWith `OHX_FHIR_VERSION=R4` (`fhirmap.Config.Version`) ohx writes FHIR R4 (4.0.1): the same mapping, " +
+				"converted element by element. Generated from `fhirmap.MappingTableR4` " +
+				"(regenerate with `go test ./fhirmap -run TestReadmeMappingTableR4 -update`).\n\n" + start + end + "\n"
+			readme = readme[:k+len(after)] + section + readme[k+len(after):]
+			i, j = strings.Index(readme, start), strings.Index(readme, end)
+		}
+		readme = readme[:i+len(start)] + want + readme[j:]
+		require.NoError(t, os.WriteFile(path, []byte(readme), 0o644))
+		return
+	}
+	require.True(t, i >= 0 && j > i, "README.md lacks the markers %s … %s; regenerate with: go test ./fhirmap -run TestReadmeMappingTableR4 -update", start, end)
+	assert.Equal(t, want, readme[i+len(start):j], "README R4 table is stale; regenerate with: go test ./fhirmap -run TestReadmeMappingTableR4 -update")
+}
+
+func TestMappingTableR4(t *testing.T) {
+	md := fhirmap.MappingTableR4()
+	for _, want := range []string{
+		"| `heart-rate` | no profile | US Core `us-core-heart-rate` (unit `/min`) |",
+		"| `blood-pressure` | no profile | US Core `us-core-blood-pressure` (unit `mm[Hg]`) |",
+		"MDC 131329 in `urn:iso:std:iso:11073:10101`",
+		"`Device.patient`",
+	} {
+		assert.Contains(t, md, want)
+	}
+	assert.NotContains(t, md, "| `steps` |", "steps is the same in both versions")
 }
