@@ -21,9 +21,9 @@
 //
 // # Versions
 //
-// The package is named after the FHIR version it writes. R4 output is
-// planned as a sibling package (fhirmap/r4) with the same shape: the
-// R5-only elements and resources (Observation.triggeredBy, SampledData's
+// The package is named after the FHIR version it writes. R4 output is the
+// sibling package fhirmap/r4, which converts these structs to samply's R4
+// models: the R5-only elements and resources (Observation.triggeredBy, SampledData's
 // interval and intervalUnit, Device.name, DeviceAssociation) are why the two
 // cannot share structs. The datatypes whose JSON is the same in R4 and R5
 // (Coding, CodeableConcept, Quantity, Reference, Identifier, Period, Meta,
