@@ -28,7 +28,7 @@
 // cannot share structs. The datatypes whose JSON is the same in R4 and R5
 // (Coding, CodeableConcept, Quantity, Reference, Identifier, Period, Meta,
 // Annotation, Range, Ratio) are aliases of github.com/samply/golang-fhir-models,
-// so both packages can share them; samply's R4 resources are never emitted.
+// so both packages can share them; samply's R4 resources are never emitted as R5.
 //
 // Optional elements are pointers or slices with omitempty, required codes are
 // string types checked by Validate, and decimals are json.Number so that
