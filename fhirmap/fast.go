@@ -21,6 +21,7 @@ type fastType struct {
 	unit     string // the catalog unit
 	decimals int    // see decimals
 	day      *mapping
+	usCore   *usCore // the US Core profile an R4 Observation of the type may claim
 }
 
 // fastEligible returns the fast-path entry of s's type when s has the plain
@@ -58,7 +59,7 @@ func (t *Transformer) buildFastCodes() error {
 		if err != nil {
 			return fmt.Errorf("fhirmap: render codes of %s: %w", m.Type, err)
 		}
-		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit, decimals: decimalsOf(m.Type)}
+		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit, decimals: decimalsOf(m.Type), usCore: usCoreFor(m.Type)}
 		if m.Day != nil {
 			t.fastCodes[m.Type].day = m
 		}
@@ -85,11 +86,17 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
 	need := 400 + len(ft.codes) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
 		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
+	if t.r4() && ft.usCore != nil {
+		need += len(`,"profile":[""]`) + len(ft.usCore.profile)
+	}
 	b := make([]byte, 0, need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
 	b = appendString(b, ps.source)
+	if t.r4() {
+		b = appendProfileR4(b, ft, unit)
+	}
 	b = append(b, `},"identifier":[{"system":`...)
 	b = appendString(b, system)
 	b = append(b, `,"value":"`...)
@@ -154,7 +161,11 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, '}')
 	}
 	b = append(b, '}')
-	return ohx.Resource{Type: "Observation", ID: id, Identifier: system + "|" + id, DataType: s.Type, JSON: b}, nil
+	r := ohx.Resource{Type: "Observation", ID: id, Identifier: system + "|" + id, DataType: s.Type, JSON: b}
+	if t.r4() {
+		r.FHIRVersion = ohx.R4
+	}
+	return r, nil
 }
 
 // appendString appends s as a JSON string exactly as encoding/json writes it
