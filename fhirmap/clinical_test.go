@@ -60,16 +60,16 @@ func firstCoding(cc any) map[string]any {
 // claims one.
 func TestClaimedProfiles(t *testing.T) {
 	first, all := observationsOf(t, newTransformer(t, fhirmap.Config{}))
-	base := fhirmap.ProfileVitalSigns
+	base := fhirmap.ProfileR5VitalSigns
 	want := map[ohx.DataType][]string{
-		ohx.HeartRate:             {base, fhirmap.ProfileHeartRate},
-		ohx.BloodPressure:         {base, fhirmap.ProfileBP},
-		ohx.BodyWeight:            {base, fhirmap.ProfileBodyWeight},
-		ohx.BodyTemperature:       {base, fhirmap.ProfileBodyTemp},
-		ohx.SpO2:                  {base, fhirmap.ProfileOxygenSat},
-		ohx.RespiratoryRate:       {base, fhirmap.ProfileRespRate},
-		ohx.DailySpO2:             {base, fhirmap.ProfileOxygenSat},
-		ohx.DailyRespiratoryRate:  {base, fhirmap.ProfileRespRate},
+		ohx.HeartRate:             {base, fhirmap.ProfileR5HeartRate},
+		ohx.BloodPressure:         {base, fhirmap.ProfileR5BP},
+		ohx.BodyWeight:            {base, fhirmap.ProfileR5BodyWeight},
+		ohx.BodyTemperature:       {base, fhirmap.ProfileR5BodyTemp},
+		ohx.SpO2:                  {base, fhirmap.ProfileR5OxygenSat},
+		ohx.RespiratoryRate:       {base, fhirmap.ProfileR5RespRate},
+		ohx.DailySpO2:             {base, fhirmap.ProfileR5OxygenSat},
+		ohx.DailyRespiratoryRate:  {base, fhirmap.ProfileR5RespRate},
 		ohx.RestingHeartRate:      {base},
 		ohx.DailyRestingHeartRate: {base},
 		ohx.SkinTemperature:       {base},
@@ -94,7 +94,7 @@ func TestClaimedProfiles(t *testing.T) {
 		aggregates++
 		assert.Equal(t, []any{map[string]any{"system": "urn:ohx:tag", "code": "aggregate", "display": "Computed by ohx from several measurements"}}, meta["tag"])
 		if firstCoding(m["code"])["code"] == "8867-4" {
-			assert.Equal(t, []string{base, fhirmap.ProfileHeartRate}, profilesOf(m))
+			assert.Equal(t, []string{base, fhirmap.ProfileR5HeartRate}, profilesOf(m))
 		}
 	}
 	assert.Equal(t, len(hourlySamples()), aggregates, "every aggregate, and only aggregates, is tagged")
@@ -113,7 +113,7 @@ func TestClaimOnlyWhatIsMet(t *testing.T) {
 	require.NoError(t, validate.Resource(r.JSON))
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.JSON, &m))
-	assert.Equal(t, []string{fhirmap.ProfileVitalSigns}, profilesOf(m))
+	assert.Equal(t, []string{fhirmap.ProfileR5VitalSigns}, profilesOf(m))
 }
 
 // TestDefectsOfIssue16 pins each corrected code and unit.

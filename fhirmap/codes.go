@@ -40,13 +40,13 @@ const (
 // The R5 vital-signs profiles (hl7.fhir.r5.core 5.0.0) an Observation claims
 // in meta.profile when it meets them; see profiles.go.
 const (
-	ProfileVitalSigns = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
-	ProfileHeartRate  = "http://hl7.org/fhir/StructureDefinition/heartrate"
-	ProfileBP         = "http://hl7.org/fhir/StructureDefinition/bp"
-	ProfileBodyWeight = "http://hl7.org/fhir/StructureDefinition/bodyweight"
-	ProfileBodyTemp   = "http://hl7.org/fhir/StructureDefinition/bodytemp"
-	ProfileOxygenSat  = "http://hl7.org/fhir/StructureDefinition/oxygensat"
-	ProfileRespRate   = "http://hl7.org/fhir/StructureDefinition/resprate"
+	ProfileR5VitalSigns = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+	ProfileR5HeartRate  = "http://hl7.org/fhir/StructureDefinition/heartrate"
+	ProfileR5BP         = "http://hl7.org/fhir/StructureDefinition/bp"
+	ProfileR5BodyWeight = "http://hl7.org/fhir/StructureDefinition/bodyweight"
+	ProfileR5BodyTemp   = "http://hl7.org/fhir/StructureDefinition/bodytemp"
+	ProfileR5OxygenSat  = "http://hl7.org/fhir/StructureDefinition/oxygensat"
+	ProfileR5RespRate   = "http://hl7.org/fhir/StructureDefinition/resprate"
 )
 
 // ownCode marks a coding in the code system we own, {BaseURI}:code.
@@ -259,7 +259,7 @@ type statistic struct {
 
 // table is the mapping of every data type of the ohx catalog.
 var table = []mapping{
-	{Type: ohx.HeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cHeartRate}, Text: "Heart rate", Value: valueQuantity, Profile: ProfileHeartRate},
+	{Type: ohx.HeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cHeartRate}, Text: "Heart rate", Value: valueQuantity, Profile: ProfileR5HeartRate},
 	{Type: ohx.RestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Resting heart rate", Value: valueQuantity},
 	{Type: ohx.Steps, Resource: "Observation", Category: catActivity, Codes: []code{cSteps}, Text: "Steps", Value: valueQuantity,
 		Day: &dayMapping{Codes: []code{cStepsDay}, Text: "Steps per day", Unit: "/d", UnitText: "steps per day"}},
@@ -268,26 +268,26 @@ var table = []mapping{
 	{Type: ohx.HRVSDNN, Resource: "Observation", Category: catProcedure, Codes: []code{cSDNN}, Text: "Heart rate variability, SDNN", Value: valueQuantity},
 	{Type: ohx.ECG, Resource: "Observation + DiagnosticReport", Category: catProcedure, Codes: []code{cECGLeadI}, Text: "ECG lead I", Value: valueSampledData, Note: "origin 0 mV, factor to mV, interval 1000/Hz ms; DiagnosticReport LOINC 11524-6 with the device's classification as SNOMED CT finding (or our code); linked heart-rate Observation",
 		Former: []code{formerMDC(cECGLeadI), formerMDC(cECGLead)}},
-	{Type: ohx.BloodPressure, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBPPanel}, Text: "Blood pressure", Value: valueComponents, Profile: ProfileBP, Components: []componentMap{
+	{Type: ohx.BloodPressure, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBPPanel}, Text: "Blood pressure", Value: valueComponents, Profile: ProfileR5BP, Components: []componentMap{
 		{Component: ohx.ComponentSystolic, Codes: []code{cSystolic}, Text: "Systolic blood pressure"},
 		{Component: ohx.ComponentDiastolic, Codes: []code{cDiastolic}, Text: "Diastolic blood pressure"},
 	}},
-	{Type: ohx.BodyWeight, Resource: "Observation", Category: catVitalSigns, Codes: []code{cWeight}, Text: "Body weight", Value: valueQuantity, Profile: ProfileBodyWeight},
+	{Type: ohx.BodyWeight, Resource: "Observation", Category: catVitalSigns, Codes: []code{cWeight}, Text: "Body weight", Value: valueQuantity, Profile: ProfileR5BodyWeight},
 	{Type: ohx.BodyFatRatio, Resource: "Observation", Category: catExam, Codes: []code{cFatRatio}, Text: "Body fat ratio", Value: valueQuantity},
 	{Type: ohx.FatMass, Resource: "Observation", Category: catExam, Codes: []code{cFatMass}, Text: "Fat mass", Value: valueQuantity},
 	{Type: ohx.FatFreeMass, Resource: "Observation", Category: catExam, Codes: []code{cLeanBodyWeight}, Text: "Fat-free mass", Value: valueQuantity},
 	{Type: ohx.MuscleMass, Resource: "Observation", Category: catExam, Codes: []code{cMuscleMass}, Text: "Muscle mass", Value: valueQuantity},
 	{Type: ohx.Hydration, Resource: "Observation", Category: catExam, Codes: []code{cWaterMass}, Text: "Hydration (body water mass)", Value: valueQuantity},
 	{Type: ohx.BoneMass, Resource: "Observation", Category: catExam, Codes: []code{cBoneMass}, Text: "Bone mass", Value: valueQuantity},
-	{Type: ohx.BodyTemperature, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBodyTemp}, Text: "Body temperature", Value: valueQuantity, Profile: ProfileBodyTemp},
+	{Type: ohx.BodyTemperature, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBodyTemp}, Text: "Body temperature", Value: valueQuantity, Profile: ProfileR5BodyTemp},
 	{Type: ohx.SkinTemperature, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSkinTemp}, Text: "Skin temperature", Value: valueQuantity},
 	{Type: ohx.SkinTemperatureDeviation, Resource: "Observation", Category: catExam, Codes: []code{own("skin-temperature-deviation", "Skin temperature deviation from baseline")}, Text: "Skin temperature deviation from baseline", Value: valueQuantity,
 		Statistic: statistic{Text: "Nightly skin temperature minus the personal baseline"},
 		Components: []componentMap{
 			{Component: ohx.ComponentBaseline, Codes: []code{own("skin-temperature-baseline", "Skin temperature baseline")}, Text: "Skin temperature baseline"},
 		}, Note: noStandard + "; a temperature difference, so UCUM K (never Cel); baseline (absolute, Cel) as a component when given"},
-	{Type: ohx.SpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Oxygen saturation (SpO2)", Value: valueQuantity, Profile: ProfileOxygenSat},
-	{Type: ohx.RespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Respiratory rate", Value: valueQuantity, Profile: ProfileRespRate},
+	{Type: ohx.SpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Oxygen saturation (SpO2)", Value: valueQuantity, Profile: ProfileR5OxygenSat},
+	{Type: ohx.RespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Respiratory rate", Value: valueQuantity, Profile: ProfileR5RespRate},
 	{Type: ohx.SleepSession, Resource: "Observation", Category: catActivity, Codes: []code{cSleep}, Text: "Sleep session", Value: valueSleep, Components: []componentMap{
 		{Component: ohx.ComponentSleepLight, Codes: []code{cSleepLight}, Text: "Light sleep duration"},
 		{Component: ohx.ComponentSleepDeep, Codes: []code{cSleepDeep}, Text: "Deep sleep duration"},
@@ -301,9 +301,9 @@ var table = []mapping{
 		Statistic: statistic{Text: "Resting heart rate the provider computed for the day, mostly from the night's data"}},
 	{Type: ohx.DailyHRV, Resource: "Observation", Category: catProcedure, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Daily heart rate variability, RMSSD", Value: valueQuantity,
 		Statistic: statistic{Code: statAverage, Text: "Average RMSSD during the night's sleep"}, Note: noStandard},
-	{Type: ohx.DailySpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Daily oxygen saturation", Value: valueQuantity, Profile: ProfileOxygenSat,
+	{Type: ohx.DailySpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Daily oxygen saturation", Value: valueQuantity, Profile: ProfileR5OxygenSat,
 		Statistic: statistic{Code: statAverage, Text: "Average oxygen saturation during the night's sleep"}},
-	{Type: ohx.DailyRespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Daily respiratory rate", Value: valueQuantity, Profile: ProfileRespRate,
+	{Type: ohx.DailyRespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Daily respiratory rate", Value: valueQuantity, Profile: ProfileR5RespRate,
 		Statistic: statistic{Code: statAverage, Text: "Average breathing rate during the night's sleep"}},
 }
 

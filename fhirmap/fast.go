@@ -25,6 +25,7 @@ type fastType struct {
 	unit     string // the catalog unit
 	decimals int    // see decimals
 	day      *mapping
+	usCore   *usCore // the US Core profile an R4 Observation of the type may claim
 }
 
 // fastEligible returns the fast-path entry of s's type when s has the plain
@@ -83,7 +84,8 @@ func (t *Transformer) buildFastCodes() error {
 		if cut < 0 {
 			return fmt.Errorf("fhirmap: render codes of %s: no coding list", m.Type)
 		}
-		ft := &fastType{codes: codes, head: codes[:cut+1], tail: codes[cut+1:], profiles: profiles, unit: info.Unit, decimals: decimalsOf(m.Type)}
+		ft := &fastType{codes: codes, head: codes[:cut+1], tail: codes[cut+1:], profiles: profiles, unit: info.Unit,
+			decimals: decimalsOf(m.Type), usCore: usCoreFor(m.Type)}
 		if m.Day != nil {
 			ft.day = m
 		}
@@ -109,14 +111,21 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	system := ps.observation
 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
-	need := 440 + len(ft.codes) + len(ft.profiles) + len(link.Patient) + len(ps.providerType) + len(s.ProviderType) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
+	need := 440 + len(ft.codes) + len(ft.profiles) + len(ps.providerType) + len(s.ProviderType) + len(ps.source) + len(system) + 2*len(link.Patient) + 2*len(unit) +
 		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
+	if t.r4() && ft.usCore != nil {
+		need += len(`,"profile":[""]`) + len(ft.usCore.profile)
+	}
 	b := make([]byte, 0, need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
 	b = appendString(b, ps.source)
-	b = append(b, ft.profiles...)
+	if t.r4() {
+		b = appendProfileR4(b, ft, unit)
+	} else {
+		b = append(b, ft.profiles...)
+	}
 	b = append(b, `},"identifier":[{"system":`...)
 	b = appendString(b, system)
 	b = append(b, `,"value":"`...)
@@ -197,7 +206,11 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, '}')
 	}
 	b = append(b, '}')
-	return ohx.Resource{Type: "Observation", ID: id, Identifier: system + "|" + id, DataType: s.Type, JSON: b}, nil
+	r := ohx.Resource{Type: "Observation", ID: id, Identifier: system + "|" + id, DataType: s.Type, JSON: b}
+	if t.r4() {
+		r.FHIRVersion = ohx.R4
+	}
+	return r, nil
 }
 
 // appendString appends s as a JSON string exactly as encoding/json writes it

@@ -21,12 +21,12 @@ type profileFacts struct {
 }
 
 var vitalProfiles = map[string]profileFacts{
-	ProfileHeartRate:  {"8867-4", []string{"/min"}},
-	ProfileRespRate:   {"9279-1", []string{"/min"}},
-	ProfileOxygenSat:  {"2708-6", []string{"%"}},
-	ProfileBodyWeight: {"29463-7", []string{"g", "kg", "[lb_av]"}},
-	ProfileBodyTemp:   {"8310-5", []string{"Cel", "[degF]"}},
-	ProfileBP:         {"85354-9", nil},
+	ProfileR5HeartRate:  {"8867-4", []string{"/min"}},
+	ProfileR5RespRate:   {"9279-1", []string{"/min"}},
+	ProfileR5OxygenSat:  {"2708-6", []string{"%"}},
+	ProfileR5BodyWeight: {"29463-7", []string{"g", "kg", "[lb_av]"}},
+	ProfileR5BodyTemp:   {"8310-5", []string{"Cel", "[degF]"}},
+	ProfileR5BP:         {"85354-9", nil},
 }
 
 // vitalsUnits is http://hl7.org/fhir/ValueSet/ucum-vitals-common (R4/R5),
@@ -43,7 +43,7 @@ func claimProfiles(o *r5.Observation, m *mapping) []string {
 	if m.Category != catVitalSigns || !meetsVitalSigns(o) {
 		return nil
 	}
-	claims := []string{ProfileVitalSigns}
+	claims := []string{ProfileR5VitalSigns}
 	if f, ok := vitalProfiles[m.Profile]; ok && hasCoding(o.Code, SystemLOINC, f.code) && meetsSpecific(o, m.Profile, f) {
 		claims = append(claims, m.Profile)
 	}
@@ -75,7 +75,7 @@ func meetsVitalSigns(o *r5.Observation) bool {
 }
 
 func meetsSpecific(o *r5.Observation, profile string, f profileFacts) bool {
-	if profile == ProfileBP {
+	if profile == ProfileR5BP {
 		if o.ValueQuantity != nil {
 			return false
 		}

@@ -60,6 +60,7 @@ type refAt struct {
 }
 
 type checker struct {
+	r4         bool // check as FHIR R4 (checks_r4.go) instead of R5
 	violations []Violation
 	refs       []refAt // urn:uuid references seen, resolved by the enclosing Bundle
 }
@@ -90,6 +91,9 @@ func (c *checker) walk(path string, v any) {
 			child := v[k]
 			p := path + "." + k
 			if s, ok := child.(string); ok {
+				if s == "" {
+					c.add(p, "empty", "empty string is not allowed")
+				}
 				if strings.HasPrefix(s, "urn:uuid:") {
 					if !uuidURN.MatchString(s) {
 						c.add(p, "uuid", "urn:uuid is not a lower-case RFC 4122 UUID")
@@ -104,6 +108,10 @@ func (c *checker) walk(path string, v any) {
 		if rt == "Bundle" {
 			c.resolve(v, c.refs[start:])
 			c.refs = c.refs[:start]
+		}
+	case string:
+		if v == "" { // an array element: object members are checked above
+			c.add(path, "empty", "empty string is not allowed")
 		}
 	case []any:
 		if len(v) == 0 {
@@ -126,6 +134,10 @@ func sortedKeys(m map[string]any) []string {
 }
 
 func (c *checker) typed(rt, path string, m map[string]any) {
+	if c.r4 {
+		c.typedR4(rt, path, m)
+		return
+	}
 	switch rt {
 	case "Observation":
 		c.observation(path, m)

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 )
@@ -30,6 +31,31 @@ const (
 	observationCatSys  = "http://terminology.hl7.org/CodeSystem/observation-category"
 	vitalSignsCategory = "vital-signs"
 )
+
+// profileBase prefixes the URLs of the R5 core profiles.
+const profileBase = "http://hl7.org/fhir/StructureDefinition/"
+
+// claimedProfileViolations checks the vital-signs profiles claimed by the
+// Observation data is, or by the Observations in its Bundle entries. The
+// fast path calls it only for a document that names a core profile.
+func claimedProfileViolations(data []byte, rt string) []Violation {
+	var m map[string]any
+	if json.Unmarshal(data, &m) != nil {
+		return nil // the tree parser already reported the syntax
+	}
+	c := &checker{}
+	switch rt {
+	case "Observation":
+		c.profiles(rt, m)
+	case "Bundle":
+		for i, e := range objects(m["entry"]) {
+			if r, ok := e["resource"].(map[string]any); ok && r["resourceType"] == "Observation" {
+				c.profiles("Bundle.entry["+strconv.Itoa(i)+"].resource", r)
+			}
+		}
+	}
+	return c.violations
+}
 
 // vitalProfile is what one specific vital-signs profile adds to the base
 // profile: a fixed LOINC code in Observation.code and, for a valueQuantity,

@@ -13,6 +13,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/openhealthexchange/ohx"
 )
 
 // schemaJSON is a byte-for-byte copy of package/openapi/fhir.schema.json from
@@ -53,12 +55,15 @@ type Error struct {
 	ResourceType string
 	// Violations lists every problem found, schema violations first.
 	Violations []Violation
+	// Version is the FHIR version the document was validated as; empty
+	// means R5.
+	Version ohx.FHIRVersion
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("fhir r5: invalid ")
+	b.WriteString("fhir " + strings.ToLower(e.Version.String()) + ": invalid ")
 	if e.ResourceType != "" {
 		b.WriteString(e.ResourceType)
 	} else {
@@ -105,6 +110,7 @@ var (
 	compiler  *jsonschema.Compiler
 	compiled  map[string]*jsonschema.Schema
 	known     map[string]bool // resource types of the schema's discriminator
+	defs      map[string]any  // the schema's definitions, ResourceList narrowed
 )
 
 func load() error {
@@ -123,7 +129,7 @@ func load() error {
 				}
 			}
 		}
-		defs, _ := m["definitions"].(map[string]any)
+		defs, _ = m["definitions"].(map[string]any)
 		if len(known) == 0 || defs == nil || defs["ResourceList"] == nil {
 			loadErr = errors.New("fhir r5: embedded schema lists no resource types")
 			return
@@ -218,7 +224,15 @@ func Value(v interface{ MarshalJSON() ([]byte, error) }) error {
 	return Resource(data)
 }
 
+// validate is the fast path (fast.go): the Go checks and the schema's value
+// rules on every document, the full schema once per shape.
 func validate(data []byte, want string) error {
+	return r5Set.validateFast(data, want)
+}
+
+// validateFull runs the full schema on every document. It is the reference
+// the fast path is tested against.
+func validateFull(data []byte, want string) error {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%w: %s", ErrNotJSON, safeJSONError(err))
