@@ -237,7 +237,14 @@ func (p *FHIR) knownIdentifier(key string) (string, bool) {
 	return q, ok
 }
 
-var _ ohx.Publisher = (*FHIR)(nil)
+var (
+	_ ohx.Publisher   = (*FHIR)(nil)
+	_ ohx.BundleSizer = (*FHIR)(nil)
+)
+
+// BundleSize returns the number of entries per transaction Bundle, so the
+// engine can size its batches to fill whole bundles.
+func (p *FHIR) BundleSize() int { return p.cfg.BundleSize }
 
 // NewFHIR checks cfg and returns a publisher.
 func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
@@ -746,14 +753,18 @@ func isEntriesAgain(err error) bool {
 // Entries failing with a transient status go to again (batch) or fail the
 // call (transaction).
 func (p *FHIR) handleResponse(r *httpResult, op string, chunk []*item, res *ohx.PublishResult, again *[]*item) error {
-	var b r5.Bundle
-	var head struct {
-		ResourceType string `json:"resourceType"`
+	// Only what is checked is decoded: a response names a status per entry.
+	var b struct {
+		ResourceType string        `json:"resourceType"`
+		Type         r5.BundleType `json:"type"`
+		Entry        []struct {
+			Response *struct {
+				Status  string          `json:"status"`
+				Outcome json.RawMessage `json:"outcome"`
+			} `json:"response"`
+		} `json:"entry"`
 	}
-	if err := json.Unmarshal(r.body, &head); err != nil || head.ResourceType != "Bundle" {
-		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
-	}
-	if err := json.Unmarshal(r.body, &b); err != nil {
+	if err := json.Unmarshal(r.body, &b); err != nil || b.ResourceType != "Bundle" {
 		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
 	}
 	want := r5.BundleTransactionResponse
@@ -829,16 +840,6 @@ func countByType(m ohx.Metrics, op, status string, chunk []*item) {
 	for t, c := range n {
 		m.FHIROperation(op, t, status, c)
 	}
-}
-
-// bundleJSON builds a transaction or batch Bundle of the chunk.
-func bundleJSON(typ r5.BundleType, chunk []*item) ([]byte, error) {
-	b := r5.Bundle{Type: typ, Entry: make([]r5.BundleEntry, len(chunk))}
-	for i, it := range chunk {
-		req := it.request
-		b.Entry[i] = r5.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req}
-	}
-	return json.Marshal(b)
 }
 
 // enteredInError reports whether a resource's status (a code, or a

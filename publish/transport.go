@@ -1,13 +1,13 @@
 package publish
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -118,10 +118,9 @@ func (a *authSource) Token() (*oauth2.Token, error) {
 
 // send posts a Bundle of the chunk to the base URL.
 func (p *FHIR) send(ctx context.Context, op string, typ r5.BundleType, chunk []*item) (*httpResult, error) {
-	body, err := bundleJSON(typ, chunk)
-	if err != nil {
-		return nil, fmt.Errorf("publish: build %s bundle: %w", op, err)
-	}
+	body := pooledRequestBody()
+	defer body.release()
+	*body.buf = appendBundle(slices.Grow((*body.buf)[:0], bundleSize(chunk)), typ, chunk)
 	return p.do(ctx, op, http.MethodPost, p.base, body)
 }
 
@@ -130,7 +129,7 @@ func (p *FHIR) send(ctx context.Context, op string, typ r5.BundleType, chunk []*
 // and network failures are retried (resilience.Retry: backoff or the
 // server's Retry-After, within the retry settings). It returns the final
 // answer, which may be a non-2xx status that is not worth retrying.
-func (p *FHIR) do(ctx context.Context, op, method, url string, body []byte) (*httpResult, error) {
+func (p *FHIR) do(ctx context.Context, op, method, url string, body *requestBody) (*httpResult, error) {
 	var r *httpResult
 	err := resilience.Retry(ctx, p.retry, retryable, func(ctx context.Context) error {
 		if err := p.limiter.Wait(ctx, p.retry.MaxWait); err != nil {
@@ -183,16 +182,18 @@ func retryable(err error) bool {
 }
 
 // attempt makes one HTTP request.
-func (p *FHIR) attempt(ctx context.Context, op, method, url string, body []byte) (*httpResult, error) {
+func (p *FHIR) attempt(ctx context.Context, op, method, url string, body *requestBody) (*httpResult, error) {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(actx, method, url, rd)
+	req, err := http.NewRequestWithContext(actx, method, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", ohx.ErrPermanent) // a malformed URL: not retryable
+	}
+	if body != nil {
+		// The transport closes every body it is given, also on errors.
+		req.Body = body.reader()
+		req.ContentLength = int64(len(body.bytes()))
+		req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	}
 	req.Header.Set("Accept", "application/fhir+json")
 	if body != nil {
