@@ -434,18 +434,14 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 	if !resourceIDRE.MatchString(r.ID) {
 		return nil, errors.New("invalid resource id")
 	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-		Status       any    `json:"status"`
+	head, err := readHead(r.JSON)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(r.JSON, &head); err != nil {
-		return nil, errors.New("resource JSON is not a JSON object")
-	}
-	if head.ResourceType != r.Type {
+	if !equalString(head.resourceType, r.Type) {
 		return nil, errors.New("resourceType in JSON does not match the resource type")
 	}
-	if head.ID != r.ID {
+	if !equalString(head.id, r.ID) {
 		return nil, errors.New("id in JSON does not match the resource id")
 	}
 	if err := p.validate(r.JSON); err != nil {
@@ -456,7 +452,7 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 	if mode == WriteConditionalCreate && (r.Type == "Device" || r.Type == "DeviceAssociation") {
 		mode = WriteConditionalUpdate // devices are upserted, never duplicated
 	}
-	if mode == WriteConditionalCreate && enteredInError(head.Status) {
+	if mode == WriteConditionalCreate && enteredInError(head.status) {
 		mode = WriteConditionalUpdate // a retraction must replace what is there
 	}
 	switch mode {
@@ -843,8 +839,15 @@ func countByType(m ohx.Metrics, op, status string, chunk []*item) {
 }
 
 // enteredInError reports whether a resource's status (a code, or a
-// DeviceAssociation's CodeableConcept) says entered-in-error.
-func enteredInError(status any) bool {
+// DeviceAssociation's CodeableConcept; raw JSON) says entered-in-error.
+func enteredInError(raw []byte) bool {
+	if !bytes.Contains(raw, []byte("entered-in-error")) {
+		return false
+	}
+	var status any
+	if json.Unmarshal(raw, &status) != nil {
+		return false
+	}
 	switch st := status.(type) {
 	case string:
 		return st == "entered-in-error"
