@@ -405,10 +405,16 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 	items := make([]*item, len(rs))
 	errs := make([]error, len(rs))
+	slab := make([]item, len(rs)) // one allocation for the entries of a call
+	prepare := func(i int) {
+		if errs[i] = p.prepareInto(&rs[i], &slab[i]); errs[i] == nil {
+			items[i] = &slab[i]
+		}
+	}
 	workers := min(runtime.GOMAXPROCS(0), (len(rs)+63)/64)
 	if workers <= 1 {
 		for i := range rs {
-			items[i], errs[i] = p.prepare(&rs[i])
+			prepare(i)
 		}
 		return items, errs
 	}
@@ -418,7 +424,7 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 		lo, hi := w*per, min((w+1)*per, len(rs))
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				items[i], errs[i] = p.prepare(&rs[i])
+				prepare(i)
 			}
 		})
 	}
@@ -428,26 +434,35 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 
 // prepare checks a resource and builds its bundle entry.
 func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
+	it := new(item)
+	if err := p.prepareInto(r, it); err != nil {
+		return nil, err
+	}
+	return it, nil
+}
+
+// prepareInto is prepare into an entry the caller allocated.
+func (p *FHIR) prepareInto(r *ohx.Resource, it *item) error {
 	if !resourceTypeRE.MatchString(r.Type) {
-		return nil, errors.New("invalid resource type")
+		return errors.New("invalid resource type")
 	}
 	if !resourceIDRE.MatchString(r.ID) {
-		return nil, errors.New("invalid resource id")
+		return errors.New("invalid resource id")
 	}
 	head, err := readHead(r.JSON)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !equalString(head.resourceType, r.Type) {
-		return nil, errors.New("resourceType in JSON does not match the resource type")
+		return errors.New("resourceType in JSON does not match the resource type")
 	}
 	if !equalString(head.id, r.ID) {
-		return nil, errors.New("id in JSON does not match the resource id")
+		return errors.New("id in JSON does not match the resource id")
 	}
 	if err := p.validate(r.JSON); err != nil {
-		return nil, err
+		return err
 	}
-	it := &item{key: r.Key(), typ: r.Type, id: r.ID, body: r.JSON, fullURL: p.fullURL(r.Type, r.ID)}
+	*it = item{key: r.Key(), typ: r.Type, id: r.ID, body: r.JSON, fullURL: p.fullURL(r.Type, r.ID)}
 	mode := p.cfg.Mode
 	if mode == WriteConditionalCreate && (r.Type == "Device" || r.Type == "DeviceAssociation") {
 		mode = WriteConditionalUpdate // devices are upserted, never duplicated
@@ -457,11 +472,11 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 	}
 	switch mode {
 	case WritePut:
-		it.request = r5.BundleRequest{Method: r5.MethodPut, URL: r.Type + "/" + r.ID}
+		it.request = r5.BundleRequest{Method: r5.MethodPut, URL: it.key} // "Type/id"
 	case WriteConditionalCreate, WriteConditionalUpdate:
 		q, err := identifierQuery(r.Identifier)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		it.identQuery = q
 		if mode == WriteConditionalCreate {
@@ -473,18 +488,18 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 		// ignored or refused by a strict server.
 		body, err := dropID(r.JSON)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		it.body = body
 	}
-	return it, nil
+	return nil
 }
 
 // fullURL returns the fullUrl of an entry: urn:uuid for UUID ids, else the
 // absolute URL of the resource.
 func (p *FHIR) fullURL(typ, id string) string {
-	if u, err := uuid.Parse(id); err == nil && len(id) == 36 {
-		return "urn:uuid:" + u.String()
+	if len(id) == 36 && uuid.Validate(id) == nil {
+		return "urn:uuid:" + strings.ToLower(id) // as uuid.UUID.String writes it
 	}
 	return p.base + "/" + typ + "/" + id
 }
@@ -625,6 +640,7 @@ func (p *FHIR) publishTransaction(ctx context.Context, chunk []*item, res *ohx.P
 		if err != nil {
 			return err
 		}
+		defer r.release() // kept until the loop ends: one answer, more only when entries are rejected
 		if r.status >= 200 && r.status < 300 {
 			return p.handleResponse(r, "transaction", chunk, res, nil)
 		}
@@ -712,6 +728,7 @@ func (p *FHIR) publishBatch(ctx context.Context, chunk []*item, res *ohx.Publish
 		if err != nil {
 			return err
 		}
+		defer r.release()
 		if r.status < 200 || r.status >= 300 {
 			return p.requestError("batch", r)
 		}

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -27,6 +29,26 @@ type httpResult struct {
 	body       []byte
 	header     http.Header
 	retryAfter time.Duration
+	// buf holds body when it came from responsePool.
+	buf *bytes.Buffer
+}
+
+// maxPooledResponse is the largest response buffer kept for reuse.
+const maxPooledResponse = 4 << 20
+
+var responsePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// release gives a pooled body back; r.body must not be used after. Whatever
+// is kept of an answer (an OperationOutcome, an entry's status) is decoded
+// into values of its own before.
+func (r *httpResult) release() {
+	if r == nil || r.buf == nil {
+		return
+	}
+	if r.buf.Cap() <= maxPooledResponse {
+		responsePool.Put(r.buf)
+	}
+	r.buf, r.body = nil, nil
 }
 
 // statusError is an answer worth retrying (408, 409, 429, 5xx) of one
@@ -212,7 +234,9 @@ func (p *FHIR) attempt(ctx context.Context, op, method, url string, body *reques
 		}
 		return nil, newNetError(p.cfg.Name, op, req, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	buf := responsePool.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxResponse))
 	_ = resp.Body.Close()
 	p.metrics.FHIRLatency(op, time.Since(start))
 	if err != nil {
@@ -222,7 +246,7 @@ func (p *FHIR) attempt(ctx context.Context, op, method, url string, body *reques
 		return nil, newNetError(p.cfg.Name, op, req, fmt.Errorf("reading body: %w", err))
 	}
 	wait, _ := resilience.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	r := &httpResult{status: resp.StatusCode, body: b, header: resp.Header, retryAfter: wait}
+	r := &httpResult{status: resp.StatusCode, body: buf.Bytes(), buf: buf, header: resp.Header, retryAfter: wait}
 	switch {
 	case r.status == http.StatusTooManyRequests:
 		return r, &statusError{dest: p.cfg.Name, op: op, r: r}
