@@ -91,7 +91,7 @@ func run() error {
 	loadBefore := loadAverage()
 
 	fmt.Fprintln(os.Stderr, "report: mapper (fhirmap BenchmarkHeartRate -cpu 1)…")
-	mapper, err := benchmarks(ctx, root, o.raw, "./fhirmap", "^BenchmarkHeartRate$", "-cpu", "1", "-benchtime", "2s")
+	mapper, cpuName, err := benchmarks(ctx, root, o.raw, "./fhirmap", "^BenchmarkHeartRate$", "-cpu", "1", "-benchtime", "2s")
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func run() error {
 		return fmt.Errorf("no BenchmarkHeartRate result")
 	}
 	fmt.Fprintln(os.Stderr, "report: sync benchmarks (bench, 1 run each)…")
-	syncs, err := benchmarks(ctx, root, o.raw, "./bench", syncBenchmarks, "-benchtime", "1x")
+	syncs, _, err := benchmarks(ctx, root, o.raw, "./bench", syncBenchmarks, "-benchtime", "1x")
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func run() error {
 		}
 		t.row(s.label+": peak heap", fmt.Sprintf("%.0f MB", m["peak-heap-MB"]), heapTarget, heapMet)
 		bound := requestSlack*m["min-fhir-requests"] + 1
-		t.row(s.label+": FHIR requests", fmt.Sprintf("%.0f (min %.0f for %.0f resources)", m["fhir-requests"], m["min-fhir-requests"], m["resources"]),
+		t.row(s.label+": FHIR requests", fmt.Sprintf("%.0f (min %.0f for %s resources)", m["fhir-requests"], m["min-fhir-requests"], count(m["resources"])),
 			fmt.Sprintf("≤ %.1f", bound), met(m["fhir-requests"] <= bound))
 	}
 	if load != nil {
@@ -154,7 +154,7 @@ func run() error {
 			fmt.Sprintf("< %s, 0 (bare: %s)", loadP99, load.bare.p99), met(load.ohxd.p99 < loadP99 && load.ohxd.errors == 0))
 	}
 
-	fmt.Printf("ohx performance report, %s, %s\n", start.Format("2006-01-02 15:04 MST"), machine())
+	fmt.Printf("ohx performance report, %s, %s\n", start.Format("2006-01-02 15:04 MST"), machine(cpuName))
 	fmt.Printf("commit %s, %s; load average before %s, after %s; %s\n\n", commit(ctx, root), runtime.Version(), loadBefore, loadAfter,
 		time.Since(start).Round(time.Second))
 	t.print(os.Stdout)
@@ -162,17 +162,24 @@ func run() error {
 }
 
 // benchmarks runs go test -bench in pkg and returns each benchmark's metrics
-// by unit (the -N suffix of the name dropped).
-func benchmarks(ctx context.Context, root string, raw io.Writer, pkg, pattern string, args ...string) (map[string]map[string]float64, error) {
+// by unit (the -N suffix of the name dropped) and the CPU's name as go test
+// prints it.
+func benchmarks(ctx context.Context, root string, raw io.Writer, pkg, pattern string, args ...string) (map[string]map[string]float64, string, error) {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-run", "^$", "-bench", pattern, "-benchmem", "-count", "1"}, append(args, pkg)...)...)
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&out, raw)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go test %s: %w\n%s", pkg, err, out.String())
+		return nil, "", fmt.Errorf("go test %s: %w\n%s", pkg, err, out.String())
 	}
-	return parseBenchmarks(out.String()), nil
+	cpu := ""
+	for line := range strings.Lines(out.String()) {
+		if v, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = strings.TrimSpace(v)
+		}
+	}
+	return parseBenchmarks(out.String()), cpu, nil
 }
 
 // parseBenchmarks reads "BenchmarkX-2  1  123 ns/op  4.5 unit …" lines.
@@ -336,9 +343,13 @@ func commit(ctx context.Context, root string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// machine names the CPU model and the number of CPUs.
-func machine() string {
-	model := runtime.GOARCH
+// machine names the CPU model (as go test printed it, else from
+// /proc/cpuinfo) and the number of CPUs.
+func machine(model string) string {
+	if model != "" {
+		return fmt.Sprintf("%d CPUs, %s", runtime.NumCPU(), model)
+	}
+	model = runtime.GOARCH
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(b)) {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
