@@ -43,8 +43,11 @@ func (o *outbox) unsent(rs []Resource) []Resource {
 		return rs
 	}
 	return slices.DeleteFunc(rs, func(r Resource) bool {
+		if r.Type != "Device" {
+			return false
+		}
 		j, ok := o.devices[r.Key()]
-		return ok && r.Type == "Device" && j == string(r.JSON)
+		return ok && j == string(r.JSON)
 	})
 }
 

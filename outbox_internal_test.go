@@ -20,3 +20,27 @@ func TestBatchFill(t *testing.T) {
 		assert.Equal(t, c.want, batchFill(c.size, c.bundle, c.overhead), "%+v", c)
 	}
 }
+
+func TestOutboxSendsADeviceAgainOnlyWhenItChanged(t *testing.T) {
+	o := newOutbox(100, 500)
+	dev := func(id, body string) Resource { return Resource{Type: "Device", ID: id, JSON: []byte(body)} }
+	obs := Resource{Type: "Observation", ID: "o1", JSON: []byte(`{}`)}
+
+	first := []Resource{obs, dev("sw", `{"v":1}`), dev("bad", `{}`)}
+	assert.Len(t, o.unsent(first), 3, "nothing acknowledged yet")
+	assert.Equal(t, 1, o.acknowledged(first, PublishResult{Rejected: []Rejection{{Key: "Device/bad"}}}))
+
+	again := o.unsent([]Resource{obs, dev("sw", `{"v":1}`), dev("bad", `{}`)})
+	assert.Equal(t, []string{"Observation/o1", "Device/bad"}, keys(again), "the acknowledged Device is dropped, the rejected one is not")
+
+	changed := o.unsent([]Resource{dev("sw", `{"v":2}`)})
+	assert.Equal(t, []string{"Device/sw"}, keys(changed), "a Device whose JSON changed is sent again")
+}
+
+func keys(rs []Resource) []string {
+	out := make([]string, len(rs))
+	for i := range rs {
+		out[i] = rs[i].Key()
+	}
+	return out
+}
