@@ -1,8 +1,9 @@
 // Command fakes serves the Google Health API fake (fitbittest, one user with
 // 1-second heart rate) and the FHIR test server (fhirtest) on loopback ports,
-// for benchmarks that must not count the fakes' memory. It prints one JSON
-// line with the URLs, serves GET /stats on the control URL, and runs until
-// stdin closes or it is signalled.
+// for benchmarks that must not count the fakes' memory or CPU. It prints one
+// JSON line with the URLs, serves GET /stats on the control URL (request
+// counts and the process's own CPU time), and runs until stdin closes or it is
+// signalled.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
@@ -63,7 +65,7 @@ func run() error {
 			counts[t] = fhir.Count(t)
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"fhir_requests": fhir.RequestCount(), "resources": counts,
-			"heart_rate_calls": fake.Calls("list:heart-rate")})
+			"heart_rate_calls": fake.Calls("list:heart-rate"), "cpu_seconds": cpuSeconds()})
 	})
 	go func() { _ = http.Serve(l, mux) }()
 
@@ -74,4 +76,14 @@ func run() error {
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes stdin or dies
 	return nil
+}
+
+// cpuSeconds returns the user+system CPU time this process has used, so the
+// benchmark can tell the fakes' CPU from the sync's.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
