@@ -194,3 +194,106 @@ func ParseDigits(b []byte) (n int64, ok bool) {
 	}
 	return n, true
 }
+
+// Skip consumes any one JSON value, checking it strictly as encoding/json
+// does (escapes included); it does not check UTF-8, which encoding/json
+// replaces rather than refuses.
+func (s *Scanner) Skip() bool {
+	return s.skip(0)
+}
+
+// maxDepth bounds the nesting Skip follows (encoding/json allows 10,000).
+const maxDepth = 10000
+
+func (s *Scanner) skip(depth int) bool {
+	s.ws()
+	if s.I >= len(s.B) || depth > maxDepth {
+		return false
+	}
+	switch c := s.B[s.I]; c {
+	case '{':
+		s.I++
+		if s.Byte('}') {
+			return true
+		}
+		for {
+			s.ws()
+			if !s.skipString() || !s.Byte(':') || !s.skip(depth+1) {
+				return false
+			}
+			if s.Byte(',') {
+				continue
+			}
+			return s.Byte('}')
+		}
+	case '[':
+		s.I++
+		if s.Byte(']') {
+			return true
+		}
+		for {
+			if !s.skip(depth + 1) {
+				return false
+			}
+			if s.Byte(',') {
+				continue
+			}
+			return s.Byte(']')
+		}
+	case '"':
+		return s.skipString()
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	}
+	_, ok := s.Number()
+	return ok
+}
+
+func (s *Scanner) literal(lit string) bool {
+	if len(s.B)-s.I >= len(lit) && string(s.B[s.I:s.I+len(lit)]) == lit {
+		s.I += len(lit)
+		return true
+	}
+	return false
+}
+
+// skipString consumes a string at s.I, escapes checked.
+func (s *Scanner) skipString() bool {
+	if s.I >= len(s.B) || s.B[s.I] != '"' {
+		return false
+	}
+	for i := s.I + 1; i < len(s.B); i++ {
+		switch c := s.B[i]; {
+		case c == '"':
+			s.I = i + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			i++
+			if i >= len(s.B) {
+				return false
+			}
+			switch s.B[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(s.B) {
+					return false
+				}
+				for _, h := range s.B[i+1 : i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				i += 4
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
