@@ -12,6 +12,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -198,6 +199,18 @@ func (r *Reader) Value() ([]byte, error) {
 						r.pos = i + 1
 						return r.buf[start : i+1], nil
 					}
+				default:
+					// Jump to the next quote or backslash: strings are
+					// most of a page's bytes.
+					rest := r.buf[i+1 : r.end]
+					q := bytes.IndexByte(rest, '"')
+					if q < 0 {
+						q = len(rest)
+					}
+					if e := bytes.IndexByte(rest[:q], '\\'); e >= 0 {
+						q = e
+					}
+					i += q
 				}
 				continue
 			}

@@ -69,6 +69,9 @@ func (s *Scanner) QuotedString() ([]byte, bool) {
 	ascii := true
 	for i := start + 1; i < len(s.B); i++ {
 		c := s.B[i]
+		if plain[c] {
+			continue
+		}
 		switch {
 		case c == '"':
 			if !ascii && !utf8.Valid(s.B[start+1:i]) {
@@ -78,12 +81,20 @@ func (s *Scanner) QuotedString() ([]byte, bool) {
 			return s.B[start : i+1], true
 		case c == '\\', c < 0x20:
 			return nil, false
-		case c >= utf8.RuneSelf:
+		default:
 			ascii = false
 		}
 	}
 	return nil, false
 }
+
+// plain marks the ASCII bytes a plain string holds as they are.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // Number consumes a JSON number and returns its bytes.
 func (s *Scanner) Number() ([]byte, bool) {

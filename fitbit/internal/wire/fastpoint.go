@@ -330,7 +330,10 @@ func (d *pointDecoder) int(dst *int) bool {
 
 // interner returns one string per distinct short value (platforms,
 // recording methods, device names), bounded.
-type interner struct{ m map[string]string }
+type interner struct {
+	m      map[string]string
+	recent [32]string // direct-mapped: the same few values come point after point
+}
 
 const (
 	internMax    = 256 // distinct values kept
@@ -338,7 +341,15 @@ const (
 )
 
 func (in *interner) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	r := &in.recent[(len(b)+int(b[len(b)-1]))&31]
+	if *r == string(b) {
+		return *r
+	}
 	if s, ok := in.m[string(b)]; ok {
+		*r = s
 		return s
 	}
 	s := string(b)
@@ -347,6 +358,7 @@ func (in *interner) get(b []byte) string {
 			in.m = map[string]string{}
 		}
 		in.m[s] = s
+		*r = s
 	}
 	return s
 }
