@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
@@ -17,16 +18,21 @@ import (
 // writer does not spell the way encoding/json does, goes through
 // json.Marshal.
 func writeList(w http.ResponseWriter, resp wire.ListResponse) {
-	b := make([]byte, 0, 64+len(resp.DataPoints)*400)
-	b, err := appendList(b, &resp)
+	buf := pageBuffers.Get().(*[]byte)
+	defer pageBuffers.Put(buf)
+	b, err := appendList((*buf)[:0], &resp)
 	if err != nil {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
+	*buf = b
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }
+
+// pageBuffers recycles the few MB a full page takes.
+var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // appendList appends the JSON of resp and the newline json.Encoder ends
 // with.
