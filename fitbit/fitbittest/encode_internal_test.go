@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -69,4 +71,40 @@ func TestWriteListBytes(t *testing.T) {
 		compared++
 	}
 	require.Equal(t, 4, compared)
+}
+
+// BenchmarkListPage writes a full page of 10,000 1-second heart-rate points
+// as the fake serves it: "reflect" is writeJSON (encoding/json), "hand" is
+// writeList. The points are built outside the measurement.
+func BenchmarkListPage(b *testing.B) {
+	s, err := New(Config{HeartRateEvery: time.Second})
+	require.NoError(b, err)
+	defer s.Close()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(b, err)
+	u := &user{User: User{HealthUserID: "hu-1"}, loc: berlin}
+	t0 := time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
+	resp := wire.ListResponse{NextPageToken: "next"}
+	for i := range 10000 {
+		resp.DataPoints = append(resp.DataPoints, dataTypes["heart-rate"].make(s, u, t0.Add(-time.Duration(i)*time.Second)))
+	}
+	for _, enc := range []struct {
+		name  string
+		write func(http.ResponseWriter, wire.ListResponse)
+	}{
+		{"reflect", func(w http.ResponseWriter, r wire.ListResponse) { writeJSON(w, http.StatusOK, r) }},
+		{"hand", writeList},
+	} {
+		b.Run(enc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var n int64
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				enc.write(w, resp)
+				n = int64(w.Body.Len())
+			}
+			b.SetBytes(n)
+			b.ReportMetric(float64(b.N)*10000/b.Elapsed().Seconds(), "points/s")
+		})
+	}
 }
