@@ -54,6 +54,7 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 			return
 		}
 		m := &mapper{loc: link.Location(), want: want}
+		var names deviceNames
 		streams := make([]*stream, 0, len(gts))
 		for _, g := range gts {
 			st := &stream{g: g}
@@ -66,6 +67,10 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 						}
 						continue
 					}
+					yield(ohx.Sample{}, err)
+					return
+				}
+				if err := p.nameDevices(ctx, &link, &names, buf); err != nil {
 					yield(ohx.Sample{}, err)
 					return
 				}
@@ -89,6 +94,10 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 						st.refused, st.buf, st.pos = true, nil, 0
 						continue
 					}
+					yield(ohx.Sample{}, err)
+					return
+				}
+				if err := p.nameDevices(ctx, &link, &names, buf); err != nil {
 					yield(ohx.Sample{}, err)
 					return
 				}
