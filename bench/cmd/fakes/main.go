@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -33,7 +34,21 @@ func run() error {
 	nowFlag := flag.String("now", "2026-11-20T00:00:00Z", "the fakes' current time (RFC 3339)")
 	validate := flag.Bool("validate", true, "validate incoming resources against the R5 schema at the FHIR server")
 	user := flag.String("user", "hu-bench-1", "healthUserId of the fake's user")
+	// The profile path may come from the environment because the sync
+	// benchmarks start this command with fixed flags.
+	cpuProfile := flag.String("cpuprofile", os.Getenv("FAKES_CPUPROFILE"), "write a CPU profile of the fakes to this file (default $FAKES_CPUPROFILE)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
+	defer reportCPU()
 	now, err := time.Parse(time.RFC3339, *nowFlag)
 	if err != nil {
 		return err
@@ -86,4 +101,15 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// reportCPU writes the CPU time the fakes used to stderr, so that a benchmark
+// run shows how much of the machine the fakes took.
+func reportCPU() {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return
+	}
+	sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	fmt.Fprintf(os.Stderr, "fakes: cpu-s %.2f (user %.2f, sys %.2f)\n", sec(ru.Utime)+sec(ru.Stime), sec(ru.Utime), sec(ru.Stime))
 }
