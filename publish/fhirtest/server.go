@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 )
 
@@ -33,10 +34,28 @@ var (
 type Option func(*Server)
 
 // WithValidator replaces the validation of incoming resources (the default
-// is validate.Resource: the R5 schema plus fhirmap's checks). A nil function
-// turns validation off.
+// is the schema of the server's release plus fhirmap's checks, see
+// WithVersion). A nil function turns validation off.
 func WithValidator(v func([]byte) error) Option {
-	return func(s *Server) { s.validate = v }
+	return func(s *Server) { s.validate, s.validateSet = v, true }
+}
+
+// WithVersion sets the FHIR release the server speaks: its
+// CapabilityStatement states v.Number() as fhirVersion and incoming
+// resources are validated against v's schema (unless WithValidator says
+// otherwise). The default is R5.
+func WithVersion(v ohx.FHIRVersion) Option {
+	return func(s *Server) {
+		if v != "" {
+			s.version = v
+		}
+	}
+}
+
+// WithoutMetadata makes GET [base]/metadata answer 404, as a server without
+// a CapabilityStatement does.
+func WithoutMetadata() Option {
+	return func(s *Server) { s.noMetadata = true }
 }
 
 // WithNow sets the clock used for meta.lastUpdated; the default is
@@ -64,16 +83,19 @@ type Request struct {
 	Status int
 }
 
-// Server is an in-process FHIR R5 server for tests. It keeps resources in
+// Server is an in-process FHIR R5 (or R4, WithVersion) server for tests. It keeps resources in
 // memory, validates everything it receives, and can inject failures. It is
 // safe for concurrent use.
 type Server struct {
 	// URL is the base URL of the server (InMemoryURL until Start).
 	URL string
 
-	validate func([]byte) error
-	now      func() time.Time
-	ts       *httptest.Server
+	validate    func([]byte) error
+	validateSet bool
+	version     ohx.FHIRVersion
+	noMetadata  bool
+	now         func() time.Time
+	ts          *httptest.Server
 
 	mu       sync.Mutex
 	store    map[string]map[string]*record
@@ -103,7 +125,7 @@ type failure struct {
 func New(opts ...Option) *Server {
 	s := &Server{
 		URL:      InMemoryURL,
-		validate: validate.Resource,
+		version:  ohx.R5,
 		now:      time.Now,
 		store:    make(map[string]map[string]*record),
 		ident:    make(map[string]map[string][]string),
@@ -112,8 +134,14 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	if !s.validateSet {
+		s.validate = versionValidator(s.version)
+	}
 	return s
 }
+
+// Version returns the FHIR release the server speaks.
+func (s *Server) Version() ohx.FHIRVersion { return s.version }
 
 // NewServer returns a started server listening on loopback. Call Close when
 // done.
@@ -450,8 +478,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 	switch {
 	case len(parts) == 0 && r.Method == http.MethodPost:
 		s.handleBundle(w, r, idx)
-	case len(parts) == 1 && parts[0] == "metadata" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, capabilityStatement)
+	case len(parts) == 1 && parts[0] == "metadata" && r.Method == http.MethodGet && !s.noMetadata:
+		writeJSON(w, http.StatusOK, capabilityStatement(s.version))
 	case len(parts) == 1 && typeRE.MatchString(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
@@ -475,20 +503,33 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 	}
 }
 
-var capabilityStatement = map[string]any{
-	"resourceType": "CapabilityStatement",
-	"status":       "active",
-	"date":         "2026-01-01",
-	"kind":         "instance",
-	"fhirVersion":  "5.0.0",
-	"format":       []string{"application/fhir+json"},
-	"rest": []any{map[string]any{
-		"mode":        "server",
-		"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
-	}},
+// capabilityStatement is the server's CapabilityStatement: status, date,
+// kind, fhirVersion and format are required in R4 and R5 alike.
+func capabilityStatement(v ohx.FHIRVersion) map[string]any {
+	return map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         "2026-01-01",
+		"kind":         "instance",
+		"fhirVersion":  v.Number(),
+		"format":       []string{"application/fhir+json"},
+		"rest": []any{map[string]any{
+			"mode":        "server",
+			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
+		}},
+	}
 }
 
 // readBody reads a request body with a bound.
 func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, 256<<20))
+}
+
+// versionValidator validates against the release's schema plus fhirmap's
+// checks. TODO(i18-map): validate.ResourceVersion.
+func versionValidator(v ohx.FHIRVersion) func([]byte) error {
+	if v == ohx.R4 {
+		return func([]byte) error { return errors.New("fhirtest: R4 validation is not available yet") }
+	}
+	return validate.Resource
 }
