@@ -60,6 +60,7 @@ type refAt struct {
 }
 
 type checker struct {
+	r4         bool // check as FHIR R4 (checks_r4.go) instead of R5
 	violations []Violation
 	refs       []refAt // urn:uuid references seen, resolved by the enclosing Bundle
 }
@@ -126,6 +127,10 @@ func sortedKeys(m map[string]any) []string {
 }
 
 func (c *checker) typed(rt, path string, m map[string]any) {
+	if c.r4 {
+		c.typedR4(rt, path, m)
+		return
+	}
 	switch rt {
 	case "Observation":
 		c.observation(path, m)

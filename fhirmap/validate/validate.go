@@ -13,6 +13,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/openhealthexchange/ohx"
 )
 
 // schemaJSON is a byte-for-byte copy of package/openapi/fhir.schema.json from
@@ -53,12 +55,15 @@ type Error struct {
 	ResourceType string
 	// Violations lists every problem found, schema violations first.
 	Violations []Violation
+	// Version is the FHIR version the document was validated as; empty
+	// means R5.
+	Version ohx.FHIRVersion
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("fhir r5: invalid ")
+	b.WriteString("fhir " + strings.ToLower(e.Version.String()) + ": invalid ")
 	if e.ResourceType != "" {
 		b.WriteString(e.ResourceType)
 	} else {
