@@ -234,8 +234,5 @@ func statusText(status int) string {
 // validatorOf returns the default validation of a release: its schema plus
 // fhirmap's checks.
 func validatorOf(v ohx.FHIRVersion) func([]byte) error {
-	if v == ohx.R4 {
-		return func([]byte) error { return errors.New("R4 validation is not available yet") }
-	}
-	return validate.Resource
+	return func(data []byte) error { return validate.ResourceVersion(v, data) }
 }

@@ -135,7 +135,7 @@ func New(opts ...Option) *Server {
 		o(s)
 	}
 	if !s.validateSet {
-		s.validate = versionValidator(s.version)
+		s.validate = func(data []byte) error { return validate.ResourceVersion(s.version, data) }
 	}
 	return s
 }
@@ -523,13 +523,4 @@ func capabilityStatement(v ohx.FHIRVersion) map[string]any {
 // readBody reads a request body with a bound.
 func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, 256<<20))
-}
-
-// versionValidator validates against the release's schema plus fhirmap's
-// checks. TODO(i18-map): validate.ResourceVersion.
-func versionValidator(v ohx.FHIRVersion) func([]byte) error {
-	if v == ohx.R4 {
-		return func([]byte) error { return errors.New("fhirtest: R4 validation is not available yet") }
-	}
-	return validate.Resource
 }
