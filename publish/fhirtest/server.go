@@ -19,6 +19,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/publish"
 )
 
 // InMemoryURL is the base URL of a server that was not started: requests to
@@ -352,12 +353,16 @@ func (s *Server) DumpNDJSON(w io.Writer, resourceType string) error {
 
 // WriteNDJSON writes everything the server holds into dir as FHIR Bulk Data
 // NDJSON, one file per resource type ("Observation.ndjson"), replacing each
-// file atomically. dir is created (0750) when missing.
+// file atomically, and a publish.Manifest that states the server's release
+// and counts the resources of each file. dir is created (0750) when
+// missing.
 func (s *Server) WriteNDJSON(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("fhirtest: %w", err)
 	}
+	m := &publish.Manifest{FHIRVersion: s.version.Number()}
 	for _, t := range s.Types() {
+		m.Files = append(m.Files, publish.ManifestEntry{Type: t, File: t + ".ndjson", Count: s.Count(t)})
 		tmp, err := os.CreateTemp(dir, "."+t+".ndjson.tmp-*")
 		if err != nil {
 			return fmt.Errorf("fhirtest: %w", err)
@@ -377,7 +382,7 @@ func (s *Server) WriteNDJSON(dir string) error {
 			return fmt.Errorf("fhirtest: write %s.ndjson: %w", t, err)
 		}
 	}
-	return nil
+	return publish.WriteManifest(dir, m)
 }
 
 // takeDrop consumes one dropped-connection fault and records the request.

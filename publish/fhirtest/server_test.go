@@ -19,6 +19,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 )
 
@@ -385,7 +386,11 @@ func TestWriteNDJSONAndConcurrentWrites(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	assert.Equal(t, []string{"Device.ndjson", "Observation.ndjson"}, names)
+	assert.Equal(t, []string{"Device.ndjson", "Observation.ndjson", publish.ManifestName}, names)
+	m, err := publish.ReadManifest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, &publish.Manifest{FHIRVersion: "5.0.0", Files: []publish.ManifestEntry{
+		{Type: "Device", File: "Device.ndjson", Count: 1}, {Type: "Observation", File: "Observation.ndjson", Count: 40}}}, m)
 
 	f, err := os.Open(filepath.Join(dir, "Observation.ndjson"))
 	require.NoError(t, err)
