@@ -104,6 +104,9 @@ func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*r5.Devi
 }
 
 func (t *Transformer) device(link *ohx.Link, d *ohx.Device) ([]ohx.Resource, error) {
+	if t.r4() {
+		return t.deviceR4(link, d)
+	}
 	dev, err := t.Device(link, d)
 	if err != nil {
 		return nil, err

@@ -17,8 +17,9 @@ import (
 
 // fastType is what the fast path needs of a single-quantity data type.
 type fastType struct {
-	codes []byte // `"category":[…],"code":{…}`
-	unit  string // the catalog unit
+	codes  []byte  // `"category":[…],"code":{…}`
+	unit   string  // the catalog unit
+	usCore *usCore // the US Core profile an R4 Observation of the type may claim
 }
 
 // fastEligible returns the fast-path entry of s's type when s has the plain
@@ -51,7 +52,7 @@ func (t *Transformer) buildFastCodes() error {
 		if err != nil {
 			return fmt.Errorf("fhirmap: render codes of %s: %w", m.Type, err)
 		}
-		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit}
+		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit, usCore: usCoreFor(m.Type)}
 	}
 	return nil
 }
@@ -80,6 +81,9 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
 	b = appendString(b, ps.source)
+	if t.r4() {
+		b = appendProfileR4(b, ft, unit)
+	}
 	b = append(b, `},"identifier":[{"system":`...)
 	b = appendString(b, system)
 	b = append(b, `,"value":"`...)
@@ -144,7 +148,11 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, '}')
 	}
 	b = append(b, '}')
-	return ohx.Resource{Type: "Observation", ID: id, Identifier: system + "|" + id, DataType: s.Type, JSON: b}, nil
+	r := ohx.Resource{Type: "Observation", ID: id, Identifier: system + "|" + id, DataType: s.Type, JSON: b}
+	if t.r4() {
+		r.FHIRVersion = ohx.R4
+	}
+	return r, nil
 }
 
 // appendString appends s as a JSON string exactly as encoding/json writes it

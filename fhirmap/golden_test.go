@@ -76,3 +76,43 @@ func TestGolden(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestGoldenR4 writes the R4 form of the golden batch to testdata/golden-r4:
+// one file per resource kind (no DeviceAssociation: the Device names its
+// patient), each validated against the R4 schema and checks.
+func TestGoldenR4(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{Version: ohx.R4})
+	rs, err := tr.Transform(t.Context(), goldenBatch())
+	require.NoError(t, err)
+	names := []string{
+		"device.json",
+		"observation-heart-rate.json", "observation-blood-pressure.json", "observation-sleep.json",
+		"observation-ecg.json", "observation-ecg-heart-rate.json", "observation-rr-intervals.json",
+		"observation-hourly-heart-rate.json", "diagnosticreport-ecg.json",
+		"device-software.json", "provenance-device.json", "provenance-heart-rate.json",
+	}
+	require.GreaterOrEqual(t, len(rs), len(names))
+	files := map[string][]byte{}
+	for i, n := range names {
+		files[n] = rs[i].JSON
+	}
+	files["bundle-transaction.json"], err = transaction(t, rs[:4], false).MarshalJSON()
+	require.NoError(t, err)
+	for name, data := range files {
+		t.Run(name, func(t *testing.T) {
+			require.NoError(t, validate.ResourceVersion(ohx.R4, data))
+			var pretty bytes.Buffer
+			require.NoError(t, json.Indent(&pretty, data, "", "  "))
+			pretty.WriteByte('\n')
+			path := filepath.Join("testdata", "golden-r4", name)
+			if *update {
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
+				return
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "missing golden file; create it with: go test ./fhirmap -run TestGoldenR4 -update")
+			assert.Equal(t, string(want), pretty.String(), "golden %s differs; review, then refresh with -update", name)
+		})
+	}
+}

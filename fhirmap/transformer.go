@@ -39,9 +39,16 @@ type Config struct {
 	// "identifier":{…}}) instead of a literal "Device/{id}", for publishers
 	// that write with conditional creates, where the server assigns ids.
 	LogicalReferences bool
+	// Version is the FHIR release the Transformer writes: R5 (the zero
+	// value) or R4. R4 resources are the R5 mapping converted by package
+	// fhirmap/r4 (no DeviceAssociation: the Device names its patient; US Core
+	// vital-signs profiles claimed where met) and carry
+	// Resource.FHIRVersion = ohx.R4.
+	Version ohx.FHIRVersion
 }
 
-// Transformer maps ohx batches to FHIR R5 resources. It implements
+// Transformer maps ohx batches to FHIR R5 resources, or R4 ones (see
+// Config.Version). It implements
 // ohx.Transformer and is safe for concurrent use.
 type Transformer struct {
 	base    string
@@ -65,6 +72,9 @@ func New(cfg Config) (*Transformer, error) {
 	if strings.ContainsAny(base, " \t\r\n?#") || !strings.Contains(base, ":") ||
 		strings.HasSuffix(base, ":") || strings.HasSuffix(base, "/") {
 		return nil, errors.New("fhirmap: BaseURI must be an absolute URI without spaces, query or fragment and without a trailing ':' or '/'")
+	}
+	if err := checkVersion(cfg.Version); err != nil {
+		return nil, err
 	}
 	if cfg.Organization != "" && !strings.HasPrefix(cfg.Organization, "Organization/") {
 		return nil, errors.New("fhirmap: Organization must be a reference of the form Organization/{id}")
@@ -177,6 +187,9 @@ func (t *Transformer) Sample(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error
 	if link.Patient == "" {
 		return ohx.Resource{}, ErrNoPatient
 	}
+	if t.r4() {
+		return t.sampleR4(link, s)
+	}
 	if ft := t.fastEligible(s); ft != nil {
 		return t.fastQuantity(link, s, ft)
 	}
@@ -194,6 +207,9 @@ func (t *Transformer) resource(typ, id string, dt ohx.DataType, ident r5.Identif
 ) (ohx.Resource, error) {
 	if err := v.Validate(); err != nil {
 		return ohx.Resource{}, err
+	}
+	if t.r4() {
+		return t.resourceR4(typ, id, dt, ident, v)
 	}
 	data, err := v.MarshalJSON()
 	if err != nil {

@@ -105,6 +105,11 @@ func (c *checker) sampledDataR4(path string, m map[string]any) {
 
 func (c *checker) deviceR4(path string, m map[string]any) {
 	c.optionalCode(path, m, "status", deviceStatusR4, "device-status", m["status"])
+	// The R4 schema types Device.type as a CodeableConcept without saying
+	// it is an object, so the R5 array passes it.
+	if _, ok := m["type"].([]any); ok {
+		c.add(path+".type", "cardinality", "type is a single CodeableConcept in R4 (0..1), not an array")
+	}
 	for i, n := range objects(m["deviceName"]) {
 		p := path + ".deviceName[" + strconv.Itoa(i) + "]"
 		if s, ok := n["name"].(string); !ok || s == "" {

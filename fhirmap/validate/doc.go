@@ -31,6 +31,20 @@
 //     reference resolves to an entry fullUrl;
 //   - Bundle.entry.request.ifNoneExist is a bare query without a "Type?" prefix.
 //
+// # FHIR R4
+//
+// [ResourceVersion] and [BundleVersion] validate in the FHIR version given:
+// R5 is [Resource] and [Bundle]; R4 uses a second embedded schema, the HL7
+// FHIR R4 (4.0.1) JSON schema (fhir.schema.r4.SOURCE.md names its origin),
+// parsed only on the first R4 validation so that an R5-only program never
+// pays for it. The R4 schema enumerates the codes of most required
+// bindings; the R4 Go checks add the required primitives it cannot see
+// (Observation.status, SampledData.period and dimensions,
+// Device.deviceName.name and type, Provenance.recorded and entity.role,
+// DiagnosticReport.status), Device.type as a single object, obs-6, obs-7 and
+// the same bundle, reference, uuid and emptiness rules as R5. Errors of an
+// R4 validation have Version R4 and read "fhir r4: …".
+//
 // Failures come back as an [*Error] that lists every [Violation] with its
 // FHIRPath-like location (for example "Bundle.entry[2].resource.status") and
 // a rule name. Messages never repeat the offending value, so an error can be
