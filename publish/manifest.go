@@ -100,28 +100,30 @@ func writeManifest(dir string, m *Manifest, last []byte) ([]byte, error) {
 	return b, nil
 }
 
-// directoryRelease returns the release of what an NDJSON directory holds:
-// its manifest's, R5 for NDJSON files without a manifest (ohx wrote only R5
-// before it wrote manifests), and ok false for a directory without either.
-func directoryRelease(dir string) (v ohx.FHIRVersion, stated string, ok bool, err error) {
+// DirectoryVersion returns the FHIR release of the NDJSON files in dir: the
+// one its manifest states, or R5 for NDJSON files without a manifest (ohx
+// wrote only R5 before it wrote manifests). ok is false for a directory
+// that holds neither, or does not exist. A manifest stating a release ohx
+// does not write is an error.
+func DirectoryVersion(dir string) (v ohx.FHIRVersion, ok bool, err error) {
 	m, err := ReadManifest(dir)
 	switch {
 	case err == nil:
 		v, known := m.Release()
 		if !known {
-			stated = m.FHIRVersion
+			stated := m.FHIRVersion
 			if !statedRE.MatchString(stated) {
 				stated = "?"
 			}
-			return "", stated, true, nil
+			return "", false, fmt.Errorf("publish: %s states fhirVersion %s, a release ohx does not write", ManifestName, stated)
 		}
-		return v, m.FHIRVersion, true, nil
+		return v, true, nil
 	case !errors.Is(err, os.ErrNotExist):
-		return "", "", false, err
+		return "", false, err
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.ndjson"))
 	if err != nil || len(files) == 0 {
-		return "", "", false, nil
+		return "", false, nil
 	}
-	return ohx.R5, ohx.R5.Number(), true, nil
+	return ohx.R5, true, nil
 }

@@ -85,7 +85,11 @@ func TestNDJSONKeepsOneReleasePerDirectory(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, p.Close())
 		_, err = publish.NewNDJSON(dir)
-		require.EqualError(t, err, "publish: the ndjson directory holds FHIR R4 output (manifest.json fhirVersion 4.0.1), not R5: write each release into a directory of its own")
+		require.EqualError(t, err, "publish: the ndjson directory holds FHIR R4 output, not R5: write each release into a directory of its own")
+		v, ok, err := publish.DirectoryVersion(dir)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, ohx.R4, v)
 		_, err = publish.NewNDJSON(dir, publish.WithNDJSONVersion(ohx.R4))
 		require.NoError(t, err, "the same release goes on")
 	})
@@ -97,6 +101,10 @@ func TestNDJSONKeepsOneReleasePerDirectory(t *testing.T) {
 		require.ErrorContains(t, err, "holds FHIR R5 output")
 		_, err = publish.NewNDJSON(dir)
 		require.NoError(t, err)
+		v, ok, err := publish.DirectoryVersion(dir)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, ohx.R5, v)
 	})
 
 	t.Run("a manifest of a release ohx does not write", func(t *testing.T) {
@@ -109,5 +117,8 @@ func TestNDJSONKeepsOneReleasePerDirectory(t *testing.T) {
 	t.Run("no manifest at all", func(t *testing.T) {
 		_, err := publish.ReadManifest(t.TempDir())
 		assert.ErrorIs(t, err, os.ErrNotExist)
+		_, ok, err := publish.DirectoryVersion(t.TempDir())
+		require.NoError(t, err)
+		assert.False(t, ok)
 	})
 }

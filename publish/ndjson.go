@@ -149,13 +149,13 @@ func NewNDJSON(dir string, opts ...NDJSONOption) (*NDJSON, error) {
 	for _, o := range opts {
 		o(n)
 	}
-	held, stated, ok, err := directoryRelease(dir)
+	held, ok, err := DirectoryVersion(dir)
 	if err != nil {
 		return nil, err
 	}
 	if ok && held != n.version {
-		return nil, fmt.Errorf("publish: the ndjson directory holds FHIR %s output (%s fhirVersion %s), not %s: write each release into a directory of its own",
-			held, ManifestName, stated, n.version)
+		return nil, fmt.Errorf("publish: the ndjson directory holds FHIR %s output, not %s: write each release into a directory of its own",
+			held, n.version)
 	}
 	return n, nil
 }

@@ -355,10 +355,16 @@ func (s *Server) DumpNDJSON(w io.Writer, resourceType string) error {
 // NDJSON, one file per resource type ("Observation.ndjson"), replacing each
 // file atomically, and a publish.Manifest that states the server's release
 // and counts the resources of each file. dir is created (0750) when
-// missing.
+// missing; a dir that holds NDJSON of the other FHIR release
+// (publish.DirectoryVersion) is an error.
 func (s *Server) WriteNDJSON(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("fhirtest: %w", err)
+	}
+	if held, ok, err := publish.DirectoryVersion(dir); err != nil {
+		return fmt.Errorf("fhirtest: %w", err)
+	} else if ok && held != s.version {
+		return fmt.Errorf("fhirtest: %s holds FHIR %s NDJSON, the server speaks %s: write each release into a directory of its own", dir, held, s.version)
 	}
 	m := &publish.Manifest{FHIRVersion: s.version.Number()}
 	for _, t := range s.Types() {

@@ -452,6 +452,19 @@ func TestServesEitherRelease(t *testing.T) {
 		})
 	}
 
+	t.Run("NDJSON of one release per directory", func(t *testing.T) {
+		dir := t.TempDir()
+		r4 := fhirtest.New(fhirtest.WithVersion(ohx.R4))
+		require.Equal(t, http.StatusCreated, do(t, r4, http.MethodPut, "/Observation/o1", obs("o1", "a", "")).status)
+		require.NoError(t, r4.WriteNDJSON(dir))
+		m, err := publish.ReadManifest(dir)
+		require.NoError(t, err)
+		assert.Equal(t, "4.0.1", m.FHIRVersion)
+		require.NoError(t, r4.WriteNDJSON(dir), "the same release again")
+		err = fhirtest.New().WriteNDJSON(dir)
+		require.ErrorContains(t, err, "holds FHIR R4 NDJSON, the server speaks R5")
+	})
+
 	t.Run("without metadata", func(t *testing.T) {
 		s := fhirtest.New(fhirtest.WithoutMetadata())
 		r := do(t, s, http.MethodGet, "/metadata", "")
