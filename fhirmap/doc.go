@@ -1,4 +1,5 @@
-// Package fhirmap maps ohx samples and devices to FHIR R5 resources.
+// Package fhirmap maps ohx samples and devices to FHIR R5 resources, or,
+// with Config.Version = ohx.R4, to FHIR R4 resources (see "R4" below).
 //
 // # Mapping
 //
@@ -46,8 +47,20 @@
 // DeviceAssociation, Provenance, Bundle, OperationOutcome), hand-written
 // because no Go library models R5. They are public so that custom
 // transformers and publishers can build, adjust and read resources the same
-// way; an R4 output is planned as fhirmap/r4 beside it. Publishers wrap the
-// resources in Bundles (see package publish).
+// way. Publishers wrap the resources in Bundles (see package publish).
+//
+// # R4
+//
+// With Config.Version = ohx.R4 the same mapping is converted to FHIR R4 by
+// the sibling package fhirmap/r4 (samply's R4 models): SampledData period
+// instead of interval, no DeviceAssociation (the Device names its patient),
+// deviceName, the R4 URI of MDC, no Provenance.patient. Individual vital
+// signs claim the US Core 6.1.0 profile they meet in meta.profile (heart
+// rate, respiratory rate, body temperature, body weight, pulse oximetry,
+// blood pressure). [MappingTableR4] lists every difference; the R4 fast path
+// writes the bytes of [Transformer.ObservationR4] marshalled by r4.Marshal,
+// checked by TestR4FastPathEqualsGeneric, and every R4 shape is validated
+// against the R4 schema (TestR4Conformance, testdata/golden-r4).
 //
 // # Proof
 //

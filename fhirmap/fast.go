@@ -76,6 +76,9 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
 	need := 400 + len(ft.codes) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
 		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
+	if t.r4() && ft.usCore != nil {
+		need += len(`,"profile":[""]`) + len(ft.usCore.profile)
+	}
 	b := make([]byte, 0, need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -147,4 +148,89 @@ func TestMappingTableR4(t *testing.T) {
 		assert.Contains(t, md, want)
 	}
 	assert.NotContains(t, md, "| `steps` |", "steps is the same in both versions")
+}
+
+// TestR4MappingDetails checks the meaning of what differs in R4: the device
+// carries its patient, the ECG keeps its sampling period and MDC code, the
+// report links the waveform and its heart rate, Provenance has no patient.
+func TestR4MappingDetails(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{Version: ohx.R4})
+	b := goldenBatch()
+	rs, err := tr.Transform(t.Context(), b)
+	require.NoError(t, err)
+	byType := map[string][]map[string]any{}
+	for _, r := range rs {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(r.JSON, &m))
+		byType[r.Type] = append(byType[r.Type], m)
+	}
+	require.Len(t, byType["Device"], 2, "the provider device and the ohx software")
+	dev := byType["Device"][0]
+	assert.Equal(t, map[string]any{"reference": b.Link.Patient}, dev["patient"])
+	assert.Equal(t, []any{map[string]any{"name": "ScanWatch", "type": "model-name"}}, dev["deviceName"])
+	assert.Nil(t, byType["Device"][1]["patient"], "the software belongs to no patient")
+
+	var ecg map[string]any
+	for _, o := range byType["Observation"] {
+		if _, ok := o["valueSampledData"]; ok && strings.HasPrefix(o["code"].(map[string]any)["text"].(string), "ECG") {
+			ecg = o
+		}
+	}
+	require.NotNil(t, ecg)
+	sd := ecg["valueSampledData"].(map[string]any)
+	assert.Equal(t, 1000/300.0, sd["period"], "period = 1000 / sampling frequency, in ms")
+	assert.Equal(t, 0.001, sd["factor"])
+	coding := ecg["code"].(map[string]any)["coding"].([]any)[0].(map[string]any)
+	assert.Equal(t, "urn:iso:std:iso:11073:10101", coding["system"])
+	assert.Equal(t, "131329", coding["code"])
+
+	require.Len(t, byType["DiagnosticReport"], 1)
+	assert.Len(t, byType["DiagnosticReport"][0]["result"], 2, "the waveform and its heart rate")
+	for _, p := range byType["Provenance"] {
+		assert.NotContains(t, p, "patient")
+		assert.NotEmpty(t, p["recorded"])
+	}
+}
+
+// TestR4RetractionAndCorrection: a provider deletion retracts the R4
+// resources as it does R5 ones (entered-in-error, still valid R4), and a
+// modified record is published as amended.
+func TestR4RetractionAndCorrection(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{Version: ohx.R4})
+	all := ohx.Window{Start: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	n := 0
+	for _, tc := range conformanceCases() {
+		rs, err := tr.Transform(t.Context(), tc.batch)
+		require.NoError(t, err)
+		for _, r := range rs {
+			if r.DataType == "" {
+				if r.Type == "Device" {
+					out, err := fhirmap.EnteredInError(r)
+					require.NoError(t, err)
+					assert.NoError(t, validate.ResourceVersion(ohx.R4, out.JSON))
+					assert.Contains(t, string(out.JSON), `"status":"entered-in-error"`)
+				}
+				continue
+			}
+			out, ok, err := tr.Retract(tc.batch.Link, r.DataType, all, ohx.Resource{Type: r.Type, ID: r.ID, JSON: r.JSON})
+			require.NoError(t, err)
+			if !ok {
+				continue // an ECG's heart rate is not retracted on its own
+			}
+			n++
+			assert.Equal(t, r.Identifier, out.Identifier)
+			require.NoError(t, validate.ResourceVersion(ohx.R4, out.JSON), r.Key())
+			assert.Contains(t, string(out.JSON), `"status":"entered-in-error"`)
+		}
+	}
+	assert.Greater(t, n, 20)
+
+	link := withingsLink()
+	s := withingsSamples()[0]
+	s.Created = s.Start
+	s.Modified = s.Start.Add(time.Hour)
+	r, err := tr.Sample(&link, &s)
+	require.NoError(t, err)
+	assert.Contains(t, string(r.JSON), `"status":"amended"`)
+	assert.NoError(t, validate.ResourceVersion(ohx.R4, r.JSON))
 }

@@ -11,7 +11,7 @@ import (
 // package fhirmap/r4 converts them: element, R5, R4.
 var r4Differences = [][3]string{
 	{"regular SampledData (ECG, regular series)", "`interval` + `intervalUnit` `ms`", "`period` (always ms)"},
-	{"irregular SampledData (RR intervals, raw aggregate series)", "`offsets` (ms from the start)", "`period` 0 and the offsets in the HL7 cross-version extension `" + r4.ExtensionSampledDataOffsets + "`"},
+	{"SampledData with offsets (RR intervals, raw aggregate series)", "`offsets` (ms from the start)", "evenly spaced from 0: `period`; otherwise `period` 0 and the offsets in the HL7 cross-version extension `" + r4.ExtensionSampledDataOffsets + "`"},
 	{"MDC codings (ECG leads)", "system `" + SystemMDC + "`", "system `" + r4.SystemMDCR4 + "`"},
 	{"device names", "`name[]` type `registered-name` (with `display`) and `displayName`", "`deviceName[]` type `model-name`"},
 	{"device type", "`type[]`", "`type` (the first)"},

@@ -100,6 +100,21 @@ func (t *Transformer) ObservationR4(link *ohx.Link, s *ohx.Sample) (*r4.Observat
 // deviceR4 maps a provider device to one R4 Device whose patient is the
 // link's patient: R4 has no DeviceAssociation.
 func (t *Transformer) deviceR4(link *ohx.Link, d *ohx.Device) ([]ohx.Resource, error) {
+	rd, err := t.DeviceR4(link, d)
+	if err != nil {
+		return nil, err
+	}
+	r, err := t.marshalR4("Device", *rd.Id, "", rd.Identifier[0], rd)
+	if err != nil {
+		return nil, err
+	}
+	return []ohx.Resource{r}, nil
+}
+
+// DeviceR4 builds the FHIR R4 Device of a provider device: the R5 Device and
+// DeviceAssociation of the mapping converted by package fhirmap/r4, the
+// association becoming Device.patient.
+func (t *Transformer) DeviceR4(link *ohx.Link, d *ohx.Device) (*r4.Device, error) {
 	dev, err := t.Device(link, d)
 	if err != nil {
 		return nil, err
@@ -111,15 +126,14 @@ func (t *Transformer) deviceR4(link *ohx.Link, d *ohx.Device) ([]ohx.Resource, e
 	if err := dev.Validate(); err != nil {
 		return nil, err
 	}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
 	rd, err := r4.FromDevice(dev, a)
 	if err != nil {
 		return nil, fmt.Errorf("fhirmap: %w", err)
 	}
-	r, err := t.marshalR4("Device", dev.ID, "", dev.Identifier[0], rd)
-	if err != nil {
-		return nil, err
-	}
-	return []ohx.Resource{r}, nil
+	return rd, nil
 }
 
 // US Core (version 6.1.0, for FHIR R4) vital-signs profiles ohx claims.

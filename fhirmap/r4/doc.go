@@ -11,8 +11,8 @@
 // what differs between the releases:
 //
 //   - SampledData: R5 interval (with intervalUnit "ms") becomes R4 period,
-//     which is always in milliseconds. R4 has no offsets: an irregular R5
-//     series keeps its offsets in the HL7 cross-version extension
+//     which is always in milliseconds. R4 has no offsets: offsets evenly
+//     spaced from 0 become the period; an irregular R5 series keeps its offsets in the HL7 cross-version extension
 //     http://hl7.org/fhir/5.0/StructureDefinition/extension-SampledData.offsets
 //     and states period 0, which no regular series can have, so a reader that
 //     ignores the extension cannot mistake the series for a regular one.

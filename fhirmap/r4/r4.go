@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
@@ -146,6 +147,10 @@ func FromSampledData(s *r5.SampledData) (*fhir.SampledData, error) {
 		if s.IntervalUnit != "ms" {
 			return nil, notConvertible("SampledData", "offsets are not in ms")
 		}
+		if p, ok := regularPeriod(*s.Offsets); ok {
+			out.Period = p // evenly spaced from 0: the period says it all
+			break
+		}
 		out.Period = json.Number("0")
 		out.Extension = []fhir.Extension{{Url: ExtensionSampledDataOffsets, ValueString: s.Offsets}}
 	default:
@@ -158,6 +163,26 @@ func FromSampledData(s *r5.SampledData) (*fhir.SampledData, error) {
 		return nil, notConvertible("SampledData", "dimensions must be positive")
 	}
 	return out, nil
+}
+
+// regularPeriod returns the spacing of offsets that start at 0 and are
+// evenly spaced (at least two of them), as written in the offsets.
+func regularPeriod(offsets string) (json.Number, bool) {
+	fields := strings.Fields(offsets)
+	if len(fields) < 2 || fields[0] != "0" {
+		return "", false
+	}
+	step, err := strconv.ParseFloat(fields[1], 64)
+	if err != nil || !(step > 0) {
+		return "", false
+	}
+	for i, f := range fields {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v != float64(i)*step {
+			return "", false
+		}
+	}
+	return json.Number(fields[1]), true
 }
 
 // ucumMillis are the UCUM time units R5 intervalUnit may use, in ms.

@@ -87,6 +87,8 @@ func TestFromSampledData(t *testing.T) {
 		{"interval in ms is the period", r5.SampledData{Origin: origin, Interval: num("3.3333333333333335"), IntervalUnit: "ms", Dimensions: 1, Data: ptr("1 2")}, "3.3333333333333335", false, false},
 		{"interval in s is converted to ms", r5.SampledData{Origin: origin, Interval: num("0.5"), IntervalUnit: "s", Dimensions: 1, Data: ptr("1 2")}, "500", false, false},
 		{"offsets go to the cross-version extension", r5.SampledData{Origin: origin, Offsets: ptr("0 812 1610"), IntervalUnit: "ms", Dimensions: 1, Data: ptr("812 798 845")}, "0", true, false},
+		{"evenly spaced offsets are a period", r5.SampledData{Origin: origin, Offsets: ptr("0 900000 1800000 2700000"), IntervalUnit: "ms", Dimensions: 1, Data: ptr("61 70.6 70 88")}, "900000", false, false},
+		{"one offset", r5.SampledData{Origin: origin, Offsets: ptr("0"), IntervalUnit: "ms", Dimensions: 1, Data: ptr("61")}, "0", true, false},
 		{"interval and offsets", r5.SampledData{Origin: origin, Interval: num("1"), Offsets: ptr("0"), IntervalUnit: "ms", Dimensions: 1}, "", false, true},
 		{"not a time unit", r5.SampledData{Origin: origin, Interval: num("1"), IntervalUnit: "mV", Dimensions: 1}, "", false, true},
 	} {

@@ -21,14 +21,14 @@
 //
 // # Versions
 //
-// The package is named after the FHIR version it writes. R4 output is
-// planned as a sibling package (fhirmap/r4) with the same shape: the
-// R5-only elements and resources (Observation.triggeredBy, SampledData's
+// The package is named after the FHIR version it writes. R4 output is the
+// sibling package fhirmap/r4, which converts these structs to samply's R4
+// models: the R5-only elements and resources (Observation.triggeredBy, SampledData's
 // interval and intervalUnit, Device.name, DeviceAssociation) are why the two
 // cannot share structs. The datatypes whose JSON is the same in R4 and R5
 // (Coding, CodeableConcept, Quantity, Reference, Identifier, Period, Meta,
 // Annotation, Range, Ratio) are aliases of github.com/samply/golang-fhir-models,
-// so both packages can share them; samply's R4 resources are never emitted.
+// so both packages can share them; samply's R4 resources are never emitted as R5.
 //
 // Optional elements are pointers or slices with omitempty, required codes are
 // string types checked by Validate, and decimals are json.Number so that
