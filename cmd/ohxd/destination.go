@@ -81,7 +81,7 @@ func (a *app) checkDestination(ctx context.Context) error {
 		return fmt.Errorf("%w (OHX_FHIR_SKIP_VERSION_CHECK=true skips the check)", err)
 	}
 	if ctx.Err() != nil {
-		return ctx.Err() // shutting down
+		return nil // shutting down: not a failure of the destination
 	}
 	a.log.Warn("the FHIR server's release could not be checked at start; it is checked again before the first write",
 		zap.String("kind", ohx.KindOf(err).String()), zap.Error(err))
