@@ -144,12 +144,20 @@ func (t *Transformer) DeviceR4(link *ohx.Link, d *ohx.Device) (*r4.Device, error
 // Patient, effective[x], and value[x] in the profile's UCUM unit or a
 // dataAbsentReason).
 const (
-	USCoreVersion        = "6.1.0"
-	ProfileHeartRate     = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-heart-rate"
-	ProfileRespRate      = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-respiratory-rate"
-	ProfileBodyTemp      = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-body-temperature"
-	ProfileBodyWeight    = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-body-weight"
-	ProfilePulseOx       = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-pulse-oximetry"
+	// USCoreVersion is the US Core release whose profiles R4 output claims.
+	USCoreVersion = "6.1.0"
+	// ProfileHeartRate is US Core Heart Rate (LOINC 8867-4, /min).
+	ProfileHeartRate = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-heart-rate"
+	// ProfileRespRate is US Core Respiratory Rate (LOINC 9279-1, /min).
+	ProfileRespRate = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-respiratory-rate"
+	// ProfileBodyTemp is US Core Body Temperature (LOINC 8310-5, Cel or [degF]).
+	ProfileBodyTemp = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-body-temperature"
+	// ProfileBodyWeight is US Core Body Weight (LOINC 29463-7, kg, g or [lb_av]).
+	ProfileBodyWeight = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-body-weight"
+	// ProfilePulseOx is US Core Pulse Oximetry (LOINC 59408-5 and 2708-6, %).
+	ProfilePulseOx = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-pulse-oximetry"
+	// ProfileBloodPressure is US Core Blood Pressure (LOINC 85354-9 with the
+	// systolic 8480-6 and diastolic 8462-4 components in mm[Hg]).
 	ProfileBloodPressure = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-blood-pressure"
 )
 

@@ -24,6 +24,10 @@
 //   - MDC codings: the R5 example's system urn:oid:2.16.840.1.113883.6.24
 //     becomes urn:iso:std:iso:11073:10101, the URI the R4 code system
 //     registry gives ISO/IEEE 11073-10101 (same code system, same codes).
+//     The other systems ohx writes have the same URI and the codes it uses
+//     in R4: LOINC, SNOMED CT, UCUM, observation-category,
+//     observation-statistics, v2-0074 and provenance-participant-type
+//     ("assembler").
 //   - Elements R4 does not have are left out: Observation.triggeredBy,
 //     referenceRange.normalValue, DiagnosticReport.note, supportingInfo and
 //     media (R5 media link to DocumentReference, R4 to Media),
