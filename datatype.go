@@ -74,19 +74,60 @@ const (
 )
 
 // Aggregation is the natural statistic of a data type when samples are
-// aggregated into hourly buckets.
+// aggregated into hourly buckets. It also decides which statistics a bucket
+// carries (see Statistics): the catalog's Aggregation per type is the one
+// place that says which summaries of a type mean what they name.
 type Aggregation int
 
 // Aggregations.
 const (
 	// AggregateNone: the type passes through an aggregator unchanged (ECG,
-	// blood pressure readings, weight, sleep sessions, daily summaries).
+	// blood pressure readings, weight, sleep sessions, daily summaries, and
+	// heart rate variability: a mean of SDNN values is not an SDNN).
 	AggregateNone Aggregation = iota
 	// AggregateMean: the bucket's value is the mean (rates such as heart rate).
 	AggregateMean
 	// AggregateSum: the bucket's value is the sum (counts such as steps).
 	AggregateSum
 )
+
+// Statistic names one statistic of an aggregation bucket.
+type Statistic string
+
+// Statistics of a bucket.
+const (
+	StatisticMean  Statistic = "mean"
+	StatisticSum   Statistic = "sum"
+	StatisticMin   Statistic = "min"
+	StatisticMax   Statistic = "max"
+	StatisticCount Statistic = "count"
+)
+
+// Statistics returns the statistics a bucket of this aggregation carries,
+// its natural statistic first; an aggregator computes no other and a
+// transformer publishes no other.
+//
+//   - AggregateMean (heart rate, SpO2, respiratory rate: each sample is a
+//     reading of the same quantity): mean, minimum, maximum and count.
+//   - AggregateSum (steps: each sample counts what happened during its own
+//     span): sum and count only. The minimum, maximum or mean of per-sample
+//     counts depend on how long the provider's samples are (a minute, a
+//     quarter hour), so they describe the provider, not the patient.
+//   - AggregateNone: none; such types are never aggregated.
+func (a Aggregation) Statistics() []Statistic {
+	switch a {
+	case AggregateMean:
+		return []Statistic{StatisticMean, StatisticMin, StatisticMax, StatisticCount}
+	case AggregateSum:
+		return []Statistic{StatisticSum, StatisticCount}
+	}
+	return nil
+}
+
+// Has reports whether a bucket of this aggregation carries statistic st.
+func (a Aggregation) Has(st Statistic) bool {
+	return slices.Contains(a.Statistics(), st)
+}
 
 // DataTypeInfo describes one entry of the data type catalog.
 type DataTypeInfo struct {
@@ -112,8 +153,8 @@ var catalog = []DataTypeInfo{
 	{Type: RestingHeartRate, Title: "Resting heart rate", Unit: "/min", Shape: ShapeQuantity, Timing: TimingInstant},
 	{Type: Steps, Title: "Steps", Unit: "{steps}", Shape: ShapeQuantity, Timing: TimingInterval, Aggregation: AggregateSum},
 	{Type: RRIntervals, Title: "RR intervals (beat-to-beat)", Unit: "ms", Shape: ShapeSeries, Timing: TimingInterval},
-	{Type: HRVRMSSD, Title: "Heart rate variability, RMSSD", Unit: "ms", Shape: ShapeQuantity, Timing: TimingInstant, Aggregation: AggregateMean},
-	{Type: HRVSDNN, Title: "Heart rate variability, SDNN", Unit: "ms", Shape: ShapeQuantity, Timing: TimingInstant, Aggregation: AggregateMean},
+	{Type: HRVRMSSD, Title: "Heart rate variability, RMSSD", Unit: "ms", Shape: ShapeQuantity, Timing: TimingInstant},
+	{Type: HRVSDNN, Title: "Heart rate variability, SDNN", Unit: "ms", Shape: ShapeQuantity, Timing: TimingInstant},
 	{Type: ECG, Title: "Electrocardiogram (single lead)", Unit: "mV", Shape: ShapeWaveform, Timing: TimingInterval},
 	{Type: BloodPressure, Title: "Blood pressure", Unit: "mm[Hg]", Shape: ShapeComponents, Timing: TimingInstant},
 	{Type: BodyWeight, Title: "Body weight", Unit: "kg", Shape: ShapeQuantity, Timing: TimingInstant},

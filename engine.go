@@ -195,6 +195,7 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	now := e.cfg.Now()
 	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, j.Trigger, now)
 	ret := e.retracter(j, sel.fetch, rep)
+	out := newOutbox(e.bundleSize(), e.cfg.BatchSize)
 	// Types the provider reported unreadable for good (a scope the user did
 	// not grant) are left out of the rest of the sync.
 	unavailable := map[DataType]bool{}
@@ -208,7 +209,7 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 		if ret != nil {
 			produced = producedSet{}
 		}
-		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, produced, unavailable, rep)
+		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, produced, unavailable, out, rep)
 		if err == nil && ret != nil {
 			// Never retract what could not be read.
 			read := plan
@@ -333,7 +334,7 @@ func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
 }
 
 // runPlan streams one fetch through aggregation, mapping and publishing.
-func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, produced producedSet, unavailable map[DataType]bool, rep *Report) error {
+func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, produced producedSet, unavailable map[DataType]bool, out *outbox, rep *Report) error {
 	advance := map[DataType]bool{}
 	for _, t := range plan.Types {
 		c, ok := cursors[t]
@@ -363,7 +364,7 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := e.publish(ctx, link, j, plan.Window, batch, produced, rep); err != nil {
+		if err := e.publish(ctx, link, j, plan.Window, batch, produced, out, rep); err != nil {
 			return err
 		}
 		for _, s := range batch {
@@ -399,7 +400,7 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 			return err
 		}
 		// Keep a recording's samples (an ECG and its heart rate) in one batch.
-		if len(batch) >= e.cfg.BatchSize && (s.Group == "" || s.Group != batch[len(batch)-1].Group) {
+		if len(batch) >= out.fill && (s.Group == "" || s.Group != batch[len(batch)-1].Group) {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -469,12 +470,13 @@ func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan
 	}
 }
 
-func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, samples []Sample, produced producedSet, rep *Report) error {
+func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, samples []Sample, produced producedSet, out *outbox, rep *Report) error {
 	rs, err := e.cfg.Transformer.Transform(ctx, Batch{Link: link, Samples: samples, Window: w, Trigger: j.Trigger})
 	if err != nil {
 		return fmt.Errorf("ohx: map batch of link %s: %w", link.ID, err)
 	}
 	produced.add(rs)
+	rs = out.unsent(rs)
 	if len(rs) == 0 {
 		return nil
 	}
@@ -482,8 +484,19 @@ func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, sample
 	if err != nil {
 		return fmt.Errorf("ohx: publish batch of link %s: %w", link.ID, err)
 	}
+	// Devices sent now are not sent with the next batch: they are no part
+	// of its overhead.
+	out.sized(len(samples), len(rs)-out.acknowledged(rs, res))
 	rep.count(rs, res)
 	return nil
+}
+
+// bundleSize returns the publisher's bundle size, or 0 when it has none.
+func (e *Engine) bundleSize() int {
+	if bs, ok := e.cfg.Publisher.(BundleSizer); ok {
+		return bs.BundleSize()
+	}
+	return 0
 }
 
 func (e *Engine) advance(ctx context.Context, linkID string, t DataType, at time.Time, cursors map[DataType]time.Time, rep *Report) error {

@@ -82,8 +82,11 @@ type Job struct {
 	Trigger Trigger `json:"trigger"`
 	// Priority orders jobs (lower first); zero means DefaultPriority(Trigger).
 	Priority Priority `json:"priority,omitempty"`
-	// Deletion marks a push job caused by a provider deletion notification: the
-	// window is re-read and resources that no longer exist are retracted.
+	// Deletion marks a job whose window is re-read and whose resources the
+	// re-read no longer produces are retracted (marked entered-in-error): a
+	// push job caused by a provider deletion notification, or a backfill an
+	// operator runs with retraction after an upgrade that changed resource
+	// ids (`ohxd sync -retract`, "retract" on POST /v1/links/{id}/sync).
 	Deletion bool `json:"deletion,omitempty"`
 	// Attempt is the number of earlier failed runs (set by the queue).
 	Attempt int `json:"attempt,omitempty"`

@@ -7,7 +7,7 @@ import (
 )
 
 // AggregationMode says how an organization wants a data type published:
-// every sample on its own or one summary per hour.
+// every sample on its own, one summary per hour, or ohx's choice per type.
 type AggregationMode string
 
 // Aggregation modes.
@@ -19,12 +19,22 @@ const (
 	// time zone (only for types whose catalog Aggregation is not
 	// AggregateNone; the others stay individual).
 	AggregationHourly AggregationMode = "hourly"
+	// AggregationAuto publishes the high-frequency series (heart rate,
+	// intraday steps, SpO2 and respiratory-rate series: the types whose
+	// catalog Aggregation is not AggregateNone) as hourly summaries and
+	// every spot measurement individually: the types that cannot be
+	// aggregated (weight, body composition, blood pressure, temperature,
+	// ECG, sleep sessions, daily summaries, HRV) and, within the series
+	// types, the samples measured as part of one reading (a non-empty
+	// Sample.Group, such as the pulse a scale took with a weight). It is the
+	// daemon's default.
+	AggregationAuto AggregationMode = "auto"
 )
 
 // Valid reports whether m is a known mode ("" counts as individual).
 func (m AggregationMode) Valid() bool {
 	switch m {
-	case "", AggregationIndividual, AggregationHourly:
+	case "", AggregationIndividual, AggregationHourly, AggregationAuto:
 		return true
 	}
 	return false
@@ -138,8 +148,18 @@ func (p *Policy) allows(t DataType) (bool, string) {
 // AggregationOf returns the mode t is published with: its configured mode,
 // or DefaultAggregation, and always AggregationIndividual for a type whose
 // catalog Aggregation is AggregateNone (ECG, blood pressure, weight, sleep,
-// daily summaries).
+// daily summaries, HRV). AggregationAuto resolves to AggregationHourly for
+// the other types (their spot samples still pass through, see AutoTypes).
 func (p *Policy) AggregationOf(t DataType) AggregationMode {
+	if p.modeOf(t) == AggregationIndividual {
+		return AggregationIndividual
+	}
+	return AggregationHourly
+}
+
+// modeOf returns t's configured mode (individual, hourly or auto) after the
+// catalog's veto.
+func (p *Policy) modeOf(t DataType) AggregationMode {
 	info, ok := t.Info()
 	if p == nil || !ok || info.Aggregation == AggregateNone {
 		return AggregationIndividual
@@ -148,18 +168,34 @@ func (p *Policy) AggregationOf(t DataType) AggregationMode {
 	if !set {
 		m = p.DefaultAggregation
 	}
-	if m == AggregationHourly {
-		return AggregationHourly
+	switch m {
+	case AggregationHourly, AggregationAuto:
+		return m
 	}
 	return AggregationIndividual
 }
 
 // HourlyTypes returns, in catalog order, the allowed data types the policy
-// aggregates hourly: the set an hourly aggregator is configured with.
+// aggregates hourly (in AggregationHourly or AggregationAuto mode): the set
+// an hourly aggregator is configured with.
 func (p *Policy) HourlyTypes() []DataType {
 	var ts []DataType
 	for _, c := range catalog {
 		if p.Allows(c.Type) && p.AggregationOf(c.Type) == AggregationHourly {
+			ts = append(ts, c.Type)
+		}
+	}
+	return ts
+}
+
+// AutoTypes returns, in catalog order, the hourly types of HourlyTypes that
+// the policy aggregates in AggregationAuto mode: only their series go into
+// hours, their spot samples (a non-empty Sample.Group) are published
+// individually.
+func (p *Policy) AutoTypes() []DataType {
+	var ts []DataType
+	for _, c := range catalog {
+		if p.Allows(c.Type) && p.modeOf(c.Type) == AggregationAuto {
 			ts = append(ts, c.Type)
 		}
 	}

@@ -20,6 +20,9 @@ func TestPolicyValidate(t *testing.T) {
 		{"hourly heart rate and steps", &ohx.Policy{Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.HeartRate: ohx.AggregationHourly, ohx.Steps: ohx.AggregationHourly}}, true},
 		{"hourly by default", &ohx.Policy{DefaultAggregation: ohx.AggregationHourly}, true},
 		{"hourly ECG", &ohx.Policy{Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.ECG: ohx.AggregationHourly}}, false},
+		{"hourly SDNN: a mean of SDNN values is no SDNN", &ohx.Policy{Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.HRVSDNN: ohx.AggregationHourly}}, false},
+		{"auto by default", &ohx.Policy{DefaultAggregation: ohx.AggregationAuto}, true},
+		{"auto ECG is individual", &ohx.Policy{Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.ECG: ohx.AggregationAuto}}, true},
 		{"unknown mode", &ohx.Policy{Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.HeartRate: "weekly"}}, false},
 		{"unknown default mode", &ohx.Policy{DefaultAggregation: "weekly"}, false},
 		{"unknown allowed type", &ohx.Policy{AllowedTypes: []ohx.DataType{"mood"}}, false},
@@ -61,6 +64,18 @@ func TestPolicyAggregation(t *testing.T) {
 	assert.Equal(t, []ohx.DataType{ohx.HeartRate, ohx.Steps}, p.HourlyTypes(), "only allowed, aggregatable, hourly types")
 	assert.Equal(t, ohx.AggregationIndividual, (*ohx.Policy)(nil).AggregationOf(ohx.HeartRate))
 	assert.Empty(t, (*ohx.Policy)(nil).HourlyTypes())
+
+	assert.Empty(t, p.AutoTypes())
+
+	auto := &ohx.Policy{DefaultAggregation: ohx.AggregationAuto, Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.Steps: ohx.AggregationHourly, ohx.SpO2: ohx.AggregationIndividual}}
+	for _, typ := range []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.RespiratoryRate} {
+		assert.Equal(t, ohx.AggregationHourly, auto.AggregationOf(typ), "auto: %s is a series", typ)
+	}
+	for _, typ := range []ohx.DataType{ohx.SpO2, ohx.BodyWeight, ohx.BloodPressure, ohx.BodyTemperature, ohx.ECG, ohx.SleepSession, ohx.DailySpO2, ohx.HRVSDNN, ohx.HRVRMSSD} {
+		assert.Equal(t, ohx.AggregationIndividual, auto.AggregationOf(typ), "auto: %s is published individually", typ)
+	}
+	assert.Equal(t, []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.RespiratoryRate}, auto.HourlyTypes())
+	assert.Equal(t, []ohx.DataType{ohx.HeartRate, ohx.RespiratoryRate}, auto.AutoTypes(), "steps are hourly by name: spots included")
 
 	assert.Equal(t, []ohx.DataType{ohx.HeartRate}, (*ohx.Policy)(nil).CompanionsOf(ohx.ECG), "default linked-data rules")
 	assert.Empty(t, (&ohx.Policy{Companions: map[ohx.DataType][]ohx.DataType{}}).CompanionsOf(ohx.ECG), "an empty rule set links nothing")

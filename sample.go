@@ -158,7 +158,10 @@ type Series struct {
 type Aggregate struct {
 	// Count is the number of samples in the bucket.
 	Count int
-	// Sum, Mean, Min and Max are the bucket's statistics, in the sample's Unit.
+	// Sum, Mean, Min and Max are the bucket's statistics, in the sample's
+	// Unit. Only those its type's Aggregation.Statistics() names are
+	// computed (mean, minimum and maximum of a rate; the sum of a count);
+	// the others are zero and mean nothing.
 	Sum, Mean, Min, Max float64
 	// Raw optionally keeps the bucket's raw values, regularly spaced or with
 	// offsets from the bucket's start.

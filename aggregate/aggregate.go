@@ -48,14 +48,21 @@ type HourlyConfig struct {
 	// KeepRaw keeps each hour's raw values in Aggregate.Raw, for a FHIR
 	// valueSampledData.
 	KeepRaw bool
+	// SeriesOnly lists aggregated types whose spot samples pass through:
+	// a sample with a non-empty Group was measured as part of one reading
+	// (the pulse a scale took with a weight, a spot SpO2 check), not as part
+	// of a series, and is published individually. ForPolicy fills it with
+	// the types of the policy's AggregationAuto mode.
+	SeriesOnly []ohx.DataType
 }
 
 // Hourly summarizes samples into whole hours. It is safe for concurrent use;
 // each Aggregate call keeps its own state.
 type Hourly struct {
-	cfg       HourlyConfig
-	aggregate map[ohx.DataType]ohx.Aggregation
-	zones     sync.Map // zone name → *time.Location (nil for unknown)
+	cfg        HourlyConfig
+	aggregate  map[ohx.DataType]ohx.Aggregation
+	seriesOnly map[ohx.DataType]bool
+	zones      sync.Map // zone name → *time.Location (nil for unknown)
 }
 
 var (
@@ -67,8 +74,15 @@ var (
 // NewHourly checks cfg and returns an hourly aggregator. Asking to aggregate
 // a type that cannot be aggregated (an ECG, a weight) is an error.
 func NewHourly(cfg HourlyConfig) (*Hourly, error) {
-	h := &Hourly{cfg: cfg, aggregate: map[ohx.DataType]ohx.Aggregation{}}
+	h := &Hourly{cfg: cfg, aggregate: map[ohx.DataType]ohx.Aggregation{}, seriesOnly: map[ohx.DataType]bool{}}
 	h.cfg.Types = slices.Clone(cfg.Types)
+	h.cfg.SeriesOnly = slices.Clone(cfg.SeriesOnly)
+	for _, t := range cfg.SeriesOnly {
+		if !t.Valid() {
+			return nil, fmt.Errorf("aggregate: unknown data type %q", t)
+		}
+		h.seriesOnly[t] = true
+	}
 	if len(cfg.Types) == 0 {
 		for _, info := range ohx.DataTypes() {
 			if info.Aggregation != ohx.AggregateNone {
@@ -92,7 +106,8 @@ func NewHourly(cfg HourlyConfig) (*Hourly, error) {
 
 // ForPolicy returns the aggregator a policy asks for: Individual when the
 // policy aggregates no type hourly, else an Hourly aggregator of the
-// policy's hourly types (cfg.Types is ignored).
+// policy's hourly types whose AggregationAuto types aggregate their series
+// only (cfg.Types and cfg.SeriesOnly are ignored).
 func ForPolicy(p *ohx.Policy, cfg HourlyConfig) (ohx.Aggregator, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -102,6 +117,7 @@ func ForPolicy(p *ohx.Policy, cfg HourlyConfig) (ohx.Aggregator, error) {
 		return Individual{}, nil
 	}
 	cfg.Types = types
+	cfg.SeriesOnly = p.AutoTypes()
 	return NewHourly(cfg)
 }
 

@@ -5,11 +5,14 @@
 //
 //   - [Individual] passes every sample through unchanged.
 //   - [Hourly] summarizes the data types it is configured with into one
-//     sample per whole hour (count, sum, mean, min, max and optionally the raw
-//     values) and passes every other sample through unchanged: types that
-//     make no sense to aggregate (ECG, blood pressure, weight, sleep, daily
-//     summaries), companion samples (the heart rate of an ECG) and types the
-//     organization wants individually.
+//     sample per whole hour (the statistics ohx.Aggregation.Statistics names
+//     for the type: mean, min, max and count of a rate, sum and count of a
+//     count; optionally the raw values) and passes every other sample through
+//     unchanged: types that make no sense to aggregate (ECG, blood pressure,
+//     weight, sleep, HRV, daily summaries), samples longer than an hour (a
+//     provider's day total), companion samples (the heart rate of an ECG),
+//     spot samples of the types in HourlyConfig.SeriesOnly (the policy's
+//     auto mode) and types the organization wants individually.
 //
 // Hours are whole hours of the link's time zone (Link.TimeZone) or of a zone
 // the configuration sets (time.UTC for UTC hours). A day with a daylight

@@ -13,9 +13,12 @@ import (
 // Aggregate implements ohx.Aggregator. Samples of the configured types are
 // summed up per hour; an hour is emitted when a sample of its type at or
 // after the hour's end arrives, and the hours still open are emitted when in
-// ends. Every other sample (other types, companions, samples that already
-// carry an Aggregate) passes through at once, in order. An error of in ends
-// the stream without emitting the open hours (they would be partial).
+// ends. Every other sample passes through at once, in order: other types,
+// companions, samples that already carry an Aggregate, samples longer than
+// an hour (a provider's day total stays a day total; it is never put into
+// the hour it starts in) and, for SeriesOnly types, spot samples. An error
+// of in ends the stream without emitting the open hours (they would be
+// partial).
 func (h *Hourly) Aggregate(link ohx.Link, in iter.Seq2[ohx.Sample, error]) iter.Seq2[ohx.Sample, error] {
 	return func(yield func(ohx.Sample, error) bool) {
 		loc, err := h.location(link)
@@ -84,7 +87,8 @@ type dupKey struct {
 // add processes one input sample; it returns false when the consumer
 // stopped.
 func (s *stream) add(smp *ohx.Sample) bool {
-	if smp.CompanionOf != "" || smp.Aggregate != nil {
+	if smp.CompanionOf != "" || smp.Aggregate != nil || smp.End.Sub(smp.Start) > time.Hour ||
+		(smp.Group != "" && s.h.seriesOnly[smp.Type]) {
 		return s.yield(*smp, nil)
 	}
 	b := s.last
@@ -191,7 +195,18 @@ func (b *bucket) duplicate(smp *ohx.Sample) bool {
 
 // emit yields b's hour and resets b.
 func (s *stream) emit(b *bucket) bool {
-	a := &ohx.Aggregate{Count: b.count, Sum: b.sum, Mean: b.sum / float64(b.count), Min: b.min, Max: b.max}
+	// Only the statistics that mean what they name for the type (see
+	// ohx.Aggregation.Statistics); the others stay zero.
+	a := &ohx.Aggregate{Count: b.count}
+	if b.agg.Has(ohx.StatisticSum) {
+		a.Sum = b.sum
+	}
+	if b.agg.Has(ohx.StatisticMean) {
+		a.Mean = b.sum / float64(b.count)
+	}
+	if b.agg.Has(ohx.StatisticMin) {
+		a.Min, a.Max = b.min, b.max
+	}
 	if s.h.cfg.KeepRaw {
 		a.Raw = rawSeries(b.raw, b.offsets)
 		b.rawCap = len(b.raw)

@@ -75,7 +75,7 @@ func TestHourlyBuckets(t *testing.T) {
 		{
 			name: "one sample",
 			in:   []ohx.Sample{hr(at(10, 17, 0), 64)},
-			want: []bucket{{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 1, 64, 64, 64, 64, 64}},
+			want: []bucket{{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 1, 0, 64, 64, 64, 64}},
 		},
 		{
 			name: "no samples, no buckets",
@@ -90,9 +90,9 @@ func TestHourlyBuckets(t *testing.T) {
 				hr(at(13, 15, 0), 100), hr(at(13, 16, 0), 50),
 			},
 			want: []bucket{
-				{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 3, 210, 70, 60, 80, 70},
-				{ohx.HeartRate, at(11, 0, 0), at(12, 0, 0), 1, 90, 90, 90, 90, 90},
-				{ohx.HeartRate, at(13, 0, 0), at(14, 0, 0), 2, 150, 75, 50, 100, 75},
+				{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 3, 0, 70, 60, 80, 70},
+				{ohx.HeartRate, at(11, 0, 0), at(12, 0, 0), 1, 0, 90, 90, 90, 90},
+				{ohx.HeartRate, at(13, 0, 0), at(14, 0, 0), 2, 0, 75, 50, 100, 75},
 			},
 		},
 		{
@@ -102,7 +102,7 @@ func TestHourlyBuckets(t *testing.T) {
 				hr(at(10, 1, 0), 72), // last of page 1 again as first of page 2
 				hr(at(10, 2, 0), 66),
 			},
-			want: []bucket{{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 3, 198, 66, 60, 72, 66}},
+			want: []bucket{{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 3, 0, 66, 60, 72, 66}},
 		},
 		{
 			name: "same instant with another value or device is not a duplicate",
@@ -111,7 +111,7 @@ func TestHourlyBuckets(t *testing.T) {
 				other.DeviceID = "ring-1"
 				return []ohx.Sample{hr(at(10, 1, 0), 72), hr(at(10, 1, 0), 74), other, hr(at(10, 1, 0), 72)}
 			}(),
-			want: []bucket{{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 3, 218, 218.0 / 3, 72, 74, 218.0 / 3}},
+			want: []bucket{{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 3, 0, 218.0 / 3, 72, 74, 218.0 / 3}},
 		},
 		{
 			name: "steps interval crossing the hour counts in the hour it starts, value is the sum",
@@ -121,8 +121,8 @@ func TestHourlyBuckets(t *testing.T) {
 				steps(at(11, 1, 0), time.Minute, 12),
 			},
 			want: []bucket{
-				{ohx.Steps, at(10, 0, 0), at(11, 0, 0), 2, 70, 35, 30, 40, 70},
-				{ohx.Steps, at(11, 0, 0), at(12, 0, 0), 1, 12, 12, 12, 12, 12},
+				{ohx.Steps, at(10, 0, 0), at(11, 0, 0), 2, 70, 0, 0, 0, 70},
+				{ohx.Steps, at(11, 0, 0), at(12, 0, 0), 1, 12, 0, 0, 0, 12},
 			},
 		},
 		{
@@ -134,11 +134,11 @@ func TestHourlyBuckets(t *testing.T) {
 				steps(at(11, 30, 0), time.Minute, 5),
 			},
 			want: []bucket{
-				{ohx.Steps, at(10, 0, 0), at(11, 0, 0), 1, 10, 10, 10, 10, 10},
-				{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 2, 140, 70, 60, 80, 70},
+				{ohx.Steps, at(10, 0, 0), at(11, 0, 0), 1, 10, 0, 0, 0, 10},
+				{ohx.HeartRate, at(10, 0, 0), at(11, 0, 0), 2, 0, 70, 60, 80, 70},
 				// Flushed at the end in order of first appearance.
-				{ohx.HeartRate, at(11, 0, 0), at(12, 0, 0), 1, 70, 70, 70, 70, 70},
-				{ohx.Steps, at(11, 0, 0), at(12, 0, 0), 2, 25, 12.5, 5, 20, 25},
+				{ohx.HeartRate, at(11, 0, 0), at(12, 0, 0), 1, 0, 70, 70, 70, 70},
+				{ohx.Steps, at(11, 0, 0), at(12, 0, 0), 2, 25, 0, 0, 0, 25},
 			},
 		},
 	}
@@ -430,7 +430,62 @@ func TestNewHourly(t *testing.T) {
 	require.Error(t, err)
 
 	h := newHourly(t, aggregate.HourlyConfig{})
-	assert.Equal(t, []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.HRVRMSSD, ohx.HRVSDNN, ohx.SpO2, ohx.RespiratoryRate}, h.Types())
+	assert.Equal(t, []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.SpO2, ohx.RespiratoryRate}, h.Types(),
+		"HRV is not aggregated: a mean of SDNN values is not an SDNN")
+	_, err = aggregate.NewHourly(aggregate.HourlyConfig{Types: []ohx.DataType{ohx.HRVSDNN}})
+	require.Error(t, err)
+}
+
+// A provider's day total (Withings getactivity, Oura daily activity) is
+// longer than an hour: it passes through as it is and never lands in the
+// hour it starts in, while the intraday samples around it are summed up.
+func TestHourlyDayTotalPassesThrough(t *testing.T) {
+	dayTotal := steps(day, 24*time.Hour, 3092)
+	dayTotal.RecordID = "2026-11-25"
+	in := []ohx.Sample{steps(at(0, 10, 0), time.Minute, 12), dayTotal, steps(at(0, 20, 0), time.Minute, 8), steps(at(1, 0, 0), 90*time.Minute, 500)}
+	out, err := collect(t, newHourly(t, aggregate.HourlyConfig{}), ohx.Link{ID: "l1"}, seq(in...))
+	require.NoError(t, err)
+	require.Len(t, out, 3)
+	assert.Equal(t, dayTotal, out[0], "the day total is published unchanged")
+	assert.Equal(t, in[3], out[1], "a 90-minute sample is longer than an hour too")
+	require.NotNil(t, out[2].Aggregate)
+	assert.Equal(t, at(0, 0, 0), out[2].Start)
+	assert.Equal(t, 2, out[2].Aggregate.Count)
+	assert.InDelta(t, 20, out[2].Value, 1e-9)
+}
+
+// Each bucket carries only the statistics its type's aggregation names:
+// sum and count for steps, mean, minimum, maximum and count for a rate.
+func TestHourlyStatisticsPerType(t *testing.T) {
+	in := []ohx.Sample{hr(at(9, 0, 0), 60), hr(at(9, 1, 0), 70), steps(at(9, 0, 0), time.Minute, 10), steps(at(9, 1, 0), 15*time.Minute, 200)}
+	out, err := collect(t, newHourly(t, aggregate.HourlyConfig{}), ohx.Link{ID: "l1"}, seq(in...))
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+	byType := map[ohx.DataType]*ohx.Aggregate{out[0].Type: out[0].Aggregate, out[1].Type: out[1].Aggregate}
+	assert.Equal(t, &ohx.Aggregate{Count: 2, Mean: 65, Min: 60, Max: 70}, byType[ohx.HeartRate])
+	assert.Equal(t, &ohx.Aggregate{Count: 2, Sum: 210}, byType[ohx.Steps],
+		"no minimum, maximum or mean of per-sample step counts")
+}
+
+// With SeriesOnly (the policy's auto mode) a sample measured as part of one
+// reading (a Group) is a spot measurement and passes through; the series
+// around it is summed up.
+func TestHourlySeriesOnlyPassesSpots(t *testing.T) {
+	spot := hr(at(7, 2, 0), 58)
+	spot.Group, spot.RecordID, spot.DeviceID = "grp-1", "grp-1", "scale-1"
+	in := []ohx.Sample{hr(at(7, 0, 0), 62), spot, hr(at(7, 5, 0), 64)}
+
+	out, err := collect(t, newHourly(t, aggregate.HourlyConfig{Types: []ohx.DataType{ohx.HeartRate}, SeriesOnly: []ohx.DataType{ohx.HeartRate}}), ohx.Link{ID: "l1"}, seq(in...))
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+	assert.Equal(t, spot, out[0])
+	assert.Equal(t, 2, out[1].Aggregate.Count)
+	assert.InDelta(t, 63, out[1].Value, 1e-9)
+
+	out, err = collect(t, newHourly(t, aggregate.HourlyConfig{Types: []ohx.DataType{ohx.HeartRate}}), ohx.Link{ID: "l1"}, seq(in...))
+	require.NoError(t, err)
+	require.Len(t, out, 1, "hourly mode puts every sample of the type into its hour")
+	assert.Equal(t, 3, out[0].Aggregate.Count)
 }
 
 func TestForPolicy(t *testing.T) {
@@ -452,6 +507,21 @@ func TestForPolicy(t *testing.T) {
 
 	_, err = aggregate.ForPolicy(&ohx.Policy{Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.ECG: ohx.AggregationHourly}}, aggregate.HourlyConfig{})
 	require.Error(t, err)
+
+	// auto: the series types hourly, their spot samples individually.
+	p = &ohx.Policy{DefaultAggregation: ohx.AggregationAuto, Aggregation: map[ohx.DataType]ohx.AggregationMode{ohx.Steps: ohx.AggregationHourly}}
+	a, err = aggregate.ForPolicy(p, aggregate.HourlyConfig{})
+	require.NoError(t, err)
+	assert.Equal(t, []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.SpO2, ohx.RespiratoryRate}, a.(*aggregate.Hourly).Types())
+	spotSteps := steps(at(7, 2, 0), time.Minute, 5)
+	spotSteps.Group = "g"
+	spotHR := hr(at(7, 2, 0), 58)
+	spotHR.Group = "g"
+	out, err := collect(t, a, ohx.Link{ID: "l1"}, seq(spotHR, spotSteps))
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+	assert.Equal(t, spotHR, out[0], "heart rate is auto: its spot sample passes through")
+	assert.NotNil(t, out[1].Aggregate, "steps are hourly by name: every sample goes into its hour")
 }
 
 func TestIndividual(t *testing.T) {

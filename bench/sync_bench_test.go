@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ type fakeStats struct {
 	FHIRRequests   int            `json:"fhir_requests"`
 	Resources      map[string]int `json:"resources"`
 	HeartRateCalls int            `json:"heart_rate_calls"`
+	CPUSeconds     float64        `json:"cpu_seconds"`
 }
 
 func startFakes(b *testing.B, validate bool) *fakes {
@@ -197,17 +199,27 @@ func benchmarkSync(b *testing.B, hourly bool, lookback time.Duration, bundle int
 	samples := int(lookback / time.Second)
 	var lastWritten, lastRequests int
 	var lastPeak uint64
+	var syncCPU, fakesCPU float64
+	var allocated uint64
+	var ms runtime.MemStats
 	b.ResetTimer()
 	for b.Loop() {
 		before := f.stats(b)
 		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		allocBefore := ms.TotalAlloc
 		stop := peakHeap()
+		cpuBefore := processCPU()
 		rep, err := side.engine.Sync(context.Background(), ohx.Job{LinkID: side.link.ID, Trigger: ohx.TriggerInitial})
+		syncCPU += processCPU() - cpuBefore
 		lastPeak = stop()
 		if err != nil {
 			b.Fatal(err)
 		}
+		runtime.ReadMemStats(&ms)
+		allocated += ms.TotalAlloc - allocBefore
 		after := f.stats(b)
+		fakesCPU += after.CPUSeconds - before.CPUSeconds
 		tr := rep.Types[ohx.HeartRate]
 		if tr.SamplesRead != samples {
 			b.Fatalf("read %d samples, want %d", tr.SamplesRead, samples)
@@ -215,12 +227,29 @@ func benchmarkSync(b *testing.B, hourly bool, lookback time.Duration, bundle int
 		lastWritten = rep.Written
 		lastRequests = after.FHIRRequests - before.FHIRRequests
 	}
-	elapsed := b.Elapsed().Seconds() / float64(b.N)
+	n := float64(b.N)
+	elapsed := b.Elapsed().Seconds() / n
 	b.ReportMetric(float64(samples)/elapsed, "samples/s")
+	b.ReportMetric(elapsed, "wall-s")
+	b.ReportMetric(float64(samples)/(syncCPU/n), "samples/cpu-s")
+	b.ReportMetric(syncCPU/n, "sync-cpu-s")
+	b.ReportMetric(fakesCPU/n, "fakes-cpu-s")
+	b.ReportMetric(float64(allocated)/n/float64(samples), "B/sample")
 	b.ReportMetric(float64(lastPeak)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(lastWritten), "resources")
 	b.ReportMetric(float64(lastRequests), "fhir-requests")
 	b.ReportMetric(float64((lastWritten+bundle-1)/bundle), "min-fhir-requests")
+}
+
+// processCPU returns the user+system CPU seconds of this process alone: the
+// fakes run in a child process that is only reaped at cleanup, and
+// RUSAGE_SELF never includes children anyway.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // BenchmarkInitialSync30DaysHourly: 30 days of 1-second heart rate

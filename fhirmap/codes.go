@@ -68,6 +68,23 @@ type mapping struct {
 	Components []componentMap
 	// Note explains choices such as the absence of a standard code.
 	Note string
+	// Day, when set, maps a sample of the type that is a provider's total
+	// over one day (see dayTotal) instead of Codes, Text and the catalog unit.
+	Day *dayMapping
+	// Former lists codes earlier releases published the type with (same
+	// Text): a retraction searches for them too, so a backfill with
+	// retraction withdraws what an earlier mapping wrote (see CHANGELOG).
+	// Our own code named after the type ({BaseURI}:code|{type}) is always
+	// searched and need not be listed.
+	Former []code
+}
+
+// dayMapping is how a provider's day total of a count is published.
+type dayMapping struct {
+	Codes []code
+	Text  string
+	// Unit is the UCUM code of the value and UnitText its human form.
+	Unit, UnitText string
 }
 
 // Codes. Sources:
@@ -122,6 +139,16 @@ var (
 	own = func(c, display string) code { return code{ownCode, c, display} }
 )
 
+// cStepsDay is a provider's step total of one day. Sources, verified on
+// 2026-12-05: the HL7 Physical Activity IG (hl7.org/fhir/us/physical-activity,
+// STU 1.0.0, example Observation "ExampleDailySteps") codes a day's steps
+// LOINC 41950-7 "Number of steps in 24 hour Measured", with the value in UCUM
+// "/d" shown as "steps per day" and effective the day; the LOINC parts of
+// 41950-7 are component "Number of steps", property NRat (a number rate, hence
+// the unit per day), time 24H, method Measured, so Oura's 24-hour day (04:00
+// to 04:00) fits as well as a civil day.
+var cStepsDay = code{SystemLOINC, "41950-7", "Number of steps in 24 hour Measured"}
+
 const (
 	catVitalSigns = "vital-signs"
 	catActivity   = "activity"
@@ -142,7 +169,8 @@ const noStandard = "no verified standard code: our own coding and code.text"
 var table = []mapping{
 	{Type: ohx.HeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cHeartRate}, Text: "Heart rate", Value: valueQuantity},
 	{Type: ohx.RestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Resting heart rate", Value: valueQuantity},
-	{Type: ohx.Steps, Resource: "Observation", Category: catActivity, Codes: []code{cSteps}, Text: "Steps", Value: valueQuantity},
+	{Type: ohx.Steps, Resource: "Observation", Category: catActivity, Codes: []code{cSteps}, Text: "Steps", Value: valueQuantity,
+		Day: &dayMapping{Codes: []code{cStepsDay}, Text: "Steps per day", Unit: "/d", UnitText: "steps per day"}},
 	{Type: ohx.RRIntervals, Resource: "Observation", Category: catVitalSigns, Codes: []code{own("rr-intervals", "RR intervals")}, Text: "RR intervals (beat-to-beat)", Value: valueSampledData, Note: noStandard + "; interval or offsets encoding"},
 	{Type: ohx.HRVRMSSD, Resource: "Observation", Category: catVitalSigns, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Heart rate variability, RMSSD", Value: valueQuantity, Note: noStandard},
 	{Type: ohx.HRVSDNN, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSDNN}, Text: "Heart rate variability, SDNN", Value: valueQuantity},

@@ -66,7 +66,7 @@ func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*r5.Device, error) 
 	if d.BatteryPercent != nil {
 		dev.Property = append(dev.Property, r5.DeviceProperty{
 			Type:          t.codeable([]code{own("battery-level", "Battery level")}, "Battery level"),
-			ValueQuantity: quantity(*d.BatteryPercent, "%"),
+			ValueQuantity: quantity(*d.BatteryPercent, "%", 0),
 		})
 	} else if d.BatteryStatus != "" {
 		dev.Property = append(dev.Property, r5.DeviceProperty{

@@ -21,7 +21,9 @@
 //   - a Device and a DeviceAssociation (status attached, period.start only
 //     from the provider's first-use time) per provider device;
 //   - a Provenance per data type and batch, with the ohx software Device (or a
-//     configured Organization) as agent.
+//     configured Organization) as assembler, the measuring devices as authors
+//     and the provider as custodian; its id follows from its targets and
+//     their content, so a re-sync of unchanged data adds none.
 //
 // [MappingTable] renders the full table; the README's mapping section is
 // generated from it.

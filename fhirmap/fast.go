@@ -17,9 +17,11 @@ import (
 
 // fastType is what the fast path needs of a single-quantity data type.
 type fastType struct {
-	codes  []byte  // `"category":[…],"code":{…}`
-	unit   string  // the catalog unit
-	usCore *usCore // the US Core profile an R4 Observation of the type may claim
+	codes    []byte // `"category":[…],"code":{…}`
+	unit     string // the catalog unit
+	decimals int    // see decimals
+	day      *mapping
+	usCore   *usCore // the US Core profile an R4 Observation of the type may claim
 }
 
 // fastEligible returns the fast-path entry of s's type when s has the plain
@@ -28,11 +30,16 @@ func (t *Transformer) fastEligible(s *ohx.Sample) *fastType {
 	if s.Aggregate != nil || len(s.Components) != 0 || s.CompanionOf != "" {
 		return nil
 	}
+
 	switch s.Recording {
 	case ohx.RecordedByUser, ohx.RecordedDerived, ohx.RecordedAmbiguous:
 		return nil
 	}
-	return t.fastCodes[s.Type]
+	ft := t.fastCodes[s.Type]
+	if ft != nil && ft.day != nil && dayTotal(ft.day, s) {
+		return nil // its own code and unit: the generic path
+	}
+	return ft
 }
 
 // buildFastCodes pre-renders `"category":[…],"code":{…}` per single-quantity
@@ -52,7 +59,10 @@ func (t *Transformer) buildFastCodes() error {
 		if err != nil {
 			return fmt.Errorf("fhirmap: render codes of %s: %w", m.Type, err)
 		}
-		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit, usCore: usCoreFor(m.Type)}
+		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit, decimals: decimalsOf(m.Type), usCore: usCoreFor(m.Type)}
+		if m.Day != nil {
+			t.fastCodes[m.Type].day = m
+		}
 	}
 	return nil
 }
@@ -128,7 +138,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, '"')
 	}
 	b = append(b, `,"valueQuantity":{"value":`...)
-	b = appendFloat(b, s.Value)
+	b = appendDecimal(b, s.Value, ft.decimals)
 	b = append(b, `,"unit":`...)
 	b = appendString(b, unit)
 	b = append(b, `,"system":"http://unitsofmeasure.org","code":`...)
@@ -171,8 +181,4 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-func appendFloat(b []byte, v float64) []byte {
-	return append(b, formatFloat(v)...)
 }

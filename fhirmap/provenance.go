@@ -1,9 +1,12 @@
 package fhirmap
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,14 +15,40 @@ import (
 )
 
 // maxEntities caps the provider record ids listed as Provenance entities; a
-// batch with more names its source by a hash instead.
+// batch with more lists none (its targets carry the record ids themselves).
 const maxEntities = 1000
+
+// Agent types of the Provenance, from the HL7 code system
+// provenance-participant-type (terminology.hl7.org/CodeSystem/provenance-participant-type,
+// THO 5.0.0 and 6.0.2 read 2026-12-05):
+//   - assembler: "a device that operates independently of an author on
+//     custodian's algorithms for data extraction of existing information for
+//     purpose of generating a new artifact": ohx, which reads the provider's
+//     records and writes FHIR resources from them;
+//   - author: "originates the resource and therefore has responsibility for
+//     the information given": the wearable or scale that measured the data;
+//   - custodian: "accountable for maintaining a true and accurate copy of the
+//     original record": the provider whose cloud holds the records ohx read.
+var (
+	agentAssembler = code{System: SystemProvenanceParticipantType, Code: "assembler", Display: "Assembler"}
+	agentAuthor    = code{System: SystemProvenanceParticipantType, Code: "author", Display: "Author"}
+	agentCustodian = code{System: SystemProvenanceParticipantType, Code: "custodian", Display: "Custodian"}
+)
+
+// providerDisplay names the providers ohx ships; another provider is named
+// by its own name.
+var providerDisplay = map[string]string{
+	"withings": "Withings",
+	"fitbit":   "Google Health API (Fitbit)",
+	"oura":     "Oura",
+}
 
 type provGroup struct {
 	key        string
 	targets    []ohx.Resource // Type, ID and Identifier only
 	records    []string
 	seen       map[string]bool
+	devices    [][2]string // provider and provider device id the samples name
 	sum        hash.Hash
 	start, end time.Time
 }
@@ -47,7 +76,7 @@ func (p *provenanceSet) add(key string, rs ...ohx.Resource) {
 	g := p.group(key)
 	for i := range rs {
 		g.targets = append(g.targets, ohx.Resource{Type: rs[i].Type, ID: rs[i].ID, Identifier: rs[i].Identifier})
-		g.sum.Write(rs[i].JSON)
+		writeTarget(g.sum, &rs[i])
 	}
 }
 
@@ -58,11 +87,26 @@ func (p *provenanceSet) addSample(key string, s *ohx.Sample, r ohx.Resource) {
 		g.seen[s.RecordID] = true
 		g.records = append(g.records, s.RecordID)
 	}
+	if d := [2]string{s.Provider, s.DeviceID}; s.DeviceID != "" && !slices.Contains(g.devices, d) {
+		g.devices = append(g.devices, d)
+	}
 	if g.start.IsZero() || s.Start.Before(g.start) {
 		g.start = s.Start
 	}
 	if s.End.After(g.end) {
 		g.end = s.End
+	}
+}
+
+// writeTarget feeds one target into the digest a Provenance id is made of:
+// its type, id and JSON, each length-prefixed so that no two target lists
+// give the same input.
+func writeTarget(h hash.Hash, r *ohx.Resource) {
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(r.Type), []byte(r.ID), r.JSON} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
 	}
 }
 
@@ -72,18 +116,22 @@ func (t *Transformer) SoftwareDeviceID() string {
 	return DeterministicID("software", t.base)
 }
 
-// ProvenanceID returns the deterministic id of the Provenance of one batch:
-// UUID v5 over link, data type ("device" for device syncs), the fetch window
-// and the time span of the batch's samples inside it, so a re-run of the same
-// window replaces it and the batches of one window do not overwrite each other.
-func ProvenanceID(linkID, key string, w ohx.Window, spanStart, spanEnd time.Time) string {
-	f := func(ts time.Time) string {
-		if ts.IsZero() {
-			return ""
-		}
-		return ts.UTC().Format(time.RFC3339Nano)
+// ProvenanceID returns the deterministic id of the Provenance of one batch's
+// resources of one kind (a data type, or "device" for device syncs): UUID v5
+// over the link, the kind and a SHA-256 of the targets (type, id and JSON, in
+// order). It follows only from what the batch holds: a re-sync that maps the
+// same data to the same resources rewrites the same Provenance whatever its
+// window, trigger or time, and changed data gets a Provenance of its own.
+func ProvenanceID(linkKey, kind string, targets []ohx.Resource) string {
+	h := sha256.New()
+	for i := range targets {
+		writeTarget(h, &targets[i])
 	}
-	return DeterministicID("provenance", linkID, key, f(w.Start), f(w.End), f(spanStart), f(spanEnd))
+	return provenanceID(linkKey, kind, h)
+}
+
+func provenanceID(linkKey, kind string, sum hash.Hash) string {
+	return DeterministicID("provenance", linkKey, kind, hex.EncodeToString(sum.Sum(nil)))
 }
 
 func (t *Transformer) softwareDevice() (ohx.Resource, error) {
@@ -101,11 +149,32 @@ func (t *Transformer) softwareDevice() (ohx.Resource, error) {
 	return t.resource("Device", d.ID, "", d.Identifier[0], d)
 }
 
-func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSet) ([]ohx.Resource, error) {
+// providerAgent names the provider that keeps the original records, by our
+// own identifier system {BaseURI}:provider (ohx writes no Organization for it).
+func (t *Transformer) providerAgent(provider string) r5.ProvenanceAgent {
+	name := providerDisplay[provider]
+	if name == "" {
+		name = provider
+	}
+	return r5.ProvenanceAgent{
+		Type: &r5.CodeableConcept{Coding: []r5.Coding{t.coding(agentCustodian)}},
+		Who: r5.Reference{
+			Type:       ptr("Organization"),
+			Identifier: &r5.Identifier{System: ptr(t.base + ":provider"), Value: ptr(provider)},
+			Display:    ptr(name),
+		},
+	}
+}
+
+func (t *Transformer) coding(c code) r5.Coding {
+	return r5.Coding{System: ptr(c.System), Code: ptr(c.Code), Display: ptr(c.Display)}
+}
+
+func (t *Transformer) provenance(link *ohx.Link, set *provenanceSet) ([]ohx.Resource, error) {
 	var out []ohx.Resource
-	agent := t.ref("Device", t.SoftwareDeviceID(), t.base+":software", "ohx")
+	assembler := t.ref("Device", t.SoftwareDeviceID(), t.base+":software", "ohx")
 	if t.cfg.Organization != "" {
-		agent = r5.Reference{Reference: ptr(t.cfg.Organization)}
+		assembler = r5.Reference{Reference: ptr(t.cfg.Organization)}
 	} else {
 		sw, err := t.softwareDevice()
 		if err != nil {
@@ -115,29 +184,35 @@ func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSe
 	}
 	recorded := t.now().UTC().Truncate(time.Millisecond)
 	for _, g := range set.groups {
-		win := w
-		if g.key == "device" {
-			win = ohx.Window{}
-		}
-		id := ProvenanceID(LinkKey(link), g.key, win, g.start, g.end)
+		id := provenanceID(LinkKey(link), g.key, g.sum)
 		p := &r5.Provenance{
 			ID:       id,
 			Meta:     t.meta(link.Provider),
 			Recorded: instant(recorded),
 			Patient:  &r5.Reference{Reference: ptr(link.Patient)},
 			Agent: []r5.ProvenanceAgent{{
-				Type: &r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemProvenanceParticipantType), Code: ptr("assembler"), Display: ptr("Assembler")}}},
-				Who:  agent,
+				Type: &r5.CodeableConcept{Coding: []r5.Coding{t.coding(agentAssembler)}},
+				Who:  assembler,
 			}},
 		}
+		devices := slices.Clone(g.devices)
+		slices.SortFunc(devices, func(a, b [2]string) int { return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1])) })
+		for _, d := range devices {
+			provider := d[0]
+			if provider == "" {
+				provider = link.Provider
+			}
+			p.Agent = append(p.Agent, r5.ProvenanceAgent{
+				Type: &r5.CodeableConcept{Coding: []r5.Coding{t.coding(agentAuthor)}},
+				Who:  t.ref("Device", t.deviceID(provider, d[1]), t.IdentifierSystem(provider, "device"), d[1]),
+			})
+		}
+		p.Agent = append(p.Agent, t.providerAgent(link.Provider))
 		for _, r := range g.targets {
 			sys, val, _ := strings.Cut(r.Identifier, "|")
 			p.Target = append(p.Target, t.ref(r.Type, r.ID, sys, val))
 		}
-		switch {
-		case !w.Empty() && g.key != "device":
-			p.OccurredPeriod = &r5.Period{Start: instant(w.Start), End: instant(w.End)}
-		case !g.start.IsZero():
+		if !g.start.IsZero() {
 			p.OccurredPeriod = &r5.Period{Start: instant(g.start), End: instant(g.end)}
 		}
 		if len(g.records) > 0 && len(g.records) <= maxEntities {
@@ -145,11 +220,6 @@ func (t *Transformer) provenance(link *ohx.Link, w ohx.Window, set *provenanceSe
 			for _, rec := range g.records {
 				p.Entity = append(p.Entity, r5.ProvenanceEntity{Role: "source", What: r5.Reference{Identifier: &r5.Identifier{System: ptr(sys), Value: ptr(rec)}}})
 			}
-		} else {
-			p.Entity = []r5.ProvenanceEntity{{Role: "source", What: r5.Reference{
-				Identifier: &r5.Identifier{System: ptr(t.base + ":sha256"), Value: ptr(hex.EncodeToString(g.sum.Sum(nil)))},
-				Display:    ptr("SHA-256 of the mapped resources"),
-			}}}
 		}
 		r, err := t.resource("Provenance", id, ohx.DataType(""), r5.Identifier{}, p)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,19 @@ func retractionTargets(t ohx.DataType) []retractionTarget {
 			{resourceType: "DiagnosticReport", kind: "diagnostic-report", codes: []code{cEKGStudy}, text: "ECG"},
 		}
 	}
-	return []retractionTarget{{resourceType: "Observation", kind: "observation", codes: m.Codes[:1], text: m.Text}}
+	codes := append(m.Codes[:1:1], m.Former...)
+	if self := own(string(t), ""); !slices.ContainsFunc(codes, func(c code) bool { return c.System == ownCode && c.Code == self.Code }) {
+		// Earlier releases coded a type without a verified standard code
+		// with our own code named after the type; a retraction finds those
+		// after the type got a standard code.
+		codes = append(codes, self)
+	}
+	out := []retractionTarget{{resourceType: "Observation", kind: "observation", codes: codes, text: m.Text}}
+	if m.Day != nil {
+		// A provider's day total has its own code and text.
+		out = append(out, retractionTarget{resourceType: "Observation", kind: "observation", codes: m.Day.Codes[:1], text: m.Day.Text})
+	}
+	return out
 }
 
 func (t *Transformer) codeSystem(c code) string {
@@ -145,16 +158,16 @@ type retractable struct {
 // measured with an ECG (derivedFrom set): such a companion is not read with
 // its own type, so its absence from a re-read proves nothing.
 func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r ohx.Resource) (ohx.Resource, bool, error) {
-	var target *retractionTarget
+	var targets []retractionTarget
 	for _, tg := range retractionTargets(dt) {
 		if tg.resourceType == r.Type {
-			target = &tg
-			break
+			targets = append(targets, tg)
 		}
 	}
-	if target == nil {
+	if len(targets) == 0 {
 		return ohx.Resource{}, false, nil
 	}
+	target := &targets[0] // all targets of one resource type share the identifier kind
 	var head retractable
 	if err := json.Unmarshal(r.JSON, &head); err != nil {
 		return ohx.Resource{}, false, fmt.Errorf("fhirmap: decode %s: not a %s", r.Key(), r.Type)
@@ -174,7 +187,9 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 			break
 		}
 	}
-	if ident == "" || head.Code == nil || !hasCode(head.Code.Coding, t, target.codes) || !target.hasText(head.Code.Text) {
+	if ident == "" || head.Code == nil || !slices.ContainsFunc(targets, func(tg retractionTarget) bool {
+		return hasCode(head.Code.Coding, t, tg.codes) && tg.hasText(head.Code.Text)
+	}) {
 		return ohx.Resource{}, false, nil
 	}
 	start := head.EffectiveDateTime

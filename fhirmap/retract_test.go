@@ -27,7 +27,7 @@ func TestRetractionQueries(t *testing.T) {
 		want []ohx.RetractionQuery
 	}{
 		{"heart rate", link, ohx.HeartRate, []ohx.RetractionQuery{{ResourceType: "Observation", Params: url.Values{
-			"subject": {"Patient/p1"}, "code": {"http://loinc.org|8867-4"},
+			"subject": {"Patient/p1"}, "code": {"http://loinc.org|8867-4,https://ohx.example:code|heart-rate"},
 			"identifier": {"https://ohx.example:google:observation|"}, "date": dates,
 		}}}},
 		{"ecg: any lead, and the report", link, ohx.ECG, []ohx.RetractionQuery{
@@ -38,6 +38,16 @@ func TestRetractionQueries(t *testing.T) {
 			{ResourceType: "DiagnosticReport", Params: url.Values{
 				"subject": {"Patient/p1"}, "code": {"http://loinc.org|11524-6"},
 				"identifier": {"https://ohx.example:google:diagnostic-report|"}, "date": dates,
+			}},
+		}},
+		{"steps: counts and day totals", link, ohx.Steps, []ohx.RetractionQuery{
+			{ResourceType: "Observation", Params: url.Values{
+				"subject": {"Patient/p1"}, "code": {"http://loinc.org|55423-8,https://ohx.example:code|steps"},
+				"identifier": {"https://ohx.example:google:observation|"}, "date": dates,
+			}},
+			{ResourceType: "Observation", Params: url.Values{
+				"subject": {"Patient/p1"}, "code": {"http://loinc.org|41950-7"},
+				"identifier": {"https://ohx.example:google:observation|"}, "date": dates,
 			}},
 		}},
 		{"unknown type", link, ohx.DataType("no-such-type"), nil},

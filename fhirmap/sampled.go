@@ -49,10 +49,11 @@ func waveform(s *ohx.Sample) (*r5.SampledData, code, error) {
 	}, c, nil
 }
 
-// series encodes a list of values as R5 SampledData with origin 0 in unit:
-// regularly spaced values with interval (ms), irregular ones with offsets (ms
-// from the sample's start), never both (sdd-1).
-func series(sr *ohx.Series, unit string) (*r5.SampledData, error) {
+// series encodes a list of values as R5 SampledData with origin 0 in unit,
+// each value rounded to d decimals: regularly spaced values with interval
+// (ms), irregular ones with offsets (ms from the sample's start), never both
+// (sdd-1).
+func series(sr *ohx.Series, unit string, d int) (*r5.SampledData, error) {
 	if sr == nil || len(sr.Values) == 0 {
 		return nil, errors.New("series is empty")
 	}
@@ -85,7 +86,7 @@ func series(sr *ohx.Series, unit string) (*r5.SampledData, error) {
 		if i > 0 {
 			buf = append(buf, ' ')
 		}
-		buf = strconv.AppendFloat(buf, v, 'f', -1, 64)
+		buf = appendDecimal(buf, v, d)
 	}
 	data := string(buf)
 	sd.Data = &data

@@ -56,6 +56,9 @@ func MappingTable() string {
 			}
 			codes += "; components " + strings.Join(comps, ", ")
 		}
+		if m.Day != nil {
+			codes += "; a provider's day total (a sample of 23 to 25 h): " + codesMarkdown(m.Day.Codes) + " in `" + m.Day.Unit + "` (" + m.Day.UnitText + ")"
+		}
 		unit := info.Unit
 		if unit == "" {
 			unit = "per component"
@@ -68,10 +71,15 @@ func MappingTable() string {
 	}
 	b.WriteString("\nHourly aggregates (from `aggregate/`): one Observation per link, type and hour with `effectivePeriod` ")
 	b.WriteString("covering the hour, the type's code, the natural statistic as `valueQuantity` (mean for rates, sum for counts, named in `method`), ")
-	b.WriteString("and `minimum`, `maximum`, `count` (plus `average` for sums) as components coded from ")
-	b.WriteString("`http://terminology.hl7.org/CodeSystem/observation-statistics`; the raw series, when kept, as a `valueSampledData` component.\n")
+	b.WriteString("and only the other statistics that mean what they name, as components coded from ")
+	b.WriteString("`http://terminology.hl7.org/CodeSystem/observation-statistics`: `minimum`, `maximum` and `count` for a mean, `count` for a sum; ")
+	b.WriteString("the raw series, when kept, as a `valueSampledData` component. Heart rate variability is never aggregated, ")
+	b.WriteString("and a sample longer than an hour (a day total) is never put into one. ")
+	b.WriteString("Values are rounded to the resolution of their type's sources (a mean to one decimal more); see docs/decisions.md.\n")
 	b.WriteString("Devices: `Device` (R5 `name[]` registered-name, `displayName`, `modelNumber`, `type` SNOMED CT 49062001 plus our device kind, ")
 	b.WriteString("firmware as `version`, battery as `property`) and `DeviceAssociation` (status `attached`, `period.start` only from the provider's first use). ")
-	b.WriteString("Each batch gets a `Provenance` (agent: the ohx software Device or a configured Organization).\n")
+	b.WriteString("Each batch gets a `Provenance` per data type whose id follows from its targets and their content (a re-sync of unchanged data rewrites it), ")
+	b.WriteString("with agents: the ohx software Device or a configured Organization (`assembler`), the devices that measured the data (`author`) and the provider (`custodian`), ")
+	b.WriteString("and the provider's record ids as `source` entities.\n")
 	return b.String()
 }

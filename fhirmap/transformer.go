@@ -168,7 +168,7 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 		prov.add(string(ohx.ECG), r)
 	}
 	if !t.cfg.NoProvenance && len(out) > 0 {
-		rs, err := t.provenance(&b.Link, b.Window, prov)
+		rs, err := t.provenance(&b.Link, prov)
 		if err != nil {
 			return nil, err
 		}
@@ -237,10 +237,23 @@ func category(cat string) []r5.CodeableConcept {
 	return []r5.CodeableConcept{{Coding: []r5.Coding{{System: ptr(SystemObservationCategory), Code: ptr(cat), Display: ptr(categoryDisplay[cat])}}}}
 }
 
-// quantity builds a UCUM Quantity; decimals are written in the shortest form
-// that round-trips (json.Number keeps it exact).
-func quantity(v float64, unit string) *r5.Quantity {
-	return &r5.Quantity{Value: number(v), Unit: ptr(unit), System: ptr(ucum), Code: ptr(unit)}
+// quantity builds a UCUM Quantity whose value is rounded to d decimals (see
+// decimals; json.Number keeps the written form exact).
+func quantity(v float64, unit string, d int) *r5.Quantity {
+	n := json.Number(formatDecimal(v, d))
+	return &r5.Quantity{Value: &n, Unit: ptr(unit), System: ptr(ucum), Code: ptr(unit)}
+}
+
+// dayTotal reports whether s is a provider's total of a count over one day
+// (Withings getactivity's civil day, Oura's day): a plain sample of a type
+// with a day mapping that spans 23 to 25 hours (a civil day with a daylight
+// saving change has 23 or 25). The aggregator never puts it into an hour.
+func dayTotal(m *mapping, s *ohx.Sample) bool {
+	if m.Day == nil || s.Aggregate != nil {
+		return false
+	}
+	d := s.End.Sub(s.Start)
+	return d >= 23*time.Hour && d <= 25*time.Hour
 }
 
 func number(v float64) *json.Number {
@@ -289,6 +302,10 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 		Code:       t.codeable(m.Codes, m.Text),
 		Subject:    &r5.Reference{Reference: ptr(link.Patient)},
 	}
+	day := dayTotal(m, s)
+	if day {
+		o.Code = t.codeable(m.Day.Codes, m.Day.Text)
+	}
 	if s.RecordID != "" {
 		o.Identifier = append(o.Identifier, r5.Identifier{System: ptr(t.IdentifierSystem(provider, "record")), Value: ptr(s.RecordID)})
 	}
@@ -309,7 +326,12 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 	case s.DeviceName != "":
 		o.Device = &r5.Reference{Display: ptr(s.DeviceName)}
 	}
-	if s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous {
+	switch {
+	case s.Aggregate != nil:
+		// The aggregator marks its buckets derived; ohx, not the provider,
+		// derived them.
+		o.Note = []r5.Annotation{{Text: "Computed by ohx from the provider's samples of the period."}}
+	case s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous:
 		o.Note = []r5.Annotation{{Text: recordingNote[s.Recording]}}
 	}
 	if s.CompanionOf == ohx.ECG && s.Group != "" {
@@ -328,20 +350,24 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 		t.aggregate(o, s, unit)
 		return o, nil
 	}
+	dec := decimalsOf(s.Type)
 	info, _ := s.Type.Info()
 	switch info.Shape {
 	case ohx.ShapeQuantity:
-		o.ValueQuantity = quantity(s.Value, unit)
+		o.ValueQuantity = quantity(s.Value, unit, dec)
+		if day {
+			o.ValueQuantity.Unit, o.ValueQuantity.Code = ptr(m.Day.UnitText), ptr(m.Day.Unit)
+		}
 		for _, c := range s.Components {
-			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit), dec)})
 		}
 	case ohx.ShapeComponents:
 		for _, c := range s.Components {
 			if s.Type == ohx.SleepSession && c.Code == ohx.ComponentSleepTotal {
-				o.ValueQuantity = quantity(c.Value, unitOr(c.Unit, unit))
+				o.ValueQuantity = quantity(c.Value, unitOr(c.Unit, unit), dec)
 				continue
 			}
-			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit))})
+			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit), dec)})
 		}
 	case ohx.ShapeWaveform:
 		sd, lead, err := waveform(s)
@@ -353,7 +379,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 			o.Code = t.codeable([]code{lead}, "ECG lead "+s.Waveform.Lead)
 		}
 	case ohx.ShapeSeries:
-		sd, err := series(s.Series, unit)
+		sd, err := series(s.Series, unit, dec)
 		if err != nil {
 			return nil, fmt.Errorf("fhirmap: %s: %w", s.Type, err)
 		}
@@ -394,32 +420,36 @@ func (m *mapping) component(c string) *componentMap {
 	return nil
 }
 
-// aggregate fills an hourly aggregate: the natural statistic as the value and
-// minimum, maximum and count (and the other statistic) as components coded
-// from observation-statistics; the raw series, if kept, as SampledData.
+// aggregate fills an hourly aggregate: the natural statistic as the value,
+// named in method, and the other statistics the type's aggregation carries
+// (ohx.Aggregation.Statistics: minimum, maximum and count of a rate; count
+// of a sum) as components coded from observation-statistics; the raw series,
+// if kept, as SampledData. A mean has one decimal more than the type's
+// values (see decimals).
 func (t *Transformer) aggregate(o *r5.Observation, s *ohx.Sample, unit string) {
 	a := s.Aggregate
 	info, _ := s.Type.Info()
-	o.ValueQuantity = quantity(s.Value, unit)
+	dec := decimalsOf(s.Type)
 	stat := statAverage
+	o.ValueQuantity = quantity(s.Value, unit, meanDecimals(s.Type))
 	if info.Aggregation == ohx.AggregateSum {
 		stat = statSum
+		o.ValueQuantity = quantity(s.Value, unit, dec)
 	}
 	o.Method = &r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemObservationStatistics), Code: ptr(stat), Display: ptr(statDisplay[stat])}},
 		Text: ptr("Hourly " + strings.ToLower(statDisplay[stat]))}
 	comp := func(c string) r5.CodeableConcept {
 		return r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemObservationStatistics), Code: ptr(c), Display: ptr(statDisplay[c])}}}
 	}
-	o.Component = append(o.Component,
-		r5.ObservationComponent{Code: comp(statMinimum), ValueQuantity: quantity(a.Min, unit)},
-		r5.ObservationComponent{Code: comp(statMaximum), ValueQuantity: quantity(a.Max, unit)},
-		r5.ObservationComponent{Code: comp(statCount), ValueInteger: ptr(int64(a.Count))},
-	)
-	if stat == statSum {
-		o.Component = append(o.Component, r5.ObservationComponent{Code: comp(statAverage), ValueQuantity: quantity(a.Mean, unit)})
+	if info.Aggregation.Has(ohx.StatisticMin) {
+		o.Component = append(o.Component, r5.ObservationComponent{Code: comp(statMinimum), ValueQuantity: quantity(a.Min, unit, dec)})
 	}
+	if info.Aggregation.Has(ohx.StatisticMax) {
+		o.Component = append(o.Component, r5.ObservationComponent{Code: comp(statMaximum), ValueQuantity: quantity(a.Max, unit, dec)})
+	}
+	o.Component = append(o.Component, r5.ObservationComponent{Code: comp(statCount), ValueInteger: ptr(int64(a.Count))})
 	if a.Raw != nil && len(a.Raw.Values) > 0 {
-		if sd, err := series(a.Raw, unit); err == nil {
+		if sd, err := series(a.Raw, unit, dec); err == nil {
 			o.Component = append(o.Component, r5.ObservationComponent{
 				Code:             t.codeable([]code{own("raw-series", "Raw values of the aggregation period")}, "Raw values"),
 				ValueSampledData: sd,

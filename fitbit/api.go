@@ -33,10 +33,46 @@ type request struct {
 	token string
 }
 
+// badJSON is the error of an answer that is not the JSON expected. It
+// carries no part of the body (health values).
+func badJSON(op string, status int) error {
+	return &ohx.ProviderError{Provider: Name, Op: op, Kind: ohx.KindTransient, HTTPStatus: status, Code: "bad-json", Err: errors.New("response is not the expected JSON")}
+}
+
 // call sends r for link through the toolkit client (token refresh under
 // the store lock, breaker, per-user rate limit, retries of idempotent
 // requests with Retry-After) and decodes the JSON answer into out.
 func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any) error {
+	req, op, err := p.prepare(ctx, link, r)
+	if err != nil {
+		return err
+	}
+	resp, err := p.client.Do(ctx, op, req)
+	if err != nil {
+		return err
+	}
+	if out == nil || len(resp.Body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		return badJSON(r.op, resp.StatusCode)
+	}
+	return nil
+}
+
+// stream sends the GET r for link like call, and hands the successful
+// answer's body to consume as it arrives (provider.Client.Stream: consume
+// may run again on a retry and must start over).
+func (p *Provider) stream(ctx context.Context, link *ohx.Link, r request, consume func(status int, body io.Reader) error) error {
+	req, op, err := p.prepare(ctx, link, r)
+	if err != nil {
+		return err
+	}
+	return p.client.Stream(ctx, op, req, consume)
+}
+
+// prepare builds the HTTP request and the toolkit operation of r.
+func (p *Provider) prepare(ctx context.Context, link *ohx.Link, r request) (*http.Request, provider.Op, error) {
 	u := *p.api
 	u.Path += "v4/" + r.path
 	if r.query != nil {
@@ -46,13 +82,13 @@ func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any)
 	if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
-			return fmt.Errorf("fitbit: encode %s request: %w", r.op, err)
+			return nil, provider.Op{}, fmt.Errorf("fitbit: encode %s request: %w", r.op, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
 	if err != nil {
-		return fmt.Errorf("fitbit: build %s request: %w", r.op, err)
+		return nil, provider.Op{}, fmt.Errorf("fitbit: build %s request: %w", r.op, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if r.body != nil {
@@ -61,7 +97,7 @@ func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any)
 	creds := provider.FreshToken(Name, r.token)
 	if r.token == "" {
 		if p.tokens == nil {
-			return &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
+			return nil, provider.Op{}, &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindPermanent, Err: errors.New("no token store configured")}
 		}
 		creds = p.tokens.Source(link.ID)
 	}
@@ -69,17 +105,7 @@ func (p *Provider) call(ctx context.Context, link *ohx.Link, r request, out any)
 	if user == "" {
 		user = link.ID
 	}
-	resp, err := p.client.Do(ctx, provider.Op{Name: r.op, Idempotent: r.method == http.MethodGet || r.method == http.MethodDelete, User: user, Credentials: creds}, req)
-	if err != nil {
-		return err
-	}
-	if out == nil || len(resp.Body) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return &ohx.ProviderError{Provider: Name, Op: r.op, Kind: ohx.KindTransient, HTTPStatus: resp.StatusCode, Code: "bad-json", Err: errors.New("response is not the expected JSON")}
-	}
-	return nil
+	return req, provider.Op{Name: r.op, Idempotent: r.method == http.MethodGet || r.method == http.MethodDelete, User: user, Credentials: creds}, nil
 }
 
 // classifyResponse is the toolkit Classifier of the Google Health API: it

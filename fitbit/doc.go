@@ -55,7 +55,12 @@
 // do). Daily types span the civil day's local midnights in the link's time
 // zone. A "NaN" value yields no sample. Each sample records its recording
 // method and device name when the point has a data source (reconciled sleep
-// has none); RecordID is the point's name where it has one, else empty.
+// has none); RecordID is the point's name where it has one, else empty. A
+// device name that is the product name (deviceVersion) of exactly one of the
+// user's paired devices also sets DeviceID to that device, so the
+// Observation refers to the Device a device sync writes; the paired devices
+// are listed once per fetch, and without the settings scope the name stays a
+// display only.
 // Google Health has no RR-interval data: the provider never yields
 // RRIntervals.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/url"
@@ -53,6 +54,7 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 			return
 		}
 		m := &mapper{loc: link.Location(), want: want}
+		var names deviceNames
 		streams := make([]*stream, 0, len(gts))
 		for _, g := range gts {
 			st := &stream{g: g}
@@ -65,6 +67,10 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 						}
 						continue
 					}
+					yield(ohx.Sample{}, err)
+					return
+				}
+				if err := p.nameDevices(ctx, &link, &names, buf); err != nil {
 					yield(ohx.Sample{}, err)
 					return
 				}
@@ -88,6 +94,10 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 						st.refused, st.buf, st.pos = true, nil, 0
 						continue
 					}
+					yield(ohx.Sample{}, err)
+					return
+				}
+				if err := p.nameDevices(ctx, &link, &names, buf); err != nil {
 					yield(ohx.Sample{}, err)
 					return
 				}
@@ -183,23 +193,19 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 		if token != "" {
 			q.Set("pageToken", token)
 		}
-		var page wire.ListResponse
-		if err := p.call(ctx, &link, request{op: op, method: "GET", path: path, query: q}, &page); err != nil {
-			return "", err
-		}
-		for i := range page.DataPoints {
-			at := len(samples)
-			samples = m.mapPoint(samples, &page.DataPoints[i])
-			if len(samples) > at && !w.Contains(samples[at].Start) {
-				// Outside the window (ECGs after its end, sleep starting
-				// before it): dropped at once, waveform and all.
-				clear(samples[at:])
-				samples = samples[:at]
-				continue
+		var next string
+		mark, gmark := len(samples), len(groups)
+		err := p.stream(ctx, &link, request{op: op, method: "GET", path: path, query: q}, func(status int, body io.Reader) error {
+			// A retry of the request starts the page over.
+			clear(samples[mark:])
+			samples, groups = samples[:mark], groups[:gmark]
+			var err error
+			if next, samples, groups, err = decodePage(body, m, w, samples, groups); err != nil {
+				return badJSON(op, status) // a broken stream is classified by the client
 			}
-			groups = append(groups, at)
-		}
-		return page.NextPageToken, nil
+			return nil
+		})
+		return next, err
 	})
 	if err != nil {
 		return nil, provider.PagesError(Name, op, err)
@@ -220,6 +226,30 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 		slices.SortStableFunc(out, byStart)
 	}
 	return out, nil
+}
+
+// decodePage decodes the page in body point by point (wire.DecodeList: no
+// page is held, dense points take no reflection), appends the samples of
+// the points whose first sample lies in w, and records where each point's
+// samples start in groups.
+func decodePage(body io.Reader, m *mapper, w ohx.Window, samples []ohx.Sample, groups []int) (next string, _ []ohx.Sample, _ []int, err error) {
+	next, err = wire.DecodeList(body, func(dp *wire.DataPoint) error {
+		at := len(samples)
+		samples = m.mapPoint(samples, dp)
+		if len(samples) > at && !w.Contains(samples[at].Start) {
+			// Outside the window (ECGs after its end, sleep starting
+			// before it): dropped at once, waveform and all.
+			clear(samples[at:])
+			samples = samples[:at]
+			return nil
+		}
+		groups = append(groups, at)
+		return nil
+	})
+	if errors.Is(err, wire.ErrEmpty) {
+		err = nil // an empty body: no points, as before streaming
+	}
+	return next, samples, groups, err
 }
 
 func byStart(a, b ohx.Sample) int { return a.Start.Compare(b.Start) }

@@ -1,9 +1,13 @@
 package fitbit
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +110,37 @@ func FuzzParseNotifications(f *testing.F) {
 			}
 			if !n.Window.Empty() && n.Window.Validate() != nil {
 				t.Fatalf("bad window %v", n.Window)
+			}
+		}
+	})
+}
+
+// FuzzDecodePage: the streaming page decoder yields the samples the
+// decoder before it (decodePageReflect: json.Unmarshal of the page) yields
+// for the same bytes, or both refuse the page; the one allowed difference is
+// a page that lists its points twice, which streaming refuses.
+func FuzzDecodePage(f *testing.F) {
+	seedFixtures(f, "list_")
+	seedFixtures(f, "daily_")
+	f.Add(heartRatePage()[:4000])
+	f.Add([]byte(`{"dataPoints":[{"oxygenSaturation":{"percentage":"NaN","sampleTime":{"physicalTime":"2026-01-08T00:00:00Z"}}},{"steps":{"count":"7","interval":{"startTime":"2026-01-08T00:00:00Z","endTime":"2026-01-08T00:01:00Z"}}}]}`))
+	w := ohx.Window{Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, loc := range []*time.Location{time.UTC, newYork} {
+			m := &mapper{loc: loc}
+			wantNext, want, wantGroups, wantErr := decodePageReflect(b, m, w, nil, nil)
+			gotNext, got, gotGroups, gotErr := decodePage(bytes.NewReader(b), m, w, nil, nil)
+			if errors.Is(gotErr, wire.ErrRepeatedList) && wantErr == nil {
+				continue
+			}
+			if (wantErr == nil) != (gotErr == nil) {
+				t.Fatalf("reference error %v, streaming error %v", wantErr, gotErr)
+			}
+			if wantErr != nil {
+				continue
+			}
+			if wantNext != gotNext || fmt.Sprintf("%+v", want) != fmt.Sprintf("%+v", got) || !slices.Equal(wantGroups, gotGroups) {
+				t.Fatalf("streaming decoded differently:\n%+v %v %q\n%+v %v %q", want, wantGroups, wantNext, got, gotGroups, gotNext)
 			}
 		}
 	})

@@ -445,3 +445,32 @@ func TestShortWindowWithoutMidnightAsksNoDailyData(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, day.Start.Add(23*time.Hour), got[0].Start)
 }
+
+// TestFetchNamesPairedDevice: a data point that names its device by display
+// name only refers to the paired device of that product name, listed once
+// per fetch; without the settings scope it keeps the display name.
+func TestFetchNamesPairedDevice(t *testing.T) {
+	types := []ohx.DataType{ohx.HeartRate, ohx.BodyWeight}
+	t.Run("one paired device matches", func(t *testing.T) {
+		e := newEnv(t, fitbittest.Config{})
+		before := e.fake.Calls("pairedDevices")
+		ss := collect(t, e.p, e.link, types, day)
+		require.NotEmpty(t, ss)
+		named := map[string]string{}
+		for _, s := range ss {
+			require.NotEmpty(t, s.DeviceName, "%s at %s", s.Type, s.Start)
+			named[s.DeviceName] = s.DeviceID
+		}
+		assert.Equal(t, map[string]string{"Charge 6": "tracker-1", "Aria Air": "scale-1"}, named)
+		assert.Equal(t, 1, e.fake.Calls("pairedDevices")-before, "paired devices listed once per fetch")
+	})
+	t.Run("settings scope not granted", func(t *testing.T) {
+		e := newEnv(t, fitbittest.Config{DenyScopes: []string{fitbit.ScopeSettings}})
+		ss := collect(t, e.p, e.link, types, day)
+		require.NotEmpty(t, ss)
+		for _, s := range ss {
+			assert.NotEmpty(t, s.DeviceName)
+			assert.Empty(t, s.DeviceID, "no paired device list: the display name stays")
+		}
+	})
+}

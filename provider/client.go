@@ -110,6 +110,8 @@ type Op struct {
 	// request; when the provider rejects the token (KindAuth), the client
 	// forces one refresh and sends the request once more.
 	Credentials Credentials
+
+	consume func(status int, body io.Reader) error // set by Stream
 }
 
 // Client sends provider API requests with timeouts, a circuit breaker, rate
@@ -327,6 +329,9 @@ func (c *Client) roundTrip(ctx context.Context, op Op, req *http.Request, token 
 		return nil, c.fail(op, ohx.KindTransient, 0, "", transportError(req, err))
 	}
 	defer func() { _ = hr.Body.Close() }()
+	if op.consume != nil && hr.StatusCode >= 200 && hr.StatusCode < 300 {
+		return c.stream(ctx, op, req, hr)
+	}
 	body, err := io.ReadAll(io.LimitReader(hr.Body, c.cfg.MaxBodyBytes+1))
 	if err != nil {
 		if ctx.Err() != nil {

@@ -254,7 +254,14 @@ func (p *FHIR) knownIdentifier(key string) (string, bool) {
 	return q, ok
 }
 
-var _ ohx.Publisher = (*FHIR)(nil)
+var (
+	_ ohx.Publisher   = (*FHIR)(nil)
+	_ ohx.BundleSizer = (*FHIR)(nil)
+)
+
+// BundleSize returns the number of entries per transaction Bundle, so the
+// engine can size its batches to fill whole bundles.
+func (p *FHIR) BundleSize() int { return p.cfg.BundleSize }
 
 // NewFHIR checks cfg and returns a publisher.
 func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
@@ -423,10 +430,16 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 	items := make([]*item, len(rs))
 	errs := make([]error, len(rs))
+	slab := make([]item, len(rs)) // one allocation for the entries of a call
+	prepare := func(i int) {
+		if errs[i] = p.prepareInto(&rs[i], &slab[i]); errs[i] == nil {
+			items[i] = &slab[i]
+		}
+	}
 	workers := min(runtime.GOMAXPROCS(0), (len(rs)+63)/64)
 	if workers <= 1 {
 		for i := range rs {
-			items[i], errs[i] = p.prepare(&rs[i])
+			prepare(i)
 		}
 		return items, errs
 	}
@@ -436,7 +449,7 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 		lo, hi := w*per, min((w+1)*per, len(rs))
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				items[i], errs[i] = p.prepare(&rs[i])
+				prepare(i)
 			}
 		})
 	}
@@ -446,44 +459,49 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 
 // prepare checks a resource and builds its bundle entry.
 func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
-	if !resourceTypeRE.MatchString(r.Type) {
-		return nil, errors.New("invalid resource type")
-	}
-	if !resourceIDRE.MatchString(r.ID) {
-		return nil, errors.New("invalid resource id")
-	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-		Status       any    `json:"status"`
-	}
-	if err := json.Unmarshal(r.JSON, &head); err != nil {
-		return nil, errors.New("resource JSON is not a JSON object")
-	}
-	if head.ResourceType != r.Type {
-		return nil, errors.New("resourceType in JSON does not match the resource type")
-	}
-	if head.ID != r.ID {
-		return nil, errors.New("id in JSON does not match the resource id")
-	}
-	if err := p.validate(r.JSON); err != nil {
+	it := new(item)
+	if err := p.prepareInto(r, it); err != nil {
 		return nil, err
 	}
-	it := &item{key: r.Key(), typ: r.Type, id: r.ID, body: r.JSON, fullURL: p.fullURL(r.Type, r.ID)}
+	return it, nil
+}
+
+// prepareInto is prepare into an entry the caller allocated.
+func (p *FHIR) prepareInto(r *ohx.Resource, it *item) error {
+	if !resourceTypeRE.MatchString(r.Type) {
+		return errors.New("invalid resource type")
+	}
+	if !resourceIDRE.MatchString(r.ID) {
+		return errors.New("invalid resource id")
+	}
+	head, err := readHead(r.JSON)
+	if err != nil {
+		return err
+	}
+	if !equalString(head.resourceType, r.Type) {
+		return errors.New("resourceType in JSON does not match the resource type")
+	}
+	if !equalString(head.id, r.ID) {
+		return errors.New("id in JSON does not match the resource id")
+	}
+	if err := p.validate(r.JSON); err != nil {
+		return err
+	}
+	*it = item{key: r.Key(), typ: r.Type, id: r.ID, body: r.JSON, fullURL: p.fullURL(r.Type, r.ID)}
 	mode := p.cfg.Mode
 	if mode == WriteConditionalCreate && (r.Type == "Device" || r.Type == "DeviceAssociation") {
 		mode = WriteConditionalUpdate // devices are upserted, never duplicated
 	}
-	if mode == WriteConditionalCreate && enteredInError(head.Status) {
+	if mode == WriteConditionalCreate && enteredInError(head.status) {
 		mode = WriteConditionalUpdate // a retraction must replace what is there
 	}
 	switch mode {
 	case WritePut:
-		it.request = r5.BundleRequest{Method: r5.MethodPut, URL: r.Type + "/" + r.ID}
+		it.request = r5.BundleRequest{Method: r5.MethodPut, URL: it.key} // "Type/id"
 	case WriteConditionalCreate, WriteConditionalUpdate:
 		q, err := identifierQuery(r.Identifier)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		it.identQuery = q
 		if mode == WriteConditionalCreate {
@@ -495,18 +513,18 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 		// ignored or refused by a strict server.
 		body, err := dropID(r.JSON)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		it.body = body
 	}
-	return it, nil
+	return nil
 }
 
 // fullURL returns the fullUrl of an entry: urn:uuid for UUID ids, else the
 // absolute URL of the resource.
 func (p *FHIR) fullURL(typ, id string) string {
-	if u, err := uuid.Parse(id); err == nil && len(id) == 36 {
-		return "urn:uuid:" + u.String()
+	if len(id) == 36 && uuid.Validate(id) == nil {
+		return "urn:uuid:" + strings.ToLower(id) // as uuid.UUID.String writes it
 	}
 	return p.base + "/" + typ + "/" + id
 }
@@ -647,6 +665,7 @@ func (p *FHIR) publishTransaction(ctx context.Context, chunk []*item, res *ohx.P
 		if err != nil {
 			return err
 		}
+		defer r.release() // kept until the loop ends: one answer, more only when entries are rejected
 		if r.status >= 200 && r.status < 300 {
 			return p.handleResponse(r, "transaction", chunk, res, nil)
 		}
@@ -734,6 +753,7 @@ func (p *FHIR) publishBatch(ctx context.Context, chunk []*item, res *ohx.Publish
 		if err != nil {
 			return err
 		}
+		defer r.release()
 		if r.status < 200 || r.status >= 300 {
 			return p.requestError("batch", r)
 		}
@@ -771,14 +791,18 @@ func isEntriesAgain(err error) bool {
 // Entries failing with a transient status go to again (batch) or fail the
 // call (transaction).
 func (p *FHIR) handleResponse(r *httpResult, op string, chunk []*item, res *ohx.PublishResult, again *[]*item) error {
-	var b r5.Bundle
-	var head struct {
-		ResourceType string `json:"resourceType"`
+	// Only what is checked is decoded: a response names a status per entry.
+	var b struct {
+		ResourceType string        `json:"resourceType"`
+		Type         r5.BundleType `json:"type"`
+		Entry        []struct {
+			Response *struct {
+				Status  string          `json:"status"`
+				Outcome json.RawMessage `json:"outcome"`
+			} `json:"response"`
+		} `json:"entry"`
 	}
-	if err := json.Unmarshal(r.body, &head); err != nil || head.ResourceType != "Bundle" {
-		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
-	}
-	if err := json.Unmarshal(r.body, &b); err != nil {
+	if err := json.Unmarshal(r.body, &b); err != nil || b.ResourceType != "Bundle" {
 		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
 	}
 	want := r5.BundleTransactionResponse
@@ -856,19 +880,16 @@ func countByType(m ohx.Metrics, op, status string, chunk []*item) {
 	}
 }
 
-// bundleJSON builds a transaction or batch Bundle of the chunk.
-func bundleJSON(typ r5.BundleType, chunk []*item) ([]byte, error) {
-	b := r5.Bundle{Type: typ, Entry: make([]r5.BundleEntry, len(chunk))}
-	for i, it := range chunk {
-		req := it.request
-		b.Entry[i] = r5.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req}
-	}
-	return json.Marshal(b)
-}
-
 // enteredInError reports whether a resource's status (a code, or a
-// DeviceAssociation's CodeableConcept) says entered-in-error.
-func enteredInError(status any) bool {
+// DeviceAssociation's CodeableConcept; raw JSON) says entered-in-error.
+func enteredInError(raw []byte) bool {
+	if !bytes.Contains(raw, []byte("entered-in-error")) {
+		return false
+	}
+	var status any
+	if json.Unmarshal(raw, &status) != nil {
+		return false
+	}
 	switch st := status.(type) {
 	case string:
 		return st == "entered-in-error"

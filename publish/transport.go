@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -27,6 +29,26 @@ type httpResult struct {
 	body       []byte
 	header     http.Header
 	retryAfter time.Duration
+	// buf holds body when it came from responsePool.
+	buf *bytes.Buffer
+}
+
+// maxPooledResponse is the largest response buffer kept for reuse.
+const maxPooledResponse = 4 << 20
+
+var responsePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// release gives a pooled body back; r.body must not be used after. Whatever
+// is kept of an answer (an OperationOutcome, an entry's status) is decoded
+// into values of its own before.
+func (r *httpResult) release() {
+	if r == nil || r.buf == nil {
+		return
+	}
+	if r.buf.Cap() <= maxPooledResponse {
+		responsePool.Put(r.buf)
+	}
+	r.buf, r.body = nil, nil
 }
 
 // statusError is an answer worth retrying (408, 409, 429, 5xx) of one
@@ -118,10 +140,9 @@ func (a *authSource) Token() (*oauth2.Token, error) {
 
 // send posts a Bundle of the chunk to the base URL.
 func (p *FHIR) send(ctx context.Context, op string, typ r5.BundleType, chunk []*item) (*httpResult, error) {
-	body, err := bundleJSON(typ, chunk)
-	if err != nil {
-		return nil, fmt.Errorf("publish: build %s bundle: %w", op, err)
-	}
+	body := pooledRequestBody()
+	defer body.release()
+	*body.buf = appendBundle(slices.Grow((*body.buf)[:0], bundleSize(chunk)), typ, chunk)
 	return p.do(ctx, op, http.MethodPost, p.base, body)
 }
 
@@ -130,7 +151,7 @@ func (p *FHIR) send(ctx context.Context, op string, typ r5.BundleType, chunk []*
 // and network failures are retried (resilience.Retry: backoff or the
 // server's Retry-After, within the retry settings). It returns the final
 // answer, which may be a non-2xx status that is not worth retrying.
-func (p *FHIR) do(ctx context.Context, op, method, url string, body []byte) (*httpResult, error) {
+func (p *FHIR) do(ctx context.Context, op, method, url string, body *requestBody) (*httpResult, error) {
 	var r *httpResult
 	err := resilience.Retry(ctx, p.retry, retryable, func(ctx context.Context) error {
 		if err := p.limiter.Wait(ctx, p.retry.MaxWait); err != nil {
@@ -183,16 +204,18 @@ func retryable(err error) bool {
 }
 
 // attempt makes one HTTP request.
-func (p *FHIR) attempt(ctx context.Context, op, method, url string, body []byte) (*httpResult, error) {
+func (p *FHIR) attempt(ctx context.Context, op, method, url string, body *requestBody) (*httpResult, error) {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(actx, method, url, rd)
+	req, err := http.NewRequestWithContext(actx, method, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", ohx.ErrPermanent) // a malformed URL: not retryable
+	}
+	if body != nil {
+		// The transport closes every body it is given, also on errors.
+		req.Body = body.reader()
+		req.ContentLength = int64(len(body.bytes()))
+		req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	}
 	req.Header.Set("Accept", "application/fhir+json")
 	if body != nil {
@@ -211,7 +234,9 @@ func (p *FHIR) attempt(ctx context.Context, op, method, url string, body []byte)
 		}
 		return nil, newNetError(p.cfg.Name, op, req, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	buf := responsePool.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxResponse))
 	_ = resp.Body.Close()
 	p.metrics.FHIRLatency(op, time.Since(start))
 	if err != nil {
@@ -221,7 +246,7 @@ func (p *FHIR) attempt(ctx context.Context, op, method, url string, body []byte)
 		return nil, newNetError(p.cfg.Name, op, req, fmt.Errorf("reading body: %w", err))
 	}
 	wait, _ := resilience.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	r := &httpResult{status: resp.StatusCode, body: b, header: resp.Header, retryAfter: wait}
+	r := &httpResult{status: resp.StatusCode, body: buf.Bytes(), buf: buf, header: resp.Header, retryAfter: wait}
 	switch {
 	case r.status == http.StatusTooManyRequests:
 		return r, &statusError{dest: p.cfg.Name, op: op, r: r}

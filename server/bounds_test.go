@@ -44,6 +44,23 @@ func TestBackfillWindowsAreBounded(t *testing.T) {
 	require.Len(t, jobs, 1)
 	assert.Equal(t, ohx.TriggerBackfill, jobs[0].Trigger)
 	assert.Equal(t, []ohx.DataType{ohx.Steps}, jobs[0].DataTypes, "data types are deduplicated")
+	assert.False(t, jobs[0].Deletion, "a plain backfill retracts nothing")
+}
+
+// A backfill with "retract" re-reads the window and retracts what the
+// current mapping no longer produces; without a window it is refused.
+func TestBackfillWithRetraction(t *testing.T) {
+	h := newHarness(t)
+	activeLink(t, h, "l1", "u1")
+	resp := h.do(t, "POST", "/v1/links/l1/sync", apiKey, `{"retract":true}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Empty(t, h.queue.snapshot(), "nothing queued")
+	resp = h.do(t, "POST", "/v1/links/l1/sync", apiKey, `{"retract":true,"window":{"start":"2026-11-01T00:00:00Z","end":"2026-11-08T00:00:00Z"}}`)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	jobs := h.queue.snapshot()
+	require.Len(t, jobs, 1)
+	assert.Equal(t, ohx.TriggerBackfill, jobs[0].Trigger)
+	assert.True(t, jobs[0].Deletion, "the job retracts what the re-read no longer produces")
 }
 
 func TestPushWindowsAreClamped(t *testing.T) {

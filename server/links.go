@@ -471,10 +471,14 @@ func (s *Server) deleteLink(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": l.ID, "deleted": true, "warnings": warnings})
 }
 
-// syncRequest is the body of POST /v1/links/{id}/sync.
+// syncRequest is the body of POST /v1/links/{id}/sync. Retract, with a
+// window, also marks entered-in-error the link's resources of the window
+// that the current mapping no longer produces (what an earlier release wrote
+// under other ids).
 type syncRequest struct {
 	DataTypes []ohx.DataType `json:"data_types,omitempty"`
 	Window    *ohx.Window    `json:"window,omitempty"`
+	Retract   bool           `json:"retract,omitempty"`
 }
 
 func (s *Server) syncLink(w http.ResponseWriter, r *http.Request) {
@@ -489,6 +493,10 @@ func (s *Server) syncLink(w http.ResponseWriter, r *http.Request) {
 	if !s.checkBackfill(w, req.Window) {
 		return
 	}
+	if req.Retract && req.Window == nil {
+		writeError(w, http.StatusBadRequest, "invalid_job", "retract needs a window")
+		return
+	}
 	var types []ohx.DataType
 	for _, t := range req.DataTypes {
 		if !slices.Contains(types, t) {
@@ -497,9 +505,13 @@ func (s *Server) syncLink(w http.ResponseWriter, r *http.Request) {
 	}
 	j := ohx.Job{LinkID: l.ID, DataTypes: types, Trigger: ohx.TriggerIncremental}
 	if req.Window != nil {
-		j.Trigger, j.Window = ohx.TriggerBackfill, req.Window
+		j.Trigger, j.Window, j.Deletion = ohx.TriggerBackfill, req.Window, req.Retract
 	}
-	s.enqueue(w, r, l, j, "sync.manual")
+	action := "sync.manual"
+	if j.Deletion {
+		action = "sync.retract"
+	}
+	s.enqueue(w, r, l, j, action)
 }
 
 func (s *Server) syncDevices(w http.ResponseWriter, r *http.Request) {

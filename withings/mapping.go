@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -272,11 +273,24 @@ func activitySample(a *activity, fallback *time.Location) (ohx.Sample, bool) {
 // and steps (over the point's duration) samples, sorted by time.
 func intradaySamples(dst []ohx.Sample, series map[string]intradayPoint, want typeSet, loc *time.Location) []ohx.Sample {
 	start := len(dst)
-	for key, p := range series {
+	// Sort the instants, not the samples: a day holds up to 86,400 points
+	// and a sample is a few hundred bytes.
+	type entry struct {
+		sec int64
+		key string
+	}
+	keys := make([]entry, 0, len(series))
+	for key := range series {
 		sec, err := strconv.ParseInt(key, 10, 64)
 		if err != nil || sec <= 0 {
 			continue
 		}
+		keys = append(keys, entry{sec, key})
+	}
+	slices.SortFunc(keys, func(a, b entry) int { return cmp.Or(cmp.Compare(a.sec, b.sec), strings.Compare(a.key, b.key)) })
+	dst = slices.Grow(dst, len(keys)) // one sample a point, mostly
+	for _, k := range keys {
+		sec, p := k.sec, series[k.key]
 		at := unix(sec)
 		off := offsetAt(at, loc)
 		base := ohx.Sample{Start: at, End: at, StartOffset: off, EndOffset: off, Provider: Name,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/openhealthexchange/ohx/internal/jsonscan"
 )
 
 // This file holds the wire types of the Withings API and their lenient
@@ -228,7 +230,89 @@ func (b *intradayBody) UnmarshalJSON(data []byte) error {
 		b.Series = nil
 		return nil
 	}
+	if series, ok := scanIntraday(b.Series, s); ok {
+		b.Series = series
+		return nil
+	}
 	return json.Unmarshal(s, &b.Series)
+}
+
+// The intraday series is the one large Withings answer: up to a point per
+// second for 24 hours (86,400 objects), where measures, activities, sleep
+// summaries and ECG lists are a few items a day. Its points are scanned by
+// hand (internal/jsonscan) instead of by reflection; a series outside the
+// plain shape (escapes, repeated or case-folded field names, true/false
+// values) is left to encoding/json, which gives the same map or the error.
+// The answer is still read whole: Withings reports failures as HTTP 200
+// with a status member that may come after the body, and the API bounds
+// the series to 24 hours.
+
+// intradayFields are the point members read; encoding/json would match
+// any case-folded spelling of them too.
+var intradayFields = [...]string{"heart_rate", "steps", "duration", "deviceid", "model", "model_id"}
+
+// scanIntraday adds the points of the series object s to dst (created when
+// nil) as json.Unmarshal into the map would; ok is false when s is not in
+// the plain shape, and dst is then to be discarded if it was created here.
+func scanIntraday(dst map[string]intradayPoint, s []byte) (map[string]intradayPoint, bool) {
+	if dst == nil {
+		dst = make(map[string]intradayPoint, len(s)/80)
+	}
+	var sc jsonscan.Scanner
+	sc.Reset(s)
+	ok := sc.Object(func(key []byte) bool {
+		var p intradayPoint
+		if !scanIntradayPoint(&sc, &p) {
+			return false
+		}
+		dst[string(key)] = p
+		return true
+	}) && sc.End()
+	return dst, ok
+}
+
+func scanIntradayPoint(sc *jsonscan.Scanner, p *intradayPoint) bool {
+	var seen uint8
+	return sc.Object(func(key []byte) bool {
+		field := -1
+		for i, f := range intradayFields {
+			if string(key) == f {
+				field = i
+				break
+			}
+			if bytes.EqualFold(key, []byte(f)) {
+				return false // encoding/json matches case-folded names
+			}
+		}
+		if field < 0 {
+			return sc.Skip() // calories, distance, elevation, …
+		}
+		if seen&(1<<field) != 0 {
+			return false // a repeated field: encoding/json keeps the last
+		}
+		seen |= 1 << field
+		raw, ok := sc.Scalar()
+		if !ok {
+			if !sc.Null() {
+				return false
+			}
+			raw = null
+		}
+		switch field {
+		case 0:
+			return p.HeartRate.UnmarshalJSON(raw) == nil
+		case 1:
+			return p.Steps.UnmarshalJSON(raw) == nil
+		case 2:
+			return p.Duration.UnmarshalJSON(raw) == nil
+		case 3:
+			return p.DeviceID.UnmarshalJSON(raw) == nil
+		case 4:
+			return p.Model.UnmarshalJSON(raw) == nil
+		default:
+			return p.ModelID.UnmarshalJSON(raw) == nil
+		}
+	})
 }
 
 // --- Heart v2 --------------------------------------------------------------

@@ -189,7 +189,7 @@ var envVars = []envVar{
 	{"OHX_REDIS_URL", "", "", "`redis://` URL; switches the queue (and refresh locks) from in-memory to Redis", setRedisURL},
 	{"OHX_REDIS_NAMESPACE", "ohx", "", "prefix of the queue's and the webhook replay marks' Redis keys, so several deployments (or tests) can share one Redis database", setRedisNamespace},
 	{"OHX_WEBHOOK_DEBOUNCE", "10s", "", "delay of the sync a webhook queues, so a burst of notifications coalesces into one sync (Go duration, 100ms to 10m)", setDebounce},
-	{"OHX_AGGREGATION", "individual", "", "`individual` records or `hourly` aggregates (heart rate, steps, HRV, SpO2, respiratory rate)", setAggregation},
+	{"OHX_AGGREGATION", "auto", "", "`auto`: hourly aggregates of the high-frequency series (heart rate, intraday steps, SpO2, respiratory rate) and every spot measurement individually (weight, body composition, blood pressure, temperature, ECG, sleep, HRV, daily summaries, day totals, a pulse taken with a weight); `hourly`: every sample of those types aggregated, spot readings included (day totals never); `individual`: every sample as the provider gave it", setAggregation},
 	{"OHX_INITIAL_DAYS", "30", "", "days of history of the initial sync after linking (at most `OHX_MAX_LOOKBACK_DAYS`)",
 		intIn(func(c *config) *int { return &c.InitialDays }, 1, 3650)},
 	{"OHX_MAX_LOOKBACK_DAYS", "90", "", "furthest back, in days, an initial, incremental, push or nightly sync reads",
@@ -453,10 +453,11 @@ func setSkipVersionCheck(c *config, v string) (err error) {
 
 func setAggregation(c *config, v string) error {
 	c.Aggregation = ohx.AggregationMode(v)
-	if c.Aggregation != ohx.AggregationIndividual && c.Aggregation != ohx.AggregationHourly {
-		return errors.New("must be individual or hourly")
+	switch c.Aggregation {
+	case ohx.AggregationAuto, ohx.AggregationHourly, ohx.AggregationIndividual:
+		return nil
 	}
-	return nil
+	return errors.New("must be auto, hourly or individual")
 }
 
 func setNightly(c *config, v string) (err error) {

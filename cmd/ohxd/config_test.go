@@ -33,7 +33,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, publish.WritePut, c.FHIRWriteMode)
 	assert.Equal(t, 100, c.FHIRBundleSize)
 	assert.Equal(t, 30, c.InitialDays)
-	assert.Equal(t, ohx.AggregationIndividual, c.Aggregation)
+	assert.Equal(t, ohx.AggregationAuto, c.Aggregation, "hourly series, individual spot measurements")
 	assert.Len(t, c.FHIRScopes, 5)
 	assert.Equal(t, "https://wbsapi.withings.net", c.WithingsAPIURL)
 	assert.Empty(t, c.APIKeys)

@@ -129,7 +129,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	out := fs.String("out", "./ohx-demo", "directory for the NDJSON output (one file per resource type)")
 	days := fs.Int("days", 7, "days of history for the initial sync")
 	until := fs.String("until", "", "end of the synced history (RFC 3339); default: today 00:00 UTC, so runs on one day give identical output")
-	aggregation := fs.String("aggregation", "hourly", "individual records or hourly aggregates")
+	aggregation := fs.String("aggregation", "auto", "auto (hourly series, individual spot measurements), hourly or individual")
 	fhirVersion := fs.String("fhir-version", "R5", "FHIR release of the server and the output: R5 or R4")
 	verbose := fs.Bool("v", false, "show the daemon's logs")
 	if err := fs.Parse(args); err != nil {

@@ -25,8 +25,11 @@ const syncStep = 24 * time.Hour
 
 // runSync runs one incremental sync, or a backfill of [-from, -to), of one
 // link directly on the engine (not through the queue), with the daemon's
-// wiring and configuration. It shows a progress bar when stdout is a
-// terminal and one line per window otherwise, then prints the report.
+// wiring and configuration. With -retract the backfill also marks
+// entered-in-error the link's resources of the window that the current
+// mapping no longer produces (what an earlier release wrote under other ids).
+// It shows a progress bar when stdout is a terminal and one line per window
+// otherwise, then prints the report.
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseSyncFlags(args, stderr)
 	if err != nil {
@@ -48,6 +51,9 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if a.engine == nil {
 		return errors.New("no provider is configured: set OHX_WITHINGS_CLIENT_ID and/or OHX_GOOGLE_CLIENT_ID (see README)")
 	}
+	if f.retract && cfg.FHIRURL == "" {
+		return errors.New("-retract needs a FHIR server to search (OHX_FHIR_URL); NDJSON files cannot be retracted")
+	}
 	link, err := a.store.Link(ctx, f.linkID)
 	if errors.Is(err, ohx.ErrNotFound) {
 		return fmt.Errorf("link %q not found", f.linkID)
@@ -60,7 +66,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
-	jobs := syncJobs(link.ID, f.types, f.window)
+	jobs := syncJobs(link.ID, f.types, f.window, f.retract)
 	bar := newProgress(stdout, len(jobs))
 	total := &ohx.Report{LinkID: link.ID, Provider: link.Provider, Trigger: jobs[0].Trigger, Started: time.Now()}
 	var runErr error
@@ -87,6 +93,7 @@ type syncFlags struct {
 	linkID  string
 	types   []ohx.DataType
 	window  *ohx.Window // nil for an incremental sync
+	retract bool
 	verbose bool
 }
 
@@ -97,6 +104,7 @@ func parseSyncFlags(args []string, stderr io.Writer) (syncFlags, error) {
 	types := fs.String("types", "", "comma-separated data types (default: every type of the link)")
 	from := fs.String("from", "", "start of a backfill window (RFC 3339, inclusive); needs -to")
 	to := fs.String("to", "", "end of a backfill window (RFC 3339, exclusive); needs -from")
+	retract := fs.Bool("retract", false, "with -from and -to: also mark entered-in-error the link's resources in the window that the current mapping no longer produces (after an upgrade that changed resource ids)")
 	verbose := fs.Bool("v", false, "show the daemon's logs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return syncFlags{}, err
@@ -111,7 +119,10 @@ func parseSyncFlags(args []string, stderr io.Writer) (syncFlags, error) {
 	if err != nil {
 		return syncFlags{}, err
 	}
-	f := syncFlags{linkID: *linkID, window: window, verbose: *verbose}
+	if *retract && window == nil {
+		return syncFlags{}, errors.New("-retract needs a backfill window (-from and -to)")
+	}
+	f := syncFlags{linkID: *linkID, window: window, retract: *retract, verbose: *verbose}
 	for _, s := range splitList(*types, ",") {
 		t, err := ohx.ParseDataType(s)
 		if err != nil {
@@ -144,8 +155,9 @@ func parseWindow(from, to string) (*ohx.Window, error) {
 	return &ohx.Window{Start: start.UTC(), End: end.UTC()}, nil
 }
 
-// syncJobs is one incremental job, or a backfill cut into syncStep windows.
-func syncJobs(linkID string, types []ohx.DataType, w *ohx.Window) []ohx.Job {
+// syncJobs is one incremental job, or a backfill cut into syncStep windows,
+// with retraction when retract is set.
+func syncJobs(linkID string, types []ohx.DataType, w *ohx.Window, retract bool) []ohx.Job {
 	if w == nil {
 		return []ohx.Job{{LinkID: linkID, DataTypes: types, Trigger: ohx.TriggerIncremental}}
 	}
@@ -156,7 +168,7 @@ func syncJobs(linkID string, types []ohx.DataType, w *ohx.Window) []ohx.Job {
 			end = w.End
 		}
 		jobs = append(jobs, ohx.Job{LinkID: linkID, DataTypes: types, Trigger: ohx.TriggerBackfill,
-			Window: &ohx.Window{Start: start, End: end}})
+			Window: &ohx.Window{Start: start, End: end}, Deletion: retract})
 	}
 	return jobs
 }
@@ -176,6 +188,7 @@ func mergeReport(dst, src *ohx.Report) {
 		}
 		d.SamplesRead += tr.SamplesRead
 		d.ResourcesWritten += tr.ResourcesWritten
+		d.Retracted += tr.Retracted
 		d.Skipped += tr.Skipped
 		if tr.Cursor.After(d.Cursor) {
 			d.Cursor = tr.Cursor
@@ -274,6 +287,11 @@ func printSyncReport(w io.Writer, r *ohx.Report) {
 	fmt.Fprintf(tw, "total\t%d\t%d\t\t\n", read, written)
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n%d resources acknowledged in all (with devices and provenance)\n", r.Written)
+	for _, t := range types {
+		if n := r.Types[t].Retracted; n > 0 {
+			fmt.Fprintf(w, "retracted %s: %d resources the current mapping no longer produces, now entered-in-error\n", t, n)
+		}
+	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped %s: %s\n", s.Type, s.Reason)
 	}

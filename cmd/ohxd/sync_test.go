@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"regexp"
 	"strings"
@@ -80,6 +82,7 @@ func TestSyncCommand(t *testing.T) {
 			{[]string{"-link", linkID, "-from", "2026-01-02T00:00:00Z", "-to", "2026-01-01T00:00:00Z"}, "-to must be after -from"},
 			{[]string{"-link", linkID, "-types", "no-such-type"}, "-types"},
 			{[]string{"-link", "lnk_missing"}, `link "lnk_missing" not found`},
+			{[]string{"-link", linkID, "-retract"}, "-retract needs a backfill window"},
 		} {
 			var out, errOut bytes.Buffer
 			err := run(t.Context(), append([]string{"sync"}, tc.args...), &out, &errOut)
@@ -101,6 +104,45 @@ func TestSyncCommand(t *testing.T) {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^body-weight\s+[1-9]\d*\s+[1-9]\d*\s`), text)
 		assert.NotRegexp(t, regexp.MustCompile(`(?m)^(fat-mass|steps)\s`), text, "only the requested types")
 		assert.Greater(t, fhir.Count("Observation"), initial, "the backfilled days were not written")
+	})
+
+	// The way out after a change of mapping: the initial sync published
+	// hourly heart-rate aggregates (auto); the operator switches to
+	// individual and backfills the day with -retract: the hourly aggregates
+	// become entered-in-error, the individual readings final.
+	t.Run("backfill with retraction", func(t *testing.T) {
+		env["OHX_AGGREGATION"] = "individual"
+		t.Cleanup(func() { delete(env, "OHX_AGGREGATION") })
+		from, to := base.Add(-24*time.Hour), base
+		// hourly counts the window's hourly heart-rate aggregates of a status.
+		hourly := func(status string) int {
+			n := 0
+			for _, id := range fhir.IDs("Observation") {
+				body, _, _ := fhir.Get("Observation", id)
+				var o struct {
+					Status string `json:"status"`
+					Code   struct {
+						Coding []struct{ Code string } `json:"coding"`
+					} `json:"code"`
+					Method          *struct{ Text string }     `json:"method"`
+					EffectivePeriod *struct{ Start time.Time } `json:"effectivePeriod"`
+				}
+				require.NoError(t, json.Unmarshal(body, &o))
+				if o.Status == status && o.Code.Coding[0].Code == "8867-4" && o.Method != nil && o.Method.Text == "Hourly average" &&
+					!o.EffectivePeriod.Start.Before(from) && o.EffectivePeriod.Start.Before(to) {
+					n++
+				}
+			}
+			return n
+		}
+		before := hourly("final")
+		require.Positive(t, before, "the initial sync aggregated heart rate hourly")
+		var out, errOut bytes.Buffer
+		require.NoError(t, run(t.Context(), []string{"sync", "-link", linkID, "-types", "heart-rate", "-retract",
+			"-from", from.Format(time.RFC3339), "-to", to.Format(time.RFC3339)}, &out, &errOut), errOut.String())
+		assert.Contains(t, out.String(), fmt.Sprintf("retracted heart-rate: %d resources", before))
+		assert.Zero(t, hourly("final"))
+		assert.Equal(t, before, hourly("entered-in-error"))
 	})
 
 	t.Run("incremental", func(t *testing.T) {

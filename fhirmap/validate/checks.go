@@ -91,6 +91,9 @@ func (c *checker) walk(path string, v any) {
 			child := v[k]
 			p := path + "." + k
 			if s, ok := child.(string); ok {
+				if s == "" {
+					c.add(p, "empty", "empty string is not allowed")
+				}
 				if strings.HasPrefix(s, "urn:uuid:") {
 					if !uuidURN.MatchString(s) {
 						c.add(p, "uuid", "urn:uuid is not a lower-case RFC 4122 UUID")
@@ -105,6 +108,10 @@ func (c *checker) walk(path string, v any) {
 		if rt == "Bundle" {
 			c.resolve(v, c.refs[start:])
 			c.refs = c.refs[:start]
+		}
+	case string:
+		if v == "" { // an array element: object members are checked above
+			c.add(path, "empty", "empty string is not allowed")
 		}
 	case []any:
 		if len(v) == 0 {

@@ -110,6 +110,7 @@ var (
 	compiler  *jsonschema.Compiler
 	compiled  map[string]*jsonschema.Schema
 	known     map[string]bool // resource types of the schema's discriminator
+	defs      map[string]any  // the schema's definitions, ResourceList narrowed
 )
 
 func load() error {
@@ -128,7 +129,7 @@ func load() error {
 				}
 			}
 		}
-		defs, _ := m["definitions"].(map[string]any)
+		defs, _ = m["definitions"].(map[string]any)
 		if len(known) == 0 || defs == nil || defs["ResourceList"] == nil {
 			loadErr = errors.New("fhir r5: embedded schema lists no resource types")
 			return
@@ -223,7 +224,15 @@ func Value(v interface{ MarshalJSON() ([]byte, error) }) error {
 	return Resource(data)
 }
 
+// validate is the fast path (fast.go): the Go checks and the schema's value
+// rules on every document, the full schema once per shape.
 func validate(data []byte, want string) error {
+	return r5Set.validateFast(data, want)
+}
+
+// validateFull runs the full schema on every document. It is the reference
+// the fast path is tested against.
+func validateFull(data []byte, want string) error {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%w: %s", ErrNotJSON, safeJSONError(err))

@@ -262,14 +262,29 @@ func TestRejects(t *testing.T) {
 			entryResource(m, 1)["status"] = "done"
 		}, "code", "Bundle.entry[1].resource.status"},
 	}
+	// Each case runs three ways: the full schema on every document (the
+	// reference), the fast path with an empty shape cache, and the fast
+	// path after the unmutated document has put its shapes in the cache.
+	// All three must report the violation.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := mutate(t, tt.file, tt.mut)
-			err := validate.Resource(data)
-			require.Error(t, err)
-			var ve *validate.Error
-			require.True(t, errors.As(err, &ve), "want *validate.Error, got %T", err)
-			assert.True(t, ve.Has(tt.rule, tt.path), "want %s at %s, got %v", tt.rule, tt.path, ve.Violations)
+			for _, run := range []struct {
+				name string
+				fn   func([]byte) error
+				warm bool
+			}{{"full", func(d []byte) error { return validate.ValidateFull(d, "") }, false},
+				{"cold", validate.Resource, false}, {"warm", validate.Resource, true}} {
+				validate.ResetShapes()
+				if run.warm {
+					require.NoError(t, validate.Resource(readValid(t, tt.file)))
+				}
+				err := run.fn(data)
+				require.Error(t, err, run.name)
+				var ve *validate.Error
+				require.True(t, errors.As(err, &ve), "%s: want *validate.Error, got %T", run.name, err)
+				assert.True(t, ve.Has(tt.rule, tt.path), "%s: want %s at %s, got %v", run.name, tt.rule, tt.path, ve.Violations)
+			}
 		})
 	}
 }

@@ -259,7 +259,7 @@ func (s *Server) listPoints(w http.ResponseWriter, r *http.Request, u *user, dt 
 	if resp.DataPoints == nil {
 		resp.DataPoints = []wire.DataPoint{}
 	}
-	writeJSON(w, 200, resp)
+	writeList(w, resp)
 }
 
 // points returns up to limit points of dt inside the filter bounds b, with

@@ -146,7 +146,21 @@ func interval(u *user, start, end time.Time) wire.Interval {
 	}
 }
 
+// trackers are the data sources of the tracker's points, one per recording
+// method, shared by the points (nothing writes to them) so that a page of
+// 10,000 points does not allocate 20,000 of them.
+var trackers = func() map[string]*wire.DataSource {
+	m := map[string]*wire.DataSource{}
+	for _, method := range []string{"PASSIVELY_MEASURED", "ACTIVELY_MEASURED", "DERIVED"} {
+		m[method] = &wire.DataSource{Platform: "FITBIT", RecordingMethod: method, Device: &wire.Device{DisplayName: "Charge 6", Manufacturer: "Fitbit", FormFactor: "FITNESS_BAND"}}
+	}
+	return m
+}()
+
 func tracker(method string) *wire.DataSource {
+	if ds, ok := trackers[method]; ok {
+		return ds
+	}
 	return &wire.DataSource{Platform: "FITBIT", RecordingMethod: method, Device: &wire.Device{DisplayName: "Charge 6", Manufacturer: "Fitbit", FormFactor: "FITNESS_BAND"}}
 }
 

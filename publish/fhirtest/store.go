@@ -153,6 +153,7 @@ type target struct {
 	create  bool
 	noop    bool // conditional create that matched: nothing is written
 	body    json.RawMessage
+	m       map[string]any // body decoded once (json.Number numbers), or nil
 }
 
 // resolve works out the id an entry writes to. prefix names the entry in
@@ -254,11 +255,13 @@ func (st *stage) searchQuery(typ, rawQuery, expr string) ([]string, *problem) {
 // build prepares the stored form of a resource: references rewritten, id
 // and meta set. fullURLs maps urn:uuid fullUrls to "Type/id".
 func (st *stage) build(t *target, fullURLs map[string]string, prefix string) (*record, *problem) {
-	dec := json.NewDecoder(bytes.NewReader(t.body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", prefix+".resource")
+	m := t.m
+	t.m = nil // build changes it
+	if m == nil {
+		var err error
+		if m, err = decodeResource(t.body); err != nil {
+			return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", prefix+".resource")
+		}
 	}
 	if p := st.rewrite(m, fullURLs, prefix+".resource"); p != nil {
 		return nil, p
@@ -285,6 +288,18 @@ func (st *stage) build(t *target, fullURLs map[string]string, prefix string) (*r
 	}
 	r.indexSearch(m)
 	return r, nil
+}
+
+// decodeResource decodes a resource as build stores it: numbers kept as
+// written.
+func decodeResource(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // rewrite resolves urn:uuid and conditional references in place.
@@ -393,25 +408,45 @@ func (s *Server) check(body json.RawMessage, expr string) *problem {
 	return &problem{status: http.StatusBadRequest, outcome: map[string]any{"resourceType": "OperationOutcome", "issue": issues}}
 }
 
-// responseEntry is one entry of a transaction- or batch-response.
-func responseEntry(t *target, version int, lastUpdated string) map[string]any {
-	status := "200 OK"
-	if t.create {
-		status = "201 Created"
-	}
-	return map[string]any{"response": map[string]any{
-		"status":       status,
-		"location":     fmt.Sprintf("%s/%s/_history/%d", t.typ, t.id, version),
-		"etag":         fmt.Sprintf(`W/"%d"`, version),
-		"lastModified": lastUpdated,
-	}}
+// responseBundle is a transaction- or batch-response. It and its entries
+// are structs rather than maps so that encoding them does not sort keys;
+// the fields are in the order of the sorted keys, so the bytes are the same.
+type responseBundle struct {
+	Entry        []responseEntryOut `json:"entry"`
+	ResourceType string             `json:"resourceType"`
+	Type         string             `json:"type"`
 }
 
-func problemEntry(p *problem) map[string]any {
-	return map[string]any{"response": map[string]any{
-		"status":  fmt.Sprintf("%d %s", p.status, http.StatusText(p.status)),
-		"outcome": p.outcome,
-	}}
+// responseEntryOut is one entry of a responseBundle.
+type responseEntryOut struct {
+	Response struct {
+		Etag         string `json:"etag,omitempty"`
+		LastModified string `json:"lastModified,omitempty"`
+		Location     string `json:"location,omitempty"`
+		Outcome      any    `json:"outcome,omitempty"`
+		Status       string `json:"status"`
+	} `json:"response"`
+}
+
+// responseEntry is one entry of a transaction- or batch-response.
+func responseEntry(t *target, version int, lastUpdated string) responseEntryOut {
+	var e responseEntryOut
+	e.Response.Status = "200 OK"
+	if t.create {
+		e.Response.Status = "201 Created"
+	}
+	v := strconv.Itoa(version)
+	e.Response.Location = t.typ + "/" + t.id + "/_history/" + v
+	e.Response.Etag = `W/"` + v + `"`
+	e.Response.LastModified = lastUpdated
+	return e
+}
+
+func problemEntry(p *problem) responseEntryOut {
+	var e responseEntryOut
+	e.Response.Status = fmt.Sprintf("%d %s", p.status, http.StatusText(p.status))
+	e.Response.Outcome = p.outcome
+	return e
 }
 
 // handleBundle processes a transaction or batch.
@@ -476,12 +511,17 @@ func (s *Server) transaction(entries []entryIn) (int, any) {
 		if e.FullURL != "" {
 			fullURLs[e.FullURL] = t.typ + "/" + t.id
 		}
-		if !t.noop && t.create {
+		if t.noop {
+			continue
+		}
+		// Decoded once, for the reservation and for build.
+		t.m, _ = decodeResource(e.Resource)
+		if t.create {
 			// Reserve the id so later conditional entries see it.
-			st.put(t.typ, t.id, &record{identifiers: identifiersOf(e.Resource)})
+			st.put(t.typ, t.id, &record{identifiers: identifiers(t.m)})
 		}
 	}
-	resp := make([]any, len(entries))
+	resp := make([]responseEntryOut, len(entries))
 	lastUpdated := s.now().UTC().Format(time.RFC3339Nano)
 	for i, t := range targets {
 		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
@@ -500,12 +540,12 @@ func (s *Server) transaction(entries []entryIn) (int, any) {
 		resp[i] = responseEntry(t, rec.version, lastUpdated)
 	}
 	st.commit()
-	return http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "transaction-response", "entry": resp}
+	return http.StatusOK, responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
 }
 
 // batch processes every entry on its own. The caller holds s.mu.
 func (s *Server) batch(entries []entryIn) any {
-	resp := make([]any, len(entries))
+	resp := make([]responseEntryOut, len(entries))
 	fullURLs := make(map[string]string)
 	for i, e := range entries {
 		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
@@ -539,13 +579,7 @@ func (s *Server) batch(entries []entryIn) any {
 		st.commit()
 		resp[i] = responseEntry(t, rec.version, s.now().UTC().Format(time.RFC3339Nano))
 	}
-	return map[string]any{"resourceType": "Bundle", "type": "batch-response", "entry": resp}
-}
-
-func identifiersOf(body json.RawMessage) []string {
-	var m map[string]any
-	_ = json.Unmarshal(body, &m)
-	return identifiers(m)
+	return responseBundle{ResourceType: "Bundle", Type: "batch-response", Entry: resp}
 }
 
 // handleSingle processes PUT Type/id, PUT Type?identifier= and POST Type.

@@ -1,8 +1,9 @@
 // Command fakes serves the Google Health API fake (fitbittest, one user with
 // 1-second heart rate) and the FHIR test server (fhirtest) on loopback ports,
-// for benchmarks that must not count the fakes' memory. It prints one JSON
-// line with the URLs, serves GET /stats on the control URL, and runs until
-// stdin closes or it is signalled.
+// for benchmarks that must not count the fakes' memory or CPU. It prints one
+// JSON line with the URLs, serves GET /stats on the control URL (request
+// counts and the process's own CPU time), and runs until stdin closes or it is
+// signalled.
 package main
 
 import (
@@ -14,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
@@ -31,7 +34,21 @@ func run() error {
 	nowFlag := flag.String("now", "2026-11-20T00:00:00Z", "the fakes' current time (RFC 3339)")
 	validate := flag.Bool("validate", true, "validate incoming resources against the R5 schema at the FHIR server")
 	user := flag.String("user", "hu-bench-1", "healthUserId of the fake's user")
+	// The profile path may come from the environment because the sync
+	// benchmarks start this command with fixed flags.
+	cpuProfile := flag.String("cpuprofile", os.Getenv("FAKES_CPUPROFILE"), "write a CPU profile of the fakes to this file (default $FAKES_CPUPROFILE)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
+	defer reportCPU()
 	now, err := time.Parse(time.RFC3339, *nowFlag)
 	if err != nil {
 		return err
@@ -63,7 +80,7 @@ func run() error {
 			counts[t] = fhir.Count(t)
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"fhir_requests": fhir.RequestCount(), "resources": counts,
-			"heart_rate_calls": fake.Calls("list:heart-rate")})
+			"heart_rate_calls": fake.Calls("list:heart-rate"), "cpu_seconds": cpuSeconds()})
 	})
 	go func() { _ = http.Serve(l, mux) }()
 
@@ -74,4 +91,25 @@ func run() error {
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes stdin or dies
 	return nil
+}
+
+// cpuSeconds returns the user+system CPU time this process has used, so the
+// benchmark can tell the fakes' CPU from the sync's.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// reportCPU writes the CPU time the fakes used to stderr, so that a benchmark
+// run shows how much of the machine the fakes took.
+func reportCPU() {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return
+	}
+	sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	fmt.Fprintf(os.Stderr, "fakes: cpu-s %.2f (user %.2f, sys %.2f)\n", sec(ru.Utime)+sec(ru.Stime), sec(ru.Utime), sec(ru.Stime))
 }

@@ -1,0 +1,309 @@
+package fitbittest
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+)
+
+// writeList writes a list page as writeJSON does, byte for byte, but the
+// dense types (heart rate, steps, HRV, SpO2: thousands of points per page)
+// are written by hand instead of by reflection, so that the fake is not the
+// bottleneck of the sync benchmarks. Any other point, or a value the hand
+// writer does not spell the way encoding/json does, goes through
+// json.Marshal.
+func writeList(w http.ResponseWriter, resp wire.ListResponse) {
+	buf := pageBuffers.Get().(*[]byte)
+	defer pageBuffers.Put(buf)
+	b, err := appendList((*buf)[:0], &resp)
+	if err != nil {
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	*buf = b
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// pageBuffers recycles the few MB a full page takes.
+var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendList appends the JSON of resp and the newline json.Encoder ends
+// with.
+func appendList(b []byte, resp *wire.ListResponse) ([]byte, error) {
+	if resp.DataPoints == nil {
+		b = append(b, `{"dataPoints":null`...)
+	} else {
+		b = append(b, `{"dataPoints":[`...)
+		for i := range resp.DataPoints {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			at := len(b)
+			if b, ok = appendPoint(b, &resp.DataPoints[i]); !ok {
+				j, err := json.Marshal(&resp.DataPoints[i])
+				if err != nil {
+					return nil, err
+				}
+				b = append(b[:at], j...)
+			}
+		}
+		b = append(b, ']')
+	}
+	if resp.NextPageToken != "" {
+		var ok bool
+		b = append(b, `,"nextPageToken":`...)
+		if b, ok = appendString(b, resp.NextPageToken); !ok {
+			j, err := json.Marshal(resp.NextPageToken)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
+		}
+	}
+	return append(b, "}\n"...), nil
+}
+
+// appendPoint appends p by hand; ok is false when p is not a dense point
+// the hand writer spells as encoding/json does (b is then garbage from len
+// at the call on).
+func appendPoint(b []byte, p *wire.DataPoint) (_ []byte, ok bool) {
+	if p.DailyHeartRateVariability != nil || p.DailyRestingHeartRate != nil || p.DailyOxygenSaturation != nil ||
+		p.RespiratoryRateSleepSummary != nil || p.DailyRespiratoryRate != nil || p.DailySleepTemperatureDerivations != nil ||
+		p.Weight != nil || p.BodyFat != nil || p.Sleep != nil || p.Electrocardiogram != nil {
+		return b, false
+	}
+	o := object{b: b, ok: true}
+	o.open()
+	o.str("name", p.Name)
+	o.str("dataPointName", p.DataPointName)
+	if ds := p.DataSource; ds != nil {
+		o.key("dataSource")
+		o.open()
+		o.str("platform", ds.Platform)
+		o.str("recordingMethod", ds.RecordingMethod)
+		if d := ds.Device; d != nil {
+			o.key("device")
+			o.open()
+			o.str("displayName", d.DisplayName)
+			o.str("manufacturer", d.Manufacturer)
+			o.str("formFactor", d.FormFactor)
+			o.close()
+		}
+		if a := ds.Application; a != nil {
+			o.key("application")
+			o.open()
+			o.str("packageName", a.PackageName)
+			o.str("webClientId", a.WebClientID)
+			o.str("googleWebClientId", a.GoogleWebClientID)
+			o.close()
+		}
+		o.close()
+	}
+	if h := p.HeartRate; h != nil {
+		o.key("heartRate")
+		o.open()
+		o.int64("beatsPerMinute", h.BeatsPerMinute)
+		o.sampleTime(&h.SampleTime)
+		if m := h.Metadata; m != nil {
+			o.key("metadata")
+			o.open()
+			o.str("motionContext", m.MotionContext)
+			o.str("sensorLocation", m.SensorLocation)
+			o.close()
+		}
+		o.close()
+	}
+	if s := p.Steps; s != nil {
+		o.key("steps")
+		o.open()
+		o.int64("count", s.Count)
+		o.key("interval")
+		o.open()
+		o.time("startTime", s.Interval.StartTime)
+		o.duration("startUtcOffset", s.Interval.StartUTCOffset)
+		o.time("endTime", s.Interval.EndTime)
+		o.duration("endUtcOffset", s.Interval.EndUTCOffset)
+		o.civil("civilStartTime", s.Interval.CivilStartTime)
+		o.civil("civilEndTime", s.Interval.CivilEndTime)
+		o.close()
+		o.close()
+	}
+	if h := p.HeartRateVariability; h != nil {
+		o.key("heartRateVariability")
+		o.open()
+		if h.RMSSD != nil {
+			o.float("rootMeanSquareOfSuccessiveDifferencesMilliseconds", *h.RMSSD)
+		}
+		if h.SDNN != nil {
+			o.float("standardDeviationMilliseconds", *h.SDNN)
+		}
+		o.sampleTime(&h.SampleTime)
+		o.close()
+	}
+	if s := p.OxygenSaturation; s != nil {
+		o.key("oxygenSaturation")
+		o.open()
+		o.float("percentage", s.Percentage)
+		o.sampleTime(&s.SampleTime)
+		o.close()
+	}
+	o.close()
+	return o.b, o.ok
+}
+
+// object appends the members of nested JSON objects; first tracks whether
+// the innermost object has a member yet.
+type object struct {
+	b     []byte
+	first []bool
+	ok    bool
+}
+
+func (o *object) open() {
+	o.b = append(o.b, '{')
+	o.first = append(o.first, true)
+}
+
+func (o *object) close() {
+	o.b = append(o.b, '}')
+	o.first = o.first[:len(o.first)-1]
+}
+
+func (o *object) key(k string) {
+	if !o.first[len(o.first)-1] {
+		o.b = append(o.b, ',')
+	}
+	o.first[len(o.first)-1] = false
+	o.b = append(o.b, '"')
+	o.b = append(o.b, k...)
+	o.b = append(o.b, '"', ':')
+}
+
+// str appends an omitempty string member.
+func (o *object) str(k, v string) {
+	if v == "" {
+		return
+	}
+	o.key(k)
+	var ok bool
+	o.b, ok = appendString(o.b, v)
+	o.ok = o.ok && ok
+}
+
+func (o *object) int64(k string, v wire.Int64) {
+	o.key(k)
+	o.b = append(o.b, '"')
+	o.b = strconv.AppendInt(o.b, int64(v), 10)
+	o.b = append(o.b, '"')
+}
+
+// float appends a Float64 as its MarshalJSON does.
+func (o *object) float(k string, v wire.Float64) {
+	o.key(k)
+	f := float64(v)
+	switch {
+	case math.IsNaN(f):
+		o.b = append(o.b, `"NaN"`...)
+	case math.IsInf(f, 1):
+		o.b = append(o.b, `"Infinity"`...)
+	case math.IsInf(f, -1):
+		o.b = append(o.b, `"-Infinity"`...)
+	default:
+		o.b = strconv.AppendFloat(o.b, f, 'g', -1, 64)
+	}
+}
+
+// time appends an RFC 3339 time as time.Time's MarshalJSON does (which
+// refuses years outside 0 to 9999: left to encoding/json).
+func (o *object) time(k string, t time.Time) {
+	o.key(k)
+	if y := t.Year(); y < 0 || y > 9999 {
+		o.ok = false
+		return
+	}
+	o.b = append(o.b, '"')
+	o.b = t.AppendFormat(o.b, time.RFC3339Nano)
+	o.b = append(o.b, '"')
+}
+
+func (o *object) duration(k string, d *wire.Duration) {
+	if d == nil {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '"')
+	if v := time.Duration(*d); v%time.Second == 0 {
+		o.b = strconv.AppendInt(o.b, int64(v/time.Second), 10)
+		o.b = append(o.b, 's')
+	} else {
+		o.b = append(o.b, wire.FormatDuration(v)...)
+	}
+	o.b = append(o.b, '"')
+}
+
+func (o *object) sampleTime(st *wire.SampleTime) {
+	o.key("sampleTime")
+	o.open()
+	o.time("physicalTime", st.PhysicalTime)
+	o.duration("utcOffset", st.UTCOffset)
+	o.civil("civilTime", st.CivilTime)
+	o.close()
+}
+
+// civil appends an omitzero CivilDateTime.
+func (o *object) civil(k string, c wire.CivilDateTime) {
+	if c == (wire.CivilDateTime{}) {
+		return
+	}
+	o.key(k)
+	o.open()
+	if c.Date != (wire.Date{}) {
+		o.key("date")
+		o.open()
+		o.int("year", c.Date.Year)
+		o.int("month", c.Date.Month)
+		o.int("day", c.Date.Day)
+		o.close()
+	}
+	if c.Time != (wire.TimeOfDay{}) {
+		o.key("time")
+		o.open()
+		o.int("hours", c.Time.Hours)
+		o.int("minutes", c.Time.Minutes)
+		o.int("seconds", c.Time.Seconds)
+		o.int("nanos", c.Time.Nanos)
+		o.close()
+	}
+	o.close()
+}
+
+// int appends an omitempty int member.
+func (o *object) int(k string, v int) {
+	if v == 0 {
+		return
+	}
+	o.key(k)
+	o.b = strconv.AppendInt(o.b, int64(v), 10)
+}
+
+// appendString appends s quoted; ok is false when encoding/json would
+// escape something in it.
+func appendString(b []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x80, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return b, false
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), true
+}

@@ -1,0 +1,55 @@
+package publish
+
+import (
+	"encoding/json"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openhealthexchange/ohx/fhirmap/r5"
+)
+
+func TestAppendBundleWritesWhatJSONMarshalWrites(t *testing.T) {
+	q := "identifier=urn:ohx:fitbit:observation|a&b"
+	chunk := []*item{
+		{fullURL: "urn:uuid:0b7f3f5e-2b7e-5d1c-9c1e-000000000001", body: json.RawMessage(`{"resourceType":"Observation","id":"x","status":"final"}`),
+			request: r5.BundleRequest{Method: r5.MethodPut, URL: "Observation/x"}},
+		{fullURL: "https://fhir.example/Device/d\u00e9", body: json.RawMessage(`{"resourceType":"Device","id":"d"}`),
+			request: r5.BundleRequest{Method: r5.MethodPost, URL: "Device", IfNoneExist: &q}},
+		{body: json.RawMessage(`{"resourceType":"Provenance","id":"p","note":[{"text":"say \"hi\"\n"}]}`),
+			request: r5.BundleRequest{Method: r5.MethodPut, URL: "Provenance/p"}},
+	}
+	for _, typ := range []r5.BundleType{r5.BundleTransaction, r5.BundleBatch} {
+		want := r5.Bundle{Type: typ}
+		for _, it := range chunk {
+			req := it.request
+			want.Entry = append(want.Entry, r5.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req})
+		}
+		wantJSON, err := json.Marshal(want)
+		require.NoError(t, err)
+		got := appendBundle(nil, typ, chunk)
+		assert.Equal(t, string(wantJSON), string(got))
+		assert.LessOrEqual(t, len(got), bundleSize(chunk)+32, "the size estimate covers plain strings")
+	}
+	assert.Equal(t, `{"resourceType":"Bundle","type":"batch"}`, string(appendBundle(nil, r5.BundleBatch, nil)))
+}
+
+func TestRequestBodyGoesBackToThePoolOnlyWhenEveryReaderIsClosed(t *testing.T) {
+	rb := pooledRequestBody()
+	*rb.buf = append(*rb.buf, "bundle"...)
+	r1, r2 := rb.reader(), rb.reader()
+	b, err := io.ReadAll(r1)
+	require.NoError(t, err)
+	assert.Equal(t, "bundle", string(b))
+	require.NoError(t, r1.Close())
+	require.NoError(t, r1.Close()) // a second close is harmless
+	rb.release()                   // the sender is done; r2 is still open
+	assert.Equal(t, int32(1), rb.refs.Load())
+	b, err = io.ReadAll(r2)
+	require.NoError(t, err)
+	assert.Equal(t, "bundle", string(b), "an open reader still sees the body")
+	require.NoError(t, r2.Close())
+	assert.Equal(t, int32(0), rb.refs.Load())
+}
