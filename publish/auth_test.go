@@ -246,7 +246,7 @@ func TestFHIRAuthModesObtainAndRefreshTokens(t *testing.T) {
 				time.Sleep(41 * time.Second) // 241 s: within a minute of expiry
 				publishOne(3)
 				assert.Equal(t, 2, a.requests, "refreshed before expiry")
-				assert.Equal(t, []string{"token-1", "token-1", "token-2"}, a.seen)
+				assert.Equal(t, []string{"token-1", "token-1", "token-1", "token-2"}, a.seen, "GET metadata carries the token too")
 				assert.Zero(t, a.denied, "never sent an expired token")
 				assert.Equal(t, 3, a.fhir.Count("Observation"))
 			})
@@ -261,7 +261,7 @@ func TestFHIRStaticBearer(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"static-abc"}, a.seen)
+	assert.Equal(t, []string{"static-abc", "static-abc"}, a.seen, "GET metadata, then the transaction")
 
 	// A wrong token is an authentication error that names no token.
 	bad, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: authBase, HTTPClient: a.client(), Auth: publish.StaticToken("wrong-token")})

@@ -5,17 +5,29 @@
 //     per resource type and one line per resource id. It is the embedded
 //     default destination; re-running a sync into the same directory never
 //     duplicates a resource.
-//   - [FHIR] writes to a FHIR R5 server as transaction Bundles
+//   - [FHIR] writes to a FHIR R5 or R4 server ([FHIRConfig.Version]) as
+//     transaction Bundles
 //     ([FHIRConfig.BundleSize] entries, 100 by default), in one of three
 //     idempotent [WriteMode]s: PUT by deterministic id (default), conditional
 //     create on the business identifier, or conditional update. Devices and
 //     DeviceAssociations are always upserted.
 //
+// # The server's FHIR release
+//
+// Before its first write, [FHIR] reads the server's CapabilityStatement
+// (GET [base]/metadata, once per publisher; [FHIR.Check] does the same at
+// start) and maps its fhirVersion to a release: 4.0.0 and 4.0.1 are R4,
+// 5.0.0 is R5. A server of another release than [FHIRConfig.Version], or a
+// resource whose ohx.Resource.FHIRVersion is not the server's, makes the
+// call fail with a [*VersionError] naming both releases, before anything is
+// sent. A server without a CapabilityStatement fails with
+// [ErrNoCapabilityStatement] unless [FHIRConfig.SkipVersionCheck] is set.
+//
 // # What FHIR does with a batch of resources
 //
-// Every resource is validated first (fhirmap/validate: the R5 schema and the
-// project's extra checks); an invalid one is rejected with the reason and
-// never sent. The rest go out in transaction Bundles. Every entry of the
+// Every resource is validated first (fhirmap/validate: the schema of the
+// publisher's release and the project's extra checks); an invalid one is
+// rejected with the reason and never sent. The rest go out in transaction Bundles. Every entry of the
 // transaction-response is checked. When the server refuses a whole
 // transaction, the publisher isolates the bad resources (as a batch when the
 // entries are independent, else by dropping the entry the OperationOutcome
@@ -59,5 +71,5 @@
 // written with a conditional update instead, since a conditional create
 // would leave the existing resource as it is.
 //
-// The sub-package fhirtest is an in-process FHIR R5 server for tests.
+// The sub-package fhirtest is an in-process FHIR R5 or R4 server for tests.
 package publish

@@ -43,13 +43,19 @@ func ExampleNDJSON() {
 }
 
 // Publishing to a FHIR server, here the in-process test server, in the
-// default PUT-by-id mode. An invalid resource is rejected before sending.
+// default PUT-by-id mode. Check reads the server's CapabilityStatement (an
+// application calls it at start; Publish would before its first write) and
+// fails on a server of another FHIR release. An invalid resource is
+// rejected before sending.
 func ExampleFHIR() {
 	srv := fhirtest.NewServer()
 	defer srv.Close()
 
 	p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), BundleSize: 100})
 	if err != nil {
+		panic(err)
+	}
+	if err := p.Check(context.Background()); err != nil {
 		panic(err)
 	}
 	good := hrObservation(1, "")
@@ -61,8 +67,8 @@ func ExampleFHIR() {
 		panic(err)
 	}
 	fmt.Println("written:", len(res.Written), "rejected:", len(res.Rejected))
-	fmt.Println("server holds", srv.Count("Observation"), "Observation after", srv.RequestCount(), "request")
+	fmt.Println("server holds", srv.Count("Observation"), "Observation after", srv.RequestCount(), "requests (metadata, one transaction)")
 	// Output:
 	// written: 1 rejected: 1
-	// server holds 1 Observation after 1 request
+	// server holds 1 Observation after 2 requests (metadata, one transaction)
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/r5"
-	"github.com/openhealthexchange/ohx/fhirmap/validate"
 	"github.com/openhealthexchange/ohx/resilience"
 )
 
@@ -162,9 +161,19 @@ type FHIRConfig struct {
 	// other breakers by that name; nil means a registry of the publisher's
 	// own.
 	Breakers *resilience.Breakers
-	// Validate checks each resource before it is sent; nil means
-	// validate.Resource (the R5 schema plus fhirmap's checks). Resources that
-	// fail are rejected, never sent.
+	// Version is the FHIR release the publisher sends; the zero value is R5.
+	// Before its first write (and in Check) the publisher reads the
+	// server's CapabilityStatement and refuses, with a *VersionError, to
+	// send to a server of another release, and to send any resource whose
+	// ohx.Resource.FHIRVersion is not the server's.
+	Version ohx.FHIRVersion
+	// SkipVersionCheck trusts Version instead of reading the server's
+	// CapabilityStatement, for a server without GET [base]/metadata.
+	// Resources of another release than Version are still refused.
+	SkipVersionCheck bool
+	// Validate checks each resource before it is sent; nil means the
+	// Version's schema plus fhirmap's checks (fhirmap/validate). Resources
+	// that fail are rejected, never sent.
 	Validate func([]byte) error
 	// Logger receives logs (no resource content, no tokens); nil means none.
 	Logger *zap.Logger
@@ -172,8 +181,13 @@ type FHIRConfig struct {
 	Metrics ohx.Metrics
 }
 
-// FHIR is an ohx.Publisher that writes resources to a FHIR R5 server as
-// transaction Bundles, idempotently. It is safe for concurrent use.
+// FHIR is an ohx.Publisher that writes resources to a FHIR R5 or R4 server
+// (FHIRConfig.Version) as transaction Bundles, idempotently. It is safe for
+// concurrent use.
+//
+// Before its first write the publisher reads the server's
+// CapabilityStatement (see Check) and sends nothing to a server of another
+// FHIR release, nor any resource of another release than the server's.
 //
 // Each Publish validates the resources, sends them in Bundles of BundleSize
 // entries and checks every entry of the transaction-response. When the server
@@ -204,6 +218,9 @@ type FHIR struct {
 
 	mu    sync.Mutex
 	known map[string]string // key → identifier query of referenced types
+
+	metaLock chan struct{}  // held while the CapabilityStatement is read
+	server   *serverRelease // the server's release, once read (under metaLock)
 }
 
 // maxKnown bounds the identifiers remembered across Publish calls.
@@ -264,6 +281,8 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 		return nil, errors.New("publish: fhir rate limit must not be negative")
 	case cfg.Mode < WritePut || cfg.Mode > WriteConditionalUpdate:
 		return nil, errors.New("publish: unknown fhir write mode")
+	case cfg.Version != "" && cfg.Version != ohx.R5 && cfg.Version != ohx.R4:
+		return nil, errors.New("publish: unknown fhir version (want ohx.R5 or ohx.R4)")
 	}
 	if cfg.Name == "" {
 		cfg.Name = u.Host
@@ -293,6 +312,7 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 		validate: cfg.Validate,
 		retry:    cfg.Retry,
 		limiter:  resilience.NewLimiter(cfg.RateLimit),
+		metaLock: make(chan struct{}, 1),
 	}
 	if p.log == nil {
 		p.log = zap.NewNop()
@@ -301,7 +321,7 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 		p.metrics = ohx.NopMetrics{}
 	}
 	if p.validate == nil {
-		p.validate = validate.Resource
+		p.validate = validatorOf(p.Version())
 	}
 	base := cfg.HTTPClient
 	if base == nil {
@@ -344,14 +364,19 @@ type item struct {
 	identQuery string
 }
 
-// Publish validates the resources and writes them in transaction Bundles. A
-// nil error means every resource not in Rejected was acknowledged by the
+// Publish validates the resources and writes them in transaction Bundles.
+// When the server's release is not the publisher's, or a resource's
+// FHIRVersion is not the server's, it sends nothing and returns a
+// *VersionError (see Check). A nil error means every resource not in Rejected was acknowledged by the
 // server. On an error (server unavailable after retries, breaker open,
 // authentication failure, cancelled context) the resources of the failed
 // bundle and of later bundles are not in Written; those of earlier bundles
 // are.
 func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResult, error) {
 	var res ohx.PublishResult
+	if err := p.checkVersions(ctx, rs); err != nil {
+		return res, err
+	}
 	items := make([]*item, 0, len(rs))
 	rejected := make(map[string]int)
 	prepared, errs := p.prepareAll(rs)

@@ -112,8 +112,7 @@ func TestFHIRPublishTwiceKeepsOneResourcePerID(t *testing.T) {
 			srv := fhirtest.NewServer()
 			defer srv.Close()
 			rec := &recorder{}
-			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Mode: mode, BundleSize: 10, Metrics: rec})
-			require.NoError(t, err)
+			p := checked(t, publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Mode: mode, BundleSize: 10, Metrics: rec})
 
 			dev := testDevice(80)
 			batch := []ohx.Resource{dev, testAssociation(dev.ID)}
@@ -130,7 +129,7 @@ func TestFHIRPublishTwiceKeepsOneResourcePerID(t *testing.T) {
 				assert.Len(t, res.Written, len(batch))
 			}
 
-			assert.Equal(t, 2*3, srv.RequestCount(), "ceil(25/10) requests per run")
+			assert.Equal(t, 1+2*3, srv.RequestCount(), "GET metadata once, then ceil(25/10) requests per run")
 			assert.Equal(t, 23, srv.Count("Observation"))
 			assert.Equal(t, 1, srv.Count("Device"))
 			assert.Equal(t, 1, srv.Count("DeviceAssociation"))
@@ -165,16 +164,15 @@ func TestFHIRPublishTwiceKeepsOneResourcePerID(t *testing.T) {
 func TestFHIRWaitsOutRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := fhirtest.New()
+		p := checked(t, publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client()})
 		srv.FailNext(1, http.StatusTooManyRequests, 7*time.Second)
-		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client()})
-		require.NoError(t, err)
 
 		start := time.Now()
 		res, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
 		require.NoError(t, err)
 		assert.Len(t, res.Written, 1)
 		assert.Equal(t, 7*time.Second, time.Since(start), "waited exactly Retry-After (fake clock)")
-		reqs := srv.Requests()
+		reqs := srv.Requests()[1:] // after GET metadata
 		require.Len(t, reqs, 2)
 		assert.Equal(t, http.StatusTooManyRequests, reqs[0].Status)
 		assert.Equal(t, http.StatusOK, reqs[1].Status)
@@ -185,35 +183,33 @@ func TestFHIRWaitsOutRetryAfter(t *testing.T) {
 func TestFHIRRetryAfterBeyondBudgetFailsRateLimited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := fhirtest.New()
+		p := checked(t, publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Retry: resilience.RetrySettings{MaxElapsed: time.Minute}})
 		srv.FailNext(1, http.StatusTooManyRequests, time.Hour)
-		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Retry: resilience.RetrySettings{MaxElapsed: time.Minute}})
-		require.NoError(t, err)
-		_, err = p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
+		_, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
 		require.ErrorIs(t, err, ohx.ErrRateLimited)
 		assert.Equal(t, time.Hour, ohx.RetryAfter(err))
 		assert.True(t, ohx.Retryable(err))
-		assert.Equal(t, 1, srv.RequestCount())
+		assert.Equal(t, 2, srv.RequestCount(), "GET metadata, one transaction")
 	})
 }
 
 func TestFHIRBreakerOpensAfterFiveFailuresAndCloses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := fhirtest.New()
-		srv.FailNext(5, http.StatusServiceUnavailable, time.Second)
 		rec := &recorder{}
-		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Metrics: rec, Retry: resilience.RetrySettings{MaxElapsed: 10 * time.Minute}})
-		require.NoError(t, err)
+		p := checked(t, publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Metrics: rec, Retry: resilience.RetrySettings{MaxElapsed: 10 * time.Minute}})
+		srv.FailNext(5, http.StatusServiceUnavailable, time.Second)
 
-		_, err = p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
+		_, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
 		require.ErrorIs(t, err, ohx.ErrCircuitOpen)
 		assert.True(t, ohx.Retryable(err))
-		assert.Equal(t, 5, srv.RequestCount(), "five attempts, then the open breaker stops the retries")
+		assert.Equal(t, 1+5, srv.RequestCount(), "GET metadata; five attempts, then the open breaker stops the retries")
 		assert.Equal(t, 2, p.BreakerState())
 
 		// While open, nothing reaches the server.
 		_, err = p.Publish(t.Context(), []ohx.Resource{hrObservation(2, "")})
 		require.ErrorIs(t, err, ohx.ErrCircuitOpen)
-		assert.Equal(t, 5, srv.RequestCount())
+		assert.Equal(t, 1+5, srv.RequestCount())
 
 		time.Sleep(60 * time.Second)
 		for i := range 3 {
@@ -233,10 +229,9 @@ func TestFHIRBreakerOpensAfterFiveFailuresAndCloses(t *testing.T) {
 func TestFHIRServerErrorsRetriedThenBatchFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := fhirtest.New()
-		srv.FailNext(100, http.StatusBadGateway, 0)
-		p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Retry: resilience.RetrySettings{MaxElapsed: 3 * time.Second},
+		p := checked(t, publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), Retry: resilience.RetrySettings{MaxElapsed: 3 * time.Second},
 			Breaker: resilience.BreakerSettings{FailureThreshold: 100}})
-		require.NoError(t, err)
+		srv.FailNext(100, http.StatusBadGateway, 0)
 		start := time.Now()
 		res, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
 		require.ErrorIs(t, err, ohx.ErrTransient)
@@ -245,20 +240,19 @@ func TestFHIRServerErrorsRetriedThenBatchFails(t *testing.T) {
 		assert.Equal(t, http.StatusBadGateway, fe.Status)
 		assert.Empty(t, res.Written)
 		assert.LessOrEqual(t, time.Since(start), 3*time.Second, "bounded by Retry.MaxElapsed")
-		assert.Greater(t, srv.RequestCount(), 2, "retried with backoff")
+		assert.Greater(t, srv.RequestCount(), 1+2, "retried with backoff")
 	})
 }
 
 func TestFHIRDroppedConnectionIsRetried(t *testing.T) {
 	srv := fhirtest.NewServer()
 	defer srv.Close()
+	p := checked(t, publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client()})
 	srv.DropNext(1)
-	p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client()})
-	require.NoError(t, err)
 	res, err := p.Publish(t.Context(), []ohx.Resource{hrObservation(1, "")})
 	require.NoError(t, err)
 	assert.Len(t, res.Written, 1)
-	reqs := srv.Requests()
+	reqs := srv.Requests()[1:] // after GET metadata
 	require.Len(t, reqs, 2)
 	assert.Equal(t, 0, reqs[0].Status, "the first connection was dropped")
 	assert.Equal(t, 1, srv.Count("Observation"))
@@ -318,8 +312,7 @@ func TestFHIRInvalidResourcesAreRejectedAndTheRestLands(t *testing.T) {
 			if tc.refuse != nil {
 				srv.RejectIf(func(typ, id string, _ []byte) bool { return tc.refuse(typ, id) })
 			}
-			p, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client()})
-			require.NoError(t, err)
+			p := checked(t, publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client()})
 			res, err := p.Publish(t.Context(), tc.batch)
 			require.NoError(t, err)
 
@@ -335,7 +328,7 @@ func TestFHIRInvalidResourcesAreRejectedAndTheRestLands(t *testing.T) {
 			assert.Len(t, res.Written, len(tc.batch)-len(tc.rejected))
 			assert.Equal(t, tc.landed, srv.Count("Observation"))
 			assert.Equal(t, tc.devices, srv.Count("Device"))
-			assert.Equal(t, tc.requests, srv.RequestCount())
+			assert.Equal(t, 1+tc.requests, srv.RequestCount(), "GET metadata, then the bundles")
 			if tc.name == "invalid before sending, never sent" {
 				assert.Equal(t, 2, srv.Received("Observation"), "the invalid resource never left")
 			}
@@ -357,6 +350,17 @@ func TestFHIRErrorNamesEntryWithoutValues(t *testing.T) {
 }
 
 func key(r ohx.Resource) string { return r.Key() }
+
+// checked returns a publisher that has read the server's
+// CapabilityStatement (one GET metadata), as the daemon's does at start, so
+// a test's faults and request counts concern its writes.
+func checked(t testing.TB, cfg publish.FHIRConfig) *publish.FHIR {
+	t.Helper()
+	p, err := publish.NewFHIR(cfg)
+	require.NoError(t, err)
+	require.NoError(t, p.Check(t.Context()))
+	return p
+}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -388,15 +392,14 @@ func BenchmarkFHIRPublish100k(b *testing.B) {
 				}
 				srv := fhirtest.NewServer(srvOpts...)
 				cfg.BaseURL, cfg.HTTPClient = srv.URL, srv.Client()
-				p, err := publish.NewFHIR(cfg)
-				require.NoError(b, err)
+				p := checked(b, cfg)
 				for i := 0; i < n; i += 500 {
 					res, err := p.Publish(b.Context(), rs[i:i+500])
 					if err != nil || len(res.Written) != 500 {
 						b.Fatalf("publish: %v (%d written)", err, len(res.Written))
 					}
 				}
-				requests = srv.RequestCount()
+				requests = srv.RequestCount() - 1 // the writes, without GET metadata
 				if srv.Count("Observation") != n {
 					b.Fatalf("server holds %d Observations", srv.Count("Observation"))
 				}

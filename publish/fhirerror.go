@@ -23,7 +23,7 @@ import (
 type FHIRError struct {
 	// Destination is the publisher's name for the server.
 	Destination string
-	// Operation is "transaction", "batch", "read" or "search".
+	// Operation is "transaction", "batch", "read", "search" or "metadata".
 	Operation string
 	// Status is the HTTP status of the request or of the entry.
 	Status int

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -59,9 +60,20 @@ func WithNDJSONValidator(validate func([]byte) error) NDJSONOption {
 	return func(n *NDJSON) { n.validate = validate }
 }
 
+// WithNDJSONVersion sets the FHIR release the directory holds; the default
+// (and the zero value) is R5. Resources of another release are refused, and
+// the directory's manifest states the release.
+func WithNDJSONVersion(v ohx.FHIRVersion) NDJSONOption {
+	return func(n *NDJSON) { n.version = release(v) }
+}
+
 // NDJSON is an ohx.Publisher that writes FHIR Bulk Data NDJSON into a
 // directory: one file per resource type ("Observation.ndjson"), one line per
-// resource id. Writing a resource again replaces its earlier line, so running
+// resource id, and a Manifest (ManifestName) that states the FHIR release
+// of every line and counts the resources of each file. The manifest is
+// rewritten (atomically) by Flush and Close when the files changed.
+// Resources of another release than the directory's (WithNDJSONVersion)
+// are refused, and so is a directory that holds another release. Writing a resource again replaces its earlier line, so running
 // a sync twice into the same directory never duplicates a resource.
 //
 // New ids are appended to the file at once, and a resource written again with
@@ -82,11 +94,15 @@ type NDJSON struct {
 	log      *zap.Logger
 	metrics  ohx.Metrics
 	validate func([]byte) error
+	version  ohx.FHIRVersion
 
-	mu     sync.Mutex
-	files  map[string]*ndjsonFile
-	closed bool
-	seed   maphash.Seed
+	mu       sync.Mutex
+	files    map[string]*ndjsonFile
+	closed   bool
+	seed     maphash.Seed
+	dirty    bool            // the manifest is not up to date
+	manifest []byte          // the manifest as last written
+	foreign  map[string]bool // types whose file is not ohx's, left out of the manifest
 }
 
 var _ ohx.Publisher = (*NDJSON)(nil)
@@ -110,7 +126,10 @@ type ndjsonFile struct {
 
 // NewNDJSON returns a publisher writing into dir, creating it (mode 0750) when
 // it does not exist. Existing files are read lazily, the first time a resource
-// of their type is published, so their lines are kept.
+// of their type is published or the manifest is written, so their lines are
+// kept. A directory whose manifest states another FHIR release than the
+// publisher's is an error; NDJSON files without a manifest count as R5,
+// which is all ohx wrote before it wrote manifests.
 func NewNDJSON(dir string, opts ...NDJSONOption) (*NDJSON, error) {
 	if dir == "" {
 		return nil, errors.New("publish: ndjson needs a directory")
@@ -124,15 +143,28 @@ func NewNDJSON(dir string, opts ...NDJSONOption) (*NDJSON, error) {
 		metrics: ohx.NopMetrics{},
 		files:   make(map[string]*ndjsonFile),
 		seed:    maphash.MakeSeed(),
+		version: ohx.R5,
+		dirty:   true,
 	}
 	for _, o := range opts {
 		o(n)
+	}
+	held, ok, err := DirectoryVersion(dir)
+	if err != nil {
+		return nil, err
+	}
+	if ok && held != n.version {
+		return nil, fmt.Errorf("publish: the ndjson directory holds FHIR %s output, not %s: write each release into a directory of its own",
+			held, n.version)
 	}
 	return n, nil
 }
 
 // Dir returns the directory the publisher writes into.
 func (n *NDJSON) Dir() string { return n.dir }
+
+// Version returns the FHIR release the publisher writes.
+func (n *NDJSON) Version() ohx.FHIRVersion { return n.version }
 
 // Publish writes the resources, one line each, replacing earlier lines of the
 // same ids. A resource with an invalid type or id, JSON that is not one
@@ -143,6 +175,12 @@ func (n *NDJSON) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishRes
 	var res ohx.PublishResult
 	if err := ctx.Err(); err != nil {
 		return res, err
+	}
+	for i := range rs {
+		if v := release(rs[i].FHIRVersion); v != n.version {
+			return res, fmt.Errorf("publish: ndjson: resource %s is FHIR %s (%s) but the directory holds FHIR %s (%s); nothing was written: %w",
+				safeKey(&rs[i]), v, v.Number(), n.version, n.version.Number(), ohx.ErrPermanent)
+		}
 	}
 	// Prepare outside the lock: compacting and checking JSON is the CPU part.
 	type prepared struct {
@@ -201,6 +239,9 @@ func (n *NDJSON) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishRes
 		if err := w.Flush(); err != nil {
 			return res, fmt.Errorf("publish: append to %s.ndjson: %w", typ, err)
 		}
+		if appended > 0 {
+			n.dirty = true
+		}
 		file.size = size
 		if file.stale > 1024 && file.stale > int64(len(file.index)) {
 			if err := n.compact(file); err != nil {
@@ -251,6 +292,42 @@ func (n *NDJSON) flushLocked(ctx context.Context) error {
 			}
 		}
 	}
+	if n.dirty {
+		return n.writeManifest()
+	}
+	return nil
+}
+
+// writeManifest writes the manifest, reading the files of earlier runs that
+// this publisher has not opened yet so every count is right. A file that is
+// not one of resources of its type is left out (and alone).
+func (n *NDJSON) writeManifest() error {
+	paths, err := filepath.Glob(filepath.Join(n.dir, "*.ndjson"))
+	if err != nil {
+		return fmt.Errorf("publish: list ndjson files: %w", err)
+	}
+	for _, p := range paths {
+		typ := strings.TrimSuffix(filepath.Base(p), ".ndjson")
+		if !resourceTypeRE.MatchString(typ) || n.foreign[typ] {
+			continue
+		}
+		if _, err := n.file(typ); err != nil {
+			n.log.Warn("ndjson: a file left out of the manifest", zap.String("type", typ), zap.Error(err))
+			if n.foreign == nil {
+				n.foreign = make(map[string]bool)
+			}
+			n.foreign[typ] = true
+		}
+	}
+	m := &Manifest{FHIRVersion: n.version.Number()}
+	for typ, f := range n.files {
+		m.Files = append(m.Files, ManifestEntry{Type: typ, File: typ + ".ndjson", Count: len(f.index)})
+	}
+	b, err := writeManifest(n.dir, m, n.manifest)
+	if err != nil {
+		return err
+	}
+	n.manifest, n.dirty = b, false
 	return nil
 }
 

@@ -164,7 +164,7 @@ func TestNDJSONRejectsInvalidResources(t *testing.T) {
 			for _, e := range entries {
 				names = append(names, e.Name())
 			}
-			assert.Equal(t, []string{"Observation.ndjson"}, names, "nothing else is created")
+			assert.Equal(t, []string{"Observation.ndjson", publish.ManifestName}, names, "nothing else than the file and the manifest is created")
 		})
 	}
 }

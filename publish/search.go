@@ -106,8 +106,8 @@ func (p *FHIR) FindByIdentifier(ctx context.Context, resourceType, identifier st
 var _ ohx.Searcher = (*FHIR)(nil)
 
 // SearchResources implements ohx.Searcher on top of Search: every match is
-// returned as an ohx.Resource with Type, the server's ID and the JSON as the
-// server holds it. The engine uses it to find what a deleted provider record
+// returned as an ohx.Resource with Type, the server's ID, the JSON as the
+// server holds it and the publisher's FHIRVersion. The engine uses it to find what a deleted provider record
 // was published as.
 func (p *FHIR) SearchResources(ctx context.Context, resourceType string, params url.Values) ([]ohx.Resource, error) {
 	ms, err := p.Search(ctx, resourceType, params)
@@ -119,7 +119,7 @@ func (p *FHIR) SearchResources(ctx context.Context, resourceType string, params 
 		if m.ID == "" {
 			continue
 		}
-		out = append(out, ohx.Resource{Type: resourceType, ID: m.ID, JSON: m.Resource})
+		out = append(out, ohx.Resource{Type: resourceType, ID: m.ID, JSON: m.Resource, FHIRVersion: p.Version()})
 	}
 	return out, nil
 }

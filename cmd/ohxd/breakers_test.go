@@ -48,6 +48,7 @@ func TestFHIRBreakerIsListedAndClosedThroughTheAPI(t *testing.T) {
 	defer a.close()
 	h := a.server.Handler()
 
+	require.NoError(t, a.fhir.Check(t.Context()), "the daemon reads the server's release at start")
 	// The FHIR server fails every attempt of one publication until the
 	// breaker opens after its threshold.
 	fhir.FailNext(publish.DefaultBreakerFailures, http.StatusServiceUnavailable, 0)

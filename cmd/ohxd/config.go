@@ -43,6 +43,8 @@ type config struct {
 	FHIRURL, FHIRBearerToken, FHIRTokenURL             string
 	FHIRClientID, FHIRClientSecret, FHIRPrivateKeyFile string
 	FHIRScopes                                         []string
+	FHIRVersion                                        ohx.FHIRVersion
+	FHIRSkipVersionCheck                               bool
 	FHIRWriteMode                                      publish.WriteMode
 	FHIRBundleSize                                     int
 	NDJSONDir                                          string
@@ -154,8 +156,12 @@ var envVars = []envVar{
 	{"OHX_OURA_REVOKE_URL", oura.DefaultRevokeURL, "", "Oura revoke endpoint",
 		httpURL(func(c *config) *string { return &c.Oura.RevokeURL })},
 
-	{"OHX_FHIR_URL", "", "", "FHIR R5 base URL; setting it switches the destination from NDJSON files to the server",
+	{"OHX_FHIR_URL", "", "", "FHIR server base URL (a server of the release `OHX_FHIR_VERSION` names); setting it switches the destination from NDJSON files to the server",
 		httpURL(func(c *config) *string { return &c.FHIRURL })},
+	{"OHX_FHIR_VERSION", "R5", "", "FHIR release of the resources, `R5` or `R4`, for the server and the NDJSON files alike; ohxd reads the server's CapabilityStatement (`GET [base]/metadata`) at start and before its first write, and sends nothing to a server of the other release",
+		setFHIRVersion},
+	{"OHX_FHIR_SKIP_VERSION_CHECK", "false", "", "`true` trusts `OHX_FHIR_VERSION` without reading the server's CapabilityStatement, for a server without `/metadata`",
+		setSkipVersionCheck},
 	{"OHX_FHIR_BEARER_TOKEN", "", "", "static bearer token for the FHIR server",
 		func(c *config, v string) error { c.FHIRBearerToken = v; return nil }},
 	{"OHX_FHIR_TOKEN_URL", "", "", "token endpoint for OAuth2 client credentials or SMART Backend Services",
@@ -166,7 +172,8 @@ var envVars = []envVar{
 		func(c *config, v string) error { c.FHIRClientSecret = v; return nil }},
 	{"OHX_FHIR_PRIVATE_KEY_FILE", "", "", "PEM private key (RSA → RS384, EC P-384 → ES384) for SMART Backend Services; takes precedence over the client secret",
 		func(c *config, v string) error { c.FHIRPrivateKeyFile = v; return nil }},
-	{"OHX_FHIR_SCOPES", "system/Observation.write system/DiagnosticReport.write system/Device.write system/DeviceAssociation.write system/Provenance.write", "", "space-separated scopes requested from the token endpoint",
+	{"OHX_FHIR_SCOPES", "", "R5: `" + strings.Join(defaultScopes(ohx.R5), " ") + "`; R4: the same without `system/DeviceAssociation.write`",
+		"space-separated scopes requested from the token endpoint; the default follows `OHX_FHIR_VERSION` (R4 has no DeviceAssociation)",
 		func(c *config, v string) error { c.FHIRScopes = strings.Fields(v); return nil }},
 	{"OHX_FHIR_WRITE_MODE", "put", "", "`put` (PUT Type/id), `conditional-create` (POST + If-None-Exist) or `conditional-update` (PUT Type?identifier=)",
 		func(c *config, v string) (err error) { c.FHIRWriteMode, err = publish.ParseWriteMode(v); return err }},
@@ -221,6 +228,9 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}
 	if c.NDJSONDir == "" {
 		c.NDJSONDir = filepath.Join(c.DataDir, "ndjson")
+	}
+	if len(c.FHIRScopes) == 0 {
+		c.FHIRScopes = defaultScopes(c.FHIRVersion)
 	}
 	errs = append(errs, c.check()...)
 	if len(errs) > 0 {
@@ -412,6 +422,32 @@ func setDebounce(c *config, v string) error {
 		return errors.New("must be a duration from 100ms to 10m (e.g. 10s)")
 	}
 	c.WebhookDebounce = d
+	return nil
+}
+
+// defaultScopes are the SMART v1 system scopes to write what ohx writes in
+// a release: R4 has no DeviceAssociation (ohx links the device through
+// Device.patient there).
+func defaultScopes(v ohx.FHIRVersion) []string {
+	scopes := []string{"system/Observation.write", "system/DiagnosticReport.write", "system/Device.write"}
+	if v != ohx.R4 {
+		scopes = append(scopes, "system/DeviceAssociation.write")
+	}
+	return append(scopes, "system/Provenance.write")
+}
+
+func setFHIRVersion(c *config, v string) (err error) {
+	if c.FHIRVersion, err = ohx.ParseFHIRVersion(v); err != nil {
+		c.FHIRVersion = ohx.R5
+		return errors.New("must be R5 or R4")
+	}
+	return nil
+}
+
+func setSkipVersionCheck(c *config, v string) (err error) {
+	if c.FHIRSkipVersionCheck, err = strconv.ParseBool(v); err != nil {
+		return errors.New("must be true or false")
+	}
 	return nil
 }
 

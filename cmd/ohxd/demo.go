@@ -25,6 +25,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 	"github.com/openhealthexchange/ohx/server/connecttest"
 	"github.com/openhealthexchange/ohx/store/seal"
@@ -46,6 +47,7 @@ type demoFlags struct {
 	days        int
 	base        time.Time // end of the synced history
 	aggregation string
+	version     ohx.FHIRVersion // the FHIR release of the demo's server and output
 	verbose     bool
 }
 
@@ -75,8 +77,9 @@ type demo struct {
 const demoWithingsUser = 1001
 
 // runDemo runs the daemon's real wiring against in-process fakes of the
-// Withings cloud, the Google Health API, the Oura cloud and a FHIR R5
-// server: no network, no services. It links one patient per provider
+// Withings cloud, the Google Health API, the Oura cloud and a FHIR server
+// of the release -fhir-version names (R5 by default): no network, no
+// services. It links one patient per provider
 // through the daemon's HTTP API and OAuth callback, runs the device and
 // initial syncs, sends one webhook per provider (Oura's signed, to the
 // subscriptions the daemon created), lets the push syncs run, and writes
@@ -127,6 +130,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	days := fs.Int("days", 7, "days of history for the initial sync")
 	until := fs.String("until", "", "end of the synced history (RFC 3339); default: today 00:00 UTC, so runs on one day give identical output")
 	aggregation := fs.String("aggregation", "auto", "auto (hourly series, individual spot measurements), hourly or individual")
+	fhirVersion := fs.String("fhir-version", "R5", "FHIR release of the server and the output: R5 or R4")
 	verbose := fs.Bool("v", false, "show the daemon's logs")
 	if err := fs.Parse(args); err != nil {
 		return demoFlags{}, err
@@ -134,7 +138,17 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	if *days < 1 || *days > 30 {
 		return demoFlags{}, errors.New("-days must be between 1 and 30")
 	}
-	f := demoFlags{out: *out, days: *days, base: time.Now().UTC().Truncate(24 * time.Hour), aggregation: *aggregation, verbose: *verbose}
+	v, err := ohx.ParseFHIRVersion(*fhirVersion)
+	if err != nil {
+		return demoFlags{}, errors.New("-fhir-version must be R5 or R4")
+	}
+	if held, ok, err := publish.DirectoryVersion(*out); err != nil {
+		return demoFlags{}, fmt.Errorf("-out: %w", err)
+	} else if ok && held != v {
+		return demoFlags{}, fmt.Errorf("-out %s holds FHIR %s output: give the %s demo a directory of its own", *out, held, v)
+	}
+	f := demoFlags{out: *out, days: *days, base: time.Now().UTC().Truncate(24 * time.Hour), aggregation: *aggregation,
+		version: v, verbose: *verbose}
 	if *until != "" {
 		t, err := time.Parse(time.RFC3339, *until)
 		if err != nil {
@@ -165,7 +179,7 @@ func (d *demo) startFakes() (err error) {
 	if err = d.startOuraFake(); err != nil {
 		return err
 	}
-	d.fhir = fhirtest.NewServer()
+	d.fhir = fhirtest.NewServer(fhirtest.WithVersion(d.flags.version))
 	d.events, err = startDemoEvents()
 	return err
 }
@@ -212,7 +226,7 @@ func (d *demo) env(dataDir string) (map[string]string, error) {
 		"OHX_GOOGLE_WEBHOOK_SECRET": d.gsecret, "OHX_GOOGLE_HEALTH_API_URL": d.gfake.APIBaseURL(),
 		"OHX_GOOGLE_AUTH_URL": d.gfake.AuthURL(), "OHX_GOOGLE_TOKEN_URL": d.gfake.TokenURL(),
 		"OHX_GOOGLE_REVOKE_URL": d.gfake.RevokeURL(), "OHX_GOOGLE_WEBHOOK_KEYSET_URL": d.gfake.KeysetURL(),
-		"OHX_FHIR_URL": d.fhir.URL, "OHX_AGGREGATION": d.flags.aggregation, "OHX_INITIAL_DAYS": fmt.Sprint(d.flags.days),
+		"OHX_FHIR_URL": d.fhir.URL, "OHX_FHIR_VERSION": d.flags.version.String(), "OHX_AGGREGATION": d.flags.aggregation, "OHX_INITIAL_DAYS": fmt.Sprint(d.flags.days),
 		"OHX_LOG_LEVEL": "info", "OHX_WORKERS": "4", "OHX_WITHINGS_REQUESTS_PER_MINUTE": "6000",
 		"OHX_GOOGLE_REQUESTS_PER_MINUTE": "6000",
 	}
@@ -419,8 +433,8 @@ func printDemoTable(w io.Writer, patients []*demoPatient, reports []*ohx.Report,
 		}
 		devices[r.LinkID] += r.Devices
 	}
-	fmt.Fprintf(w, "ohx demo: %d days synced for %d patients through the daemon in %s; the FHIR server's content is in %s\n\n",
-		days, len(patients), took.Round(time.Millisecond), out)
+	fmt.Fprintf(w, "ohx demo: %d days synced for %d patients through the daemon in %s; the FHIR %s server's content is in %s\n\n",
+		days, len(patients), took.Round(time.Millisecond), fhir.Version(), out)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "patient\tprovider\tdata type\tsamples read\tresources written")
 	for _, p := range patients {

@@ -7,12 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/publish"
 )
 
 // readLines returns every NDJSON line of dir, per file, sorted.
@@ -93,4 +96,59 @@ func TestUnknownCommand(t *testing.T) {
 	assert.Error(t, run(t.Context(), nil, &stdout, &stderr))
 	require.NoError(t, run(t.Context(), []string{"version"}, &stdout, &stderr))
 	assert.Contains(t, stdout.String(), "ohxd ")
+}
+
+// samplesRead returns the demo table's "patient provider type samples-read"
+// rows.
+func samplesRead(out string) []string {
+	var rows []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && strings.HasPrefix(f[0], "Patient/") {
+			rows = append(rows, strings.Join(f[:4], " "))
+		}
+	}
+	return rows
+}
+
+// The R4 demo reads what the R5 demo reads, and every line it writes is
+// valid R4 (schema and Go checks); the folder's manifest says so, and an R5
+// run refuses to write into it.
+func TestDemoR4(t *testing.T) {
+	args := []string{"-days", "1", "-until", "2026-11-20T00:00:00Z"}
+	var r5out, r4out, stderr bytes.Buffer
+	require.NoError(t, run(t.Context(), append([]string{"demo", "-out", t.TempDir()}, args...), &r5out, &stderr), stderr.String())
+	dir := t.TempDir()
+	require.NoError(t, run(t.Context(), append([]string{"demo", "-fhir-version", "R4", "-out", dir}, args...), &r4out, &stderr), stderr.String())
+
+	assert.Contains(t, r4out.String(), "the FHIR R4 server's content is in "+dir)
+	want := samplesRead(r5out.String())
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, samplesRead(r4out.String()), "the same samples read as the R5 demo")
+
+	lines := readLines(t, dir)
+	for _, f := range []string{"Observation.ndjson", "Device.ndjson", "DiagnosticReport.ndjson", "Provenance.ndjson"} {
+		assert.NotEmpty(t, lines[f], f)
+	}
+	assert.NotContains(t, lines, "DeviceAssociation.ndjson", "R4 has no DeviceAssociation")
+	n := 0
+	for file, ls := range lines {
+		for i, line := range ls {
+			require.NoError(t, validate.ResourceVersion(ohx.R4, []byte(line)), "%s line %d", file, i+1)
+			n++
+		}
+	}
+	m, err := publish.ReadManifest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, "4.0.1", m.FHIRVersion)
+	counted := 0
+	for _, f := range m.Files {
+		assert.Len(t, lines[f.File], f.Count, f.File)
+		counted += f.Count
+	}
+	assert.Equal(t, n, counted)
+	t.Logf("R4 demo: %d resources, all valid R4", n)
+
+	err = run(t.Context(), append([]string{"demo", "-out", dir}, args...), &r5out, &stderr)
+	require.ErrorContains(t, err, "holds FHIR R4 output: give the R5 demo a directory of its own")
+	assert.Error(t, run(t.Context(), []string{"demo", "-fhir-version", "R3"}, &r5out, &stderr))
 }

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
+
+	"go.uber.org/zap"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -29,7 +32,8 @@ func (a *app) openDestination(opt wireOptions) error {
 		a.fhir, a.publisher = fhir, fhir
 		return nil
 	}
-	nd, err := publish.NewNDJSON(a.cfg.NDJSONDir, publish.WithNDJSONLogger(a.log), publish.WithNDJSONMetrics(a.metrics))
+	nd, err := publish.NewNDJSON(a.cfg.NDJSONDir, publish.WithNDJSONLogger(a.log), publish.WithNDJSONMetrics(a.metrics),
+		publish.WithNDJSONVersion(a.cfg.FHIRVersion))
 	if err != nil {
 		return fmt.Errorf("NDJSON destination: %w", err)
 	}
@@ -47,7 +51,41 @@ func (a *app) newFHIR(client *http.Client, retry resilience.RetrySettings) (*pub
 	}
 	return publish.NewFHIR(publish.FHIRConfig{BaseURL: a.cfg.FHIRURL, BundleSize: a.cfg.FHIRBundleSize,
 		Mode: a.cfg.FHIRWriteMode, HTTPClient: client, Auth: auth, Retry: retry, Breakers: a.breakers,
-		Logger: a.log, Metrics: a.metrics})
+		Version: a.cfg.FHIRVersion, SkipVersionCheck: a.cfg.FHIRSkipVersionCheck, Logger: a.log, Metrics: a.metrics})
+}
+
+// startCheckTimeout bounds the start-up check of the FHIR server's release.
+const startCheckTimeout = 30 * time.Second
+
+// checkDestination reads the FHIR server's CapabilityStatement before the
+// workers start. A server of the other release, or one without a
+// CapabilityStatement (unless OHX_FHIR_SKIP_VERSION_CHECK), stops the
+// daemon: nothing it would write could land. A server that does not answer
+// yet is only logged; the publisher asks again before its first write.
+func (a *app) checkDestination(ctx context.Context) error {
+	if a.fhir == nil {
+		return nil
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	defer cancel()
+	err := a.fhir.Check(checkCtx)
+	var ve *publish.VersionError
+	switch {
+	case err == nil:
+		a.log.Info("FHIR destination checked", zap.String("fhir_version", a.fhir.Version().String()),
+			zap.Bool("skipped", a.cfg.FHIRSkipVersionCheck))
+		return nil
+	case errors.As(err, &ve):
+		return fmt.Errorf("OHX_FHIR_VERSION is %s: %w", a.cfg.FHIRVersion, err)
+	case errors.Is(err, publish.ErrNoCapabilityStatement):
+		return fmt.Errorf("%w (OHX_FHIR_SKIP_VERSION_CHECK=true skips the check)", err)
+	}
+	if ctx.Err() != nil {
+		return nil // shutting down: not a failure of the destination
+	}
+	a.log.Warn("the FHIR server's release could not be checked at start; it is checked again before the first write",
+		zap.String("kind", ohx.KindOf(err).String()), zap.Error(err))
+	return nil
 }
 
 // fhirAuth builds the FHIR destination's token source: SMART Backend

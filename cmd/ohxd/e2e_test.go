@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
@@ -282,12 +283,20 @@ func snapshot(fhir *fhirtest.Server) map[string]map[string]int {
 	return out
 }
 
+// TestServeEndToEnd runs the daemon as a process against the fakes and a
+// FHIR server, once writing R5 and once R4 (OHX_FHIR_VERSION).
 func TestServeEndToEnd(t *testing.T) {
 	redisURL := os.Getenv("OHX_TEST_REDIS_URL")
 	if redisURL == "" {
 		t.Skip("OHX_TEST_REDIS_URL is not set")
 	}
 	bin := daemonBinary(t)
+	for _, v := range []ohx.FHIRVersion{ohx.R5, ohx.R4} {
+		t.Run(v.String(), func(t *testing.T) { serveEndToEnd(t, bin, redisURL, v) })
+	}
+}
+
+func serveEndToEnd(t *testing.T, bin, redisURL string, version ohx.FHIRVersion) {
 
 	// The fakes' clocks stand still at the last full hour (the daemon runs on
 	// the wall clock, so its 1-day initial window covers the fakes' last 23+
@@ -300,7 +309,7 @@ func TestServeEndToEnd(t *testing.T) {
 	gfake, err := fitbittest.New(fitbittest.Config{Now: fixed, HeartRateEvery: time.Minute, RateLimitPerMinute: -1})
 	require.NoError(t, err)
 	t.Cleanup(gfake.Close)
-	fhir := fhirtest.NewServer()
+	fhir := fhirtest.NewServer(fhirtest.WithVersion(version))
 	t.Cleanup(fhir.Close)
 
 	const withingsUser = 4242
@@ -324,7 +333,7 @@ func TestServeEndToEnd(t *testing.T) {
 		"OHX_GOOGLE_WEBHOOK_SECRET": gsecret, "OHX_GOOGLE_HEALTH_API_URL": gfake.APIBaseURL(),
 		"OHX_GOOGLE_AUTH_URL": gfake.AuthURL(), "OHX_GOOGLE_TOKEN_URL": gfake.TokenURL(),
 		"OHX_GOOGLE_REVOKE_URL": gfake.RevokeURL(), "OHX_GOOGLE_WEBHOOK_KEYSET_URL": gfake.KeysetURL(),
-		"OHX_FHIR_URL": fhir.URL, "OHX_INITIAL_DAYS": "1", "OHX_WORKERS": "4", "OHX_LOG_LEVEL": os.Getenv("OHXD_E2E_LOG_LEVEL"),
+		"OHX_FHIR_URL": fhir.URL, "OHX_FHIR_VERSION": version.String(), "OHX_INITIAL_DAYS": "1", "OHX_WORKERS": "4", "OHX_LOG_LEVEL": os.Getenv("OHXD_E2E_LOG_LEVEL"),
 		"OHX_WITHINGS_REQUESTS_PER_MINUTE": "60000", "OHX_GOOGLE_REQUESTS_PER_MINUTE": "60000",
 		"OHX_REDIS_URL": redisURL, "OHX_REDIS_NAMESPACE": "ohx-e2e-" + randomHex(6), "OHX_WEBHOOK_DEBOUNCE": "200ms",
 	}))
@@ -510,8 +519,17 @@ func TestServeEndToEnd(t *testing.T) {
 		for _, typ := range fhir.Types() {
 			for _, id := range fhir.IDs(typ) {
 				body, _, _ := fhir.Get(typ, id)
-				require.NoError(t, validate.Resource(body), "%s/%s", typ, id)
+				require.NoError(t, validate.ResourceVersion(version, body), "%s/%s", typ, id)
 			}
+		}
+		assert.Contains(t, fhir.Types(), "Device")
+		if version == ohx.R4 {
+			assert.NotContains(t, fhir.Types(), "DeviceAssociation", "R4 links the device through Device.patient")
+		} else {
+			assert.Contains(t, fhir.Types(), "DeviceAssociation")
+		}
+		if lvl := os.Getenv("OHXD_E2E_LOG_LEVEL"); lvl == "" || lvl == "info" || lvl == "debug" {
+			assert.Contains(t, d.logs.String(), `"fhir_version":"`+version.String()+`"`, "the daemon checked the server's release at start")
 		}
 	})
 

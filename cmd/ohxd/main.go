@@ -5,7 +5,7 @@
 // Sub-commands:
 //
 //	ohxd serve [-api-only|-worker-only]   API, webhooks, workers and scheduler
-//	ohxd demo [-out DIR] [-days N]        the whole path on in-process fakes
+//	ohxd demo [-out DIR] [-days N] [-fhir-version R5|R4]   the whole path on in-process fakes
 //	ohxd sync -link ID [-types T,...] [-from T -to T]
 //	ohxd keys generate | rewrap
 //	ohxd version
@@ -41,7 +41,7 @@ const usage = `usage: ohxd <command> [flags]
 
 commands:
   serve     run the API, webhooks, workers and scheduler (-api-only, -worker-only)
-  demo      run the whole path on in-process fakes and write NDJSON (-out, -days)
+  demo      run the whole path on in-process fakes and write NDJSON (-out, -days, -fhir-version)
   sync      run one sync or backfill of a link (-link, -types, -from, -to)
   keys      generate a secret key, or rewrap stored tokens under the primary key
   version   print the version

@@ -120,7 +120,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener, api, workers bool) err
 		subs.ensureOnStart(ctx, &wg) // the listener is open: Oura's verification calls queue until Serve takes them
 	}
 	if workers {
-		a.runWorkers(ctx, &wg, errs, subs.entries())
+		// The FHIR server's release is checked before any worker writes;
+		// the listener already answers the health probes meanwhile.
+		if err := a.checkDestination(ctx); err != nil {
+			errs <- fmt.Errorf("FHIR destination: %w", err)
+		} else {
+			a.runWorkers(ctx, &wg, errs, subs.entries())
+		}
 	}
 	wg.Go(func() { a.runEvents(ctx, errs) })
 	var runErr error

@@ -183,7 +183,7 @@ func (a *app) newEngine(now func() time.Time) (*ohx.Engine, error) {
 	if len(a.providers) == 0 {
 		return nil, nil
 	}
-	tr, err := fhirmap.New(fhirmap.Config{SoftwareVersion: version, Now: now})
+	tr, err := fhirmap.New(fhirmap.Config{SoftwareVersion: version, Now: now, Version: a.cfg.FHIRVersion})
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,9 @@
-// Package fhirtest provides an in-process FHIR R5 server for tests: for
-// ohx's own tests and for anyone who wants to test an integration without a
-// real FHIR server or network.
+// Package fhirtest provides an in-process FHIR R5 or R4 server for tests:
+// for ohx's own tests and for anyone who wants to test an integration
+// without a real FHIR server or network.
 //
 // A [Server] keeps resources in memory and implements what a publisher
-// needs from a strict R5 server:
+// needs from a strict R5 (or, [WithVersion], R4) server:
 //
 //   - transaction Bundles (all-or-nothing: a bad entry gives 400 or 422 with
 //     an OperationOutcome whose expression names "Bundle.entry[i]") and
@@ -18,9 +18,12 @@
 //     alternatives) and date (ge/gt/le/lt on the effective time, with
 //     FHIR's range semantics for periods), answered as a searchset Bundle.
 //
-// Every incoming resource is validated with fhirmap/validate (the official
-// R5 schema is embedded there, so this works in any module) and refused
-// with an OperationOutcome when it is not valid R5.
+// GET [base]/metadata answers a CapabilityStatement whose fhirVersion is
+// the server's release (5.0.0 or 4.0.1), or 404 with [WithoutMetadata].
+// Every incoming resource is validated with fhirmap/validate against the
+// server's release (the official R5 and R4 schemas are embedded there, so
+// this works in any module) and refused with an OperationOutcome when it is
+// not valid.
 //
 // Failures can be injected: latency ([Server.SetLatency]), 429 or 503 with
 // Retry-After for the next N requests ([Server.FailNext]), dropped

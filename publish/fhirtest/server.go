@@ -17,7 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/publish"
 )
 
 // InMemoryURL is the base URL of a server that was not started: requests to
@@ -33,10 +35,28 @@ var (
 type Option func(*Server)
 
 // WithValidator replaces the validation of incoming resources (the default
-// is validate.Resource: the R5 schema plus fhirmap's checks). A nil function
-// turns validation off.
+// is the schema of the server's release plus fhirmap's checks, see
+// WithVersion). A nil function turns validation off.
 func WithValidator(v func([]byte) error) Option {
-	return func(s *Server) { s.validate = v }
+	return func(s *Server) { s.validate, s.validateSet = v, true }
+}
+
+// WithVersion sets the FHIR release the server speaks: its
+// CapabilityStatement states v.Number() as fhirVersion and incoming
+// resources are validated against v's schema (unless WithValidator says
+// otherwise). The default is R5.
+func WithVersion(v ohx.FHIRVersion) Option {
+	return func(s *Server) {
+		if v != "" {
+			s.version = v
+		}
+	}
+}
+
+// WithoutMetadata makes GET [base]/metadata answer 404, as a server without
+// a CapabilityStatement does.
+func WithoutMetadata() Option {
+	return func(s *Server) { s.noMetadata = true }
 }
 
 // WithNow sets the clock used for meta.lastUpdated; the default is
@@ -64,16 +84,19 @@ type Request struct {
 	Status int
 }
 
-// Server is an in-process FHIR R5 server for tests. It keeps resources in
+// Server is an in-process FHIR R5 (or R4, WithVersion) server for tests. It keeps resources in
 // memory, validates everything it receives, and can inject failures. It is
 // safe for concurrent use.
 type Server struct {
 	// URL is the base URL of the server (InMemoryURL until Start).
 	URL string
 
-	validate func([]byte) error
-	now      func() time.Time
-	ts       *httptest.Server
+	validate    func([]byte) error
+	validateSet bool
+	version     ohx.FHIRVersion
+	noMetadata  bool
+	now         func() time.Time
+	ts          *httptest.Server
 
 	mu       sync.Mutex
 	store    map[string]map[string]*record
@@ -103,7 +126,7 @@ type failure struct {
 func New(opts ...Option) *Server {
 	s := &Server{
 		URL:      InMemoryURL,
-		validate: validate.Resource,
+		version:  ohx.R5,
 		now:      time.Now,
 		store:    make(map[string]map[string]*record),
 		ident:    make(map[string]map[string][]string),
@@ -112,8 +135,14 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	if !s.validateSet {
+		s.validate = func(data []byte) error { return validate.ResourceVersion(s.version, data) }
+	}
 	return s
 }
+
+// Version returns the FHIR release the server speaks.
+func (s *Server) Version() ohx.FHIRVersion { return s.version }
 
 // NewServer returns a started server listening on loopback. Call Close when
 // done.
@@ -324,12 +353,22 @@ func (s *Server) DumpNDJSON(w io.Writer, resourceType string) error {
 
 // WriteNDJSON writes everything the server holds into dir as FHIR Bulk Data
 // NDJSON, one file per resource type ("Observation.ndjson"), replacing each
-// file atomically. dir is created (0750) when missing.
+// file atomically, and a publish.Manifest that states the server's release
+// and counts the resources of each file. dir is created (0750) when
+// missing; a dir that holds NDJSON of the other FHIR release
+// (publish.DirectoryVersion) is an error.
 func (s *Server) WriteNDJSON(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("fhirtest: %w", err)
 	}
+	if held, ok, err := publish.DirectoryVersion(dir); err != nil {
+		return fmt.Errorf("fhirtest: %w", err)
+	} else if ok && held != s.version {
+		return fmt.Errorf("fhirtest: %s holds FHIR %s NDJSON, the server speaks %s: write each release into a directory of its own", dir, held, s.version)
+	}
+	m := &publish.Manifest{FHIRVersion: s.version.Number()}
 	for _, t := range s.Types() {
+		m.Files = append(m.Files, publish.ManifestEntry{Type: t, File: t + ".ndjson", Count: s.Count(t)})
 		tmp, err := os.CreateTemp(dir, "."+t+".ndjson.tmp-*")
 		if err != nil {
 			return fmt.Errorf("fhirtest: %w", err)
@@ -349,7 +388,7 @@ func (s *Server) WriteNDJSON(dir string) error {
 			return fmt.Errorf("fhirtest: write %s.ndjson: %w", t, err)
 		}
 	}
-	return nil
+	return publish.WriteManifest(dir, m)
 }
 
 // takeDrop consumes one dropped-connection fault and records the request.
@@ -450,8 +489,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 	switch {
 	case len(parts) == 0 && r.Method == http.MethodPost:
 		s.handleBundle(w, r, idx)
-	case len(parts) == 1 && parts[0] == "metadata" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, capabilityStatement)
+	case len(parts) == 1 && parts[0] == "metadata" && r.Method == http.MethodGet && !s.noMetadata:
+		writeJSON(w, http.StatusOK, capabilityStatement(s.version))
 	case len(parts) == 1 && typeRE.MatchString(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
@@ -475,17 +514,21 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 	}
 }
 
-var capabilityStatement = map[string]any{
-	"resourceType": "CapabilityStatement",
-	"status":       "active",
-	"date":         "2026-01-01",
-	"kind":         "instance",
-	"fhirVersion":  "5.0.0",
-	"format":       []string{"application/fhir+json"},
-	"rest": []any{map[string]any{
-		"mode":        "server",
-		"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
-	}},
+// capabilityStatement is the server's CapabilityStatement: status, date,
+// kind, fhirVersion and format are required in R4 and R5 alike.
+func capabilityStatement(v ohx.FHIRVersion) map[string]any {
+	return map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         "2026-01-01",
+		"kind":         "instance",
+		"fhirVersion":  v.Number(),
+		"format":       []string{"application/fhir+json"},
+		"rest": []any{map[string]any{
+			"mode":        "server",
+			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
+		}},
+	}
 }
 
 // readBody reads a request body with a bound.

@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/publish"
 	"github.com/openhealthexchange/ohx/publish/fhirtest"
 )
 
@@ -384,7 +386,11 @@ func TestWriteNDJSONAndConcurrentWrites(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	assert.Equal(t, []string{"Device.ndjson", "Observation.ndjson"}, names)
+	assert.Equal(t, []string{"Device.ndjson", "Observation.ndjson", publish.ManifestName}, names)
+	m, err := publish.ReadManifest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, &publish.Manifest{FHIRVersion: "5.0.0", Files: []publish.ManifestEntry{
+		{Type: "Device", File: "Device.ndjson", Count: 1}, {Type: "Observation", File: "Observation.ndjson", Count: 40}}}, m)
 
 	f, err := os.Open(filepath.Join(dir, "Observation.ndjson"))
 	require.NoError(t, err)
@@ -397,4 +403,72 @@ func TestWriteNDJSONAndConcurrentWrites(t *testing.T) {
 	}
 	assert.Equal(t, 40, lines)
 	assert.Equal(t, 41, s.RequestCount())
+}
+
+// A server speaks R5 or R4: its CapabilityStatement states the release and
+// what it takes is validated against that release's schema.
+func TestServesEitherRelease(t *testing.T) {
+	named := `{"resourceType":"Device","id":"d1","status":"active","displayName":"Scale"}` // displayName is R5 only
+	assoc := `{"resourceType":"DeviceAssociation","id":"a1","device":{"reference":"Device/d1"},` +
+		`"status":{"coding":[{"system":"http://hl7.org/fhir/deviceassociation-status","code":"attached"}]}}` // no such type in R4
+	tests := []struct {
+		opts   []fhirtest.Option
+		want   ohx.FHIRVersion
+		stated string
+		r5Only int // status of a PUT of R5-only content
+	}{
+		{nil, ohx.R5, "5.0.0", http.StatusCreated},
+		{[]fhirtest.Option{fhirtest.WithVersion(ohx.R5)}, ohx.R5, "5.0.0", http.StatusCreated},
+		{[]fhirtest.Option{fhirtest.WithVersion(ohx.R4)}, ohx.R4, "4.0.1", http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want.String(), func(t *testing.T) {
+			s := fhirtest.New(tc.opts...)
+			assert.Equal(t, tc.want, s.Version())
+			r := do(t, s, http.MethodGet, "/metadata", "")
+			require.Equal(t, http.StatusOK, r.status)
+			assert.Equal(t, tc.stated, r.body["fhirVersion"])
+			cs, err := json.Marshal(r.body)
+			require.NoError(t, err)
+			if tc.want == ohx.R5 {
+				require.NoError(t, validate.ResourceVersion(tc.want, cs), "the CapabilityStatement is valid R5")
+			} else {
+				// The embedded R4 JSON schema enumerates fhirVersion codes up
+				// to 4.0.0 only, yet R4 servers state 4.0.1, the release's
+				// own number: that one violation is the schema's.
+				err := validate.ResourceVersion(tc.want, cs)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "1 violation: CapabilityStatement.fhirVersion")
+				r.body["fhirVersion"] = "4.0.0"
+				cs, err = json.Marshal(r.body)
+				require.NoError(t, err)
+				require.NoError(t, validate.ResourceVersion(tc.want, cs), "otherwise the CapabilityStatement is valid R4")
+			}
+
+			assert.Equal(t, http.StatusCreated, do(t, s, http.MethodPut, "/Observation/o1", obs("o1", "a", "")).status,
+				"this Observation is valid in both releases")
+			assert.Equal(t, tc.r5Only, do(t, s, http.MethodPut, "/Device/d1", named).status)
+			assert.Equal(t, tc.r5Only, do(t, s, http.MethodPut, "/DeviceAssociation/a1", assoc).status)
+		})
+	}
+
+	t.Run("NDJSON of one release per directory", func(t *testing.T) {
+		dir := t.TempDir()
+		r4 := fhirtest.New(fhirtest.WithVersion(ohx.R4))
+		require.Equal(t, http.StatusCreated, do(t, r4, http.MethodPut, "/Observation/o1", obs("o1", "a", "")).status)
+		require.NoError(t, r4.WriteNDJSON(dir))
+		m, err := publish.ReadManifest(dir)
+		require.NoError(t, err)
+		assert.Equal(t, "4.0.1", m.FHIRVersion)
+		require.NoError(t, r4.WriteNDJSON(dir), "the same release again")
+		err = fhirtest.New().WriteNDJSON(dir)
+		require.ErrorContains(t, err, "holds FHIR R4 NDJSON, the server speaks R5")
+	})
+
+	t.Run("without metadata", func(t *testing.T) {
+		s := fhirtest.New(fhirtest.WithoutMetadata())
+		r := do(t, s, http.MethodGet, "/metadata", "")
+		assert.Equal(t, http.StatusNotFound, r.status)
+		assert.Equal(t, "OperationOutcome", r.body["resourceType"])
+	})
 }
