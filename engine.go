@@ -416,7 +416,14 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 	// The whole window was read and published: everything before its end (or
 	// before the start of an hour an aggregator still holds open) is done.
 	for _, t := range plan.Types {
-		if advance[t] && !unavailable[t] {
+		if unavailable[t] {
+			continue
+		}
+		// A type read to the end of the window was synced, even when the
+		// window held none of its data: the report names it, so that its
+		// last successful sync is recorded.
+		rep.typeReport(t)
+		if advance[t] {
 			if err := e.advance(ctx, link.ID, t, limit, cursors, rep); err != nil {
 				return err
 			}
