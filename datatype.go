@@ -166,7 +166,7 @@ var catalog = []DataTypeInfo{
 	{Type: BoneMass, Title: "Bone mass", Unit: "kg", Shape: ShapeQuantity, Timing: TimingInstant},
 	{Type: BodyTemperature, Title: "Body temperature", Unit: "Cel", Shape: ShapeQuantity, Timing: TimingInstant},
 	{Type: SkinTemperature, Title: "Skin temperature", Unit: "Cel", Shape: ShapeQuantity, Timing: TimingInstant},
-	{Type: SkinTemperatureDeviation, Title: "Skin temperature deviation from baseline", Unit: "Cel", Shape: ShapeQuantity, Timing: TimingDaily, Daily: true},
+	{Type: SkinTemperatureDeviation, Title: "Skin temperature deviation from baseline", Unit: "K", Shape: ShapeQuantity, Timing: TimingDaily, Daily: true},
 	{Type: SpO2, Title: "Oxygen saturation (SpO2)", Unit: "%", Shape: ShapeQuantity, Timing: TimingInstant, Aggregation: AggregateMean},
 	{Type: RespiratoryRate, Title: "Respiratory rate", Unit: "/min", Shape: ShapeQuantity, Timing: TimingInstant, Aggregation: AggregateMean},
 	{Type: SleepSession, Title: "Sleep session", Unit: "s", Shape: ShapeComponents, Timing: TimingInterval},

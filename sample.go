@@ -87,8 +87,12 @@ type Sample struct {
 	// Created is when the provider created the record, when it says.
 	Created time.Time
 	// Modified is when the provider last modified the record, when it says.
-	// A Modified later than Created marks a corrected record.
 	Modified time.Time
+	// ProviderType is the provider's own name of the measurement, when it
+	// has one: a Withings getmeas meastype ("1" for weight), a Google Health
+	// data type ("daily-resting-heart-rate"). It is not part of the sample's
+	// identity; fhirmap writes it as a coding beside the standard code.
+	ProviderType string
 }
 
 // Component is one named value of a multi-valued sample.
@@ -120,10 +124,13 @@ type ECGClassification string
 
 // ECG classifications.
 const (
-	ECGSinusRhythm        ECGClassification = "sinus-rhythm"
-	ECGAtrialFibrillation ECGClassification = "atrial-fibrillation"
-	ECGInconclusive       ECGClassification = "inconclusive"
-	ECGUnclassified       ECGClassification = "" // the provider did not classify
+	ECGSinusRhythm ECGClassification = "sinus-rhythm"
+	// ECGNoAtrialFibrillation: the device found no sign of atrial
+	// fibrillation and says nothing else about the rhythm (Withings afib 0).
+	ECGNoAtrialFibrillation ECGClassification = "no-atrial-fibrillation"
+	ECGAtrialFibrillation   ECGClassification = "atrial-fibrillation"
+	ECGInconclusive         ECGClassification = "inconclusive"
+	ECGUnclassified         ECGClassification = "" // the provider did not classify
 )
 
 // Waveform is a regularly sampled single-lead signal. Samples are the

@@ -8,7 +8,7 @@ const maxCached = 4096
 
 // providerStrings are the per-provider strings of the hot path.
 type providerStrings struct {
-	source, observation, record, device string
+	source, observation, record, device, providerType string
 }
 
 type caches struct {
@@ -25,10 +25,11 @@ func (t *Transformer) provider(name string) *providerStrings {
 		return p
 	}
 	p = &providerStrings{
-		source:      t.base + ":" + name,
-		observation: t.IdentifierSystem(name, "observation"),
-		record:      t.IdentifierSystem(name, "record"),
-		device:      t.IdentifierSystem(name, "device"),
+		source:       t.base + ":" + name,
+		observation:  t.IdentifierSystem(name, "observation"),
+		record:       t.IdentifierSystem(name, "record"),
+		device:       t.IdentifierSystem(name, "device"),
+		providerType: t.ProviderTypeSystem(name),
 	}
 	t.cache.mu.Lock()
 	if t.cache.providers == nil {

@@ -14,9 +14,11 @@ const (
 	SystemSNOMED = "http://snomed.info/sct"
 	// SystemUCUM is UCUM, the unit system of every Quantity we emit.
 	SystemUCUM = "http://unitsofmeasure.org"
-	// SystemMDC is ISO/IEEE 11073-10101 (MDC), as used by the R5 example
-	// Observation "ekg" (observation-example-sample-data).
-	SystemMDC = "urn:oid:2.16.840.1.113883.6.24"
+	// SystemMDC is ISO/IEEE 11073-10101 (MDC). Verified: HL7 Terminology
+	// (THO) CodeSystem v3-mdc, url urn:iso:std:iso:11073:10101, which lists
+	// the OID form urn:oid:2.16.840.1.113883.6.24 only as an identifier; the
+	// Personal Health Device IG's MDC value set uses the same url.
+	SystemMDC = "urn:iso:std:iso:11073:10101"
 	// SystemObservationCategory is the HL7 observation-category code system.
 	SystemObservationCategory = "http://terminology.hl7.org/CodeSystem/observation-category"
 	// SystemObservationStatistics is the HL7 observation-statistics code system
@@ -26,10 +28,25 @@ const (
 	SystemDiagnosticServiceSection = "http://terminology.hl7.org/CodeSystem/v2-0074"
 	// SystemProvenanceParticipantType is the HL7 provenance-participant-type code system.
 	SystemProvenanceParticipantType = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+	// SystemDeviceAssociationStatus is the R5 DeviceAssociation.status code
+	// system (required binding).
+	SystemDeviceAssociationStatus = "http://hl7.org/fhir/deviceassociation-status"
 	// SystemIETF3986 marks an Identifier whose value is a URI.
 	SystemIETF3986 = "urn:ietf:rfc:3986"
 
 	ucum = SystemUCUM
+)
+
+// The R5 vital-signs profiles (hl7.fhir.r5.core 5.0.0) an Observation claims
+// in meta.profile when it meets them; see profiles.go.
+const (
+	ProfileR5VitalSigns = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+	ProfileR5HeartRate  = "http://hl7.org/fhir/StructureDefinition/heartrate"
+	ProfileR5BP         = "http://hl7.org/fhir/StructureDefinition/bp"
+	ProfileR5BodyWeight = "http://hl7.org/fhir/StructureDefinition/bodyweight"
+	ProfileR5BodyTemp   = "http://hl7.org/fhir/StructureDefinition/bodytemp"
+	ProfileR5OxygenSat  = "http://hl7.org/fhir/StructureDefinition/oxygensat"
+	ProfileR5RespRate   = "http://hl7.org/fhir/StructureDefinition/resprate"
 )
 
 // ownCode marks a coding in the code system we own, {BaseURI}:code.
@@ -66,6 +83,12 @@ type mapping struct {
 	// Components maps component codes of ShapeComponents samples (and extra
 	// components of quantity samples, such as a skin-temperature baseline).
 	Components []componentMap
+	// Profile is the R5 vital-signs profile (beyond the base vitalsigns
+	// profile) the type's Observations claim when they meet it.
+	Profile string
+	// Statistic names what a provider's daily summary is (e.g. an average
+	// during sleep), written as Observation.method.
+	Statistic statistic
 	// Note explains choices such as the absence of a standard code.
 	Note string
 	// Day, when set, maps a sample of the type that is a provider's total
@@ -87,57 +110,110 @@ type dayMapping struct {
 	Unit, UnitText string
 }
 
-// Codes. Sources:
-//   - FHIR R5 vital signs profiles (hl7.org/fhir/R5/observation-vitalsigns.html):
-//     8867-4, 85354-9, 8480-6, 8462-4, 29463-7, 8310-5, 2708-6, 59408-5, 9279-1.
-//   - LOINC (loinc.org, release 2.82): 40443-4 Heart rate --resting;
-//     55423-8 Number of steps in unspecified time Pedometer; 80404-7 R-R
-//     interval.standard deviation (Heart rate variability); 41982-0
-//     Percentage of body fat Measured; 73708-0 Body fat [Mass] Calculated;
-//     73964-9 Body muscle mass Calculated; 101683-1 Body water mass;
-//     61008-9 Body surface temperature; 93832-4 Sleep duration, 93831-6
-//     Deep sleep duration, 93830-8 Light sleep duration, 93829-0 REM sleep
-//     duration (the LOINC 2.67 sleep terms); 11524-6 EKG study.
-//   - MDC (ISO/IEEE 11073-10101) 131329 MDC_ECG_ELEC_POTL_I, 131328
-//     MDC_ECG_ELEC_POTL, as in the R5 example Observation "ekg".
-//   - SNOMED CT: 426783006 Normal sinus rhythm (finding), 49436004 Atrial
-//     fibrillation (disorder), 49062001 Device (physical object).
+// Codes. Each one names where it was verified (looked up for issue 16 with
+// the project's search tool; "LOINC 2.82" means the LOINC 2.82 term detail,
+// "R5" the hl7.fhir.r5.core 5.0.0 package).
 //
-// Where no standard code was verified (RMSSD, RR intervals, fat-free mass,
-// bone mass, skin-temperature deviation and baseline, pulse wave velocity,
-// VO2max, awake and in-bed durations) the coding is ours ({BaseURI}:code)
-// and code.text names the measurement; the table says so.
+// Where no standard code was verified (RMSSD, RR intervals, skin-temperature
+// deviation and baseline, VO2max, awake duration) the coding is ours
+// ({BaseURI}:code) and code.text names the measurement; the table says so.
 var (
-	cHeartRate   = code{SystemLOINC, "8867-4", "Heart rate"}
-	cRestingHR   = code{SystemLOINC, "40443-4", "Heart rate --resting"}
-	cSteps       = code{SystemLOINC, "55423-8", "Number of steps in unspecified time Pedometer"}
-	cSDNN        = code{SystemLOINC, "80404-7", "R-R interval.standard deviation (Heart rate variability)"}
-	cBPPanel     = code{SystemLOINC, "85354-9", "Blood pressure panel with all children optional"}
-	cSystolic    = code{SystemLOINC, "8480-6", "Systolic blood pressure"}
-	cDiastolic   = code{SystemLOINC, "8462-4", "Diastolic blood pressure"}
-	cWeight      = code{SystemLOINC, "29463-7", "Body weight"}
-	cFatRatio    = code{SystemLOINC, "41982-0", "Percentage of body fat Measured"}
-	cFatMass     = code{SystemLOINC, "73708-0", "Body fat [Mass] Calculated"}
-	cMuscleMass  = code{SystemLOINC, "73964-9", "Body muscle mass Calculated"}
-	cWaterMass   = code{SystemLOINC, "101683-1", "Body water mass"}
-	cBodyTemp    = code{SystemLOINC, "8310-5", "Body temperature"}
-	cSkinTemp    = code{SystemLOINC, "61008-9", "Body surface temperature"}
-	cSpO2        = code{SystemLOINC, "2708-6", "Oxygen saturation in Arterial blood"}
-	cSpO2Pulse   = code{SystemLOINC, "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"}
-	cRespRate    = code{SystemLOINC, "9279-1", "Respiratory rate"}
-	cSleep       = code{SystemLOINC, "93832-4", "Sleep duration"}
-	cSleepDeep   = code{SystemLOINC, "93831-6", "Deep sleep duration"}
-	cSleepLight  = code{SystemLOINC, "93830-8", "Light sleep duration"}
-	cSleepREM    = code{SystemLOINC, "93829-0", "REM sleep duration"}
-	cEKGStudy    = code{SystemLOINC, "11524-6", "EKG study"}
-	cECGLeadI    = code{SystemMDC, "131329", "MDC_ECG_ELEC_POTL_I"}
-	cECGLead     = code{SystemMDC, "131328", "MDC_ECG_ELEC_POTL"}
+	// LOINC 8867-4: R5 heartrate profile (fixed code), StructureDefinition-heartrate.
+	cHeartRate = code{SystemLOINC, "8867-4", "Heart rate"}
+	// LOINC 40443-4: LOINC 2.82 (tx.fhir.org expansion of the R5
+	// observation-vitalsign-heartrate value set, which includes it).
+	cRestingHR = code{SystemLOINC, "40443-4", "Heart rate --resting"}
+	// LOINC 55423-8: LOINC 2.82; the HL7 Physical Activity IG step-count code
+	// for a count over an unspecified (here: the sample's) period.
+	cSteps = code{SystemLOINC, "55423-8", "Number of steps in unspecified time Pedometer"}
+	// LOINC 80404-7: LOINC 2.82, the standard deviation of R-R intervals
+	// (SDNN); never used for RMSSD.
+	cSDNN = code{SystemLOINC, "80404-7", "R-R interval.standard deviation (Heart rate variability)"}
+	// LOINC 85354-9, 8480-6, 8462-4: R5 bp profile (fixed codes), StructureDefinition-bp.
+	cBPPanel   = code{SystemLOINC, "85354-9", "Blood pressure panel with all children optional"}
+	cSystolic  = code{SystemLOINC, "8480-6", "Systolic blood pressure"}
+	cDiastolic = code{SystemLOINC, "8462-4", "Diastolic blood pressure"}
+	// LOINC 29463-7: R5 bodyweight profile (fixed code); LOINC 2.82 "Body weight".
+	cWeight = code{SystemLOINC, "29463-7", "Body weight"}
+	// LOINC 41982-0: LOINC 2.82 (cited by 73708-0 as the body fat percentage).
+	cFatRatio = code{SystemLOINC, "41982-0", "Percentage of body fat Measured"}
+	// LOINC 73708-0: LOINC 2.82 "Body fat [Mass] Calculated" (weight × fat %).
+	cFatMass = code{SystemLOINC, "73708-0", "Body fat [Mass] Calculated"}
+	// LOINC 91557-9 "Lean body weight": used for fat-free / lean body mass by
+	// the public HealthKit-to-FHIR mappings (display "Lean body weight") and
+	// named by issue 16; the LOINC term page itself could not be retrieved
+	// here. LOINC 2.82 (73964-9, 73965-6) defines lean body weight as
+	// everything but body fat, which is what Withings' fat-free mass is.
+	cLeanBodyWeight = code{SystemLOINC, "91557-9", "Lean body weight"}
+	// LOINC 73964-9: LOINC 2.82 "Body muscle mass Calculated".
+	cMuscleMass = code{SystemLOINC, "73964-9", "Body muscle mass Calculated"}
+	// LOINC 101683-1: LOINC 2.82 "Body water mass" (BDYWGT.MOLEC class).
+	cWaterMass = code{SystemLOINC, "101683-1", "Body water mass"}
+	// LOINC 101685-6 "Body bone mass": the mass sibling of LOINC 2.82
+	// 101686-4 "Body bone percentage" (BIA, BDYWGT.MOLEC); the display is the
+	// one used by independent public LOINC mappings of scale bone mass.
+	cBoneMass = code{SystemLOINC, "101685-6", "Body bone mass"}
+	// LOINC 8310-5: R5 bodytemp profile (fixed code).
+	cBodyTemp = code{SystemLOINC, "8310-5", "Body temperature"}
+	// LOINC 61008-9: LOINC 2.82 "Body surface temperature" (absolute, Cel).
+	cSkinTemp = code{SystemLOINC, "61008-9", "Body surface temperature"}
+	// LOINC 2708-6: R5 oxygensat profile (fixed code); 59408-5 is the pulse
+	// oximetry child the profile's summary lists as an additional coding.
+	cSpO2      = code{SystemLOINC, "2708-6", "Oxygen saturation in Arterial blood"}
+	cSpO2Pulse = code{SystemLOINC, "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"}
+	// LOINC 9279-1: R5 resprate profile (fixed code).
+	cRespRate = code{SystemLOINC, "9279-1", "Respiratory rate"}
+	// LOINC 93832-4, 93831-6, 93830-8, 93829-0: LOINC 2.82 (first released
+	// 2.67, class H&P.HX, property Time); also the HL7 Personal Health Record
+	// IG sleep value set.
+	cSleep      = code{SystemLOINC, "93832-4", "Sleep duration"}
+	cSleepDeep  = code{SystemLOINC, "93831-6", "Deep sleep duration"}
+	cSleepLight = code{SystemLOINC, "93830-8", "Light sleep duration"}
+	cSleepREM   = code{SystemLOINC, "93829-0", "REM sleep duration"}
+	// LOINC 103213-5 "Duration in bed": LOINC 2.82 (status ACTIVE, method
+	// Measured). LOINC lists its property as NRat with example unit /h,
+	// which does not fit a duration; we follow the term's name and carry
+	// seconds, and say so here.
+	cInBed = code{SystemLOINC, "103213-5", "Duration in bed"}
+	// LOINC 77196-4 "Pulse wave velocity": LOINC 2.82 (class CARD.RISK,
+	// property Vel, system Arterial system).
+	cPWV = code{SystemLOINC, "77196-4", "Pulse wave velocity"}
+	// LOINC 11524-6: LOINC 2.82 "EKG study".
+	cEKGStudy = code{SystemLOINC, "11524-6", "EKG study"}
+	// MDC 131329 / 131328: the R5 example Observation "ekg"
+	// (observation-example-sample-data).
+	cECGLeadI = code{SystemMDC, "131329", "MDC_ECG_ELEC_POTL_I"}
+	cECGLead  = code{SystemMDC, "131328", "MDC_ECG_ELEC_POTL"}
+	// SNOMED CT 426783006 (finding): normal sinus rhythm, the code of the
+	// sinus-rhythm class in the public SNOMED mappings of ECG rhythm labels
+	// (PhysioNet/CinC 2020 tables).
 	cSinusRhythm = code{SystemSNOMED, "426783006", "Normal sinus rhythm"}
-	cAFib        = code{SystemSNOMED, "49436004", "Atrial fibrillation"}
-	cDevice      = code{SystemSNOMED, "49062001", "Device"}
+	// SNOMED CT 164889003 (finding, ECG presence finding): atrial fibrillation
+	// seen on an ECG — a finding, not the disorder 49436004. Code checked in
+	// the same public ECG-label mappings; the display is the descriptive name
+	// of the concept, to be confirmed against a terminology server.
+	cAFibECG = code{SystemSNOMED, "164889003", "Electrocardiographic atrial fibrillation"}
+	// SNOMED CT device concepts: 49062001 |Device (physical object)| is the
+	// root of the R5 device-type value set; 19892000 "Scale, device",
+	// 258057004 "Non-invasive blood pressure monitor" and 1187059002
+	// "Smartphone" are in the eHealth Denmark device-types value set expanded
+	// by tx.fhir.org (SNOMED CT International 2025-02-01); 258057004 is also in
+	// the HL7 Vital Signs IG blood-pressure device value set. No verified code
+	// exists for a wrist-worn tracker, a watch or an under-mattress sensor:
+	// they keep the root concept.
+	cDevice     = code{SystemSNOMED, "49062001", "Device"}
+	cScale      = code{SystemSNOMED, "19892000", "Scale, device"}
+	cNIBP       = code{SystemSNOMED, "258057004", "Non-invasive blood pressure monitor"}
+	cSmartphone = code{SystemSNOMED, "1187059002", "Smartphone"}
 
 	own = func(c, display string) code { return code{ownCode, c, display} }
 )
+
+// formerMDC is an MDC code as releases before issue 16 wrote it, with the OID
+// form of the MDC system; a retraction searches for it too.
+func formerMDC(c code) code {
+	return code{"urn:oid:2.16.840.1.113883.6.24", c.Code, c.Display}
+}
 
 // cStepsDay is a provider's step total of one day. Sources, verified on
 // 2026-12-05: the HL7 Physical Activity IG (hl7.org/fhir/us/physical-activity,
@@ -149,6 +225,16 @@ var (
 // to 04:00) fits as well as a civil day.
 var cStepsDay = code{SystemLOINC, "41950-7", "Number of steps in 24 hour Measured"}
 
+// DiagnosticReport.category: v2-0074 "EC". The display is HL7 Terminology's,
+// byte for byte, including its two spaces (UTG source of truth
+// cs-v2-0074.xml, concept 1045).
+var catElectrocardiac = code{SystemDiagnosticServiceSection, "EC", "Electrocardiac (e.g., EKG,  EEC, Holter)"}
+
+// Observation categories (http://terminology.hl7.org/CodeSystem/observation-category).
+// vital-signs is kept for LOINC-coded vital signs: the R5 vital-signs profile
+// applies to every Observation in that category. Measurements without a LOINC
+// code, or that are not vital signs, use exam (body measurements with simple
+// instruments) or procedure (cardiac signal analysis, as the ECG).
 const (
 	catVitalSigns = "vital-signs"
 	catActivity   = "activity"
@@ -165,47 +251,60 @@ var categoryDisplay = map[string]string{
 
 const noStandard = "no verified standard code: our own coding and code.text"
 
+// Statistic of a provider's daily summary: what the one value of the day is.
+type statistic struct {
+	Code string // observation-statistics code, empty when none fits
+	Text string
+}
+
 // table is the mapping of every data type of the ohx catalog.
 var table = []mapping{
-	{Type: ohx.HeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cHeartRate}, Text: "Heart rate", Value: valueQuantity},
+	{Type: ohx.HeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cHeartRate}, Text: "Heart rate", Value: valueQuantity, Profile: ProfileR5HeartRate},
 	{Type: ohx.RestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Resting heart rate", Value: valueQuantity},
 	{Type: ohx.Steps, Resource: "Observation", Category: catActivity, Codes: []code{cSteps}, Text: "Steps", Value: valueQuantity,
 		Day: &dayMapping{Codes: []code{cStepsDay}, Text: "Steps per day", Unit: "/d", UnitText: "steps per day"}},
-	{Type: ohx.RRIntervals, Resource: "Observation", Category: catVitalSigns, Codes: []code{own("rr-intervals", "RR intervals")}, Text: "RR intervals (beat-to-beat)", Value: valueSampledData, Note: noStandard + "; interval or offsets encoding"},
-	{Type: ohx.HRVRMSSD, Resource: "Observation", Category: catVitalSigns, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Heart rate variability, RMSSD", Value: valueQuantity, Note: noStandard},
-	{Type: ohx.HRVSDNN, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSDNN}, Text: "Heart rate variability, SDNN", Value: valueQuantity},
-	{Type: ohx.ECG, Resource: "Observation + DiagnosticReport", Category: catProcedure, Codes: []code{cECGLeadI}, Text: "ECG lead I", Value: valueSampledData, Note: "origin 0 mV, factor to mV, interval 1000/Hz ms; DiagnosticReport LOINC 11524-6 with SNOMED conclusionCode; linked heart-rate Observation"},
-	{Type: ohx.BloodPressure, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBPPanel}, Text: "Blood pressure", Value: valueComponents, Components: []componentMap{
+	{Type: ohx.RRIntervals, Resource: "Observation", Category: catProcedure, Codes: []code{own("rr-intervals", "RR intervals")}, Text: "RR intervals (beat-to-beat)", Value: valueSampledData, Note: noStandard + "; interval or offsets encoding"},
+	{Type: ohx.HRVRMSSD, Resource: "Observation", Category: catProcedure, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Heart rate variability, RMSSD", Value: valueQuantity, Note: noStandard},
+	{Type: ohx.HRVSDNN, Resource: "Observation", Category: catProcedure, Codes: []code{cSDNN}, Text: "Heart rate variability, SDNN", Value: valueQuantity},
+	{Type: ohx.ECG, Resource: "Observation + DiagnosticReport", Category: catProcedure, Codes: []code{cECGLeadI}, Text: "ECG lead I", Value: valueSampledData, Note: "origin 0 mV, factor to mV, interval 1000/Hz ms; DiagnosticReport LOINC 11524-6 with the device's classification as SNOMED CT finding (or our code); linked heart-rate Observation",
+		Former: []code{formerMDC(cECGLeadI), formerMDC(cECGLead)}},
+	{Type: ohx.BloodPressure, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBPPanel}, Text: "Blood pressure", Value: valueComponents, Profile: ProfileR5BP, Components: []componentMap{
 		{Component: ohx.ComponentSystolic, Codes: []code{cSystolic}, Text: "Systolic blood pressure"},
 		{Component: ohx.ComponentDiastolic, Codes: []code{cDiastolic}, Text: "Diastolic blood pressure"},
 	}},
-	{Type: ohx.BodyWeight, Resource: "Observation", Category: catVitalSigns, Codes: []code{cWeight}, Text: "Body weight", Value: valueQuantity},
+	{Type: ohx.BodyWeight, Resource: "Observation", Category: catVitalSigns, Codes: []code{cWeight}, Text: "Body weight", Value: valueQuantity, Profile: ProfileR5BodyWeight},
 	{Type: ohx.BodyFatRatio, Resource: "Observation", Category: catExam, Codes: []code{cFatRatio}, Text: "Body fat ratio", Value: valueQuantity},
 	{Type: ohx.FatMass, Resource: "Observation", Category: catExam, Codes: []code{cFatMass}, Text: "Fat mass", Value: valueQuantity},
-	{Type: ohx.FatFreeMass, Resource: "Observation", Category: catExam, Codes: []code{own("fat-free-mass", "Fat-free mass")}, Text: "Fat-free mass", Value: valueQuantity, Note: noStandard},
+	{Type: ohx.FatFreeMass, Resource: "Observation", Category: catExam, Codes: []code{cLeanBodyWeight}, Text: "Fat-free mass", Value: valueQuantity},
 	{Type: ohx.MuscleMass, Resource: "Observation", Category: catExam, Codes: []code{cMuscleMass}, Text: "Muscle mass", Value: valueQuantity},
 	{Type: ohx.Hydration, Resource: "Observation", Category: catExam, Codes: []code{cWaterMass}, Text: "Hydration (body water mass)", Value: valueQuantity},
-	{Type: ohx.BoneMass, Resource: "Observation", Category: catExam, Codes: []code{own("bone-mass", "Bone mass")}, Text: "Bone mass", Value: valueQuantity, Note: noStandard},
-	{Type: ohx.BodyTemperature, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBodyTemp}, Text: "Body temperature", Value: valueQuantity},
+	{Type: ohx.BoneMass, Resource: "Observation", Category: catExam, Codes: []code{cBoneMass}, Text: "Bone mass", Value: valueQuantity},
+	{Type: ohx.BodyTemperature, Resource: "Observation", Category: catVitalSigns, Codes: []code{cBodyTemp}, Text: "Body temperature", Value: valueQuantity, Profile: ProfileR5BodyTemp},
 	{Type: ohx.SkinTemperature, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSkinTemp}, Text: "Skin temperature", Value: valueQuantity},
-	{Type: ohx.SkinTemperatureDeviation, Resource: "Observation", Category: catVitalSigns, Codes: []code{own("skin-temperature-deviation", "Skin temperature deviation from baseline")}, Text: "Skin temperature deviation from baseline", Value: valueQuantity, Components: []componentMap{
-		{Component: ohx.ComponentBaseline, Codes: []code{own("skin-temperature-baseline", "Skin temperature baseline")}, Text: "Skin temperature baseline"},
-	}, Note: noStandard + "; baseline as a component when given"},
-	{Type: ohx.SpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Oxygen saturation (SpO2)", Value: valueQuantity},
-	{Type: ohx.RespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Respiratory rate", Value: valueQuantity},
+	{Type: ohx.SkinTemperatureDeviation, Resource: "Observation", Category: catExam, Codes: []code{own("skin-temperature-deviation", "Skin temperature deviation from baseline")}, Text: "Skin temperature deviation from baseline", Value: valueQuantity,
+		Statistic: statistic{Text: "Nightly skin temperature minus the personal baseline"},
+		Components: []componentMap{
+			{Component: ohx.ComponentBaseline, Codes: []code{own("skin-temperature-baseline", "Skin temperature baseline")}, Text: "Skin temperature baseline"},
+		}, Note: noStandard + "; a temperature difference, so UCUM K (never Cel); baseline (absolute, Cel) as a component when given"},
+	{Type: ohx.SpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Oxygen saturation (SpO2)", Value: valueQuantity, Profile: ProfileR5OxygenSat},
+	{Type: ohx.RespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Respiratory rate", Value: valueQuantity, Profile: ProfileR5RespRate},
 	{Type: ohx.SleepSession, Resource: "Observation", Category: catActivity, Codes: []code{cSleep}, Text: "Sleep session", Value: valueSleep, Components: []componentMap{
 		{Component: ohx.ComponentSleepLight, Codes: []code{cSleepLight}, Text: "Light sleep duration"},
 		{Component: ohx.ComponentSleepDeep, Codes: []code{cSleepDeep}, Text: "Deep sleep duration"},
 		{Component: ohx.ComponentSleepREM, Codes: []code{cSleepREM}, Text: "REM sleep duration"},
 		{Component: ohx.ComponentSleepAwake, Codes: []code{own("sleep-awake", "Awake duration")}, Text: "Awake duration"},
-		{Component: ohx.ComponentInBed, Codes: []code{own("in-bed", "Time in bed")}, Text: "Time in bed"},
-	}, Note: "awake and in-bed components use our own coding"},
-	{Type: ohx.PulseWaveVelocity, Resource: "Observation", Category: catVitalSigns, Codes: []code{own("pulse-wave-velocity", "Pulse wave velocity")}, Text: "Pulse wave velocity", Value: valueQuantity, Note: noStandard},
+		{Component: ohx.ComponentInBed, Codes: []code{cInBed}, Text: "Time in bed"},
+	}, Note: "the awake component uses our own coding"},
+	{Type: ohx.PulseWaveVelocity, Resource: "Observation", Category: catExam, Codes: []code{cPWV}, Text: "Pulse wave velocity", Value: valueQuantity},
 	{Type: ohx.VO2Max, Resource: "Observation", Category: catActivity, Codes: []code{own("vo2max", "VO2max")}, Text: "VO2max", Value: valueQuantity, Note: noStandard},
-	{Type: ohx.DailyRestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Daily resting heart rate", Value: valueQuantity},
-	{Type: ohx.DailyHRV, Resource: "Observation", Category: catVitalSigns, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Daily heart rate variability, RMSSD", Value: valueQuantity, Note: noStandard},
-	{Type: ohx.DailySpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Daily oxygen saturation", Value: valueQuantity},
-	{Type: ohx.DailyRespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Daily respiratory rate", Value: valueQuantity},
+	{Type: ohx.DailyRestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Daily resting heart rate", Value: valueQuantity,
+		Statistic: statistic{Text: "Resting heart rate the provider computed for the day, mostly from the night's data"}},
+	{Type: ohx.DailyHRV, Resource: "Observation", Category: catProcedure, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Daily heart rate variability, RMSSD", Value: valueQuantity,
+		Statistic: statistic{Code: statAverage, Text: "Average RMSSD during the night's sleep"}, Note: noStandard},
+	{Type: ohx.DailySpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Daily oxygen saturation", Value: valueQuantity, Profile: ProfileR5OxygenSat,
+		Statistic: statistic{Code: statAverage, Text: "Average oxygen saturation during the night's sleep"}},
+	{Type: ohx.DailyRespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Daily respiratory rate", Value: valueQuantity, Profile: ProfileR5RespRate,
+		Statistic: statistic{Code: statAverage, Text: "Average breathing rate during the night's sleep"}},
 }
 
 var tableIndex = func() map[ohx.DataType]*mapping {

@@ -251,8 +251,10 @@ func TestMappingDetails(t *testing.T) {
 	assert.Equal(t, map[string]any{"reference": "Device/" + fhirmap.DeviceID("withings", withingsScale)}, weight["device"])
 	assert.Equal(t, map[string]any{"value": 72.45, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}, weight["valueQuantity"])
 	assert.Equal(t, "urn:ohx:withings", weight["meta"].(map[string]any)["source"])
-	assert.Equal(t, "amended", obs(9)["status"], "modified after creation")
-	assert.NotContains(t, obs(10), "performer", "performer is never invented")
+	assert.Equal(t, "final", obs(9)["status"], "a provider's modified time does not make a first delivery amended")
+	assert.NotContains(t, obs(10), "performer", "a device that may be shared names no performer")
+	assert.Equal(t, []any{map[string]any{"reference": "Patient/p-1001"}}, weight["performer"], "self-measured: the patient")
+	assert.Equal(t, []any{map[string]any{"reference": "Patient/p-1001"}}, obs(11)["performer"], "self-entered: the patient")
 
 	spo2 := obs(13)
 	codes := spo2["code"].(map[string]any)["coding"].([]any)
@@ -287,7 +289,7 @@ func TestMappingDetails(t *testing.T) {
 	hr := obs(21)
 	assert.Equal(t, []any{map[string]any{"reference": "Observation/" + fhirmap.SampleID(&link, &samples[20])}}, hr["derivedFrom"])
 
-	for i, want := range []string{"426783006", "49436004", "ecg-inconclusive"} {
+	for i, want := range []string{"426783006", "164889003", "ecg-inconclusive"} {
 		ecgID := fhirmap.SampleID(&link, &samples[20+2*i])
 		rep := byID["DiagnosticReport/"+fhirmap.ECGReportID(ecgID)]
 		require.NotNil(t, rep, "report %d", i)
@@ -404,7 +406,10 @@ func fastPathEqualsGeneric(t *testing.T, tr *fhirmap.Transformer) {
 	oddS.Start = oddS.Start.Add(123456789 * time.Nanosecond)
 	oddS.End = oddS.Start
 	oddS.Value = 1e21
-	add(odd, []ohx.Sample{oddS})
+	oddS.ProviderType = "type <&> \"é\""
+	typed := withingsSamples()[17]
+	typed.ProviderType = "11"
+	add(odd, []ohx.Sample{oddS, typed})
 	n := 0
 	for _, c := range cases {
 		info, _ := c.s.Type.Info()

@@ -57,9 +57,9 @@ func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*r5.Device, error) 
 	if text == "" {
 		text = string(kind)
 	}
-	// SNOMED CT 49062001 |Device (physical object)| plus our own kind code:
-	// no more specific SNOMED concept was verified for consumer wearables.
-	dev.Type = []r5.CodeableConcept{t.codeable([]code{cDevice, own("device-kind-"+string(kind), text)}, text)}
+	// The most specific verified SNOMED CT device concept (see codes.go),
+	// else the root 49062001 |Device|, plus our own kind code.
+	dev.Type = []r5.CodeableConcept{t.codeable([]code{deviceType(kind), own("device-kind-"+string(kind), text)}, text)}
 	if d.Firmware != "" {
 		dev.Version = []r5.DeviceVersion{{Type: &r5.CodeableConcept{Text: ptr("firmware")}, Value: d.Firmware}}
 	}
@@ -77,9 +77,41 @@ func (t *Transformer) Device(link *ohx.Link, d *ohx.Device) (*r5.Device, error) 
 	return dev, nil
 }
 
+// deviceType is the SNOMED CT concept of a device kind: only codes verified
+// in codes.go, the root concept for the others.
+func deviceType(k ohx.DeviceKind) code {
+	switch k {
+	case ohx.DeviceScale:
+		return cScale
+	case ohx.DeviceBloodPressure:
+		return cNIBP
+	case ohx.DevicePhone:
+		return cSmartphone
+	}
+	return cDevice
+}
+
+// associationStatus is the R5 DeviceAssociation.status of a device kind
+// (http://hl7.org/fhir/deviceassociation-status, R5 5.0.0). "attached" means
+// attached to the patient but not implanted: true of what the patient wears
+// (a watch, a tracker, a ring). A scale, a blood-pressure monitor, an
+// under-mattress sensor, a thermometer or a phone is used by the patient but
+// not attached; the code system has no code for that, so the status is
+// "unknown" and its text says how the device is used.
+func associationStatus(k ohx.DeviceKind) r5.CodeableConcept {
+	switch k {
+	case ohx.DeviceWatch, ohx.DeviceActivityTracker:
+		return r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemDeviceAssociationStatus), Code: ptr("attached"), Display: ptr("Attached")}},
+			Text: ptr("Worn by the patient")}
+	}
+	return r5.CodeableConcept{Coding: []r5.Coding{{System: ptr(SystemDeviceAssociationStatus), Code: ptr("unknown"), Display: ptr("Unknown")}},
+		Text: ptr("Used by the patient, not worn or attached")}
+}
+
 // DeviceAssociation maps the link between a provider device and the link's
-// patient: status attached, and period.start only from the provider's
-// first-use time (never the time of the sync).
+// patient: the status of its kind (attached for what is worn), and
+// period.start only from the provider's first-use time (never the time of
+// the sync).
 func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*r5.DeviceAssociation, error) {
 	if d.ID == "" {
 		return nil, errors.New("fhirmap: device has no provider id")
@@ -94,7 +126,7 @@ func (t *Transformer) DeviceAssociation(link *ohx.Link, d *ohx.Device) (*r5.Devi
 		Meta:       t.meta(provider),
 		Identifier: []r5.Identifier{{System: ptr(t.IdentifierSystem(provider, "device-association")), Value: ptr(id)}},
 		Device:     t.ref("Device", DeviceID(provider, d.ID), t.IdentifierSystem(provider, "device"), d.ID),
-		Status:     r5.AssociationStatus(r5.AssociationAttached),
+		Status:     associationStatus(d.Kind),
 		Subject:    &r5.Reference{Reference: ptr(link.Patient)},
 	}
 	if !d.FirstUse.IsZero() {

@@ -18,7 +18,8 @@
 //     conclusionCode carries the rhythm classification;
 //   - for hourly aggregates, one Observation per link, type and hour with the
 //     natural statistic as value and observation-statistics components;
-//   - a Device and a DeviceAssociation (status attached, period.start only
+//   - a Device and a DeviceAssociation (status attached for what the patient
+//     wears, unknown for a device that is used but not worn; period.start only
 //     from the provider's first-use time) per provider device;
 //   - a Provenance per data type and batch, with the ohx software Device (or a
 //     configured Organization) as assembler, the measuring devices as authors
@@ -35,8 +36,12 @@
 // publishing is idempotent. Business identifiers use provider-scoped systems
 // under a configurable base URI (default urn:ohx), e.g.
 // urn:ohx:withings:observation; the same base names our own code system
-// (urn:ohx:code) for measurements without a standard code. A record whose
-// provider modified time is later than its creation is published as amended;
+// (urn:ohx:code) for measurements without a standard code. Observations are
+// published final (never amended: the mapping cannot know whether a
+// destination holds an earlier version; a correction is an update of the same
+// id); vital signs claim the R5 vital-signs profiles they meet in
+// meta.profile, and ohx's hourly aggregates carry the meta.tag
+// {BaseURI}:tag#aggregate;
 // [EnteredInError] rewrites a published resource for a provider deletion;
 // [Transformer.RetractionQueries] and [Transformer.Retract] implement
 // [ohx.Retracter] on top of it, so the engine can find and retract what a

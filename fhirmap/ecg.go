@@ -14,8 +14,9 @@ func ECGReportID(ecgObservationID string) string {
 // ecgReport builds the EKG-study DiagnosticReport of one ECG recording: its
 // result references the waveform Observation and, when it is in the same
 // batch, the heart rate measured with it; conclusionCode carries the rhythm
-// classification (SNOMED CT for sinus rhythm and atrial fibrillation, our own
-// code for an inconclusive recording).
+// classification as the device gave it (SNOMED CT findings for sinus rhythm
+// and atrial fibrillation, our own codes for "no atrial fibrillation
+// detected" and an inconclusive recording).
 func (t *Transformer) ecgReport(link *ohx.Link, s *ohx.Sample, ecgID, hrID string) (ohx.Resource, error) {
 	provider := s.Provider
 	if provider == "" {
@@ -27,14 +28,10 @@ func (t *Transformer) ecgReport(link *ohx.Link, s *ohx.Sample, ecgID, hrID strin
 		Meta:       t.meta(provider),
 		Identifier: []r5.Identifier{{System: ptr(t.IdentifierSystem(provider, "diagnostic-report")), Value: ptr(id)}},
 		Status:     r5.ReportFinal,
-		Category: []r5.CodeableConcept{{Coding: []r5.Coding{{System: ptr(SystemDiagnosticServiceSection), Code: ptr("EC"),
-			Display: ptr("Electrocardiac (e.g., EKG, EEC, Holter)")}}}},
-		Code:    t.codeable([]code{cEKGStudy}, "ECG"),
-		Subject: &r5.Reference{Reference: ptr(link.Patient)},
-		Result:  []r5.Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)},
-	}
-	if status(s) == r5.ObservationAmended {
-		r.Status = r5.ReportAmended
+		Category:   []r5.CodeableConcept{t.codeable([]code{catElectrocardiac}, "")},
+		Code:       t.codeable([]code{cEKGStudy}, "ECG"),
+		Subject:    &r5.Reference{Reference: ptr(link.Patient)},
+		Result:     []r5.Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)},
 	}
 	if s.Instant() {
 		r.EffectiveDateTime = dateTime(s.LocalStart())
@@ -53,13 +50,18 @@ func (t *Transformer) ecgReport(link *ohx.Link, s *ohx.Sample, ecgID, hrID strin
 	if s.Waveform != nil {
 		class = s.Waveform.Classification
 	}
+	// Say what the device said, in its words: a watch that reports "no atrial
+	// fibrillation" has not diagnosed a sinus rhythm.
 	switch class {
 	case ohx.ECGSinusRhythm:
 		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{cSinusRhythm}, "Sinus rhythm")}
-		r.Conclusion = ptr("Sinus rhythm (device classification).")
+		r.Conclusion = ptr("Sinus rhythm (device classification, not a clinician's reading).")
+	case ohx.ECGNoAtrialFibrillation:
+		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{own("ecg-no-afib-detected", "No atrial fibrillation detected")}, "No atrial fibrillation detected")}
+		r.Conclusion = ptr("No atrial fibrillation detected (device classification, not a clinician's reading; other rhythms are not assessed).")
 	case ohx.ECGAtrialFibrillation:
-		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{cAFib}, "Atrial fibrillation")}
-		r.Conclusion = ptr("Atrial fibrillation (device classification).")
+		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{cAFibECG}, "Atrial fibrillation on ECG")}
+		r.Conclusion = ptr("Signs of atrial fibrillation (device classification, not a clinician's reading).")
 	case ohx.ECGInconclusive:
 		r.ConclusionCode = []r5.CodeableConcept{t.codeable([]code{own("ecg-inconclusive", "Inconclusive")}, "Inconclusive")}
 		r.Conclusion = ptr("Inconclusive: the device could not classify the rhythm.")

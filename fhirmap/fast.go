@@ -1,6 +1,7 @@
 package fhirmap
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -18,6 +19,9 @@ import (
 // fastType is what the fast path needs of a single-quantity data type.
 type fastType struct {
 	codes    []byte // `"category":[…],"code":{…}`
+	head     []byte // codes up to the end of the last coding: `"category":[…],"code":{"coding":[…}`
+	tail     []byte // the rest of codes: `],"text":…}`
+	profiles []byte // `,"profile":[…]` of meta, or nothing
 	unit     string // the catalog unit
 	decimals int    // see decimals
 	day      *mapping
@@ -36,7 +40,10 @@ func (t *Transformer) fastEligible(s *ohx.Sample) *fastType {
 		return nil
 	}
 	ft := t.fastCodes[s.Type]
-	if ft != nil && ft.day != nil && dayTotal(ft.day, s) {
+	if ft == nil || (s.Unit != "" && s.Unit != ft.unit) || dateOnly(s) {
+		return nil
+	}
+	if ft.day != nil && dayTotal(ft.day, s) {
 		return nil // its own code and unit: the generic path
 	}
 	return ft
@@ -49,7 +56,7 @@ func (t *Transformer) buildFastCodes() error {
 	for i := range table {
 		m := &table[i]
 		info, ok := m.Type.Info()
-		if !ok || info.Shape != ohx.ShapeQuantity {
+		if !ok || info.Shape != ohx.ShapeQuantity || m.Statistic.Text != "" {
 			continue
 		}
 		b, err := json.Marshal(struct {
@@ -59,10 +66,30 @@ func (t *Transformer) buildFastCodes() error {
 		if err != nil {
 			return fmt.Errorf("fhirmap: render codes of %s: %w", m.Type, err)
 		}
-		t.fastCodes[m.Type] = &fastType{codes: b[1 : len(b)-1], unit: info.Unit, decimals: decimalsOf(m.Type), usCore: usCoreFor(m.Type)}
-		if m.Day != nil {
-			t.fastCodes[m.Type].day = m
+		// The claims of a plain quantity in the catalog unit, as the generic
+		// path computes them.
+		probe := &r5.Observation{Category: category(m.Category), Code: t.codeable(m.Codes, m.Text),
+			Subject: &r5.Reference{Reference: ptr("Patient/x")}, EffectiveDateTime: ptr("2026-01-01"),
+			ValueQuantity: quantity(0, info.Unit, decimalsOf(m.Type))}
+		var profiles []byte
+		if claims := claimProfiles(probe, m); len(claims) > 0 {
+			p, err := json.Marshal(claims)
+			if err != nil {
+				return fmt.Errorf("fhirmap: render profiles of %s: %w", m.Type, err)
+			}
+			profiles = append([]byte(`,"profile":`), p...)
 		}
+		codes := b[1 : len(b)-1]
+		cut := bytes.LastIndex(codes, []byte(`}],"text":`))
+		if cut < 0 {
+			return fmt.Errorf("fhirmap: render codes of %s: no coding list", m.Type)
+		}
+		ft := &fastType{codes: codes, head: codes[:cut+1], tail: codes[cut+1:], profiles: profiles, unit: info.Unit,
+			decimals: decimalsOf(m.Type), usCore: usCoreFor(m.Type)}
+		if m.Day != nil {
+			ft.day = m
+		}
+		t.fastCodes[m.Type] = ft
 	}
 	return nil
 }
@@ -84,7 +111,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	system := ps.observation
 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
-	need := 400 + len(ft.codes) + len(ps.source) + len(system) + len(link.Patient) + 2*len(unit) +
+	need := 440 + len(ft.codes) + len(ft.profiles) + len(ps.providerType) + len(s.ProviderType) + len(ps.source) + len(system) + 2*len(link.Patient) + 2*len(unit) +
 		len(ps.record) + len(s.RecordID) + len(s.DeviceName) + len(ps.device) + len(s.DeviceID)
 	if t.r4() && ft.usCore != nil {
 		need += len(`,"profile":[""]`) + len(ft.usCore.profile)
@@ -96,6 +123,8 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	b = appendString(b, ps.source)
 	if t.r4() {
 		b = appendProfileR4(b, ft, unit)
+	} else {
+		b = append(b, ft.profiles...)
 	}
 	b = append(b, `},"identifier":[{"system":`...)
 	b = appendString(b, system)
@@ -112,7 +141,18 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	b = append(b, `],"status":"`...)
 	b = append(b, status(s)...)
 	b = append(b, `",`...)
-	b = append(b, ft.codes...)
+	if s.ProviderType != "" {
+		// The provider's own coding after the standard ones.
+		b = append(b, ft.head...)
+		b = append(b, `,{"system":`...)
+		b = appendString(b, ps.providerType)
+		b = append(b, `,"code":`...)
+		b = appendString(b, s.ProviderType)
+		b = append(b, '}')
+		b = append(b, ft.tail...)
+	} else {
+		b = append(b, ft.codes...)
+	}
 	b = append(b, `,"subject":{"reference":`...)
 	b = appendString(b, link.Patient)
 	b = append(b, '}')
@@ -136,6 +176,11 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, `,"issued":"`...)
 		b = s.Created.UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, '"')
+	}
+	if selfMeasured(s) {
+		b = append(b, `,"performer":[{"reference":`...)
+		b = appendString(b, link.Patient)
+		b = append(b, `}]`...)
 	}
 	b = append(b, `,"valueQuantity":{"value":`...)
 	b = appendDecimal(b, s.Value, ft.decimals)

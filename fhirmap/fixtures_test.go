@@ -158,7 +158,7 @@ func googleSamples() []ohx.Sample {
 	}
 	sleepStart := time.Date(2026, 11, 20, 4, 12, 0, 0, time.UTC)
 	sleepEnd := time.Date(2026, 11, 20, 11, 47, 30, 0, time.UTC)
-	deviation := daily(ohx.SkinTemperatureDeviation, -0.21, "Cel")
+	deviation := daily(ohx.SkinTemperatureDeviation, -0.21, "Cel") // a provider that still says Cel: ohx writes K
 	deviation.Components = []ohx.Component{{Code: ohx.ComponentBaseline, Value: 33.94, Unit: "Cel"}}
 	ecgAt := time.Date(2026, 11, 18, 15, 30, 0, 0, time.UTC) // historic ECG: no offsets, UTC
 	ecgName := "users/me/dataTypes/electrocardiogram/dataPoints/8736458123"

@@ -69,9 +69,10 @@ func retractionTargets(t ohx.DataType) []retractionTarget {
 	}
 	if t == ohx.ECG {
 		// A lead other than I is coded with the generic lead code; the
-		// recording's DiagnosticReport goes with it.
+		// recording's DiagnosticReport goes with it. Former: the MDC codes as
+		// written with the OID form of the system before issue 16.
 		return []retractionTarget{
-			{resourceType: "Observation", kind: "observation", codes: []code{cECGLeadI, cECGLead}, text: "ECG lead ", prefix: true},
+			{resourceType: "Observation", kind: "observation", codes: append([]code{cECGLeadI, cECGLead}, m.Former...), text: "ECG lead ", prefix: true},
 			{resourceType: "DiagnosticReport", kind: "diagnostic-report", codes: []code{cEKGStudy}, text: "ECG"},
 		}
 	}
@@ -199,8 +200,7 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 	if start == nil {
 		return ohx.Resource{}, false, nil
 	}
-	at, err := time.Parse(time.RFC3339Nano, *start)
-	if err != nil || !w.Contains(at) {
+	if !startsIn(*start, w) {
 		return ohx.Resource{}, false, nil
 	}
 	out, err := EnteredInError(r)
@@ -210,6 +210,19 @@ func (t *Transformer) Retract(link ohx.Link, dt ohx.DataType, w ohx.Window, r oh
 	out.Identifier = ident
 	out.DataType = dt
 	return out, true, nil
+}
+
+// startsIn reports whether an effective start lies in w. A date-only value
+// (a daily summary) started at its local midnight in an unknown zone, some
+// instant from 14 h before to 12 h after the date's UTC midnight: it is in w
+// only when that whole range is.
+func startsIn(start string, w ohx.Window) bool {
+	if len(start) == len(time.DateOnly) {
+		d, err := time.Parse(time.DateOnly, start)
+		return err == nil && w.Contains(d.Add(-14*time.Hour)) && w.Contains(d.Add(12*time.Hour))
+	}
+	at, err := time.Parse(time.RFC3339Nano, start)
+	return err == nil && w.Contains(at)
 }
 
 func (tg *retractionTarget) hasText(text string) bool {

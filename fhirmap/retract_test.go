@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func TestRetractionQueries(t *testing.T) {
 		}}}},
 		{"ecg: any lead, and the report", link, ohx.ECG, []ohx.RetractionQuery{
 			{ResourceType: "Observation", Params: url.Values{
-				"subject": {"Patient/p1"}, "code": {"urn:oid:2.16.840.1.113883.6.24|131329,urn:oid:2.16.840.1.113883.6.24|131328"},
+				"subject": {"Patient/p1"}, "code": {"urn:iso:std:iso:11073:10101|131329,urn:iso:std:iso:11073:10101|131328,urn:oid:2.16.840.1.113883.6.24|131329,urn:oid:2.16.840.1.113883.6.24|131328"},
 				"identifier": {"https://ohx.example:google:observation|"}, "date": dates,
 			}},
 			{ResourceType: "DiagnosticReport", Params: url.Values{
@@ -164,4 +165,22 @@ func TestRetractLeavesOthersAlone(t *testing.T) {
 	_, _, err = tr.Retract(link, ohx.BodyWeight, around, ohx.Resource{Type: "Observation", ID: "x", JSON: json.RawMessage(`[1]`)})
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "1")
+}
+
+// TestRetractFindsFormerMDCSystem: an ECG written before issue 16, with the
+// OID form of the MDC system, is still retracted by a backfill.
+func TestRetractFindsFormerMDCSystem(t *testing.T) {
+	tr := newTransformer(t, fhirmap.Config{})
+	link := withingsLink()
+	ecg := withingsSamples()[20]
+	require.Equal(t, ohx.ECG, ecg.Type)
+	r, err := tr.Sample(&link, &ecg)
+	require.NoError(t, err)
+	old := strings.ReplaceAll(string(r.JSON), fhirmap.SystemMDC, "urn:oid:2.16.840.1.113883.6.24")
+	require.NotEqual(t, string(r.JSON), old)
+	all := ohx.Window{Start: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	out, ok, err := tr.Retract(link, ohx.ECG, all, ohx.Resource{Type: r.Type, ID: r.ID, JSON: []byte(old)})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Contains(t, string(out.JSON), `"status":"entered-in-error"`)
 }

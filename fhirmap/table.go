@@ -30,7 +30,7 @@ func codesMarkdown(cs []code) string {
 var timingText = map[ohx.Timing]string{
 	ohx.TimingInstant:  "effectiveDateTime",
 	ohx.TimingInterval: "effectivePeriod",
-	ohx.TimingDaily:    "effectivePeriod (civil day)",
+	ohx.TimingDaily:    "effectiveDateTime, the date only (measured during that night)",
 }
 
 // MappingTable renders the mapping of every data type of the ohx catalog as a
@@ -63,21 +63,39 @@ func MappingTable() string {
 		if unit == "" {
 			unit = "per component"
 		}
-		cells := []string{"`" + string(info.Type) + "`", m.Resource, m.Category, codes, "`" + unit + "`", m.Value, timingText[info.Timing], m.Note}
+		note := m.Note
+		if st := m.Statistic; st.Text != "" {
+			stat := "method: " + st.Text
+			if st.Code != "" {
+				stat += " (`" + st.Code + "`)"
+			}
+			note = strings.TrimPrefix(note+"; "+stat, "; ")
+		}
+		if m.Profile != "" {
+			note = strings.TrimPrefix(note+"; profile `"+strings.TrimPrefix(m.Profile, "http://hl7.org/fhir/StructureDefinition/")+"`", "; ")
+		}
+		cells := []string{"`" + string(info.Type) + "`", m.Resource, m.Category, codes, "`" + unit + "`", m.Value, timingText[info.Timing], note}
 		for i := range cells {
 			cells[i] = strings.ReplaceAll(cells[i], "|", "\\|")
 		}
 		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
-	b.WriteString("\nHourly aggregates (from `aggregate/`): one Observation per link, type and hour with `effectivePeriod` ")
+	b.WriteString("\nVital signs (category `vital-signs`, LOINC-coded) claim the R5 profiles they meet in `meta.profile`: ")
+	b.WriteString("`vitalsigns` and, where the code and unit hold, `heartrate`, `bp`, `bodyweight`, `bodytemp`, `oxygensat` or `resprate`. ")
+	b.WriteString("Observations are `final`; `performer` is the patient for self-measured or self-entered data; ")
+	b.WriteString("the provider's own name of the measurement (Withings meastype, Google Health data type), when known, is a second coding in `{BaseURI}:{provider}:type`. ")
+	b.WriteString("A daily summary the provider dates by a day only has a date-only `effectiveDateTime` and names its statistic in `method`.\n")
+	b.WriteString("Hourly aggregates (from `aggregate/`): one Observation per link, type and hour with `effectivePeriod` ")
 	b.WriteString("covering the hour, the type's code, the natural statistic as `valueQuantity` (mean for rates, sum for counts, named in `method`), ")
 	b.WriteString("and only the other statistics that mean what they name, as components coded from ")
 	b.WriteString("`http://terminology.hl7.org/CodeSystem/observation-statistics`: `minimum`, `maximum` and `count` for a mean, `count` for a sum; ")
-	b.WriteString("the raw series, when kept, as a `valueSampledData` component. Heart rate variability is never aggregated, ")
-	b.WriteString("and a sample longer than an hour (a day total) is never put into one. ")
+	b.WriteString("the raw series, when kept, as a `valueSampledData` component; the `meta.tag` `{BaseURI}:tag#aggregate` tells them apart from measurements. ")
+	b.WriteString("Heart rate variability is never aggregated, and a sample longer than an hour (a day total) is never put into one. ")
 	b.WriteString("Values are rounded to the resolution of their type's sources (a mean to one decimal more); see docs/decisions.md.\n")
-	b.WriteString("Devices: `Device` (R5 `name[]` registered-name, `displayName`, `modelNumber`, `type` SNOMED CT 49062001 plus our device kind, ")
-	b.WriteString("firmware as `version`, battery as `property`) and `DeviceAssociation` (status `attached`, `period.start` only from the provider's first use). ")
+	b.WriteString("Devices: `Device` (R5 `name[]` registered-name, `displayName`, `modelNumber`, `type` the verified SNOMED CT concept of its kind ")
+	b.WriteString("(19892000 scale, 258057004 non-invasive blood pressure monitor, 1187059002 smartphone; else 49062001 device) plus our device kind, ")
+	b.WriteString("firmware as `version`, battery as `property`) and `DeviceAssociation` (status `attached` for what is worn, `unknown` for a device used but not worn; ")
+	b.WriteString("`period.start` only from the provider's first use). ")
 	b.WriteString("Each batch gets a `Provenance` per data type whose id follows from its targets and their content (a re-sync of unchanged data rewrites it), ")
 	b.WriteString("with agents: the ohx software Device or a configured Organization (`assembler`), the devices that measured the data (`author`) and the provider (`custodian`), ")
 	b.WriteString("and the provider's record ids as `source` entities.\n")

@@ -12,13 +12,12 @@ import (
 var r4Differences = [][3]string{
 	{"regular SampledData (ECG, regular series)", "`interval` + `intervalUnit` `ms`", "`period` (always ms)"},
 	{"SampledData with offsets (RR intervals, raw aggregate series)", "`offsets` (ms from the start)", "evenly spaced from 0: `period`; otherwise `period` 0 and the offsets in the HL7 cross-version extension `" + r4.ExtensionSampledDataOffsets + "`"},
-	{"MDC codings (ECG leads)", "system `" + SystemMDC + "`", "system `" + r4.SystemMDCR4 + "`"},
 	{"device names", "`name[]` type `registered-name` (with `display`) and `displayName`", "`deviceName[]` type `model-name`"},
 	{"device type", "`type[]`", "`type` (the first)"},
 	{"device properties (battery)", "`property.valueQuantity` / `valueCodeableConcept`", "`property.valueQuantity[]` / `valueCode[]`"},
-	{"device ↔ patient", "`DeviceAssociation` (status `attached`, `period.start` from the provider's first use)", "`Device.patient` (no DeviceAssociation in R4; the first-use time is not carried)"},
+	{"device ↔ patient", "`DeviceAssociation` (status `attached` for what is worn, else `unknown`; `period.start` from the provider's first use)", "`Device.patient` (no DeviceAssociation in R4; the first-use time is not carried)"},
 	{"Provenance", "`patient` set", "no `patient` element in R4 (the targets are the patient's)"},
-	{"vital-sign profiles", "none claimed", "US Core " + USCoreVersion + " profile in `meta.profile` where met (table above)"},
+	{"vital-sign profiles", "R5 `vitalsigns` and the specific R5 profile in `meta.profile` where met", "US Core " + USCoreVersion + " profile in `meta.profile` where met (table above)"},
 	{"elements R4 lacks", "`Observation.triggeredBy`, `DiagnosticReport.note`/`supportingInfo`", "left out (none is emitted by the mapping today)"},
 }
 

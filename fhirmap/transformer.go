@@ -100,6 +100,14 @@ func (t *Transformer) IdentifierSystem(provider, kind string) string {
 	return t.base + ":" + provider + ":" + kind
 }
 
+// ProviderTypeSystem returns the code system of a provider's own names of
+// its measurements (Sample.ProviderType), {BaseURI}:{provider}:type, e.g.
+// urn:ohx:withings:type#1 for a Withings weight: the provider's coding
+// beside the standard one.
+func (t *Transformer) ProviderTypeSystem(provider string) string {
+	return t.base + ":" + provider + ":type"
+}
+
 // CodeSystem returns the code system ohx owns, {BaseURI}:code, used where no
 // standard code exists.
 func (t *Transformer) CodeSystem() string { return t.sysCode }
@@ -271,10 +279,14 @@ func instant(ts time.Time) *string {
 	return &s
 }
 
-func status(s *ohx.Sample) r5.ObservationStatus {
-	if !s.Created.IsZero() && s.Modified.After(s.Created) {
-		return r5.ObservationAmended
-	}
+// status is final for every delivery. ohx never writes amended: the mapping
+// is stateless and cannot know whether a destination already holds an
+// earlier final version, and a provider's modified time later than its
+// creation time says only that the provider changed its record (Withings and
+// Google also touch records that no one corrected). A correction reaches the
+// destination as an update of the same resource id, whose version history
+// shows it. See docs/decisions.md ("Observation status").
+func status(*ohx.Sample) r5.ObservationStatus {
 	return r5.ObservationFinal
 }
 
@@ -306,18 +318,27 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 	if day {
 		o.Code = t.codeable(m.Day.Codes, m.Day.Text)
 	}
+	if s.ProviderType != "" {
+		o.Code.Coding = append(o.Code.Coding, r5.Coding{System: ptr(t.ProviderTypeSystem(provider)), Code: ptr(s.ProviderType)})
+	}
 	if s.RecordID != "" {
 		o.Identifier = append(o.Identifier, r5.Identifier{System: ptr(t.IdentifierSystem(provider, "record")), Value: ptr(s.RecordID)})
 	}
-	if s.Instant() {
+	switch {
+	case dateOnly(s):
+		o.EffectiveDateTime = ptr(s.LocalStart().Format(time.DateOnly))
+	case s.Instant():
 		o.EffectiveDateTime = dateTime(s.LocalStart())
-	} else {
+	default:
 		o.EffectivePeriod = &r5.Period{Start: dateTime(s.LocalStart()), End: dateTime(s.LocalEnd())}
 	}
 	if !s.Modified.IsZero() {
 		o.Issued = instant(s.Modified)
 	} else if !s.Created.IsZero() {
 		o.Issued = instant(s.Created)
+	}
+	if selfMeasured(s) {
+		o.Performer = []r5.Reference{{Reference: ptr(link.Patient)}}
 	}
 	switch {
 	case s.DeviceID != "":
@@ -334,6 +355,9 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 	case s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous:
 		o.Note = []r5.Annotation{{Text: recordingNote[s.Recording]}}
 	}
+	if st := m.Statistic; st.Text != "" && s.Aggregate == nil {
+		o.Method = t.statisticMethod(st)
+	}
 	if s.CompanionOf == ohx.ECG && s.Group != "" {
 		// The heart rate an ECG recording measured: derived from the waveform.
 		ecg := *s
@@ -341,13 +365,11 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 		ecgID := SampleID(link, &ecg)
 		o.DerivedFrom = []r5.Reference{t.ref("Observation", ecgID, t.IdentifierSystem(provider, "observation"), ecgID)}
 	}
-	unit := s.Unit
-	if unit == "" {
-		info, _ := s.Type.Info()
-		unit = info.Unit
-	}
+	unit := valueUnit(s)
 	if s.Aggregate != nil {
 		t.aggregate(o, s, unit)
+		o.Meta.Tag = []r5.Coding{t.aggregateTag()}
+		o.Meta.Profile = claimProfiles(o, m)
 		return o, nil
 	}
 	dec := decimalsOf(s.Type)
@@ -359,7 +381,11 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 			o.ValueQuantity.Unit, o.ValueQuantity.Code = ptr(m.Day.UnitText), ptr(m.Day.Unit)
 		}
 		for _, c := range s.Components {
-			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(c.Unit, unit), dec)})
+			cu := c.Unit
+			if cu == "" && c.Code == ohx.ComponentBaseline && unit == "K" {
+				cu = "Cel" // the baseline a difference is taken from is absolute
+			}
+			o.Component = append(o.Component, r5.ObservationComponent{Code: t.componentCode(m, c.Code), ValueQuantity: quantity(c.Value, unitOr(cu, unit), dec)})
 		}
 	case ohx.ShapeComponents:
 		for _, c := range s.Components {
@@ -385,6 +411,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 		}
 		o.ValueSampledData = sd
 	}
+	o.Meta.Profile = claimProfiles(o, m)
 	return o, nil
 }
 
@@ -465,4 +492,69 @@ func str(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// dateOnly reports whether s is a value the provider dates only by a civil
+// day: a daily summary (or a point type) that spans exactly one local day,
+// [local midnight, next local midnight). Its effectiveDateTime is the date
+// alone: the provider measured it during that day's night, not over the
+// whole day, and gives no time.
+func dateOnly(s *ohx.Sample) bool {
+	info, ok := s.Type.Info()
+	if !ok || info.Timing == ohx.TimingInterval || s.Aggregate != nil {
+		return false
+	}
+	start, end := s.LocalStart(), s.LocalEnd()
+	if start.Hour() != 0 || start.Minute() != 0 || start.Second() != 0 || start.Nanosecond() != 0 ||
+		end.Hour() != 0 || end.Minute() != 0 || end.Second() != 0 || end.Nanosecond() != 0 {
+		return false
+	}
+	y, m, d := start.Date()
+	ey, em, ed := end.Date()
+	ny, nm, nd := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Date()
+	return ey == ny && em == nm && ed == nd
+}
+
+// selfMeasured reports whether the patient measured or entered s
+// themselves: a reading of the patient's own device or the patient's own
+// entry. A device that may be shared, a provider's derived value and an
+// unknown recording name no performer.
+func selfMeasured(s *ohx.Sample) bool {
+	return s.Recording == ohx.RecordedByDevice || s.Recording == ohx.RecordedByUser
+}
+
+// statisticMethod names the statistic of a provider's daily summary.
+func (t *Transformer) statisticMethod(st statistic) *r5.CodeableConcept {
+	cc := &r5.CodeableConcept{Text: ptr(st.Text)}
+	if st.Code != "" {
+		cc.Coding = []r5.Coding{{System: ptr(SystemObservationStatistics), Code: ptr(st.Code), Display: ptr(statDisplay[st.Code])}}
+	}
+	return cc
+}
+
+// aggregateTag marks an Observation ohx computed from several measurements
+// (an hourly aggregate), so that a destination can keep it apart from
+// charted vital signs: {BaseURI}:tag#aggregate.
+func (t *Transformer) aggregateTag() r5.Coding {
+	return r5.Coding{System: ptr(t.base + ":tag"), Code: ptr("aggregate"), Display: ptr("Computed by ohx from several measurements")}
+}
+
+// AggregateTagSystem returns the meta.tag system of the tag ohx puts on the
+// aggregates it computes ({BaseURI}:tag, code "aggregate").
+func (t *Transformer) AggregateTagSystem() string { return t.base + ":tag" }
+
+// valueUnit is the UCUM unit of s's value: the sample's, else the catalog's.
+// A skin-temperature deviation is a difference: a provider's "Cel" becomes
+// "K" (the same number: a difference of 1 °C is 1 K), because UCUM Cel is an
+// offset unit that converters read as an absolute temperature.
+func valueUnit(s *ohx.Sample) string {
+	unit := s.Unit
+	if unit == "" {
+		info, _ := s.Type.Info()
+		unit = info.Unit
+	}
+	if s.Type == ohx.SkinTemperatureDeviation && unit == "Cel" {
+		unit = "K"
+	}
+	return unit
 }

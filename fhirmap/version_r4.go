@@ -89,11 +89,14 @@ func (t *Transformer) ObservationR4(link *ohx.Link, s *ohx.Sample) (*r4.Observat
 	if err != nil {
 		return nil, fmt.Errorf("fhirmap: %w", err)
 	}
+	// R4 claims US Core only: the R5 vital-signs claims of the R5 mapping
+	// are not carried over.
+	meta := *ro.Meta
+	meta.Profile = nil
 	if p := usCoreProfile(s, o); p != "" {
-		meta := *ro.Meta
 		meta.Profile = []string{p}
-		ro.Meta = &meta
 	}
+	ro.Meta = &meta
 	return ro, nil
 }
 

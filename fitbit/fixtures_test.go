@@ -213,7 +213,9 @@ func TestFixtureSleepTemperatureNaN(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, 33.8, b.Value)
 	assert.InDelta(t, 0.2, dev[0].Value, 1e-9)
-	assert.Equal(t, "Cel", dev[0].Unit)
+	assert.Equal(t, "K", dev[0].Unit, "a deviation is a difference: K")
+	assert.Equal(t, "Cel", b.Unit, "the baseline is a temperature")
+	assert.Equal(t, "daily-sleep-temperature-derivations", dev[0].ProviderType)
 	assert.Equal(t, time.Date(2026, 1, 6, 5, 0, 0, 0, time.UTC), dev[0].Start)
 }
 

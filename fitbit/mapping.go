@@ -78,9 +78,21 @@ func finite(v *wire.Float64) (float64, bool) {
 	return float64(*v), true
 }
 
-// mapPoint appends the samples of one data point to out. Points without a
-// usable value (absent or "NaN") yield nothing.
+// mapPoint appends the samples of one data point to out, each with the
+// Google Health data type it came from. Points without a usable value
+// (absent or "NaN") yield nothing.
 func (m *mapper) mapPoint(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
+	n := len(out)
+	out = m.mapValues(out, p)
+	if dt := dataTypeOf(p); dt != "" {
+		for i := n; i < len(out); i++ {
+			out[i].ProviderType = dt
+		}
+	}
+	return out
+}
+
+func (m *mapper) mapValues(out []ohx.Sample, p *wire.DataPoint) []ohx.Sample {
 	switch {
 	case p.HeartRate != nil && m.wants(ohx.HeartRate):
 		s := m.base(p, ohx.HeartRate)

@@ -231,7 +231,7 @@ func TestDailyReadinessResponse(t *testing.T) {
 	require.Len(t, out, 2)
 	assert.Equal(t, ohx.SkinTemperatureDeviation, out[0].Type)
 	assert.Equal(t, 0.1, out[0].Value)
-	assert.Equal(t, "Cel", out[0].Unit)
+	assert.Equal(t, "K", out[0].Unit, "a deviation is a temperature difference: K, never Cel")
 	assert.Equal(t, "93b2a8ec-ccdb-49bf-84f5-d06a77873f25", out[0].RecordID)
 	assert.Equal(t, time.Date(2024, 11, 11, 0, 0, 0, 0, berlin).UTC(), out[0].Start)
 	assert.Equal(t, -0.29, out[1].Value)

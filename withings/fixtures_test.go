@@ -87,6 +87,7 @@ func TestFixtureGetmeasBodyPlus(t *testing.T) {
 	assert.Equal(t, ohx.BodyWeight, w.Type)
 	assert.Equal(t, 118.003, w.Value)
 	assert.Equal(t, "kg", w.Unit)
+	assert.Equal(t, "1", w.ProviderType, "the getmeas meastype of weight")
 	assert.Equal(t, time.Unix(1693651151, 0).UTC(), w.Start)
 	assert.Equal(t, w.Start, w.End)
 	assert.Equal(t, 2*time.Hour, w.StartOffset, "Amsterdam is on CEST in September")
@@ -293,7 +294,7 @@ func TestFixtureHeart(t *testing.T) {
 	assert.Equal(t, []int32{-20, 0, 20}, sig.Signal)
 	assert.Equal(t, 500.0, sig.SamplingFrequency.V)
 
-	want := []ohx.ECGClassification{ohx.ECGSinusRhythm, ohx.ECGAtrialFibrillation, ohx.ECGInconclusive}
+	want := []ohx.ECGClassification{ohx.ECGNoAtrialFibrillation, ohx.ECGAtrialFibrillation, ohx.ECGInconclusive}
 	for i := range list.Series {
 		got := ecgSamples(nil, &list.Series[i], &sig, time.UTC)
 		require.Len(t, got, 2)

@@ -231,6 +231,7 @@ func measureSamples(dst []ohx.Sample, g *measureGroup, want typeSet, loc *time.L
 		seen = append(seen, code)
 		s := base
 		s.Type, s.Value, s.Unit = q.t, scaled(int64(m.Value), int64(m.Unit)), q.unit
+		s.ProviderType = strconv.Itoa(code) // the getmeas meastype
 		if q.t == ohx.BodyTemperature {
 			s.RecordID = grp + ":" + strconv.Itoa(code)
 		}
@@ -315,14 +316,15 @@ func intradaySamples(dst []ohx.Sample, series map[string]intradayPoint, want typ
 	return dst
 }
 
-// ecgClassification maps Heart v2 afib.
+// ecgClassification maps Heart v2 afib: 0 is a negative atrial-fibrillation
+// result, which says nothing about a sinus rhythm.
 func ecgClassification(afib *flexInt) ohx.ECGClassification {
 	if afib == nil {
 		return ohx.ECGUnclassified
 	}
 	switch *afib {
 	case 0:
-		return ohx.ECGSinusRhythm
+		return ohx.ECGNoAtrialFibrillation
 	case 1:
 		return ohx.ECGAtrialFibrillation
 	case 2:

@@ -210,6 +210,7 @@ func hasValue(m map[string]any) bool {
 
 func (c *checker) observation(path string, m map[string]any) {
 	c.requiredCode(path, m, "status", observationStatus, "observation-status")
+	c.profiles(path, m)
 	if m["code"] == nil {
 		c.add(path+".code", "required", "code is required")
 	}
