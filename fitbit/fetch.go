@@ -203,7 +203,7 @@ func sameTemplate(a, b *ohx.Sample) bool {
 	}
 	return a.Type == b.Type && a.Unit == b.Unit && a.Provider == b.Provider && a.DeviceID == b.DeviceID &&
 		a.DeviceName == b.DeviceName && a.Recording == b.Recording && a.Group == b.Group &&
-		a.CompanionOf == b.CompanionOf && sameTime(a.Created, b.Created) && sameTime(a.Modified, b.Modified)
+		a.CompanionOf == b.CompanionOf && a.ProviderType == b.ProviderType && sameTime(a.Created, b.Created) && sameTime(a.Modified, b.Modified)
 }
 
 // sameTime reports whether a and b are the same instant in the same

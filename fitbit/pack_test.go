@@ -15,7 +15,7 @@ import (
 // placed in one of these lists (and in the code) before this passes.
 func TestSameTemplateComparesEveryField(t *testing.T) {
 	packedFields := []string{"Start", "End", "StartOffset", "EndOffset", "Value", "RecordID"}
-	compared := []string{"Type", "Unit", "Provider", "DeviceID", "DeviceName", "Recording", "Group", "CompanionOf", "Created", "Modified"}
+	compared := []string{"Type", "Unit", "Provider", "DeviceID", "DeviceName", "Recording", "Group", "CompanionOf", "ProviderType", "Created", "Modified"}
 	neverShared := []string{"Components", "Waveform", "Series", "Aggregate"}
 	known := slices.Concat(packedFields, compared, neverShared)
 	st := reflect.TypeFor[ohx.Sample]()
