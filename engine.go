@@ -445,15 +445,16 @@ func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan
 			}
 		}()
 		for s, err := range p.Fetch(ctx, link, plan.Types, plan.Window) {
-			var tu *TypeUnavailableError
-			if err != nil && errors.As(err, &tu) && slices.Contains(plan.Types, tu.Type) {
-				if !unavailable[tu.Type] {
-					unavailable[tu.Type] = true
-					rep.Skipped = append(rep.Skipped, Skip{Type: tu.Type, Reason: tu.Reason})
-				}
-				continue
-			}
 			if err != nil {
+				// tu is declared here so it is not allocated per sample.
+				var tu *TypeUnavailableError
+				if errors.As(err, &tu) && slices.Contains(plan.Types, tu.Type) {
+					if !unavailable[tu.Type] {
+						unavailable[tu.Type] = true
+						rep.Skipped = append(rep.Skipped, Skip{Type: tu.Type, Reason: tu.Reason})
+					}
+					continue
+				}
 				yield(Sample{}, err)
 				return
 			}

@@ -45,12 +45,18 @@ var providerDisplay = map[string]string{
 
 type provGroup struct {
 	key        string
-	targets    []ohx.Resource // Type, ID and Identifier only
+	targets    []provTarget
 	records    []string
 	seen       map[string]bool
 	devices    [][2]string // provider and provider device id the samples name
 	sum        hash.Hash
 	start, end time.Time
+}
+
+// provTarget is what a Provenance's target list takes of a resource: less
+// than half an ohx.Resource, held for every resource of a batch.
+type provTarget struct {
+	typ, id, identifier string
 }
 
 type provenanceSet struct {
@@ -75,7 +81,7 @@ func (p *provenanceSet) group(key string) *provGroup {
 func (p *provenanceSet) add(key string, rs ...ohx.Resource) {
 	g := p.group(key)
 	for i := range rs {
-		g.targets = append(g.targets, ohx.Resource{Type: rs[i].Type, ID: rs[i].ID, Identifier: rs[i].Identifier})
+		g.targets = append(g.targets, provTarget{typ: rs[i].Type, id: rs[i].ID, identifier: rs[i].Identifier})
 		writeTarget(g.sum, &rs[i])
 	}
 }
@@ -208,9 +214,12 @@ func (t *Transformer) provenance(link *ohx.Link, set *provenanceSet) ([]ohx.Reso
 			})
 		}
 		p.Agent = append(p.Agent, t.providerAgent(link.Provider))
+		if len(g.targets) > 0 {
+			p.Target = make([]r5.Reference, 0, len(g.targets))
+		}
 		for _, r := range g.targets {
-			sys, val, _ := strings.Cut(r.Identifier, "|")
-			p.Target = append(p.Target, t.ref(r.Type, r.ID, sys, val))
+			sys, val, _ := strings.Cut(r.identifier, "|")
+			p.Target = append(p.Target, t.ref(r.typ, r.id, sys, val))
 		}
 		if !g.start.IsZero() {
 			p.OccurredPeriod = &r5.Period{Start: instant(g.start), End: instant(g.end)}

@@ -59,8 +59,7 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 		for _, g := range gts {
 			st := &stream{g: g}
 			if !g.Dense {
-				buf, err := p.readRange(ctx, link, m, g, w)
-				if err != nil {
+				if err := p.readRange(ctx, link, m, g, w, &st.buf); err != nil {
 					if refused, stop := yieldRefused(yield, want, g, err); refused {
 						if stop {
 							return
@@ -70,11 +69,10 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 					yield(ohx.Sample{}, err)
 					return
 				}
-				if err := p.nameDevices(ctx, &link, &names, buf); err != nil {
+				if err := p.nameDevices(ctx, &link, &names, st.buf.tmpls); err != nil {
 					yield(ohx.Sample{}, err)
 					return
 				}
-				st.buf = buf
 			}
 			streams = append(streams, st)
 		}
@@ -85,43 +83,45 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 				if !st.g.Dense || st.refused {
 					continue
 				}
-				buf, err := p.readRange(ctx, link, m, st.g, chunk)
-				if err != nil {
+				st.pos = 0
+				if err := p.readRange(ctx, link, m, st.g, chunk, &st.buf); err != nil {
 					if refused, stop := yieldRefused(yield, want, st.g, err); refused {
 						if stop {
 							return
 						}
-						st.refused, st.buf, st.pos = true, nil, 0
+						st.refused, st.buf = true, rangeBuf{}
 						continue
 					}
 					yield(ohx.Sample{}, err)
 					return
 				}
-				if err := p.nameDevices(ctx, &link, &names, buf); err != nil {
+				if err := p.nameDevices(ctx, &link, &names, st.buf.tmpls); err != nil {
 					yield(ohx.Sample{}, err)
 					return
 				}
-				st.buf, st.pos = buf, 0
 			}
 			// Merge the streams' heads up to the chunk's end; on equal
 			// starts stay on the last stream so an ECG's companion follows it.
 			for {
 				best := -1
+				var bestAt time.Time
 				for i, st := range streams {
-					if st.pos >= len(st.buf) || !st.buf[st.pos].Start.Before(chunk.End) {
+					if st.pos >= len(st.buf.points) {
 						continue
 					}
-					if best < 0 || st.buf[st.pos].Start.Before(streams[best].buf[streams[best].pos].Start) ||
-						(i == last && st.buf[st.pos].Start.Equal(streams[best].buf[streams[best].pos].Start)) {
-						best = i
+					at := st.buf.points[st.pos].start
+					if !at.Before(chunk.End) {
+						continue
+					}
+					if best < 0 || at.Before(bestAt) || (i == last && at.Equal(bestAt)) {
+						best, bestAt = i, at
 					}
 				}
 				if best < 0 {
 					break
 				}
 				st := streams[best]
-				s := st.buf[st.pos]
-				st.buf[st.pos] = ohx.Sample{} // release waveforms early
+				s := st.buf.sample(st.pos)
 				st.pos++
 				last = best
 				if !yield(s, nil) {
@@ -139,10 +139,76 @@ func (p *Provider) Fetch(ctx context.Context, link ohx.Link, types []ohx.DataTyp
 // stream is one Google type's buffered, ascending samples.
 type stream struct {
 	g       *googleType
-	buf     []ohx.Sample
+	buf     rangeBuf // read from pos on
 	pos     int
 	refused bool // the token lacks g's scope: g is no longer read
 }
+
+// rangeBuf holds the samples of one read range (a day of a dense type, the
+// window of a sparse one), ascending, packed: a day of 1-second heart rate
+// is 86,400 samples, and an ohx.Sample is over 300 bytes, most of them the
+// same from one point to the next (type, unit, device, provider). A packed
+// sample keeps what varies and the index of a template holding the rest,
+// so a day takes about 9 MB instead of 27. The buffers are reused from one
+// day to the next.
+type rangeBuf struct {
+	points []packed
+	tmpls  []ohx.Sample // the samples with their varying fields zeroed
+	starts []int        // start index in points of each data point's samples
+	// What decodePage fills for one page, reused from page to page.
+	page   []ohx.Sample
+	groups []int
+}
+
+// packed is a sample of a rangeBuf: the fields that vary from one dense
+// point to the next, and the index of its template in rangeBuf.tmpls.
+type packed struct {
+	start, end             time.Time
+	startOffset, endOffset time.Duration
+	value                  float64
+	recordID               string
+	tmpl                   int
+}
+
+// add packs s (whose varying fields it zeroes) onto b.points, sharing the
+// last template when s matches it.
+func (b *rangeBuf) add(s *ohx.Sample) {
+	p := packed{start: s.Start, end: s.End, startOffset: s.StartOffset, endOffset: s.EndOffset, value: s.Value, recordID: s.RecordID}
+	s.Start, s.End, s.StartOffset, s.EndOffset, s.Value, s.RecordID = time.Time{}, time.Time{}, 0, 0, 0, ""
+	if n := len(b.tmpls); n > 0 && sameTemplate(&b.tmpls[n-1], s) {
+		p.tmpl = n - 1
+	} else {
+		b.tmpls = append(b.tmpls, *s)
+		p.tmpl = len(b.tmpls) - 1
+	}
+	b.points = append(b.points, p)
+}
+
+// sample unpacks the i-th sample.
+func (b *rangeBuf) sample(i int) ohx.Sample {
+	p := &b.points[i]
+	s := b.tmpls[p.tmpl]
+	s.Start, s.End, s.StartOffset, s.EndOffset, s.Value, s.RecordID = p.start, p.end, p.startOffset, p.endOffset, p.value, p.recordID
+	return s
+}
+
+// sameTemplate reports whether two templates are the same sample. Templates
+// holding slices or pointers (components, waveforms, series, aggregates)
+// are never shared. TestSameTemplateComparesEveryField fails when
+// ohx.Sample gains a field this does not compare.
+func sameTemplate(a, b *ohx.Sample) bool {
+	if a.Components != nil || b.Components != nil || a.Waveform != nil || b.Waveform != nil ||
+		a.Series != nil || b.Series != nil || a.Aggregate != nil || b.Aggregate != nil {
+		return false
+	}
+	return a.Type == b.Type && a.Unit == b.Unit && a.Provider == b.Provider && a.DeviceID == b.DeviceID &&
+		a.DeviceName == b.DeviceName && a.Recording == b.Recording && a.Group == b.Group &&
+		a.CompanionOf == b.CompanionOf && a.ProviderType == b.ProviderType && sameTime(a.Created, b.Created) && sameTime(a.Modified, b.Modified)
+}
+
+// sameTime reports whether a and b are the same instant in the same
+// location, so that a shared template gives back the time it was given.
+func sameTime(a, b time.Time) bool { return a.Equal(b) && a.Location() == b.Location() }
 
 // yieldRefused handles Google's 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT, a read
 // of g outside the token's grant (a scope the user unticked at consent, or
@@ -164,12 +230,14 @@ func yieldRefused(yield func(ohx.Sample, error) bool, want map[ohx.DataType]bool
 	return true, false
 }
 
-// readRange reads every page of g over w and returns the samples whose Start
-// lies in w, in ascending order.
-func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *googleType, w ohx.Window) ([]ohx.Sample, error) {
+// readRange reads every page of g over w into buf: the samples whose Start
+// lies in w, in ascending order. buf's previous samples are dropped.
+func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *googleType, w ohx.Window, buf *rangeBuf) error {
+	clear(buf.tmpls) // drop the last range's waveforms
+	buf.points, buf.tmpls, buf.starts = buf.points[:0], buf.tmpls[:0], buf.starts[:0]
 	if g.Kind == kindDaily {
 		if first, end := dayRange(w, m.loc); first == end {
-			return nil, nil // no local midnight in w: no day starts in it
+			return nil // no local midnight in w: no day starts in it
 		}
 	}
 	q := url.Values{}
@@ -185,47 +253,90 @@ func (p *Provider) readRange(ctx context.Context, link ohx.Link, m *mapper, g *g
 	} else if p.cfg.DataSourceFamily != "" && !g.AllSources {
 		q.Set("dataSourceFamily", p.cfg.DataSourceFamily)
 	}
-	var (
-		samples []ohx.Sample
-		groups  []int // start index in samples of each point's samples
-	)
 	err := provider.Pages(ctx, 0, func(ctx context.Context, token string) (string, error) {
 		if token != "" {
 			q.Set("pageToken", token)
 		}
 		var next string
-		mark, gmark := len(samples), len(groups)
 		err := p.stream(ctx, &link, request{op: op, method: "GET", path: path, query: q}, func(status int, body io.Reader) error {
 			// A retry of the request starts the page over.
-			clear(samples[mark:])
-			samples, groups = samples[:mark], groups[:gmark]
+			clear(buf.page)
 			var err error
-			if next, samples, groups, err = decodePage(body, m, w, samples, groups); err != nil {
+			if next, buf.page, buf.groups, err = decodePage(body, m, w, buf.page[:0], buf.groups[:0]); err != nil {
 				return badJSON(op, status) // a broken stream is classified by the client
 			}
 			return nil
 		})
-		return next, err
-	})
-	if err != nil {
-		return nil, provider.PagesError(Name, op, err)
-	}
-	// The API answers newest first: reverse point by point (keeping each
-	// point's own samples in order), then make sure of the order.
-	out := make([]ohx.Sample, 0, len(samples))
-	end := len(samples)
-	for i := len(groups) - 1; i >= 0; i-- {
-		for _, s := range samples[groups[i]:end] {
-			if w.Contains(s.Start) {
-				out = append(out, s)
+		if err != nil {
+			return next, err
+		}
+		for i, at := range buf.groups {
+			buf.starts = append(buf.starts, len(buf.points))
+			end := len(buf.page)
+			if i+1 < len(buf.groups) {
+				end = buf.groups[i+1]
+			}
+			for j := at; j < end; j++ {
+				buf.add(&buf.page[j])
 			}
 		}
-		end = groups[i]
+		if token == "" && next != "" {
+			buf.presize(w)
+		}
+		return next, nil
+	})
+	clear(buf.page) // the page's waveforms now live in buf.tmpls
+	if err != nil {
+		return provider.PagesError(Name, op, err)
 	}
+	// The API answers newest first: reverse point by point (keeping each
+	// point's own samples in order), in place: reverse the whole range, then
+	// each point's samples back. Then make sure of the order.
+	pts := buf.points
+	slices.Reverse(pts)
+	n, end := len(pts), len(pts)
+	for _, at := range slices.Backward(buf.starts) {
+		// The point's samples were pts[at:end] before the reversal.
+		slices.Reverse(pts[n-end : n-at])
+		end = at
+	}
+	out := pts[:0]
+	for _, s := range pts {
+		if w.Contains(s.start) {
+			out = append(out, s)
+		}
+	}
+	clear(pts[len(out):])
+	buf.points = out
 	if !slices.IsSortedFunc(out, byStart) {
 		slices.SortStableFunc(out, byStart)
 	}
-	return out, nil
+	return nil
+}
+
+// presize grows b.points, holding the newest-first first page of a range
+// of w with more pages to come, to the size the range will likely take if
+// the rest of w is as dense as the page: a day of 1-second heart rate is
+// then one allocation rather than append's many (growing by a quarter at a
+// time, they add up to five times the day).
+func (b *rangeBuf) presize(w ohx.Window) {
+	if len(b.points) == 0 {
+		return
+	}
+	oldest := b.points[0].start
+	for _, p := range b.points {
+		if p.start.Before(oldest) {
+			oldest = p.start
+		}
+	}
+	covered := w.End.Sub(oldest)
+	if covered <= 0 {
+		return
+	}
+	want := float64(len(b.points)) * float64(w.End.Sub(w.Start)) / float64(covered) * 1.02
+	if want > float64(cap(b.points)) && want < 1<<24 {
+		b.points = slices.Grow(b.points, int(want)-len(b.points))
+	}
 }
 
 // decodePage decodes the page in body point by point (wire.DecodeList: no
@@ -252,7 +363,7 @@ func decodePage(body io.Reader, m *mapper, w ohx.Window, samples []ohx.Sample, g
 	return next, samples, groups, err
 }
 
-func byStart(a, b ohx.Sample) int { return a.Start.Compare(b.Start) }
+func byStart(a, b packed) int { return a.start.Compare(b.start) }
 
 func (p *Provider) pageSize(g *googleType) int {
 	if g.Kind == kindSleep && p.cfg.PageSize > 25 {
