@@ -157,8 +157,12 @@ func (s *Server) Start() {
 	if s.ts != nil {
 		return
 	}
-	s.ts = httptest.NewServer(s)
-	s.URL = s.ts.URL
+	// Set ts before serving: ServeHTTP reads it, and a client may connect
+	// as soon as the listener exists.
+	ts := httptest.NewUnstartedServer(s)
+	s.ts = ts
+	ts.Start()
+	s.URL = ts.URL
 }
 
 // Close stops a started server.
