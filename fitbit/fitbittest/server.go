@@ -162,7 +162,10 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /revoke", s.revoke)
 	mux.HandleFunc("GET /webhooks_public_keyset.json", s.keyset)
 	mux.HandleFunc("/v4/", s.api)
-	s.srv = httptest.NewServer(mux)
+	// Set srv before serving: handlers read it, and a client may connect
+	// as soon as the listener exists.
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Start()
 	return s, nil
 }
 

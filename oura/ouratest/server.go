@@ -215,7 +215,10 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /v2/usercollection/", s.collection)
 	mux.HandleFunc("/v2/webhook/subscription", s.subscriptions)
 	mux.HandleFunc("/v2/webhook/subscription/", s.subscription)
-	s.srv = httptest.NewServer(mux)
+	// Set srv before serving: handlers read it, and a client may connect
+	// as soon as the listener exists.
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Start()
 	return s, nil
 }
 

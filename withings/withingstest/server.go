@@ -199,7 +199,10 @@ const InProcessURL = "http://withingstest.invalid"
 // when done.
 func NewServer(cfg Config) *Server {
 	s := New(cfg)
-	s.srv = httptest.NewServer(s.handler)
+	// Set srv before serving: handlers read it, and a client may connect
+	// as soon as the listener exists.
+	s.srv = httptest.NewUnstartedServer(s.handler)
+	s.srv.Start()
 	return s
 }
 
