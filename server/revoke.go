@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -68,7 +69,13 @@ func (s *Server) clampPush(n ohx.Notification) ohx.Window {
 		received = now
 	}
 	w := n.Window
-	if lo := received.Add(-s.cfg.PushMaxAge); w.Start.Before(lo) {
+	// The bound is rounded up to a whole hour: an hourly aggregator aligns a
+	// window's start down to its hour, which must not reach past the bound.
+	lo := received.Add(-s.cfg.PushMaxAge)
+	if t := lo.Truncate(time.Hour); t.Before(lo) {
+		lo = t.Add(time.Hour)
+	}
+	if w.Start.Before(lo) {
 		w.Start = lo
 	}
 	if hi := now.Add(s.cfg.PushMaxAhead); w.End.After(hi) {
