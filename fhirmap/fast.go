@@ -95,6 +95,12 @@ func (t *Transformer) buildFastCodes() error {
 }
 
 func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) (ohx.Resource, error) {
+	return t.fastQuantityIn(link, s, ft, nil)
+}
+
+// fastQuantityIn is fastQuantity writing the JSON into sl (see slab); nil
+// gives the resource a buffer of its own.
+func (t *Transformer) fastQuantityIn(link *ohx.Link, s *ohx.Sample, ft *fastType, sl *slab) (ohx.Resource, error) {
 	if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
 		return ohx.Resource{}, fmt.Errorf("fhirmap: %s sample has a non-finite value", s.Type)
 	}
@@ -106,9 +112,13 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	if unit == "" {
 		unit = ft.unit
 	}
-	id := SampleID(link, s)
 	ps := t.provider(provider)
 	system := ps.observation
+	// One string holds the business identifier "system|id"; the id is its
+	// tail, not a string of its own.
+	idb := sampleID(link, s)
+	ident := system + "|" + string(idb[:])
+	id := ident[len(system)+1:]
 
 	// Size the buffer from the variable parts so it is neither grown nor oversized.
 	need := 440 + len(ft.codes) + len(ft.profiles) + len(ps.providerType) + len(s.ProviderType) + len(ps.source) + len(system) + 2*len(link.Patient) + 2*len(unit) +
@@ -116,7 +126,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 	if t.r4() && ft.usCore != nil {
 		need += len(`,"profile":[""]`) + len(ft.usCore.profile)
 	}
-	b := make([]byte, 0, need)
+	b := sl.next(need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
@@ -206,7 +216,7 @@ func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) 
 		b = append(b, '}')
 	}
 	b = append(b, '}')
-	r := ohx.Resource{Type: "Observation", ID: id, Identifier: system + "|" + id, DataType: s.Type, JSON: b}
+	r := ohx.Resource{Type: "Observation", ID: id, Identifier: ident, DataType: s.Type, JSON: sl.keep(b)}
 	if t.r4() {
 		r.FHIRVersion = ohx.R4
 	}
@@ -226,4 +236,55 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// slabChunk is the size of the chunks a slab cuts buffers from: large enough
+// that a batch of Observations costs a few allocations, small enough that
+// the unused end of the last chunk stays a small part of a batch.
+const slabChunk = 64 << 10
+
+// slab hands out the JSON buffers of the resources of one Transform call
+// from shared chunks: one allocation per chunk instead of one per resource,
+// and no buffer rounded up to a size class. Each buffer is handed out with its
+// capacity cut at its length, so an append by whoever holds a resource copies
+// instead of writing into the next one. Chunks are never reused: a resource's
+// JSON stays valid as long as it is referenced. A slab is used by one
+// goroutine.
+type slab struct {
+	buf []byte // the current chunk: handed out up to len, free up to cap
+	// left estimates how many more buffers the call needs, so the last
+	// chunk is not larger than they are.
+	left int
+}
+
+// next returns an empty buffer with room for at least n bytes (the caller's
+// upper bound), to be appended to and passed to keep. A nil slab allocates a
+// buffer of its own.
+func (sl *slab) next(n int) []byte {
+	if sl == nil {
+		return make([]byte, 0, n)
+	}
+	if cap(sl.buf)-len(sl.buf) < n {
+		sl.buf = make([]byte, 0, max(n, min(slabChunk, n*max(sl.left, 1))))
+	}
+	return sl.buf[len(sl.buf):len(sl.buf)]
+}
+
+// keep takes the buffer b that next returned, after the caller appended to
+// it, out of the chunk's free part and returns it with its capacity cut at
+// its length. A buffer that outgrew the room next gave was reallocated by
+// append and is returned as it is.
+func (sl *slab) keep(b []byte) []byte {
+	if sl == nil {
+		return b
+	}
+	if sl.left > 0 {
+		sl.left--
+	}
+	// append reallocates only past the capacity, so a buffer that still
+	// fits is the chunk's free part.
+	if len(b) <= cap(sl.buf)-len(sl.buf) {
+		sl.buf = sl.buf[:len(sl.buf)+len(b)]
+	}
+	return b[:len(b):len(b)]
 }

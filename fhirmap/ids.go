@@ -53,6 +53,13 @@ func (k key) time(t time.Time) key {
 // id hashes the key as RFC 4122 §4.3 does (SHA-1 over namespace and name,
 // version 5, variant 10) and renders the canonical lower-case form.
 func (k key) id() string {
+	out := k.idBytes()
+	return string(out[:])
+}
+
+// idBytes is id without the string, for a caller that writes it into
+// something larger.
+func (k key) idBytes() [36]byte {
 	sum := sha1.Sum(k)
 	sum[6] = (sum[6] & 0x0f) | 0x50
 	sum[8] = (sum[8] & 0x3f) | 0x80
@@ -66,7 +73,7 @@ func (k key) id() string {
 	hex.Encode(out[19:23], sum[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:], sum[10:16])
-	return string(out[:])
+	return out
 }
 
 // FullURL returns the urn:uuid fullUrl of a resource whose id is a UUID, as
@@ -81,9 +88,15 @@ func FullURL(id string) string {
 // id, or, without a record id, the exact start and end instants and the
 // source device. An hourly aggregate's id is over the link's account (LinkKey), type and hour.
 func SampleID(link *ohx.Link, s *ohx.Sample) string {
+	id := sampleID(link, s)
+	return string(id[:])
+}
+
+// sampleID is SampleID without the string.
+func sampleID(link *ohx.Link, s *ohx.Sample) [36]byte {
 	var buf [320]byte
 	if s.Aggregate != nil {
-		return newKey(buf[:0], "hourly").str(LinkKey(link)).str(string(s.Type)).time(s.Start).id()
+		return newKey(buf[:0], "hourly").str(LinkKey(link)).str(string(s.Type)).time(s.Start).idBytes()
 	}
 	provider := s.Provider
 	if provider == "" {
@@ -95,9 +108,9 @@ func SampleID(link *ohx.Link, s *ohx.Sample) string {
 	}
 	k := newKey(buf[:0], "sample").str(provider).str(user).str(string(s.Type))
 	if s.RecordID != "" {
-		return k.str("record").str(s.RecordID).id()
+		return k.str("record").str(s.RecordID).idBytes()
 	}
-	return k.str("time").time(s.Start).time(s.End).str(s.DeviceID).id()
+	return k.str("time").time(s.Start).time(s.End).str(s.DeviceID).idBytes()
 }
 
 // DeviceID returns the deterministic id of the Device a provider device maps

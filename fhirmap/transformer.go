@@ -146,7 +146,9 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 		prov.add("device", rs...)
 	}
 	var ecgs []ecgPending
-	groups := map[string]string{} // group -> heart-rate companion Observation id
+	var groups map[string]string // group -> heart-rate companion Observation id
+	// The Observations' JSON shares a few chunks (see slab).
+	sl := &slab{left: len(b.Samples)}
 	for i := range b.Samples {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -154,7 +156,7 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 			}
 		}
 		s := &b.Samples[i]
-		r, err := t.Sample(&b.Link, s)
+		r, err := t.sample(&b.Link, s, sl)
 		if err != nil {
 			return nil, err
 		}
@@ -164,6 +166,9 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 			ecgs = append(ecgs, ecgPending{sample: s, obs: r})
 		}
 		if s.Type == ohx.HeartRate && s.Group != "" && s.CompanionOf == ohx.ECG {
+			if groups == nil {
+				groups = map[string]string{}
+			}
 			groups[s.Group] = r.ID
 		}
 	}
@@ -192,14 +197,20 @@ type ecgPending struct {
 
 // Sample maps one sample to its Observation resource.
 func (t *Transformer) Sample(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error) {
+	return t.sample(link, s, nil)
+}
+
+// sample is Sample with the fast path's JSON written into sl (nil: a buffer
+// of its own).
+func (t *Transformer) sample(link *ohx.Link, s *ohx.Sample, sl *slab) (ohx.Resource, error) {
 	if link.Patient == "" {
 		return ohx.Resource{}, ErrNoPatient
 	}
+	if ft := t.fastEligible(s); ft != nil { // both releases (see sampleR4)
+		return t.fastQuantityIn(link, s, ft, sl)
+	}
 	if t.r4() {
 		return t.sampleR4(link, s)
-	}
-	if ft := t.fastEligible(s); ft != nil {
-		return t.fastQuantity(link, s, ft)
 	}
 	o, err := t.Observation(link, s)
 	if err != nil {
