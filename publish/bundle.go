@@ -25,7 +25,12 @@ func appendBundle(b []byte, typ r5.BundleType, chunk []*item) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, '{')
-			if it.fullURL != "" {
+			switch {
+			case it.urn:
+				b = append(b, `"fullUrl":"urn:uuid:`...)
+				b = appendLowerASCII(b, it.id()) // a UUID: hex digits and '-'
+				b = append(b, `",`...)
+			case it.fullURL != "":
 				b = append(b, `"fullUrl":`...)
 				b = appendJSONString(b, it.fullURL)
 				b = append(b, ',')
@@ -53,11 +58,26 @@ func bundleSize(chunk []*item) int {
 	n := 64
 	for _, it := range chunk {
 		n += 64 + len(it.fullURL) + len(it.body) + len(it.request.URL)
+		if it.urn {
+			n += len("urn:uuid:") + len(it.key)
+		}
 		if it.request.IfNoneExist != nil {
 			n += 16 + len(*it.request.IfNoneExist)
 		}
 	}
 	return n
+}
+
+// appendLowerASCII appends s with its ASCII letters in lower case.
+func appendLowerASCII(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // appendJSONString appends s as a JSON string as encoding/json writes it.

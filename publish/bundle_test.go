@@ -20,12 +20,17 @@ func TestAppendBundleWritesWhatJSONMarshalWrites(t *testing.T) {
 			request: r5.BundleRequest{Method: r5.MethodPost, URL: "Device", IfNoneExist: &q}},
 		{body: json.RawMessage(`{"resourceType":"Provenance","id":"p","note":[{"text":"say \"hi\"\n"}]}`),
 			request: r5.BundleRequest{Method: r5.MethodPut, URL: "Provenance/p"}},
+		// A UUID id: the fullUrl is written from the key, in lower case.
+		{key: "Observation/0B7F3F5E-2B7E-5D1C-9C1E-00000000000A", typ: "Observation", urn: true,
+			body:    json.RawMessage(`{"resourceType":"Observation","id":"0B7F3F5E-2B7E-5D1C-9C1E-00000000000A"}`),
+			request: r5.BundleRequest{Method: r5.MethodPut, URL: "Observation/0B7F3F5E-2B7E-5D1C-9C1E-00000000000A"}},
 	}
+	assert.Equal(t, "urn:uuid:0b7f3f5e-2b7e-5d1c-9c1e-00000000000a", chunk[3].entryURL())
 	for _, typ := range []r5.BundleType{r5.BundleTransaction, r5.BundleBatch} {
 		want := r5.Bundle{Type: typ}
 		for _, it := range chunk {
 			req := it.request
-			want.Entry = append(want.Entry, r5.BundleEntry{FullURL: it.fullURL, Resource: it.body, Request: &req})
+			want.Entry = append(want.Entry, r5.BundleEntry{FullURL: it.entryURL(), Resource: it.body, Request: &req})
 		}
 		wantJSON, err := json.Marshal(want)
 		require.NoError(t, err)

@@ -215,6 +215,7 @@ type FHIR struct {
 	log      *zap.Logger
 	metrics  ohx.Metrics
 	validate func([]byte) error
+	head     headScan // what readHead checks after validate (see prepareInto)
 
 	mu    sync.Mutex
 	known map[string]string // key → identifier query of referenced types
@@ -320,12 +321,19 @@ func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
 	if p.metrics == nil {
 		p.metrics = ohx.NopMetrics{}
 	}
-	if p.validate == nil {
-		p.validate = validatorOf(p.Version())
+	switch {
+	case p.validate != nil:
+		p.head = scanStrict // the caller's validator may not parse the JSON
+	case p.Version() == ohx.R5:
+		// validate.Resource parses the whole body strictly and refuses
+		// repeated member names (TestFHIRNeverSendsMalformedJSON).
+		p.validate, p.head = validatorOf(p.Version()), scanFirst
+	default:
+		p.validate, p.head = validatorOf(p.Version()), scanTrusted
 	}
 	base := cfg.HTTPClient
 	if base == nil {
-		base = &http.Client{}
+		base = &http.Client{Transport: ownTransport()}
 	}
 	client := *base
 	if cfg.Auth != nil {
@@ -354,14 +362,29 @@ func (p *FHIR) BreakerState() int { return int(p.breaker.Status().State) }
 
 // item is one resource on its way into a bundle.
 type item struct {
-	key     string
-	typ     string
-	id      string
+	key string // "Type/id"
+	typ string // the start of key
+	// urn says that the entry's fullUrl is "urn:uuid:" and the id in lower
+	// case, which appendBundle writes without building the string;
+	// otherwise it is fullURL (see entryURL).
+	urn     bool
 	fullURL string
 	body    json.RawMessage
 	request r5.BundleRequest
 	// identQuery is "identifier=system|value" (conditional modes only).
 	identQuery string
+}
+
+// id returns the resource's id, the end of key.
+func (it *item) id() string { return it.key[len(it.typ)+1:] }
+
+// entryURL returns the entry's fullUrl: urn:uuid for UUID ids, else the
+// absolute URL of the resource.
+func (it *item) entryURL() string {
+	if it.urn {
+		return "urn:uuid:" + strings.ToLower(it.id()) // as uuid.UUID.String writes it
+	}
+	return it.fullURL
 }
 
 // Publish validates the resources and writes them in transaction Bundles.
@@ -377,12 +400,15 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	if err := p.checkVersions(ctx, rs); err != nil {
 		return res, err
 	}
-	items := make([]*item, 0, len(rs))
-	rejected := make(map[string]int)
 	prepared, errs := p.prepareAll(rs)
+	items := prepared[:0] // the prepared entries, in place
+	var rejected map[string]int
 	for i := range rs {
 		if errs[i] != nil {
 			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: errs[i].Error()})
+			if rejected == nil {
+				rejected = make(map[string]int)
+			}
 			rejected[boundedType(rs[i].Type)]++
 			continue
 		}
@@ -390,6 +416,9 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	}
 	for t, n := range rejected {
 		p.metrics.FHIROperation("validate", t, "rejected", n)
+	}
+	if len(items) > 0 {
+		res.Written = make([]string, 0, len(items))
 	}
 	// In the conditional modes the server assigns ids, so a reference to a
 	// resource of an earlier bundle becomes a conditional reference on its
@@ -431,8 +460,9 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 	items := make([]*item, len(rs))
 	errs := make([]error, len(rs))
 	slab := make([]item, len(rs)) // one allocation for the entries of a call
+	keys := keysOf(rs)
 	prepare := func(i int) {
-		if errs[i] = p.prepareInto(&rs[i], &slab[i]); errs[i] == nil {
+		if errs[i] = p.prepareInto(&rs[i], keys[i], &slab[i]); errs[i] == nil {
 			items[i] = &slab[i]
 		}
 	}
@@ -457,24 +487,57 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 	return items, errs
 }
 
+// keysOf returns the keys ("Type/id") of the resources, cut from one
+// string: one allocation for a call's keys rather than one per resource.
+func keysOf(rs []ohx.Resource) []string {
+	n := 0
+	for i := range rs {
+		n += len(rs[i].Type) + 1 + len(rs[i].ID)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := range rs {
+		b.WriteString(rs[i].Type)
+		b.WriteByte('/')
+		b.WriteString(rs[i].ID)
+	}
+	all := b.String()
+	keys := make([]string, len(rs))
+	for i := range rs {
+		n := len(rs[i].Type) + 1 + len(rs[i].ID)
+		keys[i], all = all[:n], all[n:]
+	}
+	return keys
+}
+
 // prepare checks a resource and builds its bundle entry.
 func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 	it := new(item)
-	if err := p.prepareInto(r, it); err != nil {
+	if err := p.prepareInto(r, r.Key(), it); err != nil {
 		return nil, err
 	}
 	return it, nil
 }
 
-// prepareInto is prepare into an entry the caller allocated.
-func (p *FHIR) prepareInto(r *ohx.Resource, it *item) error {
-	if !resourceTypeRE.MatchString(r.Type) {
+// prepareInto is prepare into an entry the caller allocated; key is
+// r.Key().
+func (p *FHIR) prepareInto(r *ohx.Resource, key string, it *item) error {
+	if !isResourceType(r.Type) {
 		return errors.New("invalid resource type")
 	}
-	if !resourceIDRE.MatchString(r.ID) {
+	if !isResourceID(r.ID) {
 		return errors.New("invalid resource id")
 	}
-	head, err := readHead(r.JSON)
+	// The default validator parses the whole body strictly: it is the check
+	// that the body is one JSON object, and readHead then reads no more
+	// than the top level. A validator of the caller's comes after
+	// readHead's own strict pass.
+	if p.head != scanStrict {
+		if err := p.validate(r.JSON); err != nil {
+			return err
+		}
+	}
+	head, err := readHead(r.JSON, p.head, p.cfg.Mode == WriteConditionalCreate)
 	if err != nil {
 		return err
 	}
@@ -484,10 +547,17 @@ func (p *FHIR) prepareInto(r *ohx.Resource, it *item) error {
 	if !equalString(head.id, r.ID) {
 		return errors.New("id in JSON does not match the resource id")
 	}
-	if err := p.validate(r.JSON); err != nil {
-		return err
+	if p.head == scanStrict {
+		if err := p.validate(r.JSON); err != nil {
+			return err
+		}
 	}
-	*it = item{key: r.Key(), typ: r.Type, id: r.ID, body: r.JSON, fullURL: p.fullURL(r.Type, r.ID)}
+	*it = item{key: key, typ: key[:len(r.Type)], body: r.JSON}
+	if len(r.ID) == 36 && uuid.Validate(r.ID) == nil {
+		it.urn = true
+	} else {
+		it.fullURL = p.base + "/" + key
+	}
 	mode := p.cfg.Mode
 	if mode == WriteConditionalCreate && (r.Type == "Device" || r.Type == "DeviceAssociation") {
 		mode = WriteConditionalUpdate // devices are upserted, never duplicated
@@ -520,13 +590,33 @@ func (p *FHIR) prepareInto(r *ohx.Resource, it *item) error {
 	return nil
 }
 
-// fullURL returns the fullUrl of an entry: urn:uuid for UUID ids, else the
-// absolute URL of the resource.
-func (p *FHIR) fullURL(typ, id string) string {
-	if len(id) == 36 && uuid.Validate(id) == nil {
-		return "urn:uuid:" + strings.ToLower(id) // as uuid.UUID.String writes it
+// isResourceType reports whether s matches resourceTypeRE,
+// ^[A-Z][A-Za-z]+$, without a regular expression.
+func isResourceType(s string) bool {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
+		return false
 	}
-	return p.base + "/" + typ + "/" + id
+	for i := 1; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// isResourceID reports whether s matches resourceIDRE,
+// ^[A-Za-z0-9\-.]{1,64}$, without a regular expression.
+func isResourceID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // identifierQuery turns "system|value" into "identifier=system|value" with
@@ -568,14 +658,14 @@ func dropID(body json.RawMessage) (json.RawMessage, error) {
 func linkEntries(chunk []*item, known func(key string) (string, bool)) error {
 	targets := make(map[string]string, len(chunk))
 	for _, it := range chunk {
-		targets[it.key] = it.fullURL
+		targets[it.key] = it.entryURL()
 	}
 	lookup := func(ref string) (string, bool) {
 		if t, ok := targets[ref]; ok {
 			return t, true
 		}
 		typ, _, ok := strings.Cut(ref, "/")
-		if !ok || !resourceTypeRE.MatchString(typ) {
+		if !ok || !isResourceType(typ) {
 			return "", false
 		}
 		if q, ok := known(ref); ok {
@@ -637,7 +727,7 @@ func dependencies(chunk []*item) map[int][]int {
 	idx := make(map[string]int, 2*len(chunk))
 	for i, it := range chunk {
 		idx[it.key] = i
-		idx[it.fullURL] = i
+		idx[it.entryURL()] = i
 	}
 	deps := make(map[int][]int)
 	for i, it := range chunk {
@@ -791,44 +881,41 @@ func isEntriesAgain(err error) bool {
 // Entries failing with a transient status go to again (batch) or fail the
 // call (transaction).
 func (p *FHIR) handleResponse(r *httpResult, op string, chunk []*item, res *ohx.PublishResult, again *[]*item) error {
-	// Only what is checked is decoded: a response names a status per entry.
-	var b struct {
-		ResourceType string        `json:"resourceType"`
-		Type         r5.BundleType `json:"type"`
-		Entry        []struct {
-			Response *struct {
-				Status  string          `json:"status"`
-				Outcome json.RawMessage `json:"outcome"`
-			} `json:"response"`
-		} `json:"entry"`
-	}
-	if err := json.Unmarshal(r.body, &b); err != nil || b.ResourceType != "Bundle" {
+	buf := answerPool.Get().(*[]entryAnswer)
+	defer func() {
+		if cap(*buf) <= maxPooledEntries {
+			clear((*buf)[:cap(*buf)]) // no slice of the body outlives it
+			answerPool.Put(buf)
+		}
+	}()
+	b, decoded := decodeAnswer(r.body, *buf)
+	*buf = b.entries
+	if !decoded || !b.bundle {
 		return fmt.Errorf("publish: fhir %s %s: response is not a Bundle: %w", p.cfg.Name, op, ohx.ErrTransient)
 	}
 	want := r5.BundleTransactionResponse
 	if op == "batch" {
 		want = r5.BundleBatchResponse
 	}
-	if b.Type != want || len(b.Entry) != len(chunk) {
+	if b.typ != want || len(b.entries) != len(chunk) {
 		return fmt.Errorf("publish: fhir %s %s: response is not a %s with %d entries: %w", p.cfg.Name, op, want, len(chunk), ohx.ErrTransient)
 	}
-	ok := make(map[string]int)
-	for i, e := range b.Entry {
+	var ok map[string]int
+	for i, e := range b.entries {
 		it := chunk[i]
-		status := 0
-		if e.Response != nil {
-			status = entryStatus(e.Response.Status)
-		}
-		switch {
+		switch status := e.status; {
 		case status >= 200 && status < 300:
 			res.Written = append(res.Written, it.key)
+			if ok == nil {
+				ok = make(map[string]int, 1)
+			}
 			ok[it.typ]++
 		case status == 0:
 			return fmt.Errorf("publish: fhir %s %s: entry %s has no response status: %w", p.cfg.Name, op, it.key, ohx.ErrTransient)
 		default:
 			ferr := &FHIRError{Destination: p.cfg.Name, Operation: op, Status: status, Entry: it.key}
-			if e.Response != nil {
-				ferr.Outcome = parseOutcome(e.Response.Outcome)
+			if e.response {
+				ferr.Outcome = parseOutcome(e.outcome)
 			}
 			if errors.Is(ferr, ohx.ErrPermanent) {
 				p.reject(res, it, ferr.Error())

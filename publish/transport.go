@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,6 +20,56 @@ import (
 	"github.com/openhealthexchange/ohx/fhirmap/r5"
 	"github.com/openhealthexchange/ohx/resilience"
 )
+
+// ownIdleConnsPerHost is the number of idle connections to the destination
+// the publishers without an HTTPClient of the caller's keep, so that workers
+// sharing a publisher reuse them instead of closing all but net/http's
+// default of two and opening new ones.
+const ownIdleConnsPerHost = 32
+
+// ownTransport returns the transport shared by the publishers without an
+// HTTPClient of the caller's: http.DefaultTransport's settings (proxy from
+// the environment, timeouts, HTTP/2 over TLS) with more idle connections,
+// and connections that copy a request body through a pooled buffer (see
+// copyConn).
+var ownTransport = sync.OnceValue(func() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport // replaced by the application: keep it
+	}
+	t = t.Clone()
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return copyConn{c}, nil
+	}
+	t.MaxIdleConnsPerHost = ownIdleConnsPerHost
+	return t
+})
+
+// copyConn is a connection whose io.ReaderFrom copies through a pooled
+// buffer. net/http writes a request body that is not a bytes.Reader (the
+// publisher's pooled bundle is not: it must know when the transport closed
+// it) after flushing the headers, wrapped in an io.LimitedReader, with the
+// connection's ReadFrom; a TCP connection's allocates a new 32 KB buffer for
+// that each time. Over TLS the connection net/http writes to is the
+// tls.Conn around this one, and HTTP/2 has buffers of its own.
+type copyConn struct{ net.Conn }
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom copies r to the connection with a buffer from the pool.
+func (c copyConn) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(buf)
+	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *buf)
+}
 
 // maxResponse bounds how much of a response body is read.
 const maxResponse = 64 << 20
