@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -478,8 +479,22 @@ func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan
 	}
 }
 
+// arenas holds the Arenas of published batches for the next ones.
+var arenas = sync.Pool{New: func() any { return new(Arena) }}
+
 func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, samples []Sample, produced producedSet, out *outbox, rep *Report) error {
-	rs, err := e.cfg.Transformer.Transform(ctx, Batch{Link: link, Samples: samples, Window: w, Trigger: j.Trigger})
+	var arena *Arena
+	if rel, ok := e.cfg.Publisher.(JSONReleaser); ok && rel.ReleasesJSON() {
+		// The JSON of rs lives in the arena, reused once this function
+		// returned: nothing here keeps rs (outbox and produced copy what
+		// they keep), and the publisher keeps none of its JSON.
+		arena = arenas.Get().(*Arena)
+		defer func() {
+			arena.Reset()
+			arenas.Put(arena)
+		}()
+	}
+	rs, err := e.cfg.Transformer.Transform(ctx, Batch{Link: link, Samples: samples, Window: w, Trigger: j.Trigger, Arena: arena})
 	if err != nil {
 		return fmt.Errorf("ohx: map batch of link %s: %w", link.ID, err)
 	}

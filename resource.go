@@ -38,6 +38,10 @@ type Batch struct {
 	Window Window
 	// Trigger is why the sync runs.
 	Trigger Trigger
+	// Arena, when not nil, is where the Transformer may write the JSON of
+	// the batch's resources; the engine reuses it for a later batch once
+	// the resources were published (see Arena).
+	Arena *Arena
 }
 
 // PublishResult says what a Publisher wrote.

@@ -95,12 +95,12 @@ func (t *Transformer) buildFastCodes() error {
 }
 
 func (t *Transformer) fastQuantity(link *ohx.Link, s *ohx.Sample, ft *fastType) (ohx.Resource, error) {
-	return t.fastQuantityIn(link, s, ft, nil)
+	return t.fastQuantityIn(link, s, ft, (*slab)(nil))
 }
 
-// fastQuantityIn is fastQuantity writing the JSON into sl (see slab); nil
-// gives the resource a buffer of its own.
-func (t *Transformer) fastQuantityIn(link *ohx.Link, s *ohx.Sample, ft *fastType, sl *slab) (ohx.Resource, error) {
+// fastQuantityIn is fastQuantity writing the JSON into a buffer of bufs (a
+// nil *slab gives the resource a buffer of its own).
+func (t *Transformer) fastQuantityIn(link *ohx.Link, s *ohx.Sample, ft *fastType, bufs buffers) (ohx.Resource, error) {
 	if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
 		return ohx.Resource{}, fmt.Errorf("fhirmap: %s sample has a non-finite value", s.Type)
 	}
@@ -126,7 +126,7 @@ func (t *Transformer) fastQuantityIn(link *ohx.Link, s *ohx.Sample, ft *fastType
 	if t.r4() && ft.usCore != nil {
 		need += len(`,"profile":[""]`) + len(ft.usCore.profile)
 	}
-	b := sl.next(need)
+	b := bufs.Buffer(need)
 	b = append(b, `{"resourceType":"Observation","id":"`...)
 	b = append(b, id...)
 	b = append(b, `","meta":{"source":`...)
@@ -216,7 +216,7 @@ func (t *Transformer) fastQuantityIn(link *ohx.Link, s *ohx.Sample, ft *fastType
 		b = append(b, '}')
 	}
 	b = append(b, '}')
-	r := ohx.Resource{Type: "Observation", ID: id, Identifier: ident, DataType: s.Type, JSON: sl.keep(b)}
+	r := ohx.Resource{Type: "Observation", ID: id, Identifier: ident, DataType: s.Type, JSON: bufs.Keep(b)}
 	if t.r4() {
 		r.FHIRVersion = ohx.R4
 	}
@@ -238,18 +238,36 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// buffers hands out the buffers the fast path writes resources' JSON into:
+// a slab of the Transform call, or the engine's ohx.Arena (Batch.Arena),
+// which it reuses for later batches.
+type buffers interface {
+	// Buffer returns an empty buffer with room for at least n bytes (the
+	// caller's upper bound), to be appended to and passed to Keep.
+	Buffer(n int) []byte
+	// Keep takes the buffer out of the free memory and returns it with
+	// its capacity cut at its length.
+	Keep(b []byte) []byte
+}
+
+var (
+	_ buffers = (*slab)(nil)
+	_ buffers = (*ohx.Arena)(nil)
+)
+
 // slabChunk is the size of the chunks a slab cuts buffers from: large enough
 // that a batch of Observations costs a few allocations, small enough that
 // the unused end of the last chunk stays a small part of a batch.
 const slabChunk = 64 << 10
 
 // slab hands out the JSON buffers of the resources of one Transform call
-// from shared chunks: one allocation per chunk instead of one per resource,
-// and no buffer rounded up to a size class. Each buffer is handed out with its
-// capacity cut at its length, so an append by whoever holds a resource copies
-// instead of writing into the next one. Chunks are never reused: a resource's
-// JSON stays valid as long as it is referenced. A slab is used by one
-// goroutine.
+// from shared chunks, when the caller gave no ohx.Arena: one allocation per
+// chunk instead of one per resource, and no buffer rounded up to a size
+// class. Each buffer is handed out with its capacity cut at its length, so
+// an append by whoever holds a resource copies instead of writing into the
+// next one. Chunks are never reused: a resource's JSON stays valid as long as
+// it is referenced. A slab is used by one goroutine; the nil *slab
+// allocates each buffer on its own.
 type slab struct {
 	buf []byte // the current chunk: handed out up to len, free up to cap
 	// left estimates how many more buffers the call needs, so the last
@@ -257,10 +275,8 @@ type slab struct {
 	left int
 }
 
-// next returns an empty buffer with room for at least n bytes (the caller's
-// upper bound), to be appended to and passed to keep. A nil slab allocates a
-// buffer of its own.
-func (sl *slab) next(n int) []byte {
+// Buffer implements buffers.
+func (sl *slab) Buffer(n int) []byte {
 	if sl == nil {
 		return make([]byte, 0, n)
 	}
@@ -270,11 +286,9 @@ func (sl *slab) next(n int) []byte {
 	return sl.buf[len(sl.buf):len(sl.buf)]
 }
 
-// keep takes the buffer b that next returned, after the caller appended to
-// it, out of the chunk's free part and returns it with its capacity cut at
-// its length. A buffer that outgrew the room next gave was reallocated by
-// append and is returned as it is.
-func (sl *slab) keep(b []byte) []byte {
+// Keep implements buffers. A buffer that outgrew the room Buffer gave was
+// reallocated by append and is returned as it is.
+func (sl *slab) Keep(b []byte) []byte {
 	if sl == nil {
 		return b
 	}

@@ -128,6 +128,11 @@ var ErrNoPatient = errors.New("fhirmap: link has no patient reference")
 // every sample to an Observation (an ECG also to a DiagnosticReport), and adds
 // one Provenance per data type of the batch. The same input always yields the
 // same resource ids.
+//
+// The JSON of the Observations of one call shares a few chunks of memory,
+// each resource's with its capacity cut at its length: b.Arena's when it is
+// set (the engine's, reused once the batch is published; see ohx.Arena), else
+// chunks of the call's own.
 func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resource, error) {
 	if b.Link.Patient == "" {
 		return nil, ErrNoPatient
@@ -147,8 +152,12 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 	}
 	var ecgs []ecgPending
 	var groups map[string]string // group -> heart-rate companion Observation id
-	// The Observations' JSON shares a few chunks (see slab).
-	sl := &slab{left: len(b.Samples)}
+	// The Observations' JSON shares a few chunks: the engine's arena, which
+	// it reuses, or a slab of this call.
+	var bufs buffers = b.Arena
+	if b.Arena == nil {
+		bufs = &slab{left: len(b.Samples)}
+	}
 	for i := range b.Samples {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -156,7 +165,7 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 			}
 		}
 		s := &b.Samples[i]
-		r, err := t.sample(&b.Link, s, sl)
+		r, err := t.sample(&b.Link, s, bufs)
 		if err != nil {
 			return nil, err
 		}
@@ -197,17 +206,16 @@ type ecgPending struct {
 
 // Sample maps one sample to its Observation resource.
 func (t *Transformer) Sample(link *ohx.Link, s *ohx.Sample) (ohx.Resource, error) {
-	return t.sample(link, s, nil)
+	return t.sample(link, s, (*slab)(nil))
 }
 
-// sample is Sample with the fast path's JSON written into sl (nil: a buffer
-// of its own).
-func (t *Transformer) sample(link *ohx.Link, s *ohx.Sample, sl *slab) (ohx.Resource, error) {
+// sample is Sample with the fast path's JSON written into a buffer of bufs.
+func (t *Transformer) sample(link *ohx.Link, s *ohx.Sample, bufs buffers) (ohx.Resource, error) {
 	if link.Patient == "" {
 		return ohx.Resource{}, ErrNoPatient
 	}
 	if ft := t.fastEligible(s); ft != nil { // both releases (see sampleR4)
-		return t.fastQuantityIn(link, s, ft, sl)
+		return t.fastQuantityIn(link, s, ft, bufs)
 	}
 	if t.r4() {
 		return t.sampleR4(link, s)

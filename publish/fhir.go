@@ -256,13 +256,19 @@ func (p *FHIR) knownIdentifier(key string) (string, bool) {
 }
 
 var (
-	_ ohx.Publisher   = (*FHIR)(nil)
-	_ ohx.BundleSizer = (*FHIR)(nil)
+	_ ohx.Publisher    = (*FHIR)(nil)
+	_ ohx.BundleSizer  = (*FHIR)(nil)
+	_ ohx.JSONReleaser = (*FHIR)(nil)
 )
 
 // BundleSize returns the number of entries per transaction Bundle, so the
 // engine can size its batches to fill whole bundles.
 func (p *FHIR) BundleSize() int { return p.cfg.BundleSize }
+
+// ReleasesJSON implements ohx.JSONReleaser: Publish keeps nothing of a
+// resource's JSON once it returned (the bundles it sends are copies), so the
+// engine reuses the memory of a batch's JSON for the next batch.
+func (p *FHIR) ReleasesJSON() bool { return true }
 
 // NewFHIR checks cfg and returns a publisher.
 func NewFHIR(cfg FHIRConfig) (*FHIR, error) {
@@ -404,7 +410,7 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	items := prepared[:0] // the prepared entries, in place
 	var rejected map[string]int
 	for i := range rs {
-		if errs[i] != nil {
+		if prepared[i] == nil {
 			res.Rejected = append(res.Rejected, ohx.Rejection{Key: safeKey(&rs[i]), Reason: errs[i].Error()})
 			if rejected == nil {
 				rejected = make(map[string]int)
@@ -455,16 +461,24 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 }
 
 // prepareAll prepares the resources on all CPUs: schema validation is the
-// expensive part of publishing.
-func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
-	items := make([]*item, len(rs))
-	errs := make([]error, len(rs))
+// expensive part of publishing. The entry of a resource that fails is nil,
+// and errs (nil while none failed) holds its error.
+func (p *FHIR) prepareAll(rs []ohx.Resource) (items []*item, errs []error) {
+	items = make([]*item, len(rs))
 	slab := make([]item, len(rs)) // one allocation for the entries of a call
-	keys := keysOf(rs)
+	setKeys(rs, slab)
+	var mu sync.Mutex // guards errs
 	prepare := func(i int) {
-		if errs[i] = p.prepareInto(&rs[i], keys[i], &slab[i]); errs[i] == nil {
-			items[i] = &slab[i]
+		if err := p.prepareInto(&rs[i], slab[i].key, &slab[i]); err != nil {
+			mu.Lock()
+			if errs == nil {
+				errs = make([]error, len(rs))
+			}
+			errs[i] = err
+			mu.Unlock()
+			return
 		}
+		items[i] = &slab[i]
 	}
 	workers := min(runtime.GOMAXPROCS(0), (len(rs)+63)/64)
 	if workers <= 1 {
@@ -487,9 +501,10 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) ([]*item, []error) {
 	return items, errs
 }
 
-// keysOf returns the keys ("Type/id") of the resources, cut from one
-// string: one allocation for a call's keys rather than one per resource.
-func keysOf(rs []ohx.Resource) []string {
+// setKeys sets the key ("Type/id") of each entry to its resource's, cut
+// from one string: one allocation for a call's keys rather than one per
+// resource.
+func setKeys(rs []ohx.Resource, entries []item) {
 	n := 0
 	for i := range rs {
 		n += len(rs[i].Type) + 1 + len(rs[i].ID)
@@ -502,12 +517,10 @@ func keysOf(rs []ohx.Resource) []string {
 		b.WriteString(rs[i].ID)
 	}
 	all := b.String()
-	keys := make([]string, len(rs))
 	for i := range rs {
 		n := len(rs[i].Type) + 1 + len(rs[i].ID)
-		keys[i], all = all[:n], all[n:]
+		entries[i].key, all = all[:n], all[n:]
 	}
-	return keys
 }
 
 // prepare checks a resource and builds its bundle entry.
