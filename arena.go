@@ -18,6 +18,23 @@ const arenaChunk = 64 << 10
 type Arena struct {
 	chunks [][]byte // chunks[cur] is being filled; those after it are free
 	cur    int
+	// resources is handed out up to len by Resources.
+	resources []Resource
+}
+
+// Resources returns an empty slice with room for n resources, for a
+// Transformer's result: like the JSON buffers, its memory is used again
+// after Reset. Its capacity is cut at n: an append past it copies.
+func (a *Arena) Resources(n int) []Resource {
+	if a == nil {
+		return make([]Resource, 0, n)
+	}
+	if cap(a.resources)-len(a.resources) < n {
+		a.resources = make([]Resource, 0, max(n, 2*cap(a.resources)))
+	}
+	l := len(a.resources)
+	a.resources = a.resources[:l+n]
+	return a.resources[l : l : l+n]
 }
 
 // Buffer returns an empty buffer with room for n bytes, the caller's upper
@@ -65,6 +82,8 @@ func (a *Arena) Reset() {
 		a.chunks[i] = a.chunks[i][:0]
 	}
 	a.cur = 0
+	clear(a.resources) // no strings of old resources kept alive
+	a.resources = a.resources[:0]
 }
 
 // JSONReleaser is implemented by a Publisher that keeps no reference to the

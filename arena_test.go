@@ -34,6 +34,19 @@ func TestArenaBuffersAreApartAndReused(t *testing.T) {
 	assert.Equal(t, &x[0], &z[0], "the memory is used again after Reset")
 	assert.Equal(t, "zzzz", string(x), "which is why nothing may keep it")
 
+	rs := a.Resources(2)
+	rs = append(rs, ohx.Resource{ID: "a"}, ohx.Resource{ID: "b"})
+	more := a.Resources(1)
+	assert.Equal(t, 2, cap(rs), "capacity cut at what was asked")
+	more = append(more, ohx.Resource{ID: "c"})
+	rs = append(rs, ohx.Resource{ID: "d"}) // past its capacity: copies, more is intact
+	assert.Equal(t, "c", more[0].ID)
+	assert.Equal(t, "d", rs[2].ID)
+	a.Reset()
+	again := a.Resources(1)
+	assert.Empty(t, again[:1][0].ID, "Reset clears old resources")
+	assert.Equal(t, &more[0], &again[:1][0], "the same memory after Reset")
+
 	var none *ohx.Arena // nil: buffers of their own
 	own := none.Keep(append(none.Buffer(4), "n"...))
 	assert.Equal(t, "n", string(own))

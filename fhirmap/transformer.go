@@ -140,7 +140,7 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 	if b.Link.Provider == "" {
 		return nil, errors.New("fhirmap: link has no provider")
 	}
-	out := make([]ohx.Resource, 0, len(b.Samples)+2*len(b.Devices)+4)
+	out := b.Arena.Resources(len(b.Samples) + 2*len(b.Devices) + 4)
 	prov := newProvenanceSet()
 	for i := range b.Devices {
 		rs, err := t.device(&b.Link, &b.Devices[i])

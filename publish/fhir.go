@@ -406,7 +406,9 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 	if err := p.checkVersions(ctx, rs); err != nil {
 		return res, err
 	}
-	prepared, errs := p.prepareAll(rs)
+	ents := getEntries(len(rs))
+	defer ents.release() // nothing of the entries outlives the call
+	prepared, errs := p.prepareAll(rs, ents)
 	items := prepared[:0] // the prepared entries, in place
 	var rejected map[string]int
 	for i := range rs {
@@ -463,9 +465,8 @@ func (p *FHIR) Publish(ctx context.Context, rs []ohx.Resource) (ohx.PublishResul
 // prepareAll prepares the resources on all CPUs: schema validation is the
 // expensive part of publishing. The entry of a resource that fails is nil,
 // and errs (nil while none failed) holds its error.
-func (p *FHIR) prepareAll(rs []ohx.Resource) (items []*item, errs []error) {
-	items = make([]*item, len(rs))
-	slab := make([]item, len(rs)) // one allocation for the entries of a call
+func (p *FHIR) prepareAll(rs []ohx.Resource, ents *entries) (items []*item, errs []error) {
+	items, slab := ents.ptrs, ents.items
 	setKeys(rs, slab)
 	var mu sync.Mutex // guards errs
 	prepare := func(i int) {
@@ -499,6 +500,38 @@ func (p *FHIR) prepareAll(rs []ohx.Resource) (items []*item, errs []error) {
 	}
 	wg.Wait()
 	return items, errs
+}
+
+// entries holds the bundle entries of one Publish call and the pointers to
+// them, pooled: they live only during the call (what the result keeps of an
+// entry, its key, is a string of its own).
+type entries struct {
+	items []item
+	ptrs  []*item
+}
+
+var entriesPool = sync.Pool{New: func() any { return new(entries) }}
+
+// maxPooledItems bounds the entries kept for reuse.
+const maxPooledItems = 8192
+
+// getEntries returns n zero entries and n nil pointers.
+func getEntries(n int) *entries {
+	e := entriesPool.Get().(*entries)
+	if cap(e.items) < n {
+		e.items, e.ptrs = make([]item, n), make([]*item, n)
+	}
+	e.items, e.ptrs = e.items[:n], e.ptrs[:n]
+	return e
+}
+
+// release clears the entries (no body or key is kept alive) and pools them.
+func (e *entries) release() {
+	clear(e.items)
+	clear(e.ptrs)
+	if cap(e.items) <= maxPooledItems {
+		entriesPool.Put(e)
+	}
 }
 
 // setKeys sets the key ("Type/id") of each entry to its resource's, cut
