@@ -125,7 +125,10 @@ type FHIRConfig struct {
 	// Mode is the write mode; the zero value is WritePut.
 	Mode WriteMode
 	// HTTPClient sends the requests; nil means a client with no overall
-	// timeout (Timeout bounds each attempt). Its transport is wrapped to add
+	// timeout (Timeout bounds each attempt) on a transport that the
+	// publishers without a client share: http.DefaultTransport's settings,
+	// 32 idle connections per host, and request bodies copied to the
+	// connection through pooled buffers. Its transport is wrapped to add
 	// the Authorization header.
 	HTTPClient *http.Client
 	// Auth supplies access tokens (see StaticToken, ClientCredentials,
