@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -45,16 +46,22 @@ func TestOwnTransportSendsABundleWithoutACopyBuffer(t *testing.T) {
 			r.release()
 		}
 		send() // the connection
-		var ms runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		before := ms.TotalAlloc
-		const n = 50
-		for range n {
-			send()
+		// The least of three rounds: whatever else allocates meanwhile
+		// only adds.
+		least := uint64(math.MaxUint64)
+		for range 3 {
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			before := ms.TotalAlloc
+			const n = 50
+			for range n {
+				send()
+			}
+			runtime.ReadMemStats(&ms)
+			least = min(least, (ms.TotalAlloc-before)/n)
 		}
-		runtime.ReadMemStats(&ms)
-		return (ms.TotalAlloc - before) / n
+		return least
 	}
 	def := http.DefaultTransport.(*http.Transport).Clone()
 	defer def.CloseIdleConnections()
