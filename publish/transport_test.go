@@ -68,6 +68,9 @@ func TestOwnTransportSendsABundleWithoutACopyBuffer(t *testing.T) {
 	withDefault := perRequest(&http.Client{Transport: def})
 	own := perRequest(nil)
 	t.Logf("allocated per request: %d B with net/http's default transport, %d B with the publisher's", withDefault, own)
+	if raceEnabled {
+		t.Skip("the race detector drops pooled buffers on purpose: the figures mean nothing")
+	}
 	assert.Greater(t, withDefault, uint64(32<<10), "the default transport copies through a fresh 32 KB buffer")
 	assert.Less(t, own, withDefault-(24<<10))
 	tr := ownTransport().(*http.Transport)
