@@ -260,19 +260,30 @@ func (m *mapper) hrvSeries(out []ohx.Sample, d *wire.Sleep) []ohx.Sample {
 	return out
 }
 
-// activities maps daily_activity's steps: one Steps sample per Oura day,
-// which runs from 04:00 local (the document's timestamp) for 24 hours.
-func (m *mapper) activities(out []ohx.Sample, docs []wire.DailyActivity) []ohx.Sample {
-	if !m.wants(ohx.Steps) {
+// docSamples appends a sample of t (with recording rec) for each document
+// that fill accepts: fill sets the sample's record id, time and value from
+// the document and reports whether the document has them.
+func docSamples[D any](m *mapper, out []ohx.Sample, t ohx.DataType, rec ohx.RecordingMethod, docs []D, fill func(*D, *ohx.Sample) bool) []ohx.Sample {
+	if !m.wants(t) {
 		return out
 	}
 	for i := range docs {
-		d := &docs[i]
+		s := sample(t, rec, "")
+		if fill(&docs[i], &s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// activities maps daily_activity's steps: one Steps sample per Oura day,
+// which runs from 04:00 local (the document's timestamp) for 24 hours.
+func (m *mapper) activities(out []ohx.Sample, docs []wire.DailyActivity) []ohx.Sample {
+	return docSamples(m, out, ohx.Steps, ohx.RecordedByDevice, docs, func(d *wire.DailyActivity, s *ohx.Sample) bool {
 		steps, ok := value(d.Steps)
 		if !ok || steps < 0 {
-			continue
+			return false
 		}
-		s := sample(ohx.Steps, ohx.RecordedByDevice, d.ID)
 		switch {
 		case !d.Timestamp.IsZero():
 			s.Start, s.StartOffset = d.Timestamp.UTC(), d.Timestamp.Offset()
@@ -280,85 +291,58 @@ func (m *mapper) activities(out []ohx.Sample, docs []wire.DailyActivity) []ohx.S
 			start := d.Day.In(m.loc).Add(4 * time.Hour)
 			s.Start, s.StartOffset = start.UTC(), offsetIn(m.loc, start)
 		default:
-			continue
+			return false
 		}
 		s.End, s.EndOffset = s.Start.Add(24*time.Hour), s.StartOffset
-		s.Value = steps
-		out = append(out, s)
-	}
-	return out
+		s.RecordID, s.Value = d.ID, steps
+		return true
+	})
 }
 
 // readiness maps the readiness temperature_deviation: the night's skin
 // temperature deviation from the user's baseline, in °C (Oura gives no
 // baseline value).
 func (m *mapper) readiness(out []ohx.Sample, docs []wire.DailyReadiness) []ohx.Sample {
-	if !m.wants(ohx.SkinTemperatureDeviation) {
-		return out
-	}
-	for i := range docs {
-		d := &docs[i]
+	return docSamples(m, out, ohx.SkinTemperatureDeviation, ohx.RecordedDerived, docs, func(d *wire.DailyReadiness, s *ohx.Sample) bool {
 		v, ok := value(d.TemperatureDeviation)
-		if !ok {
-			continue
-		}
-		s := sample(ohx.SkinTemperatureDeviation, ohx.RecordedDerived, d.ID)
-		if !m.daily(&s, d.Day) {
-			continue
-		}
-		s.Value = v
-		out = append(out, s)
-	}
-	return out
+		s.RecordID, s.Value = d.ID, v
+		return ok && m.daily(s, d.Day)
+	})
 }
 
 // spo2 maps daily_spo2's nightly average (Oura has no SpO2 series).
 func (m *mapper) spo2(out []ohx.Sample, docs []wire.DailySpO2) []ohx.Sample {
-	if !m.wants(ohx.DailySpO2) {
-		return out
-	}
-	for i := range docs {
-		d := &docs[i]
+	return docSamples(m, out, ohx.DailySpO2, ohx.RecordedDerived, docs, func(d *wire.DailySpO2, s *ohx.Sample) bool {
 		if d.SpO2Percentage == nil {
-			continue
+			return false
 		}
 		v, ok := positive(d.SpO2Percentage.Average)
-		if !ok || v > 100 {
-			continue
-		}
-		s := sample(ohx.DailySpO2, ohx.RecordedDerived, d.ID)
-		if !m.daily(&s, d.Day) {
-			continue
-		}
-		s.Value = v
-		out = append(out, s)
-	}
-	return out
+		s.RecordID, s.Value = d.ID, v
+		return ok && v <= 100 && m.daily(s, d.Day)
+	})
 }
 
 // vo2Max maps vO2_max estimates (ml/kg/min) at their timestamp, or at local
 // midnight of their day when they have none.
 func (m *mapper) vo2Max(out []ohx.Sample, docs []wire.VO2Max) []ohx.Sample {
-	if !m.wants(ohx.VO2Max) {
-		return out
-	}
-	for i := range docs {
-		d := &docs[i]
+	return docSamples(m, out, ohx.VO2Max, ohx.RecordedDerived, docs, func(d *wire.VO2Max, s *ohx.Sample) bool {
 		v, ok := positive(d.VO2Max)
 		if !ok {
-			continue
+			return false
 		}
-		s := sample(ohx.VO2Max, ohx.RecordedDerived, d.ID)
-		if !instant(&s, d.Timestamp) {
-			if !d.Day.Valid() {
-				continue
-			}
-			start := d.Day.In(m.loc)
-			s.Start, s.End = start.UTC(), start.UTC()
-			s.StartOffset, s.EndOffset = offsetIn(m.loc, start), offsetIn(m.loc, start)
-		}
-		s.Value = v
-		out = append(out, s)
+		s.RecordID, s.Value = d.ID, v
+		return instant(s, d.Timestamp) || m.midnight(s, d.Day)
+	})
+}
+
+// midnight sets the instant of local midnight of day d in the link's zone.
+func (m *mapper) midnight(s *ohx.Sample, d wire.Date) bool {
+	if !d.Valid() {
+		return false
 	}
-	return out
+	start := d.In(m.loc)
+	s.Start, s.End = start.UTC(), start.UTC()
+	s.StartOffset = offsetIn(m.loc, start)
+	s.EndOffset = s.StartOffset
+	return true
 }
