@@ -195,11 +195,23 @@ func TestFetchEveryType(t *testing.T) {
 	assert.Len(t, got[ohx.DailyRestingHeartRate], 7)
 	assert.Len(t, got[ohx.DailyRespiratoryRate], 7)
 	assert.Len(t, got[ohx.VO2Max], 1, "weekly")
-	for _, s := range got[ohx.DailyHRV] {
-		l := s.LocalStart()
-		assert.Equal(t, 0, l.Hour(), "a daily summary starts at local midnight")
-		assert.Equal(t, time.Hour, s.StartOffset, "Berlin in November")
-		assert.Equal(t, 24*time.Hour, s.End.Sub(s.Start))
+	sessions := map[string]ohx.Sample{}
+	for _, s := range got[ohx.SleepSession] {
+		sessions[s.RecordID] = s
+	}
+	for _, typ := range []ohx.DataType{ohx.DailyHRV, ohx.DailyRestingHeartRate, ohx.DailyRespiratoryRate} {
+		for _, s := range got[typ] {
+			night, ok := sessions[s.RecordID]
+			require.True(t, ok, "%s: the night's summary names its sleep period", typ)
+			assert.Equal(t, [2]time.Time{night.Start, night.End}, [2]time.Time{s.Start, s.End}, "%s spans the night", typ)
+			assert.Equal(t, time.Hour, s.StartOffset, "Berlin in November")
+		}
+	}
+	for _, typ := range []ohx.DataType{ohx.DailySpO2, ohx.SkinTemperatureDeviation} {
+		for _, s := range got[typ] {
+			assert.Equal(t, 0, s.LocalStart().Hour(), "%s: a day's value (Oura gives only the day) spans the civil day", typ)
+			assert.Equal(t, 24*time.Hour, s.End.Sub(s.Start))
+		}
 	}
 	for _, s := range got[ohx.Steps] {
 		assert.Equal(t, 4, s.LocalStart().Hour(), "Oura's activity day starts at 04:00")
