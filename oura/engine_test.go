@@ -2,6 +2,7 @@ package oura_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ type validatingPublisher struct {
 	mu     sync.Mutex
 	byType map[string]int
 	byData map[ohx.DataType]int
+	// nightly keeps the Observations of the night's summaries.
+	nightly map[ohx.DataType][]map[string]any
 }
 
 func (v *validatingPublisher) Publish(_ context.Context, rs []ohx.Resource) (ohx.PublishResult, error) {
@@ -35,6 +38,13 @@ func (v *validatingPublisher) Publish(_ context.Context, rs []ohx.Resource) (ohx
 			continue
 		}
 		v.byType[r.Type]++
+		switch r.DataType {
+		case ohx.DailyHRV, ohx.DailyRestingHeartRate, ohx.DailyRespiratoryRate:
+			var m map[string]any
+			if err := json.Unmarshal(r.JSON, &m); err == nil && r.Type == "Observation" {
+				v.nightly[r.DataType] = append(v.nightly[r.DataType], m)
+			}
+		}
 		if r.DataType != "" {
 			v.byData[r.DataType]++
 		}
@@ -52,7 +62,7 @@ func TestEngineSkipsMissingScopeAndSyncsTheRest(t *testing.T) {
 	e := newEnv(t, ouratest.Config{TokenScope: ouratest.ScopeOmitted, DenyScopes: []string{"spo2"}, HeartRateEvery: time.Hour})
 	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return now }})
 	require.NoError(t, err)
-	pub := &validatingPublisher{t: t, byType: map[string]int{}, byData: map[ohx.DataType]int{}}
+	pub := &validatingPublisher{t: t, byType: map[string]int{}, byData: map[ohx.DataType]int{}, nightly: map[ohx.DataType][]map[string]any{}}
 	eng, err := ohx.NewEngine(ohx.EngineConfig{
 		Providers: []ohx.Provider{e.p}, Links: e.store, Cursors: e.store, Transformer: tr, Publisher: pub,
 		Now: func() time.Time { return now },
@@ -76,6 +86,18 @@ func TestEngineSkipsMissingScopeAndSyncsTheRest(t *testing.T) {
 	}
 	assert.Nil(t, rep.Types[ohx.DailySpO2])
 	assert.Zero(t, pub.byData[ohx.DailySpO2])
+	// The night's summaries span their sleep period and name their
+	// statistic; Oura's resting heart rate is the night's lowest.
+	for typ, stat := range map[ohx.DataType]string{ohx.DailyHRV: "average", ohx.DailyRestingHeartRate: "minimum", ohx.DailyRespiratoryRate: "average"} {
+		require.NotEmpty(t, pub.nightly[typ], "%s", typ)
+		for _, m := range pub.nightly[typ] {
+			assert.Contains(t, m, "effectivePeriod", "%s", typ)
+			method, _ := m["method"].(map[string]any)
+			coding, _ := method["coding"].([]any)
+			require.Len(t, coding, 1, "%s names its statistic", typ)
+			assert.Equal(t, stat, coding[0].(map[string]any)["code"], "%s", typ)
+		}
+	}
 
 	// A backfill moves no cursor; an initial sync does, except the
 	// skipped type's.
