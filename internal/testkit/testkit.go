@@ -1,6 +1,6 @@
 // Package testkit holds what the tests of the provider packages (fitbit,
-// oura) share: metrics that count and the user's consent at a fake's
-// authorize URL.
+// oura) share: metrics that count, a publisher that validates every
+// resource, and the user's consent at a fake's authorize URL.
 package testkit
 
 import (

@@ -1,0 +1,59 @@
+package testkit
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap/validate"
+)
+
+// ValidatingPublisher accepts every resource after validating it against
+// the FHIR R5 schema and the project's checks; an invalid one fails the
+// test and is rejected. It counts what it accepted.
+type ValidatingPublisher struct {
+	t      testing.TB
+	mu     sync.Mutex
+	byType map[string]int
+	byData map[ohx.DataType]int
+}
+
+// NewValidatingPublisher returns a ValidatingPublisher that reports to t.
+func NewValidatingPublisher(t testing.TB) *ValidatingPublisher {
+	return &ValidatingPublisher{t: t, byType: map[string]int{}, byData: map[ohx.DataType]int{}}
+}
+
+// Publish implements ohx.Publisher.
+func (v *ValidatingPublisher) Publish(_ context.Context, rs []ohx.Resource) (ohx.PublishResult, error) {
+	var res ohx.PublishResult
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, r := range rs {
+		if err := validate.Resource(r.JSON); err != nil {
+			v.t.Errorf("%s (%s) is not valid R5: %v", r.Key(), r.DataType, err)
+			res.Rejected = append(res.Rejected, ohx.Rejection{Key: r.Key(), Reason: "invalid"})
+			continue
+		}
+		v.byType[r.Type]++
+		if r.DataType != "" {
+			v.byData[r.DataType]++
+		}
+		res.Written = append(res.Written, r.Key())
+	}
+	return res, nil
+}
+
+// ByType returns how many resources of the FHIR resource type it accepted.
+func (v *ValidatingPublisher) ByType(resourceType string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.byType[resourceType]
+}
+
+// ByData returns how many resources of the data type it accepted.
+func (v *ValidatingPublisher) ByData(t ohx.DataType) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.byData[t]
+}
