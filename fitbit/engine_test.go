@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/internal/testkit"
 )
@@ -17,14 +16,7 @@ import (
 // over one day of every type the provider offers, then a device sync.
 func TestEngineSyncsEveryTypeToValidFHIR(t *testing.T) {
 	e := newEnv(t, fitbittest.Config{HeartRateEvery: 5 * time.Minute})
-	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return now }})
-	require.NoError(t, err)
-	pub := testkit.NewValidatingPublisher(t)
-	eng, err := ohx.NewEngine(ohx.EngineConfig{
-		Providers: []ohx.Provider{e.p}, Links: e.store, Cursors: e.store, Transformer: tr, Publisher: pub,
-		Now: func() time.Time { return now },
-	})
-	require.NoError(t, err)
+	eng, pub := testkit.Engine(t, e.p, e.store, now)
 
 	w := ohx.Window{Start: time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)}
 	rep, err := eng.Sync(t.Context(), ohx.Job{LinkID: e.link.ID, Trigger: ohx.TriggerBackfill, Window: &w})

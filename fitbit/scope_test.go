@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
 	"github.com/openhealthexchange/ohx/internal/testkit"
@@ -79,14 +78,9 @@ func TestScopeRefusalStopsWhenConsumerStops(t *testing.T) {
 // syncs.
 func TestEngineSkipsRefusedTypes(t *testing.T) {
 	e := staleScopes(t)
-	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return now }})
-	require.NoError(t, err)
-	pub := testkit.NewValidatingPublisher(t)
-	eng, err := ohx.NewEngine(ohx.EngineConfig{
-		Providers: []ohx.Provider{e.p}, Links: e.store, Cursors: e.store, Transformer: tr, Publisher: pub,
-		Now: func() time.Time { return now }, Strategy: ohx.DefaultStrategy{InitialLookback: 24 * time.Hour},
+	eng, pub := testkit.Engine(t, e.p, e.store, now, func(c *ohx.EngineConfig) {
+		c.Strategy = ohx.DefaultStrategy{InitialLookback: 24 * time.Hour}
 	})
-	require.NoError(t, err)
 	rep, err := eng.Sync(t.Context(), ohx.Job{LinkID: e.link.ID, Trigger: ohx.TriggerIncremental,
 		DataTypes: []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.SleepSession}})
 	require.NoError(t, err, "a refused scope does not fail the sync")

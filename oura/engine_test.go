@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/internal/testkit"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
 )
@@ -20,14 +19,7 @@ import (
 // and leaves the skipped type's cursor alone.
 func TestEngineSkipsMissingScopeAndSyncsTheRest(t *testing.T) {
 	e := newEnv(t, ouratest.Config{TokenScope: ouratest.ScopeOmitted, DenyScopes: []string{"spo2"}, HeartRateEvery: time.Hour})
-	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return now }})
-	require.NoError(t, err)
-	pub := testkit.NewValidatingPublisher(t)
-	eng, err := ohx.NewEngine(ohx.EngineConfig{
-		Providers: []ohx.Provider{e.p}, Links: e.store, Cursors: e.store, Transformer: tr, Publisher: pub,
-		Now: func() time.Time { return now },
-	})
-	require.NoError(t, err)
+	eng, pub := testkit.Engine(t, e.p, e.store, now)
 
 	w := ohx.Window{Start: time.Date(2026, 11, 18, 0, 0, 0, 0, berlin).UTC(), End: time.Date(2026, 11, 19, 0, 0, 0, 0, berlin).UTC()}
 	rep, err := eng.Sync(t.Context(), ohx.Job{LinkID: e.link.ID, Trigger: ohx.TriggerBackfill, Window: &w})

@@ -4,8 +4,12 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 )
 
@@ -56,4 +60,26 @@ func (v *ValidatingPublisher) ByData(t ohx.DataType) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.byData[t]
+}
+
+// Engine returns an engine that syncs p's links, found with their cursors
+// in st, through the real FHIR R5 mapping to a new ValidatingPublisher,
+// which it returns too; the engine's and the mapping's clocks stand at now.
+// mutate adjusts the engine's config before it is built.
+func Engine(t testing.TB, p ohx.Provider, st interface {
+	ohx.LinkFinder
+	ohx.CursorStore
+}, now time.Time, mutate ...func(*ohx.EngineConfig)) (*ohx.Engine, *ValidatingPublisher) {
+	t.Helper()
+	clock := func() time.Time { return now }
+	tr, err := fhirmap.New(fhirmap.Config{Now: clock})
+	require.NoError(t, err)
+	pub := NewValidatingPublisher(t)
+	cfg := ohx.EngineConfig{Providers: []ohx.Provider{p}, Links: st, Cursors: st, Transformer: tr, Publisher: pub, Now: clock}
+	for _, f := range mutate {
+		f(&cfg)
+	}
+	eng, err := ohx.NewEngine(cfg)
+	require.NoError(t, err)
+	return eng, pub
 }
