@@ -108,6 +108,55 @@ func TestShapeCacheCannotAdmitInvalid(t *testing.T) {
 	}
 }
 
+// profiled is observation as fhirmap writes it when it claims the R5
+// vital-signs and heart-rate profiles.
+var profiled = strings.Replace(observation, `"meta":{"source":"https://api.fitbit.com"}`,
+	`"meta":{"source":"https://api.fitbit.com","profile":["`+validate.ProfileVitalSigns+`","`+validate.ProfileHeartRate+`"]}`, 1)
+
+// TestShapeCacheCannotAdmitProfileViolation: the claimed profiles are checked
+// on every document, whether or not its shape is cached, alone or in a
+// Bundle. Each mutation keeps the shape, so only the Go checks can catch it.
+func TestShapeCacheCannotAdmitProfileViolation(t *testing.T) {
+	bundleOf := func(obs string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",` +
+			`"resource":` + obs + `,"request":{"method":"POST","url":"Observation"}}]}`
+	}
+	tests := []struct {
+		name, old, new, rule, path string
+	}{
+		{"heart rate in Hz", `"code":"/min"}`, `"code":"Hz"}`, "profile", "Observation.valueQuantity"},
+		{"heart rate unit system not UCUM", `"system":"http://unitsofmeasure.org"`, `"system":"http://unitsofmeasure.org/x"`, "profile", "Observation.valueQuantity"},
+		{"heart rate without the LOINC code", `"code":"8867-4"`, `"code":"40443-4"`, "profile", "Observation.code"},
+		{"code not LOINC", `"system":"http://loinc.org"`, `"system":"http://snomed.info/sct"`, "profile", "Observation.code"},
+		{"category not vital-signs", `"code":"vital-signs"`, `"code":"laboratory"`, "profile", "Observation.category"},
+		{"subject not a Patient", `"reference":"Patient/bench-1"`, `"reference":"Group/bench-1"`, "profile", "Observation.subject"},
+		{"effective to the year", `"effectiveDateTime":"2026-11-19T00:00:01+01:00"`, `"effectiveDateTime":"2026"`, "vs-1", "Observation.effectiveDateTime"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Contains(t, profiled, tt.old)
+			bad := strings.Replace(profiled, tt.old, tt.new, 1)
+			for _, doc := range []struct{ good, bad, prefix string }{
+				{profiled, bad, ""},
+				{bundleOf(profiled), bundleOf(bad), "Bundle.entry[0].resource"},
+			} {
+				validate.ResetShapes()
+				require.NoError(t, validate.Resource([]byte(doc.good)))
+				runs := validate.SchemaRuns()
+				err := validate.Resource([]byte(doc.bad))
+				var ve *validate.Error
+				require.ErrorAs(t, err, &ve)
+				path := tt.path
+				if doc.prefix != "" {
+					path = doc.prefix + strings.TrimPrefix(path, "Observation")
+				}
+				assert.True(t, ve.Has(tt.rule, path), "want %s at %s, got %v", tt.rule, path, ve.Violations)
+				assert.Equal(t, runs, validate.SchemaRuns(), "the shape is cached: caught without the schema")
+			}
+		})
+	}
+}
+
 func TestFastPathInputErrors(t *testing.T) {
 	for name, in := range map[string]string{
 		"repeated member": `{"resourceType":"Observation","status":"final","status":"final"}`,
@@ -148,6 +197,19 @@ func TestFastAgreesWithFullOnValidDocuments(t *testing.T) {
 
 func BenchmarkResourceFastObservation(b *testing.B) {
 	data := []byte(observation)
+	require.NoError(b, validate.Resource(data))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := validate.Resource(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkResourceFastProfiled is the resource the individual sync path
+// validates: a cached shape that claims the vital-signs profiles.
+func BenchmarkResourceFastProfiled(b *testing.B) {
+	data := []byte(profiled)
 	require.NoError(b, validate.Resource(data))
 	b.ReportAllocs()
 	for b.Loop() {

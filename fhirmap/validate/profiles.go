@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 )
@@ -35,28 +34,6 @@ const (
 // profileBase prefixes the URLs of the R5 core profiles.
 const profileBase = "http://hl7.org/fhir/StructureDefinition/"
 
-// claimedProfileViolations checks the vital-signs profiles claimed by the
-// Observation data is, or by the Observations in its Bundle entries. The
-// fast path calls it only for a document that names a core profile.
-func claimedProfileViolations(data []byte, rt string) []Violation {
-	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
-		return nil // the tree parser already reported the syntax
-	}
-	c := &checker{}
-	switch rt {
-	case "Observation":
-		c.profiles(rt, m)
-	case "Bundle":
-		for i, e := range objects(m["entry"]) {
-			if r, ok := e["resource"].(map[string]any); ok && r["resourceType"] == "Observation" {
-				c.profiles("Bundle.entry["+strconv.Itoa(i)+"].resource", r)
-			}
-		}
-	}
-	return c.violations
-}
-
 // vitalProfile is what one specific vital-signs profile adds to the base
 // profile: a fixed LOINC code in Observation.code and, for a valueQuantity,
 // its allowed UCUM codes (a fixedCode or the codes of a required value set).
@@ -65,8 +42,12 @@ type vitalProfile struct {
 	units []string
 	// components are the required component slices (bp): LOINC code and the
 	// fixed unit of its valueQuantity; the Observation has no value.
-	components map[string]string
+	components []vitalComponent
 }
+
+// vitalComponent is a required component slice: its LOINC code and the
+// fixed UCUM code of its valueQuantity.
+type vitalComponent struct{ code, unit string }
 
 var vitalProfiles = map[string]vitalProfile{
 	ProfileHeartRate: {code: "8867-4", units: []string{"/min"}},
@@ -76,7 +57,7 @@ var vitalProfiles = map[string]vitalProfile{
 	ProfileBodyWeight: {code: "29463-7", units: []string{"g", "kg", "[lb_av]"}},
 	// http://hl7.org/fhir/ValueSet/ucum-bodytemp: "Cel | [degF]".
 	ProfileBodyTemp: {code: "8310-5", units: []string{"Cel", "[degF]"}},
-	ProfileBP:       {code: "85354-9", components: map[string]string{"8480-6": "mm[Hg]", "8462-4": "mm[Hg]"}},
+	ProfileBP:       {code: "85354-9", components: []vitalComponent{{"8480-6", "mm[Hg]"}, {"8462-4", "mm[Hg]"}}},
 }
 
 // ucumVitalsCommon is http://hl7.org/fhir/ValueSet/ucum-vitals-common as
@@ -179,13 +160,13 @@ func (c *checker) vitalProfile(path, url string, vp vitalProfile, m map[string]a
 		if len(comps) < 2 {
 			c.add(path+".component", rule, name+": at least 2 components are required")
 		}
-		for code, unit := range vp.components {
+		for _, want := range vp.components {
 			ok := slices.ContainsFunc(comps, func(comp map[string]any) bool {
 				q, _ := comp["valueQuantity"].(map[string]any)
-				return hasCoding(comp["code"], loinc, code) && completeQuantity(q, []string{unit})
+				return hasCoding(comp["code"], loinc, want.code) && completeQuantity(q, []string{want.unit})
 			})
 			if !ok {
-				c.add(path+".component", rule, name+": a component coded LOINC "+code+" with a valueQuantity in "+unit+" is required")
+				c.add(path+".component", rule, name+": a component coded LOINC "+want.code+" with a valueQuantity in "+want.unit+" is required")
 			}
 		}
 		return

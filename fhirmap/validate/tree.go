@@ -388,8 +388,11 @@ func (p *parser) digits() bool {
 	return p.pos > start
 }
 
-// child returns the member key of object i, or -1.
+// child returns the member key of object i, or -1 (also when i is -1).
 func (t *tree) child(i int32, key string) int32 {
+	if i < 0 {
+		return -1
+	}
 	for c := t.nodes[i].first; c >= 0; c = t.nodes[c].next {
 		if t.nodes[c].key == key {
 			return c

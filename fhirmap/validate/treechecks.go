@@ -167,6 +167,7 @@ func (c *treeChecker) hasValue(i int32) bool {
 func (c *treeChecker) observation(i int32) {
 	t := c.t
 	c.requiredCode(i, "status", observationStatus, "observation-status")
+	c.profiles(i)
 	if !t.has(i, "code") {
 		c.add(i, ".code", "required", "code is required")
 	}
