@@ -236,15 +236,34 @@ var numberLiterals = map[string]func(string) bool{
 	"unsignedInt": func(s string) bool { return isInt(s, false, false) },
 }
 
+// numberLiteralsR4 are the R4 (4.0.1) number literals: the R4 schema's
+// decimal pattern ^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$ sets no
+// digit limits, and its integer pattern ^-?([0]|([1-9][0-9]*))$ admits -0;
+// integers are 32-bit as in R5.
+var numberLiteralsR4 = map[string]func(string) bool{
+	"decimal":     func(s string) bool { return decimalLiteral(s, 0, 0, 0) },
+	"integer":     func(s string) bool { return s == "-0" || isInt(s, true, false) },
+	"positiveInt": func(s string) bool { return isInt(s, false, true) },
+	"unsignedInt": func(s string) bool { return isInt(s, false, false) },
+}
+
 // isDecimal matches ^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9})?$
 // on a literal the JSON parser accepted.
 func isDecimal(s string) bool {
+	return decimalLiteral(s, 18, 17, 9)
+}
+
+// decimalLiteral matches a decimal literal the JSON parser accepted with at
+// most maxInt integer digits, maxFrac fraction digits and maxExp exponent
+// digits (0: no limit).
+func decimalLiteral(s string, maxInt, maxFrac, maxExp int) bool {
+	over := func(n, limit int) bool { return limit > 0 && n > limit }
 	s = strings.TrimPrefix(s, "-")
 	n := 0
 	for n < len(s) && digit(s[n]) {
 		n++
 	}
-	if n == 0 || n > 18 || (n > 1 && s[0] == '0') {
+	if n == 0 || over(n, maxInt) || (n > 1 && s[0] == '0') {
 		return false
 	}
 	s = s[n:]
@@ -253,7 +272,7 @@ func isDecimal(s string) bool {
 		for n < len(s) && digit(s[n]) {
 			n++
 		}
-		if n == 1 || n > 18 {
+		if n == 1 || over(n-1, maxFrac) {
 			return false
 		}
 		s = s[n:]
@@ -267,7 +286,7 @@ func isDecimal(s string) bool {
 		for n < len(s) && digit(s[n]) {
 			n++
 		}
-		if n == 0 || n > 9 {
+		if n == 0 || over(n, maxExp) {
 			return false
 		}
 		s = s[n:]

@@ -401,6 +401,15 @@ func (t *tree) child(i int32, key string) int32 {
 	return -1
 }
 
+// object returns member key of object i when it is an object, or -1.
+func (t *tree) object(i int32, key string) int32 {
+	c := t.child(i, key)
+	if c < 0 || t.nodes[c].kind != kindObject {
+		return -1
+	}
+	return c
+}
+
 // str returns the string member key of object i and whether it is one.
 func (t *tree) str(i int32, key string) (string, bool) {
 	c := t.child(i, key)
