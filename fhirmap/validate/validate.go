@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -204,7 +205,9 @@ func kindMessage(k jsonschema.ErrorKind, v ohx.FHIRVersion) string {
 	case *kind.Required:
 		return "missing required element(s) " + strings.Join(k.Missing, ", ")
 	case *kind.AdditionalProperties:
-		return "unknown element(s) " + strings.Join(k.Properties, ", ") + " (not in " + string(v) + ")"
+		// The validator lists them in map order: sorted, the message
+		// does not change from one run to the next.
+		return "unknown element(s) " + strings.Join(slices.Sorted(slices.Values(k.Properties)), ", ") + " (not in " + string(v) + ")"
 	case *kind.Const:
 		if s, ok := k.Want.(string); ok {
 			return "value must be " + s
