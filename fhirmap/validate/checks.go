@@ -86,7 +86,7 @@ func (c *checker) walk(i int32) {
 			c.add(i, "", "empty", "empty object is not allowed")
 			return
 		}
-		rt, _ := t.str(i, "resourceType")
+		rt, _ := t.resourceType(i)
 		start := len(c.refs)
 		if rt != "" {
 			c.typed(rt, i)

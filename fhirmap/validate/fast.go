@@ -155,7 +155,7 @@ func (t *tree) isNested(i, r int32) bool {
 	if i == r || t.nodes[i].kind != kindObject {
 		return false
 	}
-	_, ok := t.str(i, "resourceType")
+	_, ok := t.resourceType(i)
 	return ok
 }
 
@@ -225,7 +225,7 @@ func (s *schemaSet) validate(data []byte, want string, cache bool) error {
 	if t.nodes[0].kind != kindObject {
 		return ErrNotJSON
 	}
-	rt, _ := t.str(0, "resourceType")
+	rt, _ := t.resourceType(0)
 	switch {
 	case rt == "":
 		return s.invalid("", []Violation{{Path: "(root)", Rule: "required", Message: "resourceType is missing or not a string"}})
@@ -242,7 +242,7 @@ func (s *schemaSet) validate(data []byte, want string, cache bool) error {
 	sc.res = t.nestedIn(0, 0, append(sc.res[:0], 0))
 	var doc any // the document as the schema validator reads it, on a miss
 	for _, r := range sc.res {
-		nrt, _ := t.str(r, "resourceType")
+		nrt, _ := t.resourceType(r)
 		if !s.known[nrt] {
 			vs = append(vs, Violation{Path: t.path(r, rt) + ".resourceType", Rule: "schema", Message: s.notType()})
 			continue

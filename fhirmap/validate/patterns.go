@@ -31,7 +31,7 @@ var handMatchers = map[string]func(string) bool{
 	patString:   func(s string) bool { return s != "" },
 	patCode:     isCode,
 	patID:       isID,
-	patURI:      func(s string) bool { return !strings.ContainsAny(s, " \t\n\f\r") },
+	patURI:      isURI,
 	patDateTime: isDateTime,
 	patInstant:  isInstant,
 	patDate:     isDate,
@@ -53,6 +53,16 @@ func matcher(pattern string) (func(string) bool, error) {
 // isSpace is \s of Go's regexp: the ASCII white space without \v.
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// isURI: no \s at all (a loop: strings.ContainsAny builds its set per call).
+func isURI(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isSpace(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // isCode: no \s but single spaces between non-space runs.
