@@ -18,11 +18,11 @@ import (
 // document, at a fraction of the cost, because the schema can only tell two
 // documents of the same shape apart by their values.
 //
-// The R5 and R4 schemas use these keywords and no others: $ref (without siblings),
-// properties, additionalProperties (always false), required, items, type
-// (object, array, string, number, boolean), pattern, enum and const (and
-// oneOf in ResourceList, which load narrows). Which schema applies at which
-// place of a document follows from the member names alone ($ref, properties,
+// The R5 and R4 schemas use these keywords and no others: $ref (without
+// siblings), properties, additionalProperties (always false), required,
+// items, type (object, array, string, number, boolean), pattern, enum and
+// const (and oneOf in ResourceList, which schemaSet.def narrows). Which
+// schema applies at which place of a document follows from the member names alone ($ref, properties,
 // items), and type, required and additionalProperties only look at member
 // names and JSON types. So once the schema accepted a document, it accepts
 // every document with the same member names and JSON types at the same
@@ -370,12 +370,11 @@ var shapeTypes = map[string]bool{"object": true, "array": true, "string": true, 
 // rooted at r. It reports complete = false when some place of the document
 // is not covered by the keywords it understands.
 func (s *schemaSet) buildPlan(t *tree, r int32, rt string, leaves []int32) (*plan, bool) {
-	defs := s.defs
 	p := &plan{rules: make([]*valueRule, 0, len(leaves))}
 	complete := true
 	var walk func(i int32, schema any, ref string)
 	walk = func(i int32, schema any, ref string) {
-		schema, ref = resolveRef(defs, schema, ref)
+		schema, ref = s.resolveRef(schema, ref)
 		m, ok := schema.(map[string]any)
 		if !ok {
 			complete = false
@@ -433,7 +432,7 @@ func (s *schemaSet) buildPlan(t *tree, r int32, rt string, leaves []int32) (*pla
 			p.rules = append(p.rules, s.rule(m, ref, &complete))
 		}
 	}
-	walk(r, map[string]any{"$ref": "#/definitions/" + rt}, "")
+	walk(r, map[string]any{"$ref": s.base + rt}, "")
 	if len(p.rules) != len(leaves) {
 		panic("validate: plan and shape disagree") // a programming error, never input-dependent
 	}
@@ -444,7 +443,7 @@ func isLeaf(k byte) bool { return k != kindObject && k != kindArray }
 
 // resolveRef follows $ref to the definition it names and returns the name of
 // the last definition followed (or ref when there was none).
-func resolveRef(defs map[string]any, schema any, ref string) (any, string) {
+func (s *schemaSet) resolveRef(schema any, ref string) (any, string) {
 	for range 64 {
 		m, ok := schema.(map[string]any)
 		if !ok {
@@ -454,12 +453,14 @@ func resolveRef(defs map[string]any, schema any, ref string) (any, string) {
 		if !ok {
 			return schema, ref
 		}
-		const prefix = "#/definitions/"
-		if len(target) <= len(prefix) || target[:len(prefix)] != prefix {
+		name, ok := strings.CutPrefix(target, s.base)
+		if !ok || name == "" {
 			return nil, ref
 		}
-		ref = target[len(prefix):]
-		schema = defs[ref]
+		ref = name
+		if schema, ok = s.def(ref); !ok {
+			return nil, ref
+		}
 	}
 	return nil, ref
 }

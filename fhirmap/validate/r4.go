@@ -21,13 +21,11 @@ var schemaR4JSON []byte
 // where the file was obtained.
 const SchemaR4SHA256 = "15b9548af6412c44faaa411456e0652542de286fd1c58ef882b09bdc8947909d"
 
-const schemaR4URL = "fhir.schema.r4.json"
-
 // ErrUnknownVersion is returned by the *Version functions for a FHIR version
 // this package has no schema for.
 var ErrUnknownVersion = errors.New("validate: unknown FHIR version")
 
-// ReadyVersion is Ready for FHIR version v: it parses that version's embedded
+// ReadyVersion is Ready for FHIR version v: it reads that version's embedded
 // schema and compiles the definitions of the resource types ohx emits in it.
 func ReadyVersion(v ohx.FHIRVersion) error {
 	s, err := setOf(v)

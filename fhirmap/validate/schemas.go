@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,13 +14,23 @@ import (
 )
 
 // schemaSet is what validation needs of one FHIR version: its embedded JSON
-// schema, parsed on first use and compiled one resource definition at a
-// time, the rules the fast path reads from it, and which Go checks apply.
-// R5 and R4 are two values of it; everything else is shared.
+// schema, read on first use and compiled one resource definition at a time,
+// the rules the fast path reads from it, and which Go checks apply. R5 and
+// R4 are two values of it; everything else is shared.
+//
+// The schema is not decoded whole. load indexes where each definition's
+// JSON lies in the embedded bytes (which stay in the binary's read-only
+// data), and the compiler loads a definition as its own schema document
+// when a $ref first reaches it (see def). Compiling what ohx emits
+// decodes about 90 of the R5 schema's 857 definitions, and only those stay
+// in memory.
 type schemaSet struct {
 	version ohx.FHIRVersion
 	raw     []byte // the embedded schema
-	url     string // the URL the schema is added to the compiler under
+	// base prefixes the URL of each definition as its own document:
+	// base + "Observation". The host is reserved (RFC 2606): nothing is
+	// fetched, the loader reads the embedded bytes.
+	base string
 	// emitted are the resource types ohx writes in this version: ready
 	// compiles them.
 	emitted []string
@@ -29,8 +40,11 @@ type schemaSet struct {
 
 	once  sync.Once
 	err   error
-	known map[string]bool // resource types of the schema's discriminator
-	defs  map[string]any  // the schema's definitions, ResourceList narrowed
+	known map[string]bool   // resource types of the schema's discriminator
+	index map[string][2]int // where each definition's JSON lies in raw
+
+	defsMu sync.Mutex
+	defs   map[string]any // the definitions decoded so far, $refs rewritten
 
 	mu       sync.Mutex
 	compiler *jsonschema.Compiler
@@ -42,11 +56,11 @@ type schemaSet struct {
 
 var (
 	r5Set = &schemaSet{
-		version: ohx.R5, raw: schemaJSON, url: schemaURL, numbers: numberLiterals,
+		version: ohx.R5, raw: schemaJSON, base: "https://ohx.invalid/fhir/r5/", numbers: numberLiterals,
 		emitted: []string{"Bundle", "Observation", "DiagnosticReport", "Device", "DeviceAssociation", "Provenance", "OperationOutcome"},
 	}
 	r4Set = &schemaSet{
-		version: ohx.R4, raw: schemaR4JSON, url: schemaR4URL, numbers: numberLiteralsR4,
+		version: ohx.R4, raw: schemaR4JSON, base: "https://ohx.invalid/fhir/r4/", numbers: numberLiteralsR4,
 		emitted: []string{"Bundle", "Observation", "DiagnosticReport", "Device", "Provenance", "OperationOutcome"},
 	}
 )
@@ -67,58 +81,167 @@ func (s *schemaSet) prefix() string {
 	return "fhir " + strings.ToLower(string(s.version))
 }
 
-// load parses the embedded schema once.
+// load indexes the embedded schema once.
 func (s *schemaSet) load() error {
 	s.once.Do(func() {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(s.raw))
-		if err != nil {
-			s.err = fmt.Errorf("%s: parse embedded schema: %w", s.prefix(), err)
+		s.index, s.known, s.err = indexSchema(s.raw)
+		if s.err != nil {
+			s.err = fmt.Errorf("%s: read embedded schema: %w", s.prefix(), s.err)
 			return
 		}
-		m, _ := doc.(map[string]any)
-		s.known = map[string]bool{}
-		if d, ok := m["discriminator"].(map[string]any); ok {
-			if mp, ok := d["mapping"].(map[string]any); ok {
-				for k := range mp {
-					s.known[k] = true
-				}
-			}
-		}
-		s.defs, _ = m["definitions"].(map[string]any)
-		if len(s.known) == 0 || s.defs == nil || s.defs["ResourceList"] == nil {
+		if _, ok := s.index["ResourceList"]; !ok || len(s.known) == 0 {
 			s.err = errors.New(s.prefix() + ": embedded schema lists no resource types")
 			return
 		}
-		// Nested resources (Bundle.entry.resource, contained, outcomes) are
-		// typed ResourceList, a oneOf over all resource definitions whose
-		// branches differ by their resourceType constant. Validating a
-		// nested resource against the definition its resourceType names is
-		// therefore equivalent, so ResourceList is narrowed to "an object
-		// with a resourceType" and every nested resource is validated on its
-		// own (see tree.nestedIn). This keeps compiling to the definitions in
-		// use instead of the whole schema, and errors point at the right
-		// branch.
-		s.defs["ResourceList"] = map[string]any{
-			"type":       "object",
-			"required":   []any{"resourceType"},
-			"properties": map[string]any{"resourceType": map[string]any{"type": "string"}},
-		}
-		// The document's root is a oneOf over every resource definition too.
-		// Nothing validates against the root, but the compiler compiles a
-		// document's root whenever it compiles a definition inside it, and the
-		// root schema then holds every definition compiled (about 20 MB live
-		// and most of the compile time). Only "#/definitions/…" is compiled.
-		delete(m, "oneOf")
+		s.defs = map[string]any{}
 		c := jsonschema.NewCompiler()
 		c.DefaultDraft(jsonschema.Draft6)
-		if err := c.AddResource(s.url, doc); err != nil {
-			s.err = fmt.Errorf("%s: add embedded schema: %w", s.prefix(), err)
-			return
-		}
+		c.UseLoader(defLoader{s})
 		s.compiler = c
 		s.compiled = map[string]*jsonschema.Schema{}
 	})
 	return s.err
+}
+
+// indexSchema reads the top level of a FHIR JSON schema: the byte range of
+// each member of "definitions", and the resource types the discriminator
+// maps. Nothing validates against the document's root (a oneOf over every
+// resource definition), so it is not kept.
+func indexSchema(raw []byte) (index map[string][2]int, known map[string]bool, err error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	index, known = map[string][2]int{}, map[string]bool{}
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, nil, err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		switch key {
+		case "definitions":
+			if err := expectDelim(dec, '{'); err != nil {
+				return nil, nil, err
+			}
+			for dec.More() {
+				name, err := dec.Token()
+				if err != nil {
+					return nil, nil, err
+				}
+				var def json.RawMessage
+				if err := dec.Decode(&def); err != nil {
+					return nil, nil, err
+				}
+				end := int(dec.InputOffset())
+				index[fmt.Sprint(name)] = [2]int{end - len(def), end}
+			}
+			if err := expectDelim(dec, '}'); err != nil {
+				return nil, nil, err
+			}
+		case "discriminator":
+			var d struct {
+				Mapping map[string]string `json:"mapping"`
+			}
+			if err := dec.Decode(&d); err != nil {
+				return nil, nil, err
+			}
+			for rt := range d.Mapping {
+				known[rt] = true
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return index, known, nil
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != d {
+		return fmt.Errorf("want %v, got %v", d, tok)
+	}
+	return nil
+}
+
+// narrowedResourceList stands for the definition ResourceList.
+//
+// Nested resources (Bundle.entry.resource, contained, outcomes) are typed
+// ResourceList, a oneOf over all resource definitions whose branches differ
+// by their resourceType constant. Validating a nested resource against the
+// definition its resourceType names is therefore equivalent, so
+// ResourceList is narrowed to "an object with a resourceType" and every
+// nested resource is validated on its own (see tree.nestedIn). This keeps
+// compiling to the definitions in use instead of the whole schema, and
+// errors point at the right branch.
+func narrowedResourceList() map[string]any {
+	return map[string]any{
+		"type":       "object",
+		"required":   []any{"resourceType"},
+		"properties": map[string]any{"resourceType": map[string]any{"type": "string"}},
+	}
+}
+
+// def returns the definition name, decoded from the embedded bytes on first
+// use, with every "#/definitions/X" reference rewritten to base + "X": each
+// definition is its own schema document for the compiler.
+func (s *schemaSet) def(name string) (any, bool) {
+	s.defsMu.Lock()
+	defer s.defsMu.Unlock()
+	if d, ok := s.defs[name]; ok {
+		return d, true
+	}
+	r, ok := s.index[name]
+	if !ok {
+		return nil, false
+	}
+	var d any = narrowedResourceList()
+	if name != "ResourceList" {
+		var err error
+		if d, err = jsonschema.UnmarshalJSON(bytes.NewReader(s.raw[r[0]:r[1]])); err != nil {
+			return nil, false // indexSchema decoded it once already
+		}
+		s.rebase(d)
+	}
+	s.defs[name] = d
+	return d, true
+}
+
+// rebase rewrites the local references of a definition to base.
+func (s *schemaSet) rebase(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if ref, ok := e.(string); ok && k == "$ref" {
+				if name, ok := strings.CutPrefix(ref, "#/definitions/"); ok {
+					v[k] = s.base + name
+				}
+				continue
+			}
+			s.rebase(e)
+		}
+	case []any:
+		for _, e := range v {
+			s.rebase(e)
+		}
+	}
+}
+
+// defLoader gives the compiler each definition as its own document.
+type defLoader struct{ s *schemaSet }
+
+func (l defLoader) Load(url string) (any, error) {
+	if name, ok := strings.CutPrefix(url, l.s.base); ok {
+		if d, ok := l.s.def(name); ok {
+			return d, nil
+		}
+	}
+	return nil, errors.New("not a definition of the embedded schema")
 }
 
 // schemaFor returns the compiled schema of one resource definition.
@@ -131,7 +254,7 @@ func (s *schemaSet) schemaFor(resourceType string) (*jsonschema.Schema, error) {
 	if sc, ok := s.compiled[resourceType]; ok {
 		return sc, nil
 	}
-	sc, err := s.compiler.Compile(s.url + "#/definitions/" + resourceType)
+	sc, err := s.compiler.Compile(s.base + resourceType)
 	if err != nil {
 		return nil, fmt.Errorf("%s: compile %s: %w", s.prefix(), resourceType, err)
 	}

@@ -27,8 +27,6 @@ var schemaJSON []byte
 // recorded where the file was obtained (hl7.fhir.r5.core@5.0.0).
 const SchemaSHA256 = "e865a3f40d9949c72da906ee3d89ae4c7066be27fd8a258cae80705e08e4d1b7"
 
-const schemaURL = "fhir.schema.json"
-
 // Violation is one reason why a resource is not valid FHIR R5.
 type Violation struct {
 	// Path locates the offending element, FHIRPath-like, starting with the
@@ -101,7 +99,7 @@ func (e *Error) Has(rule, path string) bool {
 // JSON object.
 var ErrNotJSON = errors.New("fhir r5: input is not a JSON object")
 
-// Ready parses the embedded schema and compiles the definitions of the
+// Ready reads the embedded schema and compiles the definitions of the
 // resource types the project emits. It is optional: the first validation of
 // each type does the same. Tests call it so that a broken schema fails loudly
 // and early.
