@@ -3,7 +3,10 @@ package validate
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,5 +56,29 @@ func TestDefinitionsAreTheDocuments(t *testing.T) {
 			_, ok = s.def("NoSuchDefinition")
 			assert.False(t, ok)
 		})
+	}
+}
+
+// TestColdSetConcurrent: goroutines that validate different resource types
+// with a fresh schema set load and compile its definitions concurrently
+// (run with -race) and agree with the warm set.
+func TestColdSetConcurrent(t *testing.T) {
+	cold := &schemaSet{version: r5Set.version, raw: r5Set.raw, base: r5Set.base, numbers: r5Set.numbers, emitted: r5Set.emitted}
+	var docs [][]byte
+	for _, name := range []string{"observation-heart-rate.json", "observation-ecg.json", "device.json", "deviceassociation.json",
+		"provenance.json", "bundle-transaction.json", "diagnosticreport.json", "operationoutcome.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "valid", name))
+		require.NoError(t, err)
+		docs = append(docs, data, bytes.Replace(data, []byte(`"resourceType"`), []byte(`"unknownElement":1,"resourceType"`), 1))
+	}
+	errs := make([]error, len(docs))
+	var wg sync.WaitGroup
+	for i, d := range docs {
+		wg.Go(func() { errs[i] = cold.validate(d, "", false) })
+	}
+	wg.Wait()
+	for i, d := range docs {
+		assert.Equal(t, r5Set.validate(d, "", false) == nil, errs[i] == nil, "%d", i)
+		assert.Equal(t, i%2 == 0, errs[i] == nil, "%d: %v", i, errs[i])
 	}
 }
