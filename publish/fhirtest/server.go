@@ -2,6 +2,7 @@ package fhirtest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,11 +25,6 @@ import (
 // InMemoryURL is the base URL of a server that was not started: requests to
 // it only work through Client.
 const InMemoryURL = "http://fhirtest.invalid"
-
-var (
-	typeRE = regexp.MustCompile(`^[A-Z][A-Za-z]+$`)
-	idRE   = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-)
 
 // Option configures a Server.
 type Option func(*Server)
@@ -495,7 +490,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 		s.handleBundle(w, r, idx)
 	case len(parts) == 1 && parts[0] == "metadata" && r.Method == http.MethodGet && !s.noMetadata:
 		writeJSON(w, http.StatusOK, capabilityStatement(s.version))
-	case len(parts) == 1 && typeRE.MatchString(parts[0]):
+	case len(parts) == 1 && isTypeName(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
 			s.handleSearch(w, r, parts[0])
@@ -504,7 +499,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 		default:
 			writeOutcome(w, http.StatusMethodNotAllowed, outcome("not-supported", "method not supported", ""))
 		}
-	case len(parts) == 2 && typeRE.MatchString(parts[0]):
+	case len(parts) == 2 && isTypeName(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
 			s.handleRead(w, parts[0], parts[1])
@@ -535,7 +530,17 @@ func capabilityStatement(v ohx.FHIRVersion) map[string]any {
 	}
 }
 
-// readBody reads a request body with a bound.
+// maxBody bounds a request body.
+const maxBody = 256 << 20
+
+// readBody reads a request body with a bound, into a buffer of the
+// announced length (and room to see its end without growing).
 func readBody(r *http.Request) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	size := int64(bytes.MinRead)
+	if n := r.ContentLength; n > 0 && n <= maxBody {
+		size += n
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody))
+	return buf.Bytes(), err
 }

@@ -71,11 +71,17 @@ func writeOutcome(w http.ResponseWriter, status int, oo map[string]any) { writeJ
 type entryIn struct {
 	FullURL  string          `json:"fullUrl"`
 	Resource json.RawMessage `json:"resource"`
-	Request  *struct {
-		Method      string `json:"method"`
-		URL         string `json:"url"`
-		IfNoneExist string `json:"ifNoneExist"`
-	} `json:"request"`
+	Request  *requestIn      `json:"request"`
+	// root is the resource's node in the request's tree, -1 when the
+	// resource is not one valid JSON value.
+	root int32
+}
+
+// requestIn is the request of an entry.
+type requestIn struct {
+	Method      string `json:"method"`
+	URL         string `json:"url"`
+	IfNoneExist string `json:"ifNoneExist"`
 }
 
 // stage holds the writes of a transaction until it commits.
@@ -152,48 +158,64 @@ type target struct {
 	typ, id string
 	create  bool
 	noop    bool // conditional create that matched: nothing is written
-	body    json.RawMessage
-	m       map[string]any // body decoded once (json.Number numbers), or nil
+	// tr and root hold the resource read from the request.
+	tr   *tree
+	root int32
+	// identifiers are the resource's, once read.
+	identifiers []string
 }
 
-// resolve works out the id an entry writes to. prefix names the entry in
-// OperationOutcome expressions ("Bundle.entry[3]").
-func (st *stage) resolve(method, rawURL, ifNoneExist string, body json.RawMessage, prefix string) (*target, *problem) {
-	u, err := url.Parse(rawURL)
+// head is what the server reads of a resource before it resolves it.
+type head struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+}
+
+// headOf reads the resourceType and id of a resource as encoding/json
+// decodes them into a head, from the tree when it can tell.
+func headOf(tr *tree, root int32, body []byte) (head, error) {
+	if typ, id, ok := tr.head(root); ok {
+		return head{ResourceType: typ, ID: id}, nil
+	}
+	var h head
+	err := json.Unmarshal(body, &h)
+	return h, err
+}
+
+// resolve works out the id an entry writes to. w names the entry in
+// OperationOutcome expressions.
+func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, root int32, body json.RawMessage, w where) (*target, *problem) {
+	path, rawQuery, err := splitURL(rawURL)
 	if err != nil {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", prefix+".request.url")
+		return nil, newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", w.at(".request.url"))
 	}
-	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if !typeRE.MatchString(parts[0]) || len(parts) > 2 {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", prefix+".request.url")
+	typ, id, hasID := strings.Cut(strings.Trim(path, "/"), "/")
+	if !isTypeName(typ) || strings.Contains(id, "/") {
+		return nil, newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", w.at(".request.url"))
 	}
-	typ := parts[0]
 	if len(body) == 0 {
-		return nil, newProblem(http.StatusBadRequest, "required", "a resource is required for "+method, prefix+".resource")
+		return nil, newProblem(http.StatusBadRequest, "required", "a resource is required for "+method, w.at(".resource"))
 	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-	}
-	if err := json.Unmarshal(body, &head); err != nil {
-		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", prefix+".resource")
+	head, err := headOf(tr, root, body)
+	if err != nil {
+		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
 	}
 	if head.ResourceType != typ {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", prefix+".resource.resourceType")
+		return nil, newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", w.at(".resource.resourceType"))
 	}
-	t := &target{typ: typ, body: body}
+	t := &target{typ: typ, tr: tr, root: root}
 	switch {
-	case method == http.MethodPut && len(parts) == 2:
-		if !idRE.MatchString(parts[1]) {
-			return nil, newProblem(http.StatusBadRequest, "invalid", "invalid id in request url", prefix+".request.url")
+	case method == http.MethodPut && hasID:
+		if !isID(id) {
+			return nil, newProblem(http.StatusBadRequest, "invalid", "invalid id in request url", w.at(".request.url"))
 		}
-		if head.ID != parts[1] {
-			return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the request url", prefix+".resource.id")
+		if head.ID != id {
+			return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the request url", w.at(".resource.id"))
 		}
-		t.id = parts[1]
+		t.id = id
 		t.create = st.get(typ, t.id) == nil
-	case method == http.MethodPut && len(parts) == 1:
-		ids, p := st.searchQuery(typ, u.RawQuery, prefix+".request.url")
+	case method == http.MethodPut:
+		ids, p := st.searchQuery(typ, rawQuery, w, ".request.url")
 		if p != nil {
 			return nil, p
 		}
@@ -203,23 +225,23 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, body json.RawMessag
 			if head.ID != "" {
 				t.id = head.ID
 				if st.get(typ, t.id) != nil {
-					return nil, newProblem(http.StatusBadRequest, "duplicate", "resource id exists without the identifier", prefix+".resource.id")
+					return nil, newProblem(http.StatusBadRequest, "duplicate", "resource id exists without the identifier", w.at(".resource.id"))
 				}
 			}
 		case 1:
 			t.id = ids[0]
 			if head.ID != "" && head.ID != t.id {
-				return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the matched resource", prefix+".resource.id")
+				return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the matched resource", w.at(".resource.id"))
 			}
 		default:
-			return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional update matches several resources", prefix+".request.url")
+			return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional update matches several resources", w.at(".request.url"))
 		}
-	case method == http.MethodPost && len(parts) == 1:
+	case method == http.MethodPost && !hasID:
 		if ifNoneExist != "" {
 			if strings.Contains(ifNoneExist, "?") {
-				return nil, newProblem(http.StatusBadRequest, "invalid", "ifNoneExist must be the bare query", prefix+".request.ifNoneExist")
+				return nil, newProblem(http.StatusBadRequest, "invalid", "ifNoneExist must be the bare query", w.at(".request.ifNoneExist"))
 			}
-			ids, p := st.searchQuery(typ, ifNoneExist, prefix+".request.ifNoneExist")
+			ids, p := st.searchQuery(typ, ifNoneExist, w, ".request.ifNoneExist")
 			if p != nil {
 				return nil, p
 			}
@@ -229,155 +251,196 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, body json.RawMessag
 				t.id, t.noop = ids[0], true
 				return t, nil
 			default:
-				return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional create matches several resources", prefix+".request.ifNoneExist")
+				return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional create matches several resources", w.at(".request.ifNoneExist"))
 			}
 		}
 		t.id, t.create = uuid.NewString(), true
 	default:
-		return nil, newProblem(http.StatusMethodNotAllowed, "not-supported", "only PUT and POST writes are supported", prefix+".request.method")
+		return nil, newProblem(http.StatusMethodNotAllowed, "not-supported", "only PUT and POST writes are supported", w.at(".request.method"))
 	}
 	return t, nil
 }
 
+// splitURL returns the path and raw query of a relative URL as url.Parse
+// reads them, without parsing the common "Type/id".
+func splitURL(rawURL string) (path, rawQuery string, err error) {
+	for i := 0; i < len(rawURL); i++ {
+		switch c := rawURL[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '/':
+		default:
+			u, err := url.Parse(rawURL)
+			if err != nil {
+				return "", "", err
+			}
+			return u.Path, u.RawQuery, nil
+		}
+	}
+	return rawURL, "", nil
+}
+
+// isTypeName reports whether s looks like a resource type:
+// ^[A-Z][A-Za-z]+$.
+func isTypeName(s string) bool {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// isID reports whether s is a FHIR id: ^[A-Za-z0-9\-.]{1,64}$.
+func isID(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // searchQuery runs a conditional query; only identifier is supported.
-func (st *stage) searchQuery(typ, rawQuery, expr string) ([]string, *problem) {
+func (st *stage) searchQuery(typ, rawQuery string, w where, suffix string) ([]string, *problem) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil || len(q) != 1 || len(q["identifier"]) != 1 {
-		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier parameter", expr)
+		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier parameter", w.at(suffix))
 	}
 	ident := q.Get("identifier")
 	if !strings.Contains(ident, "|") {
-		return nil, newProblem(http.StatusBadRequest, "not-supported", "identifier must be system|value", expr)
+		return nil, newProblem(http.StatusBadRequest, "not-supported", "identifier must be system|value", w.at(suffix))
 	}
 	return st.search(typ, ident), nil
 }
 
 // build prepares the stored form of a resource: references rewritten, id
-// and meta set. fullURLs maps urn:uuid fullUrls to "Type/id".
-func (st *stage) build(t *target, fullURLs map[string]string, prefix string) (*record, *problem) {
-	m := t.m
-	t.m = nil // build changes it
-	if m == nil {
-		var err error
-		if m, err = decodeResource(t.body); err != nil {
-			return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", prefix+".resource")
-		}
+// and meta set, members sorted by key. fullURLs maps urn:uuid fullUrls to
+// "Type/id".
+func (st *stage) build(t *target, fullURLs map[string]string, w where) (*record, *problem) {
+	tr, root := t.tr, t.root
+	if root < 0 || tr.nodes[root].kind != jObject {
+		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
 	}
-	if p := st.rewrite(m, fullURLs, prefix+".resource"); p != nil {
+	if p := st.rewrite(tr, root, fullURLs, w); p != nil {
 		return nil, p
 	}
 	version := 1
 	if old := st.get(t.typ, t.id); old != nil {
 		version = old.version + 1
 	}
-	m["id"] = t.id
-	meta, _ := m["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
+	v, lastUpdated := strconv.Itoa(version), st.s.now().UTC().Format(time.RFC3339Nano)
+	tr.buf = tr.merge(tr.buf[:0], root, []string{"id", "meta"}, func(b []byte, i int, old int32) []byte {
+		if i == 0 {
+			return appendJSONString(b, t.id)
+		}
+		if old >= 0 && tr.nodes[old].kind != jObject {
+			old = -1 // a meta that is no object is replaced
+		}
+		return tr.merge(b, old, []string{"lastUpdated", "versionId"}, func(b []byte, i int, _ int32) []byte {
+			if i == 0 {
+				return appendJSONString(b, lastUpdated)
+			}
+			return appendJSONString(b, v)
+		})
+	})
+	r := &record{body: bytes.Clone(tr.buf), version: version, identifiers: t.identifiers}
+	if r.identifiers == nil {
+		r.identifiers = tr.identifiers(root)
 	}
-	meta["versionId"] = strconv.Itoa(version)
-	meta["lastUpdated"] = st.s.now().UTC().Format(time.RFC3339Nano)
-	m["meta"] = meta
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, newProblem(http.StatusBadRequest, "structure", "resource cannot be stored", prefix+".resource")
-	}
-	r := &record{body: b, version: version, identifiers: identifiers(m)}
-	if subj, ok := m["subject"].(map[string]any); ok {
-		r.subject, _ = subj["reference"].(string)
-	}
-	r.indexSearch(m)
+	r.index(tr, root)
 	return r, nil
 }
 
-// decodeResource decodes a resource as build stores it: numbers kept as
-// written.
-func decodeResource(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
+// rewrite resolves urn:uuid and conditional references below node n in
+// place, members in key order.
+func (st *stage) rewrite(tr *tree, n int32, fullURLs map[string]string, w where) *problem {
+	switch tr.nodes[n].kind {
+	case jObject, jArray:
+	default:
+		return nil
 	}
-	return m, nil
-}
-
-// rewrite resolves urn:uuid and conditional references in place.
-func (st *stage) rewrite(v any, fullURLs map[string]string, expr string) *problem {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if s, ok := e.(string); ok && k == "reference" {
-				switch {
-				case strings.HasPrefix(s, "urn:uuid:"):
-					ref, ok := fullURLs[s]
-					if !ok {
-						return newProblem(http.StatusBadRequest, "not-found", "urn:uuid reference does not resolve to an entry of the bundle", expr)
-					}
-					x[k] = ref
-				case strings.Contains(s, "?"):
-					typ, q, _ := strings.Cut(s, "?")
-					if !typeRE.MatchString(typ) {
-						return newProblem(http.StatusBadRequest, "invalid", "invalid conditional reference", expr)
-					}
-					ids, p := st.searchQuery(typ, q, expr)
-					if p != nil {
-						return p
-					}
-					if len(ids) != 1 {
-						return newProblem(http.StatusPreconditionFailed, "not-found", "conditional reference does not match exactly one resource", expr)
-					}
-					x[k] = typ + "/" + ids[0]
-				}
+	isObject := tr.nodes[n].kind == jObject
+	for _, k := range tr.kidsOf(n) {
+		if nd := &tr.nodes[k]; isObject && nd.kind == jString && string(nd.key) == "reference" {
+			// json.Marshal escapes neither ':' nor '?': raw tells.
+			if !bytes.HasPrefix(nd.raw, []byte(`"urn:uuid:`)) && bytes.IndexByte(nd.raw, '?') < 0 {
 				continue
 			}
-			if p := st.rewrite(e, fullURLs, expr); p != nil {
-				return p
+			s, _ := tr.text(k)
+			switch {
+			case strings.HasPrefix(s, "urn:uuid:"):
+				ref, ok := fullURLs[s]
+				if !ok {
+					return newProblem(http.StatusBadRequest, "not-found", "urn:uuid reference does not resolve to an entry of the bundle", w.at(".resource"))
+				}
+				tr.nodes[k].raw = appendJSONString(nil, ref)
+			case strings.Contains(s, "?"):
+				typ, q, _ := strings.Cut(s, "?")
+				if !isTypeName(typ) {
+					return newProblem(http.StatusBadRequest, "invalid", "invalid conditional reference", w.at(".resource"))
+				}
+				ids, p := st.searchQuery(typ, q, w, ".resource")
+				if p != nil {
+					return p
+				}
+				if len(ids) != 1 {
+					return newProblem(http.StatusPreconditionFailed, "not-found", "conditional reference does not match exactly one resource", w.at(".resource"))
+				}
+				tr.nodes[k].raw = appendJSONString(nil, typ+"/"+ids[0])
 			}
+			continue
 		}
-	case []any:
-		for _, e := range x {
-			if p := st.rewrite(e, fullURLs, expr); p != nil {
-				return p
-			}
+		if p := st.rewrite(tr, k, fullURLs, w); p != nil {
+			return p
 		}
 	}
 	return nil
 }
 
-// identifiers returns the "system|value" identifiers of a resource.
-func identifiers(m map[string]any) []string {
-	list, _ := m["identifier"].([]any)
-	var out []string
-	for _, e := range list {
-		id, _ := e.(map[string]any)
-		sys, _ := id["system"].(string)
-		val, _ := id["value"].(string)
-		if val != "" {
-			out = append(out, sys+"|"+val)
-		}
+// where locates what a problem is about in OperationOutcome expressions:
+// entry i of a Bundle, or the resource of a single request for a type. The
+// expressions are written only for a problem.
+type where struct {
+	entry  int
+	single string
+}
+
+// at returns the expression of suffix (".request.url") in w.
+func (w where) at(suffix string) string {
+	if w.single != "" {
+		return w.single + suffix
 	}
-	return out
+	return "Bundle.entry[" + strconv.Itoa(w.entry) + "]" + suffix
+}
+
+// resource returns the expression of the resource: "Bundle.entry[2].resource",
+// or "Observation" for a single request.
+func (w where) resource() string {
+	if w.single != "" {
+		return w.single
+	}
+	return w.at(".resource")
 }
 
 // check counts an incoming resource, applies the reject faults and
-// validates it. expr locates the resource in OperationOutcome expressions
-// ("Bundle.entry[2].resource", or "Observation" for a single request). The
-// caller holds s.mu.
-func (s *Server) check(body json.RawMessage, expr string) *problem {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-	}
-	_ = json.Unmarshal(body, &head)
-	if typeRE.MatchString(head.ResourceType) {
+// validates it. The caller holds s.mu.
+func (s *Server) check(tr *tree, root int32, body json.RawMessage, w where) *problem {
+	head, _ := headOf(tr, root, body)
+	if isTypeName(head.ResourceType) {
 		s.received[head.ResourceType]++
 	} else {
 		s.received["invalid"]++
 	}
 	s.seq++
 	if s.faults.rejectN[s.seq] || (s.faults.rejectIf != nil && s.faults.rejectIf(head.ResourceType, head.ID, body)) {
-		return newProblem(http.StatusUnprocessableEntity, "business-rule", "resource refused by an injected rule", expr)
+		return newProblem(http.StatusUnprocessableEntity, "business-rule", "resource refused by an injected rule", w.resource())
 	}
 	if s.validate == nil {
 		return nil
@@ -386,6 +449,7 @@ func (s *Server) check(body json.RawMessage, expr string) *problem {
 	if err == nil {
 		return nil
 	}
+	expr := w.resource()
 	var ve *validate.Error
 	if !errors.As(err, &ve) {
 		return newProblem(http.StatusBadRequest, "structure", "resource is not valid JSON", expr)
@@ -456,12 +520,10 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
 		writeOutcome(w, http.StatusBadRequest, outcome("structure", "cannot read body", ""))
 		return
 	}
-	var b struct {
-		ResourceType string    `json:"resourceType"`
-		Type         string    `json:"type"`
-		Entry        []entryIn `json:"entry"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Bundle" {
+	tr := getTree()
+	defer putTree(tr)
+	b, err := readBundle(body, tr)
+	if err != nil || b.ResourceType != "Bundle" {
 		writeOutcome(w, http.StatusBadRequest, outcome("structure", "body is not a Bundle", ""))
 		return
 	}
@@ -471,39 +533,45 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
 	s.requests[idx].Entries = len(b.Entry)
 	switch b.Type {
 	case "transaction":
-		status, resp := s.transaction(b.Entry)
+		status, resp := s.transaction(tr, b.Entry)
+		if rb, ok := resp.(*responseBundle); ok {
+			tr.buf = rb.appendJSON(tr.buf[:0])
+			writeBytes(w, status, tr.buf)
+			return
+		}
 		writeJSON(w, status, resp)
 	case "batch":
-		writeJSON(w, http.StatusOK, s.batch(b.Entry))
+		tr.buf = s.batch(tr, b.Entry).appendJSON(tr.buf[:0])
+		writeBytes(w, http.StatusOK, tr.buf)
 	default:
 		writeOutcome(w, http.StatusBadRequest, outcome("not-supported", "only transaction and batch bundles are processed", "Bundle.type"))
 	}
 }
 
 // transaction processes entries all-or-nothing. The caller holds s.mu.
-func (s *Server) transaction(entries []entryIn) (int, any) {
+func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 	st := s.newStage()
 	targets := make([]*target, len(entries))
 	fullURLs := make(map[string]string)
 	seenFull := make(map[string]bool)
 	for i, e := range entries {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
+		w := where{entry: i}
 		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
-			return http.StatusBadRequest, outcome("required", "entry.request with method and url is required (bdl-3c)", prefix+".request")
+			return http.StatusBadRequest, outcome("required", "entry.request with method and url is required (bdl-3c)", w.at(".request"))
 		}
 		if e.FullURL != "" {
 			if seenFull[e.FullURL] {
-				return http.StatusBadRequest, outcome("invalid", "fullUrl must be unique (bdl-7)", prefix+".fullUrl")
+				return http.StatusBadRequest, outcome("invalid", "fullUrl must be unique (bdl-7)", w.at(".fullUrl"))
 			}
 			seenFull[e.FullURL] = true
 		}
-		if p := s.check(e.Resource, prefix+".resource"); p != nil {
+		if p := s.check(tr, e.root, e.Resource, w); p != nil {
 			return p.status, p.outcome
 		}
 	}
 	for i, e := range entries {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource, prefix)
+		w := where{entry: i}
+		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e.root, e.Resource, w)
 		if p != nil {
 			return p.status, p.outcome
 		}
@@ -514,17 +582,17 @@ func (s *Server) transaction(entries []entryIn) (int, any) {
 		if t.noop {
 			continue
 		}
-		// Decoded once, for the reservation and for build.
-		t.m, _ = decodeResource(e.Resource)
 		if t.create {
-			// Reserve the id so later conditional entries see it.
-			st.put(t.typ, t.id, &record{identifiers: identifiers(t.m)})
+			// Reserve the id so later conditional entries see it; build
+			// takes the identifiers over (references are all it changes).
+			t.identifiers = tr.identifiers(t.root)
+			st.put(t.typ, t.id, &record{identifiers: t.identifiers})
 		}
 	}
 	resp := make([]responseEntryOut, len(entries))
 	lastUpdated := s.now().UTC().Format(time.RFC3339Nano)
 	for i, t := range targets {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
+		w := where{entry: i}
 		if t.noop {
 			resp[i] = responseEntry(t, st.get(t.typ, t.id).version, lastUpdated)
 			continue
@@ -532,7 +600,7 @@ func (s *Server) transaction(entries []entryIn) (int, any) {
 		if rec := st.writes[t.typ][t.id]; rec != nil && rec.body == nil {
 			delete(st.writes[t.typ], t.id) // drop the reservation, version from the store
 		}
-		rec, p := st.build(t, fullURLs, prefix)
+		rec, p := st.build(t, fullURLs, w)
 		if p != nil {
 			return p.status, p.outcome
 		}
@@ -540,25 +608,25 @@ func (s *Server) transaction(entries []entryIn) (int, any) {
 		resp[i] = responseEntry(t, rec.version, lastUpdated)
 	}
 	st.commit()
-	return http.StatusOK, responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
+	return http.StatusOK, &responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
 }
 
 // batch processes every entry on its own. The caller holds s.mu.
-func (s *Server) batch(entries []entryIn) any {
+func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 	resp := make([]responseEntryOut, len(entries))
 	fullURLs := make(map[string]string)
 	for i, e := range entries {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
+		w := where{entry: i}
 		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
-			resp[i] = problemEntry(newProblem(http.StatusBadRequest, "required", "entry.request with method and url is required", prefix+".request"))
+			resp[i] = problemEntry(newProblem(http.StatusBadRequest, "required", "entry.request with method and url is required", w.at(".request")))
 			continue
 		}
-		if p := s.check(e.Resource, prefix+".resource"); p != nil {
+		if p := s.check(tr, e.root, e.Resource, w); p != nil {
 			resp[i] = problemEntry(p)
 			continue
 		}
 		st := s.newStage()
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource, prefix)
+		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e.root, e.Resource, w)
 		if p != nil {
 			resp[i] = problemEntry(p)
 			continue
@@ -570,7 +638,7 @@ func (s *Server) batch(entries []entryIn) any {
 		if e.FullURL != "" {
 			fullURLs[e.FullURL] = t.typ + "/" + t.id
 		}
-		rec, p := st.build(t, fullURLs, prefix)
+		rec, p := st.build(t, fullURLs, w)
 		if p != nil {
 			resp[i] = problemEntry(p)
 			continue
@@ -579,7 +647,7 @@ func (s *Server) batch(entries []entryIn) any {
 		st.commit()
 		resp[i] = responseEntry(t, rec.version, s.now().UTC().Format(time.RFC3339Nano))
 	}
-	return responseBundle{ResourceType: "Bundle", Type: "batch-response", Entry: resp}
+	return &responseBundle{ResourceType: "Bundle", Type: "batch-response", Entry: resp}
 }
 
 // handleSingle processes PUT Type/id, PUT Type?identifier= and POST Type.
@@ -596,14 +664,21 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 	if r.URL.RawQuery != "" {
 		rawURL += "?" + r.URL.RawQuery
 	}
+	tr := getTree()
+	defer putTree(tr)
+	root, ok := tr.parse(body)
+	if !ok {
+		root = -1
+	}
+	at := where{single: typ}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p := s.check(body, typ); p != nil {
+	if p := s.check(tr, root, body, at); p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
 	}
 	st := s.newStage()
-	t, p := st.resolve(r.Method, rawURL, r.Header.Get("If-None-Exist"), body, typ)
+	t, p := st.resolve(r.Method, rawURL, r.Header.Get("If-None-Exist"), tr, root, body, at)
 	if p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
@@ -614,7 +689,7 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 		writeJSON(w, http.StatusOK, json.RawMessage(rec.body))
 		return
 	}
-	rec, p := st.build(t, nil, typ)
+	rec, p := st.build(t, nil, at)
 	if p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
@@ -722,36 +797,21 @@ func matchIdentifier(have []string, want string) bool {
 	return false
 }
 
-// indexSearch records the code and effective time of m for search.
-func (r *record) indexSearch(m map[string]any) {
-	if c, ok := m["code"].(map[string]any); ok {
-		list, _ := c["coding"].([]any)
-		for _, e := range list {
-			cd, _ := e.(map[string]any)
-			sys, _ := cd["system"].(string)
-			code, _ := cd["code"].(string)
-			if code != "" {
-				r.codes = append(r.codes, sys+"|"+code)
-			}
-		}
-	}
-	if v, ok := m["effectiveDateTime"].(string); ok {
-		if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			r.from, r.to, r.hasDate = at, at, true
-		}
+// setDate records the effective time: an effectiveDateTime (at, when
+// dateTime) or an effectivePeriod's start and end (an end that does not
+// parse is open), as far as they parse as RFC 3339.
+func (r *record) setDate(at, end string, dateTime bool) {
+	from, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
 		return
 	}
-	if p, ok := m["effectivePeriod"].(map[string]any); ok {
-		start, _ := p["start"].(string)
-		end, _ := p["end"].(string)
-		from, errFrom := time.Parse(time.RFC3339Nano, start)
-		if errFrom != nil {
-			return
-		}
-		r.from, r.hasDate = from, true
-		if to, err := time.Parse(time.RFC3339Nano, end); err == nil {
-			r.to = to
-		}
+	r.from, r.to, r.hasDate = from, from, true
+	if dateTime {
+		return
+	}
+	r.to = time.Time{}
+	if to, err := time.Parse(time.RFC3339Nano, end); err == nil {
+		r.to = to
 	}
 }
 
