@@ -30,12 +30,7 @@ func readBundle(body []byte, tr *tree) (bundleIn, error) {
 		return b, err
 	}
 	for i := range b.Entry {
-		e := &b.Entry[i]
-		root, ok := tr.parse(e.Resource)
-		if !ok {
-			root = -1
-		}
-		e.root = root
+		b.Entry[i].read(tr)
 	}
 	return b, nil
 }
@@ -119,7 +114,8 @@ func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, i int) bool {
 		skipSpace(s)
 		start := s.I
 		root, ok := tr.value(s)
-		e.Resource, e.root = s.B[start:s.I], root
+		e.Resource = s.B[start:s.I]
+		e.setRoot(tr, root)
 		return ok
 	}
 	e.Request = &requestIn{}

@@ -93,9 +93,12 @@ type Server struct {
 	now         func() time.Time
 	ts          *httptest.Server
 
-	mu       sync.Mutex
-	store    map[string]map[string]*record
-	ident    map[string]map[string][]string // type → "system|value" → ids
+	mu    sync.Mutex
+	store map[string]map[string]*record
+	// ident is, per type, "system|value" → ids in the order of their last
+	// write; built when first asked for (identIndex).
+	ident    map[string]map[string][]string
+	writes   uint64 // records committed, for record.seq
 	received map[string]int
 	requests []Request
 	seq      int // resources received, for RejectResource
@@ -325,7 +328,7 @@ func (s *Server) IDs(resourceType string) []string {
 func (s *Server) ByIdentifier(resourceType, identifier string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.ident[resourceType][identifier]...)
+	return append([]string(nil), s.identIndex(resourceType)[identifier]...)
 }
 
 // DumpNDJSON writes the stored resources of a type, one line each, sorted by

@@ -472,3 +472,24 @@ func TestServesEitherRelease(t *testing.T) {
 		assert.Equal(t, "OperationOutcome", r.body["resourceType"])
 	})
 }
+
+// The identifier index lists ids in the order of their last write, whether
+// it was kept from the start or built on the first question.
+func TestIdentifierIndexOrder(t *testing.T) {
+	for _, early := range []bool{true, false} {
+		s := fhirtest.New()
+		if early {
+			assert.Empty(t, s.ByIdentifier("Observation", "urn:test|a"))
+		}
+		for i, id := range []string{"o1", "o2", "o3", "o1"} {
+			want := http.StatusCreated
+			if i == 3 {
+				want = http.StatusOK
+			}
+			require.Equal(t, want, do(t, s, http.MethodPut, "/Observation/"+id, obs(id, "a", "")).status)
+		}
+		require.Equal(t, http.StatusOK, do(t, s, http.MethodPut, "/Observation/o2", obs("o2", "b", "")).status, "o2 now has identifier b")
+		assert.Equal(t, []string{"o3", "o1"}, s.ByIdentifier("Observation", "urn:test|a"), "early %v", early)
+		assert.Equal(t, []string{"o2"}, s.ByIdentifier("Observation", "urn:test|b"), "early %v", early)
+	}
+}

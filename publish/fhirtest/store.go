@@ -2,6 +2,7 @@ package fhirtest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,13 +23,34 @@ type record struct {
 	body        []byte // JSON as stored, with id and meta
 	version     int
 	identifiers []string // "system|value"
-	subject     string
-	codes       []string // "system|code" of code.coding
+	seq         uint64   // when it was committed (Server.writes)
+	// search is what a search matches, read from body when a search first
+	// needs it: the server keeps no more per resource than writes need.
+	search *searchIndex
+}
+
+// searchIndex is what a search matches of a resource.
+type searchIndex struct {
+	subject string
+	codes   []string // "system|code" of code.coding
 	// from and to bound the effective time (effectiveDateTime, or
 	// effectivePeriod with an open end as the zero time); hasDate is false
 	// without either.
 	from, to time.Time
 	hasDate  bool
+}
+
+// searched returns the record's search index.
+func (r *record) searched() *searchIndex {
+	if r.search == nil {
+		tr := getTree()
+		defer putTree(tr)
+		r.search = &searchIndex{}
+		if root, ok := tr.parse(r.body); ok {
+			r.search.index(tr, root)
+		}
+	}
+	return r.search
 }
 
 // problem is a failure of one entry: an HTTP status and an OperationOutcome.
@@ -75,6 +97,23 @@ type entryIn struct {
 	// root is the resource's node in the request's tree, -1 when the
 	// resource is not one valid JSON value.
 	root int32
+	// head and headErr are the resource's head as headOf reads it.
+	head    head
+	headErr error
+}
+
+// read reads the entry's resource into tr.
+func (e *entryIn) read(tr *tree) {
+	root, ok := tr.parse(e.Resource)
+	if !ok {
+		root = -1
+	}
+	e.setRoot(tr, root)
+}
+
+func (e *entryIn) setRoot(tr *tree, root int32) {
+	e.root = root
+	e.head, e.headErr = headOf(tr, root, e.Resource)
 }
 
 // requestIn is the request of an entry.
@@ -88,11 +127,12 @@ type requestIn struct {
 type stage struct {
 	s      *Server
 	writes map[string]map[string]*record // type → id
-	ident  map[string]map[string][]string
+	size   int                           // the number of writes expected
 }
 
-func (s *Server) newStage() *stage {
-	return &stage{s: s, writes: make(map[string]map[string]*record), ident: make(map[string]map[string][]string)}
+// newStage returns a stage for about size writes.
+func (s *Server) newStage(size int) *stage {
+	return &stage{s: s, writes: make(map[string]map[string]*record, 1), size: size}
 }
 
 func (st *stage) get(typ, id string) *record {
@@ -103,54 +143,81 @@ func (st *stage) get(typ, id string) *record {
 }
 
 // search returns the ids of resources with the identifier, staged ones
-// included.
+// included (in no particular order).
 func (st *stage) search(typ, identifier string) []string {
-	ids := slices.Clone(st.s.ident[typ][identifier])
-	for _, id := range st.ident[typ][identifier] {
-		if !slices.Contains(ids, id) {
+	ids := slices.Clone(st.s.identIndex(typ)[identifier])
+	for id, r := range st.writes[typ] {
+		if slices.Contains(r.identifiers, identifier) && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
 	return ids
 }
 
+// put stages a write; a record without body reserves the id (and its
+// identifiers) for the entries after it.
 func (st *stage) put(typ, id string, r *record) {
 	if st.writes[typ] == nil {
-		st.writes[typ] = make(map[string]*record)
+		st.writes[typ] = make(map[string]*record, st.size)
 	}
 	st.writes[typ][id] = r
-	if st.ident[typ] == nil {
-		st.ident[typ] = make(map[string][]string)
-	}
-	for _, ident := range r.identifiers {
-		st.ident[typ][ident] = append(st.ident[typ][ident], id)
-	}
 }
 
 // commit applies the staged writes to the store. The caller holds s.mu.
 func (st *stage) commit() {
 	s := st.s
 	for typ, m := range st.writes {
-		if s.store[typ] == nil {
-			s.store[typ] = make(map[string]*record)
-		}
-		if s.ident[typ] == nil {
-			s.ident[typ] = make(map[string][]string)
+		store, index := s.store[typ], s.ident[typ]
+		if store == nil {
+			store = make(map[string]*record, len(m))
+			s.store[typ] = store
 		}
 		for id, r := range m {
-			if old, ok := s.store[typ][id]; ok {
+			s.writes++
+			r.seq = s.writes
+			if index == nil {
+				store[id] = r
+				continue
+			}
+			if old, ok := store[id]; ok {
 				for _, ident := range old.identifiers {
-					s.ident[typ][ident] = slices.DeleteFunc(s.ident[typ][ident], func(x string) bool { return x == id })
+					index[ident] = slices.DeleteFunc(index[ident], func(x string) bool { return x == id })
 				}
 			}
-			s.store[typ][id] = r
+			store[id] = r
 			for _, ident := range r.identifiers {
-				if !slices.Contains(s.ident[typ][ident], id) {
-					s.ident[typ][ident] = append(s.ident[typ][ident], id)
+				if ids := index[ident]; !slices.Contains(ids, id) {
+					index[ident] = append(ids, id)
 				}
 			}
 		}
 	}
+}
+
+// identIndex returns the identifier index of a type, building it the first
+// time: conditional writes and ByIdentifier need it, PUT by id does not.
+// The caller holds s.mu.
+func (s *Server) identIndex(typ string) map[string][]string {
+	if index := s.ident[typ]; index != nil {
+		return index
+	}
+	recs := make([]*record, 0, len(s.store[typ]))
+	ids := make(map[*record]string, len(s.store[typ]))
+	for id, r := range s.store[typ] {
+		recs = append(recs, r)
+		ids[r] = id
+	}
+	slices.SortFunc(recs, func(a, b *record) int { return cmp.Compare(a.seq, b.seq) })
+	index := make(map[string][]string, len(recs))
+	for _, r := range recs {
+		for _, ident := range r.identifiers {
+			if !slices.Contains(index[ident], ids[r]) {
+				index[ident] = append(index[ident], ids[r])
+			}
+		}
+	}
+	s.ident[typ] = index
+	return index
 }
 
 // target is what an entry resolves to before it is written.
@@ -184,7 +251,7 @@ func headOf(tr *tree, root int32, body []byte) (head, error) {
 
 // resolve works out the id an entry writes to. w names the entry in
 // OperationOutcome expressions.
-func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, root int32, body json.RawMessage, w where) (*target, *problem) {
+func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, e *entryIn, w where) (*target, *problem) {
 	path, rawQuery, err := splitURL(rawURL)
 	if err != nil {
 		return nil, newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", w.at(".request.url"))
@@ -193,17 +260,17 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, root int3
 	if !isTypeName(typ) || strings.Contains(id, "/") {
 		return nil, newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", w.at(".request.url"))
 	}
-	if len(body) == 0 {
+	if len(e.Resource) == 0 {
 		return nil, newProblem(http.StatusBadRequest, "required", "a resource is required for "+method, w.at(".resource"))
 	}
-	head, err := headOf(tr, root, body)
-	if err != nil {
+	head := e.head
+	if e.headErr != nil {
 		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
 	}
 	if head.ResourceType != typ {
 		return nil, newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", w.at(".resource.resourceType"))
 	}
-	t := &target{typ: typ, tr: tr, root: root}
+	t := &target{typ: typ, tr: tr, root: e.root}
 	switch {
 	case method == http.MethodPut && hasID:
 		if !isID(id) {
@@ -321,9 +388,9 @@ func (st *stage) searchQuery(typ, rawQuery string, w where, suffix string) ([]st
 }
 
 // build prepares the stored form of a resource: references rewritten, id
-// and meta set, members sorted by key. fullURLs maps urn:uuid fullUrls to
-// "Type/id".
-func (st *stage) build(t *target, fullURLs map[string]string, w where) (*record, *problem) {
+// and meta set, members sorted by key. fullURLs maps the urn:uuid fullUrls
+// of the bundle to what their entries resolved to.
+func (st *stage) build(t *target, fullURLs map[string]*target, w where) (*record, *problem) {
 	tr, root := t.tr, t.root
 	if root < 0 || tr.nodes[root].kind != jObject {
 		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
@@ -332,7 +399,11 @@ func (st *stage) build(t *target, fullURLs map[string]string, w where) (*record,
 		return nil, p
 	}
 	version := 1
-	if old := st.get(t.typ, t.id); old != nil {
+	old := st.get(t.typ, t.id)
+	if old != nil && old.body == nil {
+		old = st.s.store[t.typ][t.id] // a reservation: the version is the store's
+	}
+	if old != nil {
 		version = old.version + 1
 	}
 	v, lastUpdated := strconv.Itoa(version), st.s.now().UTC().Format(time.RFC3339Nano)
@@ -354,13 +425,12 @@ func (st *stage) build(t *target, fullURLs map[string]string, w where) (*record,
 	if r.identifiers == nil {
 		r.identifiers = tr.identifiers(root)
 	}
-	r.index(tr, root)
 	return r, nil
 }
 
 // rewrite resolves urn:uuid and conditional references below node n in
 // place, members in key order.
-func (st *stage) rewrite(tr *tree, n int32, fullURLs map[string]string, w where) *problem {
+func (st *stage) rewrite(tr *tree, n int32, fullURLs map[string]*target, w where) *problem {
 	switch tr.nodes[n].kind {
 	case jObject, jArray:
 	default:
@@ -376,11 +446,11 @@ func (st *stage) rewrite(tr *tree, n int32, fullURLs map[string]string, w where)
 			s, _ := tr.text(k)
 			switch {
 			case strings.HasPrefix(s, "urn:uuid:"):
-				ref, ok := fullURLs[s]
-				if !ok {
+				ref := fullURLs[s]
+				if ref == nil {
 					return newProblem(http.StatusBadRequest, "not-found", "urn:uuid reference does not resolve to an entry of the bundle", w.at(".resource"))
 				}
-				tr.nodes[k].raw = appendJSONString(nil, ref)
+				tr.nodes[k].raw = appendJSONString(nil, ref.typ+"/"+ref.id)
 			case strings.Contains(s, "?"):
 				typ, q, _ := strings.Cut(s, "?")
 				if !isTypeName(typ) {
@@ -431,8 +501,8 @@ func (w where) resource() string {
 
 // check counts an incoming resource, applies the reject faults and
 // validates it. The caller holds s.mu.
-func (s *Server) check(tr *tree, root int32, body json.RawMessage, w where) *problem {
-	head, _ := headOf(tr, root, body)
+func (s *Server) check(e *entryIn, w where) *problem {
+	head, body := e.head, e.Resource
 	if isTypeName(head.ResourceType) {
 		s.received[head.ResourceType]++
 	} else {
@@ -550,34 +620,33 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
 
 // transaction processes entries all-or-nothing. The caller holds s.mu.
 func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
-	st := s.newStage()
+	st := s.newStage(len(entries))
 	targets := make([]*target, len(entries))
-	fullURLs := make(map[string]string)
-	seenFull := make(map[string]bool)
-	for i, e := range entries {
-		w := where{entry: i}
+	fullURLs := make(map[string]*target, len(entries)) // also the fullUrls seen
+	for i := range entries {
+		e, w := &entries[i], where{entry: i}
 		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
 			return http.StatusBadRequest, outcome("required", "entry.request with method and url is required (bdl-3c)", w.at(".request"))
 		}
 		if e.FullURL != "" {
-			if seenFull[e.FullURL] {
+			if _, seen := fullURLs[e.FullURL]; seen {
 				return http.StatusBadRequest, outcome("invalid", "fullUrl must be unique (bdl-7)", w.at(".fullUrl"))
 			}
-			seenFull[e.FullURL] = true
+			fullURLs[e.FullURL] = nil
 		}
-		if p := s.check(tr, e.root, e.Resource, w); p != nil {
+		if p := s.check(e, w); p != nil {
 			return p.status, p.outcome
 		}
 	}
-	for i, e := range entries {
-		w := where{entry: i}
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e.root, e.Resource, w)
+	for i := range entries {
+		e, w := &entries[i], where{entry: i}
+		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w)
 		if p != nil {
 			return p.status, p.outcome
 		}
 		targets[i] = t
 		if e.FullURL != "" {
-			fullURLs[e.FullURL] = t.typ + "/" + t.id
+			fullURLs[e.FullURL] = t
 		}
 		if t.noop {
 			continue
@@ -597,9 +666,6 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 			resp[i] = responseEntry(t, st.get(t.typ, t.id).version, lastUpdated)
 			continue
 		}
-		if rec := st.writes[t.typ][t.id]; rec != nil && rec.body == nil {
-			delete(st.writes[t.typ], t.id) // drop the reservation, version from the store
-		}
 		rec, p := st.build(t, fullURLs, w)
 		if p != nil {
 			return p.status, p.outcome
@@ -614,19 +680,19 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 // batch processes every entry on its own. The caller holds s.mu.
 func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 	resp := make([]responseEntryOut, len(entries))
-	fullURLs := make(map[string]string)
-	for i, e := range entries {
-		w := where{entry: i}
+	fullURLs := make(map[string]*target)
+	for i := range entries {
+		e, w := &entries[i], where{entry: i}
 		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
 			resp[i] = problemEntry(newProblem(http.StatusBadRequest, "required", "entry.request with method and url is required", w.at(".request")))
 			continue
 		}
-		if p := s.check(tr, e.root, e.Resource, w); p != nil {
+		if p := s.check(e, w); p != nil {
 			resp[i] = problemEntry(p)
 			continue
 		}
-		st := s.newStage()
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e.root, e.Resource, w)
+		st := s.newStage(1)
+		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w)
 		if p != nil {
 			resp[i] = problemEntry(p)
 			continue
@@ -636,7 +702,7 @@ func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 			continue
 		}
 		if e.FullURL != "" {
-			fullURLs[e.FullURL] = t.typ + "/" + t.id
+			fullURLs[e.FullURL] = t
 		}
 		rec, p := st.build(t, fullURLs, w)
 		if p != nil {
@@ -666,19 +732,17 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 	}
 	tr := getTree()
 	defer putTree(tr)
-	root, ok := tr.parse(body)
-	if !ok {
-		root = -1
-	}
+	e := &entryIn{Resource: body}
+	e.read(tr)
 	at := where{single: typ}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p := s.check(tr, root, body, at); p != nil {
+	if p := s.check(e, at); p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
 	}
-	st := s.newStage()
-	t, p := st.resolve(r.Method, rawURL, r.Header.Get("If-None-Exist"), tr, root, body, at)
+	st := s.newStage(1)
+	t, p := st.resolve(r.Method, rawURL, r.Header.Get("If-None-Exist"), tr, e, at)
 	if p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
@@ -754,13 +818,18 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, typ string
 		if ident != "" && !matchIdentifier(rec.identifiers, ident) {
 			continue
 		}
-		if subject != "" && rec.subject != subject {
+		if subject == "" && codes == "" && len(dates) == 0 {
+			ids = append(ids, id)
 			continue
 		}
-		if codes != "" && !matchCode(rec.codes, codes) {
+		idx := rec.searched()
+		if subject != "" && idx.subject != subject {
 			continue
 		}
-		if !matchDates(rec, dates) {
+		if codes != "" && !matchCode(idx.codes, codes) {
+			continue
+		}
+		if !matchDates(idx, dates) {
 			continue
 		}
 		ids = append(ids, id)
@@ -800,7 +869,7 @@ func matchIdentifier(have []string, want string) bool {
 // setDate records the effective time: an effectiveDateTime (at, when
 // dateTime) or an effectivePeriod's start and end (an end that does not
 // parse is open), as far as they parse as RFC 3339.
-func (r *record) setDate(at, end string, dateTime bool) {
+func (r *searchIndex) setDate(at, end string, dateTime bool) {
 	from, err := time.Parse(time.RFC3339Nano, at)
 	if err != nil {
 		return
@@ -855,7 +924,7 @@ func parseDateParam(v string) (dateParam, bool) {
 
 // matchDates reports whether the record's effective time satisfies every
 // date parameter; a record without effective time matches none.
-func matchDates(r *record, ds []dateParam) bool {
+func matchDates(r *searchIndex, ds []dateParam) bool {
 	if len(ds) == 0 {
 		return true
 	}

@@ -238,18 +238,17 @@ func (t *tree) str(s *jsonscan.Scanner) (decoded, raw []byte, ok bool) {
 
 // marshalsAsIs reports whether json.Marshal writes the plain quoted string
 // q (no escapes, valid UTF-8) as it stands: it escapes '<', '>', '&',
-// U+2028 and U+2029.
+// U+2028 and U+2029 (E2 80 A8 and E2 80 A9).
 func marshalsAsIs(q []byte) bool {
 	for i, c := range q {
-		switch {
-		case c == '<' || c == '>' || c == '&':
-			return false
-		case c == 0xe2 && i+2 < len(q) && q[i+1] == 0x80 && (q[i+2] == 0xa8 || q[i+2] == 0xa9):
+		if notAsIs[c] && (c != 0xe2 || i+2 < len(q) && q[i+1] == 0x80 && (q[i+2] == 0xa8 || q[i+2] == 0xa9)) {
 			return false
 		}
 	}
 	return true
 }
+
+var notAsIs = [256]bool{'<': true, '>': true, '&': true, 0xe2: true}
 
 // appendJSONString appends s as json.Marshal writes a string.
 func appendJSONString(b []byte, s string) []byte {
@@ -450,7 +449,7 @@ func (t *tree) identifiers(n int32) []string {
 
 // index records the subject, codes and effective time of the resource at
 // n for search.
-func (r *record) index(t *tree, n int32) {
+func (r *searchIndex) index(t *tree, n int32) {
 	r.subject, _ = t.text(t.member(t.member(n, "subject"), "reference"))
 	r.codes = t.pairs(t.member(t.member(n, "code"), "coding"), "code", t.buf[len(t.buf):])
 	if v, ok := t.text(t.member(n, "effectiveDateTime")); ok {

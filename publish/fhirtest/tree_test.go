@@ -114,16 +114,16 @@ func legacyBuild(st *stage, m map[string]any, typ, id string, fullURLs map[strin
 	if err != nil {
 		return nil, newProblem(http.StatusBadRequest, "structure", "resource cannot be stored", w.at(".resource"))
 	}
-	r := &record{body: b, version: version, identifiers: legacyPairs(m["identifier"], "value")}
+	r := &record{body: b, version: version, identifiers: legacyPairs(m["identifier"], "value"), search: &searchIndex{}}
 	if subj, ok := m["subject"].(map[string]any); ok {
-		r.subject, _ = subj["reference"].(string)
+		r.search.subject, _ = subj["reference"].(string)
 	}
 	if c, ok := m["code"].(map[string]any); ok {
-		r.codes = legacyPairs(c["coding"], "code")
+		r.search.codes = legacyPairs(c["coding"], "code")
 	}
 	if v, ok := m["effectiveDateTime"].(string); ok {
 		if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			r.from, r.to, r.hasDate = at, at, true
+			r.search.from, r.search.to, r.search.hasDate = at, at, true
 		}
 		return r, nil
 	}
@@ -134,9 +134,9 @@ func legacyBuild(st *stage, m map[string]any, typ, id string, fullURLs map[strin
 		if errFrom != nil {
 			return r, nil
 		}
-		r.from, r.hasDate = from, true
+		r.search.from, r.search.hasDate = from, true
 		if to, err := time.Parse(time.RFC3339Nano, end); err == nil {
-			r.to = to
+			r.search.to = to
 		}
 	}
 	return r, nil
@@ -173,6 +173,7 @@ func FuzzStoredForm(f *testing.F) {
 		s.ident["Device"] = map[string][]string{"urn:dev|d1": {"d-1"}, "urn:dev|d2": {"d-2", "d-3"}}
 		s.store["Observation"] = map[string]*record{"x-1": {version: 4}}
 		fullURLs := map[string]string{"urn:uuid:dev-1": "Device/d-1", "urn:uuid:odd": `Device/<&>"`}
+		targets := map[string]*target{"urn:uuid:dev-1": {typ: "Device", id: "d-1"}, "urn:uuid:odd": {typ: "Device", id: `<&>"`}}
 		w := where{entry: 3}
 
 		tr := new(tree)
@@ -195,8 +196,8 @@ func FuzzStoredForm(f *testing.F) {
 			return
 		}
 		require.Equal(t, jObject, tr.nodes[root].kind)
-		want, wantP := legacyBuild(s.newStage(), m, "Observation", "x-1", fullURLs, w)
-		got, gotP := s.newStage().build(&target{typ: "Observation", id: "x-1", tr: tr, root: root}, fullURLs, w)
+		want, wantP := legacyBuild(s.newStage(1), m, "Observation", "x-1", fullURLs, w)
+		got, gotP := s.newStage(1).build(&target{typ: "Observation", id: "x-1", tr: tr, root: root}, targets, w)
 		if wantP != nil {
 			require.NotNil(t, gotP)
 			assert.Equal(t, *wantP, *gotP)
@@ -206,10 +207,11 @@ func FuzzStoredForm(f *testing.F) {
 		assert.Equal(t, string(want.body), string(got.body))
 		assert.Equal(t, want.version, got.version)
 		assert.Equal(t, want.identifiers, got.identifiers)
-		assert.Equal(t, want.subject, got.subject)
-		assert.Equal(t, want.codes, got.codes)
-		assert.Equal(t, want.hasDate, got.hasDate)
-		assert.True(t, want.from.Equal(got.from) && want.to.Equal(got.to), "%v %v / %v %v", want.from, want.to, got.from, got.to)
+		wi, gi := want.search, got.searched()
+		assert.Equal(t, wi.subject, gi.subject)
+		assert.Equal(t, wi.codes, gi.codes)
+		assert.Equal(t, wi.hasDate, gi.hasDate)
+		assert.True(t, wi.from.Equal(gi.from) && wi.to.Equal(gi.to), "%v %v / %v %v", wi.from, wi.to, gi.from, gi.to)
 	})
 }
 
