@@ -54,6 +54,19 @@ func WithoutMetadata() Option {
 	return func(s *Server) { s.noMetadata = true }
 }
 
+// WithoutBodies makes the server keep, of each resource it accepts, only
+// what answering later writes needs: its id, version and identifiers.
+// Writes are counted, checked, validated, resolved and answered exactly as
+// otherwise (a single request's answer still carries the resource); what
+// reads resources back has nothing to read: Get returns a nil body, GET
+// Type/id and searches answer 501 with an OperationOutcome, DumpNDJSON and
+// WriteNDJSON fail. It is for benchmarks and load tests that post many
+// resources and count them, where keeping every body would cost more than
+// the client under test.
+func WithoutBodies() Option {
+	return func(s *Server) { s.noBodies = true }
+}
+
 // WithNow sets the clock used for meta.lastUpdated; the default is
 // time.Now.
 func WithNow(now func() time.Time) Option {
@@ -90,6 +103,7 @@ type Server struct {
 	validateSet bool
 	version     ohx.FHIRVersion
 	noMetadata  bool
+	noBodies    bool
 	now         func() time.Time
 	ts          *httptest.Server
 
@@ -300,13 +314,17 @@ func (s *Server) Types() []string {
 	return out
 }
 
-// Get returns the stored JSON of a resource and its version.
+// Get returns the stored JSON of a resource and its version (a nil body
+// WithoutBodies).
 func (s *Server) Get(resourceType, id string) (body []byte, version int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.store[resourceType][id]
 	if !ok {
 		return nil, 0, false
+	}
+	if rec.body == nil {
+		return nil, rec.version, true
 	}
 	return append([]byte(nil), rec.body...), rec.version, true
 }
@@ -334,6 +352,9 @@ func (s *Server) ByIdentifier(resourceType, identifier string) []string {
 // DumpNDJSON writes the stored resources of a type, one line each, sorted by
 // id.
 func (s *Server) DumpNDJSON(w io.Writer, resourceType string) error {
+	if s.noBodies {
+		return errNoBodies
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.store[resourceType]))
@@ -360,6 +381,9 @@ func (s *Server) DumpNDJSON(w io.Writer, resourceType string) error {
 // missing; a dir that holds NDJSON of the other FHIR release
 // (publish.DirectoryVersion) is an error.
 func (s *Server) WriteNDJSON(dir string) error {
+	if s.noBodies {
+		return errNoBodies
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("fhirtest: %w", err)
 	}
@@ -392,6 +416,8 @@ func (s *Server) WriteNDJSON(dir string) error {
 	}
 	return publish.WriteManifest(dir, m)
 }
+
+var errNoBodies = errors.New("fhirtest: the server keeps no resource bodies (WithoutBodies)")
 
 // takeDrop consumes one dropped-connection fault and records the request.
 func (s *Server) takeDrop(r *http.Request) bool {

@@ -24,6 +24,9 @@ type record struct {
 	version     int
 	identifiers []string // "system|value"
 	seq         uint64   // when it was committed (Server.writes)
+	// reserved marks the placeholder of a transaction's create, which
+	// later entries of the transaction see before it is built.
+	reserved bool
 	// search is what a search matches, read from body when a search first
 	// needs it: the server keeps no more per resource than writes need.
 	search *searchIndex
@@ -387,24 +390,33 @@ func (st *stage) searchQuery(typ, rawQuery string, w where, suffix string) ([]st
 	return st.search(typ, ident), nil
 }
 
-// build prepares the stored form of a resource: references rewritten, id
-// and meta set, members sorted by key. fullURLs maps the urn:uuid fullUrls
-// of the bundle to what their entries resolved to.
-func (st *stage) build(t *target, fullURLs map[string]*target, w where) (*record, *problem) {
+// build prepares the record of a resource and its stored form: references
+// rewritten, id and meta set, members sorted by key. fullURLs maps the
+// urn:uuid fullUrls of the bundle to what their entries resolved to. The
+// stored form is written when the record keeps it or answer is set (it is
+// then valid until the tree's next use).
+func (st *stage) build(t *target, fullURLs map[string]*target, w where, answer bool) (*record, []byte, *problem) {
 	tr, root := t.tr, t.root
 	if root < 0 || tr.nodes[root].kind != jObject {
-		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
+		return nil, nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
 	}
 	if p := st.rewrite(tr, root, fullURLs, w); p != nil {
-		return nil, p
+		return nil, nil, p
 	}
 	version := 1
 	old := st.get(t.typ, t.id)
-	if old != nil && old.body == nil {
-		old = st.s.store[t.typ][t.id] // a reservation: the version is the store's
+	if old != nil && old.reserved {
+		old = st.s.store[t.typ][t.id] // the version is the store's
 	}
 	if old != nil {
 		version = old.version + 1
+	}
+	r := &record{version: version, identifiers: t.identifiers}
+	if r.identifiers == nil {
+		r.identifiers = tr.identifiers(root)
+	}
+	if st.s.noBodies && !answer {
+		return r, nil, nil
 	}
 	v, lastUpdated := strconv.Itoa(version), st.s.now().UTC().Format(time.RFC3339Nano)
 	tr.buf = tr.merge(tr.buf[:0], root, []string{"id", "meta"}, func(b []byte, i int, old int32) []byte {
@@ -421,11 +433,10 @@ func (st *stage) build(t *target, fullURLs map[string]*target, w where) (*record
 			return appendJSONString(b, v)
 		})
 	})
-	r := &record{body: bytes.Clone(tr.buf), version: version, identifiers: t.identifiers}
-	if r.identifiers == nil {
-		r.identifiers = tr.identifiers(root)
+	if !st.s.noBodies {
+		r.body = bytes.Clone(tr.buf)
 	}
-	return r, nil
+	return r, tr.buf, nil
 }
 
 // rewrite resolves urn:uuid and conditional references below node n in
@@ -655,7 +666,7 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 			// Reserve the id so later conditional entries see it; build
 			// takes the identifiers over (references are all it changes).
 			t.identifiers = tr.identifiers(t.root)
-			st.put(t.typ, t.id, &record{identifiers: t.identifiers})
+			st.put(t.typ, t.id, &record{identifiers: t.identifiers, reserved: true})
 		}
 	}
 	resp := make([]responseEntryOut, len(entries))
@@ -666,7 +677,7 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 			resp[i] = responseEntry(t, st.get(t.typ, t.id).version, lastUpdated)
 			continue
 		}
-		rec, p := st.build(t, fullURLs, w)
+		rec, _, p := st.build(t, fullURLs, w, false)
 		if p != nil {
 			return p.status, p.outcome
 		}
@@ -704,7 +715,7 @@ func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 		if e.FullURL != "" {
 			fullURLs[e.FullURL] = t
 		}
-		rec, p := st.build(t, fullURLs, w)
+		rec, _, p := st.build(t, fullURLs, w, false)
 		if p != nil {
 			resp[i] = problemEntry(p)
 			continue
@@ -750,10 +761,14 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 	if t.noop {
 		rec := st.get(t.typ, t.id)
 		w.Header().Set("Location", fmt.Sprintf("%s/%s/_history/%d", t.typ, t.id, rec.version))
+		if rec.body == nil { // WithoutBodies: the minimal answer
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		writeJSON(w, http.StatusOK, json.RawMessage(rec.body))
 		return
 	}
-	rec, p := st.build(t, nil, at)
+	rec, stored, p := st.build(t, nil, at, true)
 	if p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
@@ -766,11 +781,15 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 	if t.create {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, json.RawMessage(rec.body))
+	writeJSON(w, status, json.RawMessage(stored))
 }
 
 // handleRead answers GET Type/id.
 func (s *Server) handleRead(w http.ResponseWriter, typ, id string) {
+	if s.noBodies {
+		writeOutcome(w, http.StatusNotImplemented, outcome("not-supported", errNoBodies.Error(), ""))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.store[typ][id]
@@ -792,6 +811,10 @@ func (s *Server) handleRead(w http.ResponseWriter, typ, id string) {
 // ge/gt when its end (an open end counts as infinite) is not before the
 // value, le/lt when its start is not after it.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, typ string) {
+	if s.noBodies {
+		writeOutcome(w, http.StatusNotImplemented, outcome("not-supported", errNoBodies.Error(), ""))
+		return
+	}
 	q := r.URL.Query()
 	for k := range q {
 		switch k {

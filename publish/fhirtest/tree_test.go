@@ -197,7 +197,7 @@ func FuzzStoredForm(f *testing.F) {
 		}
 		require.Equal(t, jObject, tr.nodes[root].kind)
 		want, wantP := legacyBuild(s.newStage(1), m, "Observation", "x-1", fullURLs, w)
-		got, gotP := s.newStage(1).build(&target{typ: "Observation", id: "x-1", tr: tr, root: root}, targets, w)
+		got, _, gotP := s.newStage(1).build(&target{typ: "Observation", id: "x-1", tr: tr, root: root}, targets, w, false)
 		if wantP != nil {
 			require.NotNil(t, gotP)
 			assert.Equal(t, *wantP, *gotP)
