@@ -114,9 +114,12 @@ func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, i int) bool {
 		skipSpace(s)
 		start := s.I
 		root, ok := tr.value(s)
+		if !ok {
+			return false
+		}
 		e.Resource = s.B[start:s.I]
 		e.setRoot(tr, root)
-		return ok
+		return true
 	}
 	e.Request = &requestIn{}
 	return members(s, requestMembers, func(i int) bool {

@@ -3,7 +3,6 @@ package fhirtest
 import (
 	"bytes"
 	"encoding/json"
-	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -167,13 +166,7 @@ func (t *tree) read(s *jsonscan.Scanner, depth int) (int32, bool) {
 				break
 			}
 		}
-		members := t.stack[mark:]
-		slices.SortStableFunc(members, func(a, b int32) int { return bytes.Compare(t.nodes[a].key, t.nodes[b].key) })
-		for i := 1; i < len(members); i++ {
-			if bytes.Equal(t.nodes[members[i-1]].key, t.nodes[members[i]].key) {
-				t.dup = true
-			}
-		}
+		t.sortMembers(t.stack[mark:])
 		t.close(idx, jObject, mark)
 	case '[':
 		s.I++
@@ -211,6 +204,27 @@ func (t *tree) read(s *jsonscan.Scanner, depth int) (int32, bool) {
 	return idx, true
 }
 
+// sortMembers sorts an object's members by key (insertion sort: objects
+// are small) and notes a key given twice.
+func (t *tree) sortMembers(m []int32) {
+	for i := 1; i < len(m); i++ {
+		k := m[i]
+		key := t.nodes[k].key
+		j := i
+		for ; j > 0; j-- {
+			c := bytes.Compare(t.nodes[m[j-1]].key, key)
+			if c == 0 {
+				t.dup = true
+			}
+			if c <= 0 {
+				break
+			}
+			m[j] = m[j-1]
+		}
+		m[j] = k
+	}
+}
+
 // close moves the kids stacked since mark to the node.
 func (t *tree) close(idx int32, kind jkind, mark int) {
 	t.nodes[idx] = jnode{kind: kind, first: int32(len(t.kids)), n: int32(len(t.stack) - mark)}
@@ -222,7 +236,7 @@ func (t *tree) close(idx int32, kind jkind, mark int) {
 // writes for them.
 func (t *tree) str(s *jsonscan.Scanner) (decoded, raw []byte, ok bool) {
 	start := s.I
-	if q, ok := s.QuotedString(); ok && marshalsAsIs(q) {
+	if q, ok := asIsString(s); ok {
 		return q[1 : len(q)-1], q, true
 	}
 	s.I = start
@@ -236,19 +250,61 @@ func (t *tree) str(s *jsonscan.Scanner) (decoded, raw []byte, ok bool) {
 	return []byte(v), appendJSONString(nil, v), true
 }
 
-// marshalsAsIs reports whether json.Marshal writes the plain quoted string
-// q (no escapes, valid UTF-8) as it stands: it escapes '<', '>', '&',
-// U+2028 and U+2029 (E2 80 A8 and E2 80 A9).
-func marshalsAsIs(q []byte) bool {
-	for i, c := range q {
-		if notAsIs[c] && (c != 0xe2 || i+2 < len(q) && q[i+1] == 0x80 && (q[i+2] == 0xa8 || q[i+2] == 0xa9)) {
-			return false
+// asIsString consumes the string at s.I when json.Marshal writes its
+// decoded value as it stands: no escapes, no control characters, valid
+// UTF-8, and none of '<', '>', '&', U+2028 and U+2029 (E2 80 A8, E2 80
+// A9), which json.Marshal escapes. It returns the string with its quotes;
+// ok false leaves s where it was.
+func asIsString(s *jsonscan.Scanner) ([]byte, bool) {
+	b, start := s.B, s.I
+	if start >= len(b) || b[start] != '"' {
+		return nil, false
+	}
+	ascii := true
+	for i := start + 1; i < len(b); i++ {
+		switch class[b[i]] {
+		case asIs:
+			continue
+		case quote:
+			q := b[start : i+1]
+			if !ascii && (!utf8.Valid(q) || bytes.Contains(q, lineSep) || bytes.Contains(q, paraSep)) {
+				return nil, false
+			}
+			s.I = i + 1
+			return q, true
+		case nonASCII:
+			ascii = false
+		default: // escapes, control characters, '<', '>', '&'
+			return nil, false
 		}
 	}
-	return true
+	return nil, false
 }
 
-var notAsIs = [256]bool{'<': true, '>': true, '&': true, 0xe2: true}
+// The classes of string bytes for asIsString.
+const (
+	asIs = iota
+	quote
+	nonASCII
+	other
+)
+
+var (
+	class = func() (c [256]uint8) {
+		for i := range c {
+			switch {
+			case i == '"':
+				c[i] = quote
+			case i >= utf8.RuneSelf:
+				c[i] = nonASCII
+			case i < 0x20 || i == '\\' || i == '<' || i == '>' || i == '&':
+				c[i] = other
+			}
+		}
+		return c
+	}()
+	lineSep, paraSep = []byte("\u2028"), []byte("\u2029")
+)
 
 // appendJSONString appends s as json.Marshal writes a string.
 func appendJSONString(b []byte, s string) []byte {

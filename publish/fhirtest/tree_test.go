@@ -281,3 +281,17 @@ func TestAppendJSONString(t *testing.T) {
 		assert.Equal(t, string(want), string(appendJSONString([]byte("x"), s)[1:]), s)
 	}
 }
+
+// BenchmarkTreeParse reads a heart-rate Observation as the sync benchmarks
+// post it.
+func BenchmarkTreeParse(b *testing.B) {
+	r := []byte(resourceSeeds[0])
+	tr := new(tree)
+	b.SetBytes(int64(len(r)))
+	for b.Loop() {
+		tr.reset()
+		if _, ok := tr.parse(r); !ok {
+			b.Fatal("not parsed")
+		}
+	}
+}
