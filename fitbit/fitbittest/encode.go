@@ -164,48 +164,30 @@ func appendPoint(b []byte, p *wire.DataPoint) (_ []byte, ok bool) {
 	o.str("name", p.Name)
 	o.str("dataPointName", p.DataPointName)
 	if ds := p.DataSource; ds != nil {
-		o.key("dataSource")
-		o.open()
+		o.member("dataSource")
 		o.str("platform", ds.Platform)
 		o.str("recordingMethod", ds.RecordingMethod)
 		if d := ds.Device; d != nil {
-			o.key("device")
-			o.open()
-			o.str("displayName", d.DisplayName)
-			o.str("manufacturer", d.Manufacturer)
-			o.str("formFactor", d.FormFactor)
-			o.close()
+			o.strings("device", "displayName", d.DisplayName, "manufacturer", d.Manufacturer, "formFactor", d.FormFactor)
 		}
 		if a := ds.Application; a != nil {
-			o.key("application")
-			o.open()
-			o.str("packageName", a.PackageName)
-			o.str("webClientId", a.WebClientID)
-			o.str("googleWebClientId", a.GoogleWebClientID)
-			o.close()
+			o.strings("application", "packageName", a.PackageName, "webClientId", a.WebClientID, "googleWebClientId", a.GoogleWebClientID)
 		}
 		o.close()
 	}
 	if h := p.HeartRate; h != nil {
-		o.key("heartRate")
-		o.open()
+		o.member("heartRate")
 		o.int64("beatsPerMinute", h.BeatsPerMinute)
 		o.sampleTime(&h.SampleTime)
 		if m := h.Metadata; m != nil {
-			o.key("metadata")
-			o.open()
-			o.str("motionContext", m.MotionContext)
-			o.str("sensorLocation", m.SensorLocation)
-			o.close()
+			o.strings("metadata", "motionContext", m.MotionContext, "sensorLocation", m.SensorLocation)
 		}
 		o.close()
 	}
 	if s := p.Steps; s != nil {
-		o.key("steps")
-		o.open()
+		o.member("steps")
 		o.int64("count", s.Count)
-		o.key("interval")
-		o.open()
+		o.member("interval")
 		o.time("startTime", s.Interval.StartTime)
 		o.duration("startUtcOffset", s.Interval.StartUTCOffset)
 		o.time("endTime", s.Interval.EndTime)
@@ -216,20 +198,14 @@ func appendPoint(b []byte, p *wire.DataPoint) (_ []byte, ok bool) {
 		o.close()
 	}
 	if h := p.HeartRateVariability; h != nil {
-		o.key("heartRateVariability")
-		o.open()
-		if h.RMSSD != nil {
-			o.float("rootMeanSquareOfSuccessiveDifferencesMilliseconds", *h.RMSSD)
-		}
-		if h.SDNN != nil {
-			o.float("standardDeviationMilliseconds", *h.SDNN)
-		}
+		o.member("heartRateVariability")
+		o.optFloat("rootMeanSquareOfSuccessiveDifferencesMilliseconds", h.RMSSD)
+		o.optFloat("standardDeviationMilliseconds", h.SDNN)
 		o.sampleTime(&h.SampleTime)
 		o.close()
 	}
 	if s := p.OxygenSaturation; s != nil {
-		o.key("oxygenSaturation")
-		o.open()
+		o.member("oxygenSaturation")
 		o.float("percentage", s.Percentage)
 		o.sampleTime(&s.SampleTime)
 		o.close()
@@ -264,6 +240,29 @@ func (o *object) key(k string) {
 	o.b = append(o.b, '"')
 	o.b = append(o.b, k...)
 	o.b = append(o.b, '"', ':')
+}
+
+// member opens the object member k.
+func (o *object) member(k string) {
+	o.key(k)
+	o.open()
+}
+
+// strings appends the object member k of omitempty string members, given
+// as key, value pairs.
+func (o *object) strings(k string, kv ...string) {
+	o.member(k)
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.str(kv[i], kv[i+1])
+	}
+	o.close()
+}
+
+// optFloat appends a float member when v is set.
+func (o *object) optFloat(k string, v *wire.Float64) {
+	if v != nil {
+		o.float(k, *v)
+	}
 }
 
 // str appends an omitempty string member.
@@ -329,8 +328,7 @@ func (o *object) duration(k string, d *wire.Duration) {
 }
 
 func (o *object) sampleTime(st *wire.SampleTime) {
-	o.key("sampleTime")
-	o.open()
+	o.member("sampleTime")
 	o.time("physicalTime", st.PhysicalTime)
 	o.duration("utcOffset", st.UTCOffset)
 	o.civil("civilTime", st.CivilTime)
@@ -342,19 +340,16 @@ func (o *object) civil(k string, c wire.CivilDateTime) {
 	if c == (wire.CivilDateTime{}) {
 		return
 	}
-	o.key(k)
-	o.open()
+	o.member(k)
 	if c.Date != (wire.Date{}) {
-		o.key("date")
-		o.open()
+		o.member("date")
 		o.int("year", c.Date.Year)
 		o.int("month", c.Date.Month)
 		o.int("day", c.Date.Day)
 		o.close()
 	}
 	if c.Time != (wire.TimeOfDay{}) {
-		o.key("time")
-		o.open()
+		o.member("time")
 		o.int("hours", c.Time.Hours)
 		o.int("minutes", c.Time.Minutes)
 		o.int("seconds", c.Time.Seconds)

@@ -15,6 +15,18 @@ import (
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
 )
 
+// newBerlinFake starts a fake (closed at the test's end) and returns it
+// with a user in Europe/Berlin, who is not added to it.
+func newBerlinFake(t testing.TB, cfg Config) (*Server, *user) {
+	t.Helper()
+	s, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	return s, &user{User: User{HealthUserID: "hu-1"}, loc: berlin}
+}
+
 // encoded is the reference: what writeJSON writes for resp.
 func encoded(t *testing.T, resp wire.ListResponse) string {
 	t.Helper()
@@ -27,12 +39,7 @@ func encoded(t *testing.T, resp wire.ListResponse) string {
 // encoding/json writes, for every data type the fake serves and for the
 // values the hand writer leaves to encoding/json.
 func TestWriteListBytes(t *testing.T) {
-	s, err := New(Config{HeartRateEvery: time.Second, ECGDuration: time.Second})
-	require.NoError(t, err)
-	defer s.Close()
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	require.NoError(t, err)
-	u := &user{User: User{HealthUserID: "hu-1"}, loc: berlin}
+	s, u := newBerlinFake(t, Config{HeartRateEvery: time.Second, ECGDuration: time.Second})
 	// Around the October DST change, so offsets differ within a page.
 	t0 := time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC)
 	var all []wire.DataPoint
@@ -133,12 +140,7 @@ func TestHashIsFNV(t *testing.T) {
 // as the fake serves it: "reflect" builds the points and encodes them with
 // encoding/json, "hand" is page.write.
 func BenchmarkListPage(b *testing.B) {
-	s, err := New(Config{HeartRateEvery: time.Second})
-	require.NoError(b, err)
-	defer s.Close()
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	require.NoError(b, err)
-	u := &user{User: User{HealthUserID: "hu-1"}, loc: berlin}
+	s, u := newBerlinFake(b, Config{HeartRateEvery: time.Second})
 	t0 := time.Date(2026, 11, 19, 0, 0, 0, 0, time.UTC)
 	pg := page{s: s, u: u, dt: dataTypes["heart-rate"], next: "next"}
 	for i := range 10000 {
