@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 )
 
 // api routes /v4/… requests.
@@ -35,8 +36,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.count(op)
-	if f, ok := s.injected(); ok {
-		standardError(w, f.status, f.retryAfter)
+	if f, ok := s.faults.Next(); ok {
+		standardError(w, f.Status, f.RetryAfter)
 		return
 	}
 	g, ok := s.authenticate(w, r)
@@ -53,7 +54,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	need := func(scope string) bool {
-		if hasScope(g.scopes, scope) {
+		if slices.Contains(g.scopes, scope) {
 			return true
 		}
 		standardError(w, http.StatusForbidden, 0)
@@ -95,22 +96,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) injected() (failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sticky != nil {
-		return *s.sticky, true
-	}
-	if len(s.failures) == 0 {
-		return failure{}, false
-	}
-	f := s.failures[0]
-	s.failures = s.failures[1:]
-	return f, true
-}
-
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*grant, bool) {
-	tok := bearer(r)
+	tok := fakeprovider.Bearer(r)
 	s.mu.Lock()
 	a := s.access[tok]
 	s.mu.Unlock()
