@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,23 +74,4 @@ func processCPU() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-func TestRetainedPerResource(t *testing.T) {
-	s := fhirtest.New(fhirtest.WithValidator(nil))
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	before := ms.HeapAlloc
-	n := 0
-	for _, body := range transactions()[:200] {
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, req)
-		n += 100
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	b, _, _ := s.Get("Observation", s.IDs("Observation")[0])
-	t.Logf("retained %d B per resource, body %d B", (ms.HeapAlloc-before)/uint64(n), len(b))
 }
