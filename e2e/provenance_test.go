@@ -1,4 +1,4 @@
-package ohx_test
+package e2e
 
 import (
 	"encoding/json"
@@ -122,7 +122,7 @@ func resyncAddsNothing(t *testing.T, agg ohx.Aggregator) {
 	t.Cleanup(srv.Close)
 	pub, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), BundleSize: 40})
 	require.NoError(t, err)
-	clock := mustTime(t, "2026-11-25T10:20:00Z")
+	clock := time.Date(2026, 11, 25, 10, 20, 0, 0, time.UTC)
 	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return clock }})
 	require.NoError(t, err)
 	st := store.NewMemory()
