@@ -39,12 +39,22 @@ func stateOf(t *testing.T, srv *fhirtest.Server) fhirState {
 			}
 			var p struct {
 				Target []struct {
-					Reference string `json:"reference"`
+					Reference  string `json:"reference"`
+					Type       string `json:"type"`
+					Identifier struct {
+						System, Value string
+					} `json:"identifier"`
 				} `json:"target"`
 			}
 			require.NoError(t, json.Unmarshal(body, &p))
 			for _, tg := range p.Target {
-				st.targets[id] = append(st.targets[id], tg.Reference)
+				ref := tg.Reference
+				if ref == "" { // a logical reference (conditional modes)
+					ids := srv.ByIdentifier(tg.Type, tg.Identifier.System+"|"+tg.Identifier.Value)
+					require.Len(t, ids, 1, "Provenance/%s: target %s %s|%s", id, tg.Type, tg.Identifier.System, tg.Identifier.Value)
+					ref = tg.Type + "/" + ids[0]
+				}
+				st.targets[id] = append(st.targets[id], ref)
 			}
 		}
 	}
@@ -102,11 +112,14 @@ func TestEngineResyncOfUnchangedDataAddsNoResource(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		agg  ohx.Aggregator
+		mode publish.WriteMode
 	}{
-		{"individual", nil},
-		{"hourly", mustHourly(t)},
+		{"individual", nil, publish.WritePut},
+		{"hourly", mustHourly(t), publish.WritePut},
+		{"individual conditional-create", nil, publish.WriteConditionalCreate},
+		{"hourly conditional-update", mustHourly(t), publish.WriteConditionalUpdate},
 	} {
-		t.Run(tc.name, func(t *testing.T) { resyncAddsNothing(t, tc.agg) })
+		t.Run(tc.name, func(t *testing.T) { resyncAddsNothing(t, tc.agg, tc.mode) })
 	}
 }
 
@@ -117,13 +130,15 @@ func mustHourly(t *testing.T) ohx.Aggregator {
 	return agg
 }
 
-func resyncAddsNothing(t *testing.T, agg ohx.Aggregator) {
+func resyncAddsNothing(t *testing.T, agg ohx.Aggregator, mode publish.WriteMode) {
 	srv := fhirtest.NewServer()
 	t.Cleanup(srv.Close)
-	pub, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), BundleSize: 40})
+	pub, err := publish.NewFHIR(publish.FHIRConfig{BaseURL: srv.URL, HTTPClient: srv.Client(), BundleSize: 40, Mode: mode})
 	require.NoError(t, err)
 	clock := time.Date(2026, 11, 25, 10, 20, 0, 0, time.UTC)
-	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return clock }})
+	// In the conditional modes the server assigns ids: references name
+	// their resource by identifier, as the daemon writes them.
+	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return clock }, LogicalReferences: mode != publish.WritePut})
 	require.NoError(t, err)
 	st := store.NewMemory()
 	p := &ohxtest.Provider{Types: []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.BodyWeight, ohx.ECG}}

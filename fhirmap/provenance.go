@@ -251,9 +251,11 @@ func (t *Transformer) provenance(link *ohx.Link, groups []*provGroup, agent bool
 }
 
 func (t *Transformer) provenanceOf(link *ohx.Link, g *provGroup, id string, recorded time.Time, assembler r5.Reference) (ohx.Resource, error) {
+	meta := t.meta(link.Provider)
+	meta.Tag = []r5.Coding{{System: ptr(t.ProvenanceTagSystem()), Code: ptr(id)}}
 	p := &r5.Provenance{
 		ID:       id,
-		Meta:     t.meta(link.Provider),
+		Meta:     meta,
 		Recorded: instant(recorded),
 		Patient:  &r5.Reference{Reference: ptr(link.Patient)},
 		Agent: []r5.ProvenanceAgent{{
@@ -290,10 +292,14 @@ func (t *Transformer) provenanceOf(link *ohx.Link, g *provGroup, id string, reco
 			p.Entity = append(p.Entity, r5.ProvenanceEntity{Role: "source", What: r5.Reference{Identifier: &r5.Identifier{System: ptr(sys), Value: ptr(rec)}}})
 		}
 	}
-	r, err := t.resource("Provenance", id, ohx.DataType(""), r5.Identifier{}, p)
-	if err != nil {
-		return ohx.Resource{}, err
-	}
-	r.Identifier = "" // Provenance has no identifier element; it is written by id.
-	return r, nil
+	// Provenance has no identifier element: its tag names it for the
+	// conditional writes (publish searches it with _tag).
+	return t.resource("Provenance", id, ohx.DataType(""), r5.Identifier{System: ptr(t.ProvenanceTagSystem()), Value: ptr(id)}, p)
 }
+
+// ProvenanceTagSystem returns the system of the meta.tag that names each
+// Provenance ohx writes ({BaseURI}:provenance, code: the Provenance's id).
+// A Provenance has no identifier element (R4, R5); in the conditional write
+// modes, where the server assigns ids, the publisher finds it by this tag
+// (_tag={BaseURI}:provenance|{id}), and ohx.Resource.Identifier carries it.
+func (t *Transformer) ProvenanceTagSystem() string { return t.base + ":provenance" }

@@ -239,11 +239,19 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, body json.RawMessag
 	return t, nil
 }
 
-// searchQuery runs a conditional query; only identifier is supported.
+// searchQuery runs a conditional query: one identifier or one _tag
+// parameter.
 func (st *stage) searchQuery(typ, rawQuery, expr string) ([]string, *problem) {
 	q, err := url.ParseQuery(rawQuery)
+	if err == nil && len(q) == 1 && len(q["_tag"]) == 1 {
+		tag := q.Get("_tag")
+		if !strings.Contains(tag, "|") {
+			return nil, newProblem(http.StatusBadRequest, "not-supported", "_tag must be system|code", expr)
+		}
+		return st.search(typ, tagKey+tag), nil
+	}
 	if err != nil || len(q) != 1 || len(q["identifier"]) != 1 {
-		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier parameter", expr)
+		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier or _tag parameter", expr)
 	}
 	ident := q.Get("identifier")
 	if !strings.Contains(ident, "|") {
@@ -357,8 +365,24 @@ func identifiers(m map[string]any) []string {
 			out = append(out, sys+"|"+val)
 		}
 	}
+	// meta.tag, for conditional writes by _tag (a Provenance has no
+	// identifier), in a key space of their own.
+	meta, _ := m["meta"].(map[string]any)
+	tags, _ := meta["tag"].([]any)
+	for _, e := range tags {
+		tag, _ := e.(map[string]any)
+		sys, _ := tag["system"].(string)
+		code, _ := tag["code"].(string)
+		if code != "" {
+			out = append(out, tagKey+sys+"|"+code)
+		}
+	}
 	return out
 }
+
+// tagKey prefixes the index keys of meta.tag codings; an identifier's
+// "system|value" never starts with it.
+const tagKey = "_tag "
 
 // check counts an incoming resource, applies the reject faults and
 // validates it. expr locates the resource in OperationOutcome expressions
