@@ -11,8 +11,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultBatchSize is the number of samples the engine maps and publishes at a
-// time when EngineConfig.BatchSize is zero.
+// DefaultBatchSize is the number of samples the engine maps at a time when
+// EngineConfig.BatchSize is zero.
 const DefaultBatchSize = 500
 
 // EngineConfig wires an Engine. Providers, Links, Cursors, Transformer and
@@ -25,9 +25,11 @@ type EngineConfig struct {
 	Links LinkFinder
 	// Cursors keeps per (link, data type) cursors.
 	Cursors CursorStore
-	// Strategy chooses windows; nil means DefaultStrategy{}. A
-	// DefaultStrategy without Align is aligned to the aggregator's buckets
-	// when the aggregator is a BucketAligner.
+	// Strategy chooses windows; nil means DefaultStrategy{}. Whatever the
+	// strategy, the engine widens every window to whole buckets of its grid:
+	// the aggregator's when it is a BucketAligner, else, with a
+	// StreamTransformer, HourGrid. A DefaultStrategy without Align gets the
+	// grid, so that its chunks meet at bucket boundaries.
 	Strategy SyncStrategy
 	// Aggregator wraps the sample stream; nil means pass-through.
 	Aggregator Aggregator
@@ -38,7 +40,9 @@ type EngineConfig struct {
 	// Policy restricts what may be synced; nil allows everything consent and
 	// scopes allow.
 	Policy *Policy
-	// BatchSize is the number of samples per publish; 0 means
+	// BatchSize is the number of samples per mapping call; their resources
+	// are published at once, or, with a BundleSizer publisher, in whole
+	// bundles (what does not fill one waits for the next batch). 0 means
 	// DefaultBatchSize.
 	BatchSize int
 	// Logger receives structured logs (no health values, no tokens); nil
@@ -123,9 +127,11 @@ func (e *Engine) HandleJob(ctx context.Context, j Job) error {
 	return err
 }
 
-// Sync runs one job and reports what it did. The report is never nil. On a
-// failure the cursors stay where the last acknowledged batch left them, so the
-// job can simply run again: publishing is idempotent.
+// Sync runs one job and reports what it did. The report is never nil. A
+// cursor moves only once the destination acknowledged every resource of what
+// it passes; on a failure the cursors stay where the last acknowledged
+// resources left them, so the job can simply run again: publishing is
+// idempotent.
 func (e *Engine) Sync(ctx context.Context, j Job) (*Report, error) {
 	start := e.cfg.Now()
 	rep := &Report{LinkID: j.LinkID, Trigger: j.Trigger, Started: start}

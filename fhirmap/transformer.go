@@ -25,19 +25,23 @@ type Config struct {
 	BaseURI string
 	// Organization, when set, is a literal reference ("Organization/123") to
 	// the organization named as the Provenance agent. When empty the agent is
-	// the ohx software Device, which is then published with each batch.
+	// the ohx software Device, which is then published before the first
+	// Provenance of each Transform call or stream.
 	Organization string
 	// SoftwareVersion is written as the version of the ohx software Device.
 	SoftwareVersion string
 	// Now returns the current time, used only for Provenance.recorded. Nil
 	// means time.Now.
 	Now func() time.Time
-	// NoProvenance disables the Provenance resource per batch.
+	// NoProvenance disables the Provenance resources (and the software
+	// Device that is their agent).
 	NoProvenance bool
 	// LogicalReferences makes every reference between resources ohx emits a
 	// logical reference by business identifier ({"type":"Device",
 	// "identifier":{…}}) instead of a literal "Device/{id}", for publishers
-	// that write with conditional creates, where the server assigns ids.
+	// that write with conditional creates or updates, where the server
+	// assigns ids: an hour's Provenance names resources that earlier
+	// publisher calls wrote, whose server ids the publisher does not know.
 	LogicalReferences bool
 	// Version is the FHIR release the Transformer writes: R5 (the zero
 	// value) or R4. R4 resources are the R5 mapping converted by package
