@@ -36,7 +36,9 @@ const (
 	// WriteConditionalCreate creates resources with POST and ifNoneExist on
 	// the business identifier, so a second write of the same resource is a
 	// no-op. Devices and DeviceAssociations are upserted with a conditional
-	// update instead, so their changes (battery, firmware) are kept.
+	// update instead, so their changes (battery, firmware) are kept, and so
+	// are Provenances (by their meta.tag), so that an hour's Provenance
+	// lists the resources a later read adds to the hour.
 	WriteConditionalCreate
 	// WriteConditionalUpdate writes every resource with
 	// PUT {type}?identifier=system|value: created when no resource has the
