@@ -34,9 +34,10 @@
 // keeps no copy of health data; [TypeReport.Retracted] counts the result.
 //
 // Everything streams: samples flow through iterators and are published in
-// batches, so memory is bounded by the batch size, never by the window. Writes
-// are idempotent (deterministic resource ids), so a job that dies half way is
-// simply run again.
+// batches, so memory is bounded by the batch size (plus a bundle waiting to be
+// filled and, per data type, the target list of the hour's Provenance), never
+// by the window. Writes are idempotent (deterministic resource ids), so a job
+// that dies half way is simply run again.
 //
 // Importing ohx links no Redis, SQLite, PostgreSQL or Prometheus code: those
 // live in the sub-packages that need them. The design notes are in the
