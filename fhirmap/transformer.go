@@ -384,7 +384,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 	case s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous:
 		o.Note = []r5.Annotation{{Text: recordingNote[s.Recording]}}
 	}
-	if st := m.Statistic; st.Text != "" && s.Aggregate == nil {
+	if st := statisticOf(m, provider, s); st.Text != "" && s.Aggregate == nil {
 		o.Method = t.statisticMethod(st)
 	}
 	if s.CompanionOf == ohx.ECG && s.Group != "" {
