@@ -76,7 +76,7 @@ func (r *Report) count(rs []Resource, res PublishResult) {
 	}
 	r.Rejected = append(r.Rejected, res.Rejected...)
 	for i := range rs {
-		if rejected[rs[i].Key()] {
+		if len(rejected) > 0 && rejected[rs[i].Key()] {
 			continue
 		}
 		r.Written++

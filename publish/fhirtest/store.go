@@ -377,11 +377,19 @@ func isID(s string) bool {
 	return true
 }
 
-// searchQuery runs a conditional query; only identifier is supported.
+// searchQuery runs a conditional query: one identifier or one _tag
+// parameter.
 func (st *stage) searchQuery(typ, rawQuery string, w where, suffix string) ([]string, *problem) {
 	q, err := url.ParseQuery(rawQuery)
+	if err == nil && len(q) == 1 && len(q["_tag"]) == 1 {
+		tag := q.Get("_tag")
+		if !strings.Contains(tag, "|") {
+			return nil, newProblem(http.StatusBadRequest, "not-supported", "_tag must be system|code", w.at(suffix))
+		}
+		return st.search(typ, tagKey+tag), nil
+	}
 	if err != nil || len(q) != 1 || len(q["identifier"]) != 1 {
-		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier parameter", w.at(suffix))
+		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier or _tag parameter", w.at(suffix))
 	}
 	ident := q.Get("identifier")
 	if !strings.Contains(ident, "|") {
@@ -509,6 +517,10 @@ func (w where) resource() string {
 	}
 	return w.at(".resource")
 }
+
+// tagKey prefixes the index keys of meta.tag codings; an identifier's
+// "system|value" never starts with it.
+const tagKey = "_tag "
 
 // check counts an incoming resource, applies the reject faults and
 // validates it. The caller holds s.mu.

@@ -498,9 +498,17 @@ func (t *tree) head(n int32) (resourceType, id string, ok bool) {
 	return resourceType, id, true
 }
 
-// identifiers returns the "system|value" identifiers of the resource at n.
+// identifiers returns the "system|value" identifiers of the resource at n
+// and, for conditional writes by _tag (a Provenance has no identifier), its
+// meta.tag codings as tagKey + "system|code", in a key space of their own.
 func (t *tree) identifiers(n int32) []string {
-	return t.pairs(t.member(n, "identifier"), "value", t.buf[len(t.buf):])
+	out := t.pairs(t.member(n, "identifier"), "value", t.buf[len(t.buf):])
+	if meta := t.member(n, "meta"); meta >= 0 {
+		for _, tag := range t.pairs(t.member(meta, "tag"), "code", t.buf[len(t.buf):]) {
+			out = append(out, tagKey+tag)
+		}
+	}
+	return out
 }
 
 // index records the subject, codes and effective time of the resource at

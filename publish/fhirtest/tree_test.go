@@ -114,7 +114,7 @@ func legacyBuild(st *stage, m map[string]any, typ, id string, fullURLs map[strin
 	if err != nil {
 		return nil, newProblem(http.StatusBadRequest, "structure", "resource cannot be stored", w.at(".resource"))
 	}
-	r := &record{body: b, version: version, identifiers: legacyPairs(m["identifier"], "value"), search: &searchIndex{}}
+	r := &record{body: b, version: version, identifiers: legacyIdentifiers(m), search: &searchIndex{}}
 	if subj, ok := m["subject"].(map[string]any); ok {
 		r.search.subject, _ = subj["reference"].(string)
 	}
@@ -294,4 +294,15 @@ func BenchmarkTreeParse(b *testing.B) {
 			b.Fatal("not parsed")
 		}
 	}
+}
+
+// legacyIdentifiers is what the map-based store indexed: identifiers, then
+// meta.tag codings under tagKey.
+func legacyIdentifiers(m map[string]any) []string {
+	out := legacyPairs(m["identifier"], "value")
+	meta, _ := m["meta"].(map[string]any)
+	for _, tag := range legacyPairs(meta["tag"], "code") {
+		out = append(out, tagKey+tag)
+	}
+	return out
 }
