@@ -1,6 +1,9 @@
 package ohx
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // BucketAligner is implemented by aggregators that compute their output per
 // time bucket (an hour of the link's time zone). A window that cuts a bucket
@@ -36,17 +39,26 @@ func ceilBucket(a BucketAligner, link Link, t time.Time) time.Time {
 
 // alignPlans widens every plan's window to whole buckets of a, whatever
 // strategy made it, so no bucket is ever recomputed from part of its samples.
-// Widening never reaches past now unless the plan already did.
+// Widening never reaches past now unless the plan already did. A plan that
+// widening made overlap the plan before it, of the same types, starts where
+// that one ends, so no bucket is read twice (and no resource queued twice).
 func alignPlans(plans []FetchPlan, a BucketAligner, link Link, now time.Time) []FetchPlan {
 	if a == nil {
 		return plans
 	}
-	for i, p := range plans {
+	out := plans[:0]
+	for _, p := range plans {
 		w := AlignWindow(a, link, p.Window)
 		if w.End.After(now) && !p.Window.End.After(now) {
 			w.End = now
 		}
-		plans[i].Window = w
+		if n := len(out); n > 0 && slices.Equal(out[n-1].Types, p.Types) && w.Start.Before(out[n-1].Window.End) && !w.Start.Before(out[n-1].Window.Start) {
+			w.Start = out[n-1].Window.End
+		}
+		p.Window = w
+		if !w.Empty() {
+			out = append(out, p)
+		}
 	}
-	return plans
+	return out
 }

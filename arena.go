@@ -1,15 +1,20 @@
 package ohx
 
+import (
+	"context"
+	"sync"
+)
+
 // arenaChunk is the size of the chunks an Arena cuts buffers from: a batch of
 // 500 Observations of about 1 KB takes eight.
 const arenaChunk = 64 << 10
 
 // Arena holds the JSON of the resources of one batch, so that the memory is
 // used again for a later batch instead of being allocated anew for every
-// resource. The engine hands one to the Transformer in Batch.Arena when its
-// Publisher is a JSONReleaser, and resets it once Publish returned and the
-// batch is done; a Transformer that writes a resource's JSON takes the
-// buffer from it (Buffer, then Keep). Everything an Arena handed out is
+// resource. When its Publisher is a JSONReleaser, the engine hands one to
+// the Transformer (Batch.Arena, or ArenaStream.NextIn) and resets it once
+// every resource of the batch was published; a Transformer that writes a
+// resource's JSON takes the buffer from it (Buffer, then Keep). Everything an Arena handed out is
 // overwritten after Reset: a Transformer must not keep it, nor put anything
 // else than Resource.JSON in it.
 //
@@ -84,6 +89,30 @@ func (a *Arena) Reset() {
 	a.cur = 0
 	clear(a.resources) // no strings of old resources kept alive
 	a.resources = a.resources[:0]
+}
+
+// arenas holds the Arenas whose resources were all published.
+var arenas = sync.Pool{New: func() any { return new(Arena) }}
+
+func getArena() *Arena { return arenas.Get().(*Arena) }
+
+// putArena resets a (nil is fine) and keeps it for a later batch.
+func putArena(a *Arena) {
+	if a != nil {
+		a.Reset()
+		arenas.Put(a)
+	}
+}
+
+// ArenaStream is implemented by a TransformStream that writes the JSON of a
+// batch's resources into an Arena. With a Publisher that is a JSONReleaser,
+// the engine calls NextIn instead of Next, with an arena it reuses once the
+// batch's resources were all published. The stream must not keep anything
+// it wrote into the arena past the call (what it keeps of a resource for a
+// later Provenance, its type, id and identifier, are strings of their own).
+type ArenaStream interface {
+	// NextIn is Next with the JSON of the batch's resources written into a.
+	NextIn(ctx context.Context, samples []Sample, a *Arena) ([]Resource, error)
 }
 
 // JSONReleaser is implemented by a Publisher that keeps no reference to the

@@ -72,12 +72,15 @@ func (arenaTransformer) Transform(_ context.Context, b ohx.Batch) ([]ohx.Resourc
 // releases it.
 type keepingPublisher struct {
 	releases bool
+	bundle   int
 	mu       sync.Mutex
 	copies   map[string]string
 	kept     map[string]json.RawMessage
 }
 
 func (p *keepingPublisher) ReleasesJSON() bool { return p.releases }
+
+func (p *keepingPublisher) BundleSize() int { return p.bundle }
 
 func (p *keepingPublisher) Publish(_ context.Context, rs []ohx.Resource) (ohx.PublishResult, error) {
 	p.mu.Lock()
@@ -92,17 +95,23 @@ func (p *keepingPublisher) Publish(_ context.Context, rs []ohx.Resource) (ohx.Pu
 }
 
 // TestEngineReusesTheArenaOnlyForAReleasingPublisher: with a publisher that
-// releases the JSON, every batch is published whole and right while the
-// engine writes the batches into the same memory; a publisher that keeps the
-// JSON gets memory no later batch overwrites.
+// releases the JSON, every resource is published right while the engine
+// writes later batches into the memory of earlier ones, also when bundles
+// leave resources of a batch waiting for the next (bundle 30, batches of
+// 100); a publisher that keeps the JSON gets memory no later batch
+// overwrites.
 func TestEngineReusesTheArenaOnlyForAReleasingPublisher(t *testing.T) {
-	for _, releases := range []bool{true, false} {
-		t.Run(fmt.Sprintf("releases=%t", releases), func(t *testing.T) {
+	for _, tc := range []struct {
+		releases bool
+		bundle   int
+	}{{true, 0}, {true, 30}, {false, 0}} {
+		releases := tc.releases
+		t.Run(fmt.Sprintf("releases=%t,bundle=%d", releases, tc.bundle), func(t *testing.T) {
 			st := store.NewMemory()
 			p := &ohxtest.Provider{Types: []ohx.DataType{ohx.HeartRate}}
 			link := ohx.Link{ID: "link-1", Provider: p.Name(), ExternalUserID: "u1", Patient: "Patient/1", Status: ohx.LinkActive}
 			require.NoError(t, st.SaveLink(t.Context(), link))
-			pub := &keepingPublisher{releases: releases, copies: map[string]string{}, kept: map[string]json.RawMessage{}}
+			pub := &keepingPublisher{releases: releases, bundle: tc.bundle, copies: map[string]string{}, kept: map[string]json.RawMessage{}}
 			e, err := ohx.NewEngine(ohx.EngineConfig{Providers: []ohx.Provider{p}, Links: st, Cursors: st,
 				Transformer: arenaTransformer{}, Publisher: pub, BatchSize: 100,
 				Strategy: ohx.DefaultStrategy{InitialLookback: 24 * time.Hour}, Now: func() time.Time { return now }})

@@ -68,8 +68,11 @@ const (
 	// TimingInterval: a measurement over [Start, End) (steps, a sleep session,
 	// an ECG recording).
 	TimingInterval
-	// TimingDaily: a provider's summary of one civil day, [local midnight, next
-	// local midnight).
+	// TimingDaily: a provider's summary of a day or of the night before it:
+	// [local midnight, next local midnight) when the provider dates it by
+	// the day alone, or the sleep period it was measured over when the
+	// provider gives that period (Oura's nightly HRV, resting heart rate and
+	// respiratory rate).
 	TimingDaily
 )
 

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// DefaultBatchSize is the number of samples the engine maps and publishes at a
-// time when EngineConfig.BatchSize is zero.
+// DefaultBatchSize is the number of samples the engine maps at a time when
+// EngineConfig.BatchSize is zero.
 const DefaultBatchSize = 500
 
 // EngineConfig wires an Engine. Providers, Links, Cursors, Transformer and
@@ -26,9 +25,11 @@ type EngineConfig struct {
 	Links LinkFinder
 	// Cursors keeps per (link, data type) cursors.
 	Cursors CursorStore
-	// Strategy chooses windows; nil means DefaultStrategy{}. A
-	// DefaultStrategy without Align is aligned to the aggregator's buckets
-	// when the aggregator is a BucketAligner.
+	// Strategy chooses windows; nil means DefaultStrategy{}. Whatever the
+	// strategy, the engine widens every window to whole buckets of its grid:
+	// the aggregator's when it is a BucketAligner, else, with a
+	// StreamTransformer, HourGrid. A DefaultStrategy without Align gets the
+	// grid, so that its chunks meet at bucket boundaries.
 	Strategy SyncStrategy
 	// Aggregator wraps the sample stream; nil means pass-through.
 	Aggregator Aggregator
@@ -39,7 +40,9 @@ type EngineConfig struct {
 	// Policy restricts what may be synced; nil allows everything consent and
 	// scopes allow.
 	Policy *Policy
-	// BatchSize is the number of samples per publish; 0 means
+	// BatchSize is the number of samples per mapping call; their resources
+	// are published at once, or, with a BundleSizer publisher, in whole
+	// bundles (what does not fill one waits for the next batch). 0 means
 	// DefaultBatchSize.
 	BatchSize int
 	// Logger receives structured logs (no health values, no tokens); nil
@@ -90,10 +93,10 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	switch st := e.cfg.Strategy.(type) {
 	case nil:
-		e.cfg.Strategy = DefaultStrategy{Align: e.aligner()}
+		e.cfg.Strategy = DefaultStrategy{Align: e.grid()}
 	case DefaultStrategy:
 		if st.Align == nil {
-			st.Align = e.aligner()
+			st.Align = e.grid()
 			e.cfg.Strategy = st
 		}
 	}
@@ -124,9 +127,11 @@ func (e *Engine) HandleJob(ctx context.Context, j Job) error {
 	return err
 }
 
-// Sync runs one job and reports what it did. The report is never nil. On a
-// failure the cursors stay where the last acknowledged batch left them, so the
-// job can simply run again: publishing is idempotent.
+// Sync runs one job and reports what it did. The report is never nil. A
+// cursor moves only once the destination acknowledged every resource of what
+// it passes; on a failure the cursors stay where the last acknowledged
+// resources left them, so the job can simply run again: publishing is
+// idempotent.
 func (e *Engine) Sync(ctx context.Context, j Job) (*Report, error) {
 	start := e.cfg.Now()
 	rep := &Report{LinkID: j.LinkID, Trigger: j.Trigger, Started: start}
@@ -191,15 +196,31 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("ohx: plan sync of link %s: %w", link.ID, err)
 	}
-	// Whatever the strategy: whole buckets of the aggregator, and nothing
+	// Whatever the strategy: whole buckets of the grid (the aggregator's, or
+	// the hours a streaming transformer's Provenance covers), and nothing
 	// before the policy's maximum lookback.
 	now := e.cfg.Now()
-	plans = e.cfg.Policy.clampPlans(alignPlans(plans, e.aligner(), link, now), e.aligner(), link, j.Trigger, now)
+	grid := e.grid()
+	plans = e.cfg.Policy.clampPlans(alignPlans(plans, grid, link, now), grid, link, j.Trigger, now)
 	ret := e.retracter(j, sel.fetch, rep)
-	out := newOutbox(e.bundleSize(), e.cfg.BatchSize)
+	out := newOutbox(e.bundleSize())
+	defer out.close() // the sync is over: what is still queued is never sent
 	// Types the provider reported unreadable for good (a scope the user did
 	// not grant) are left out of the rest of the sync.
 	unavailable := map[DataType]bool{}
+	fail := func(err error, window Window) error {
+		if ctx.Err() != nil {
+			log.Info("sync cancelled", zap.Stringer("window", window))
+			return ctx.Err()
+		}
+		kind := KindOf(err)
+		if kind != KindUnknown {
+			e.cfg.Metrics.ProviderError(link.Provider, kind)
+		}
+		log.Warn("sync failed", zap.Stringer("window", window), zap.String("kind", kind.String()), zap.Error(err))
+		return err
+	}
+	var last Window
 	for _, plan := range plans {
 		plan.Types = slices.DeleteFunc(slices.Clone(plan.Types), func(t DataType) bool { return unavailable[t] })
 		if plan.Window.Empty() || len(plan.Types) == 0 {
@@ -212,10 +233,15 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 		}
 		err := e.runPlan(ctx, p, link, j, plan, sel, cursors, produced, unavailable, out, rep)
 		if err == nil && ret != nil {
-			// Never retract what could not be read.
-			read := plan
-			read.Types = slices.DeleteFunc(slices.Clone(plan.Types), func(t DataType) bool { return unavailable[t] })
-			err = e.retract(ctx, ret, link, read, produced, rep)
+			// What the re-read produced is at the destination before the
+			// search for what it no longer produces.
+			err = e.send(ctx, link, out, cursors, rep, true)
+			if err == nil {
+				// Never retract what could not be read.
+				read := plan
+				read.Types = slices.DeleteFunc(slices.Clone(plan.Types), func(t DataType) bool { return unavailable[t] })
+				err = e.retract(ctx, ret, link, read, produced, rep)
+			}
 		}
 		status := "ok"
 		switch {
@@ -229,18 +255,15 @@ func (e *Engine) sync(ctx context.Context, j Job, rep *Report) error {
 			e.cfg.Metrics.SyncFinished(link.Provider, t, status, e.cfg.Now().Sub(t0))
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				log.Info("sync cancelled", zap.Stringer("window", plan.Window))
-				return ctx.Err()
-			}
-			kind := KindOf(err)
-			if kind != KindUnknown {
-				e.cfg.Metrics.ProviderError(link.Provider, kind)
-			}
-			log.Warn("sync failed", zap.Stringer("window", plan.Window), zap.String("kind", kind.String()), zap.Error(err))
-			return err
+			return fail(err, plan.Window)
 		}
 		log.Info("window synced", zap.Stringer("window", plan.Window), zap.Duration("duration", e.cfg.Now().Sub(t0)))
+		last = plan.Window
+	}
+	// The resources that did not fill a bundle, and the cursor moves that
+	// wait for them.
+	if err := e.send(ctx, link, out, cursors, rep, true); err != nil {
+		return fail(err, last)
 	}
 	return nil
 }
@@ -267,6 +290,19 @@ func (sel *typeSelection) accepts(s *Sample) bool {
 func (e *Engine) aligner() BucketAligner {
 	a, _ := e.cfg.Aggregator.(BucketAligner)
 	return a
+}
+
+// grid returns the buckets every window is aligned to: the aggregator's,
+// else, when the transformer streams (its Provenance covers whole hours),
+// the hours of the link's zone; nil when nothing needs whole buckets.
+func (e *Engine) grid() BucketAligner {
+	if a := e.aligner(); a != nil {
+		return a
+	}
+	if _, ok := e.cfg.Transformer.(StreamTransformer); ok {
+		return HourGrid{}
+	}
+	return nil
 }
 
 func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
@@ -338,7 +374,9 @@ func (e *Engine) selectTypes(p Provider, link Link, j Job) typeSelection {
 func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan FetchPlan, sel typeSelection, cursors map[DataType]time.Time, produced producedSet, unavailable map[DataType]bool, out *outbox, rep *Report) error {
 	advance := map[DataType]bool{}
 	for _, t := range plan.Types {
-		c, ok := cursors[t]
+		// Where the cursor will be once what the sync queued is
+		// acknowledged: the end of the window before, still waiting.
+		c, ok := out.cursor(t, cursors)
 		switch {
 		case ok:
 			advance[t] = !plan.Window.Start.After(c)
@@ -359,13 +397,17 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 	if e.cfg.Aggregator != nil {
 		in = e.cfg.Aggregator.Aggregate(link, in)
 	}
+	var stream TransformStream
+	if st, ok := e.cfg.Transformer.(StreamTransformer); ok {
+		stream = st.Stream(link, plan.Window, j.Trigger, e.grid())
+	}
 	batch := make([]Sample, 0, e.cfg.BatchSize)
 	progress := map[DataType]time.Time{}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := e.publish(ctx, link, j, plan.Window, batch, produced, out, rep); err != nil {
+		if err := e.mapBatch(ctx, link, j, plan.Window, stream, batch, produced, out); err != nil {
 			return err
 		}
 		for _, s := range batch {
@@ -383,15 +425,15 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 				progress[s.Type] = at
 			}
 		}
-		for t, at := range progress {
-			if err := e.advance(ctx, link.ID, t, at, cursors, rep); err != nil {
-				return err
+		for _, t := range plan.Types {
+			if at, ok := progress[t]; ok {
+				out.mark(t, at)
 			}
 		}
 		clear(progress)
 		clear(batch) // drop references to waveforms before reuse
 		batch = batch[:0]
-		return nil
+		return e.send(ctx, link, out, cursors, rep, false)
 	}
 	for s, err := range in {
 		if err != nil {
@@ -401,7 +443,7 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 			return err
 		}
 		// Keep a recording's samples (an ECG and its heart rate) in one batch.
-		if len(batch) >= out.fill && (s.Group == "" || s.Group != batch[len(batch)-1].Group) {
+		if len(batch) >= e.cfg.BatchSize && (s.Group == "" || s.Group != batch[len(batch)-1].Group) {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -414,8 +456,17 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 	if err := flush(); err != nil {
 		return err
 	}
-	// The whole window was read and published: everything before its end (or
-	// before the start of an hour an aggregator still holds open) is done.
+	if stream != nil {
+		rs, err := stream.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("ohx: map batch of link %s: %w", link.ID, err)
+		}
+		produced.add(rs)
+		out.add(rs)
+	}
+	// The whole window was read and mapped: once its resources are
+	// acknowledged, everything before its end (or before the start of an
+	// hour an aggregator still holds open) is done.
 	for _, t := range plan.Types {
 		if unavailable[t] {
 			continue
@@ -425,12 +476,10 @@ func (e *Engine) runPlan(ctx context.Context, p Provider, link Link, j Job, plan
 		// last successful sync is recorded.
 		rep.typeReport(t)
 		if advance[t] {
-			if err := e.advance(ctx, link.ID, t, limit, cursors, rep); err != nil {
-				return err
-			}
+			out.mark(t, limit)
 		}
 	}
-	return nil
+	return e.send(ctx, link, out, cursors, rep, false)
 }
 
 // read wraps the provider's stream: it drops samples the sync may not
@@ -479,38 +528,57 @@ func (e *Engine) read(ctx context.Context, p Provider, link Link, plan FetchPlan
 	}
 }
 
-// arenas holds the Arenas of published batches for the next ones.
-var arenas = sync.Pool{New: func() any { return new(Arena) }}
-
-func (e *Engine) publish(ctx context.Context, link Link, j Job, w Window, samples []Sample, produced producedSet, out *outbox, rep *Report) error {
+// mapBatch maps a batch, through the fetch's stream when the transformer
+// streams, and queues its resources.
+func (e *Engine) mapBatch(ctx context.Context, link Link, j Job, w Window, stream TransformStream, samples []Sample, produced producedSet, out *outbox) error {
+	// With a publisher that keeps none of it, the batch's JSON goes into an
+	// arena that the outbox holds until the resources are acknowledged.
 	var arena *Arena
 	if rel, ok := e.cfg.Publisher.(JSONReleaser); ok && rel.ReleasesJSON() {
-		// The JSON of rs lives in the arena, reused once this function
-		// returned: nothing here keeps rs (outbox and produced copy what
-		// they keep), and the publisher keeps none of its JSON.
-		arena = arenas.Get().(*Arena)
-		defer func() {
-			arena.Reset()
-			arenas.Put(arena)
-		}()
+		arena = getArena()
 	}
-	rs, err := e.cfg.Transformer.Transform(ctx, Batch{Link: link, Samples: samples, Window: w, Trigger: j.Trigger, Arena: arena})
+	var rs []Resource
+	var err error
+	as, inArena := stream.(ArenaStream)
+	switch {
+	case stream != nil && inArena && arena != nil:
+		rs, err = as.NextIn(ctx, samples, arena)
+	case stream != nil:
+		rs, err = stream.Next(ctx, samples)
+	default:
+		rs, err = e.cfg.Transformer.Transform(ctx, Batch{Link: link, Samples: samples, Window: w, Trigger: j.Trigger, Arena: arena})
+	}
 	if err != nil {
+		putArena(arena) // nothing of it is queued
 		return fmt.Errorf("ohx: map batch of link %s: %w", link.ID, err)
 	}
 	produced.add(rs)
-	rs = out.unsent(rs)
-	if len(rs) == 0 {
-		return nil
+	out.add(rs)
+	out.hold(arena)
+	return nil
+}
+
+// send publishes what the outbox holds in whole bundles (everything, when
+// all is set) and moves the cursors whose resources are now all
+// acknowledged.
+func (e *Engine) send(ctx context.Context, link Link, out *outbox, cursors map[DataType]time.Time, rep *Report, all bool) error {
+	rs := out.next(all)
+	var marks []cursorMark
+	if len(rs) > 0 {
+		res, err := e.cfg.Publisher.Publish(ctx, rs)
+		if err != nil {
+			return fmt.Errorf("ohx: publish batch of link %s: %w", link.ID, err)
+		}
+		rep.count(rs, res)
+		marks = out.acknowledged(len(rs), res)
+	} else {
+		marks = out.ready()
 	}
-	res, err := e.cfg.Publisher.Publish(ctx, rs)
-	if err != nil {
-		return fmt.Errorf("ohx: publish batch of link %s: %w", link.ID, err)
+	for _, m := range marks {
+		if err := e.advance(ctx, link.ID, m.t, m.at, cursors, rep); err != nil {
+			return err
+		}
 	}
-	// Devices sent now are not sent with the next batch: they are no part
-	// of its overhead.
-	out.sized(len(samples), len(rs)-out.acknowledged(rs, res))
-	rep.count(rs, res)
 	return nil
 }
 

@@ -334,11 +334,13 @@ func TestEngineAlignsAnyStrategyToTheAggregatorsHours(t *testing.T) {
 	for _, c := range f.provider.fetches {
 		windows = append(windows, c.window.String())
 	}
-	// Chunks 05:20-07:20-09:20-10:20 UTC widened to Kolkata hours (:30 UTC).
+	// Chunks 05:20-07:20-09:20-10:20 UTC widened to Kolkata hours (:30 UTC);
+	// a chunk that widening made overlap the one before starts where that
+	// one ends, so no hour is read twice.
 	assert.Equal(t, []string{
 		"2026-11-25T04:30:00Z/2026-11-25T07:30:00Z",
-		"2026-11-25T06:30:00Z/2026-11-25T09:30:00Z",
-		"2026-11-25T08:30:00Z/2026-11-25T10:20:00Z",
+		"2026-11-25T07:30:00Z/2026-11-25T09:30:00Z",
+		"2026-11-25T09:30:00Z/2026-11-25T10:20:00Z",
 	}, windows)
 	var counts []int
 	for _, p := range f.rec.samples {

@@ -68,7 +68,8 @@ func ExampleNewEngine() {
 	}
 
 	// The initial sync of the link's heart rate: two hours, one sample every
-	// 15 minutes. A queue worker calls engine.HandleJob the same way.
+	// 15 minutes, and a Provenance per hour of data (plus the ohx software
+	// Device, its agent). A queue worker calls engine.HandleJob the same way.
 	rep, err := engine.Sync(ctx, ohx.Job{
 		LinkID: link.ID, Trigger: ohx.TriggerInitial,
 		DataTypes: []ohx.DataType{ohx.HeartRate},
@@ -90,9 +91,9 @@ func ExampleNewEngine() {
 	fmt.Println("heart-rate cursor:", cursors[ohx.HeartRate].Format(time.RFC3339))
 	// Output:
 	// samples read: 8
-	// resources written: 10
+	// resources written: 11
 	//   Device: 1
 	//   Observation: 8
-	//   Provenance: 1
+	//   Provenance: 2
 	// heart-rate cursor: 2026-11-20T12:00:00Z
 }

@@ -34,9 +34,10 @@
 // keeps no copy of health data; [TypeReport.Retracted] counts the result.
 //
 // Everything streams: samples flow through iterators and are published in
-// batches, so memory is bounded by the batch size, never by the window. Writes
-// are idempotent (deterministic resource ids), so a job that dies half way is
-// simply run again.
+// batches, so memory is bounded by the batch size (plus a bundle waiting to be
+// filled and, per data type, the target list of the hour's Provenance), never
+// by the window. Writes are idempotent (deterministic resource ids), so a job
+// that dies half way is simply run again.
 //
 // Importing ohx links no Redis, SQLite, PostgreSQL or Prometheus code: those
 // live in the sub-packages that need them. The design notes are in the
@@ -206,6 +207,34 @@ type Transformer interface {
 	// Transform maps samples and devices to resources. The engine hands it
 	// only samples that passed Sample.Validate; an error fails the batch.
 	Transform(ctx context.Context, b Batch) ([]Resource, error)
+}
+
+// StreamTransformer is implemented by a Transformer that maps the batches of
+// one fetch as one stream, so that what it writes about a bucket of a fixed
+// time grid (fhirmap: the Provenance of a data type's hour) covers the whole
+// bucket whatever batches its samples came in. The engine then maps every
+// fetch through a stream, and aligns every window to grid: it reads whole
+// buckets, and re-reads a bucket from its start whenever it reads any of it
+// again, so each time it hands the stream all that the provider holds for
+// the bucket.
+type StreamTransformer interface {
+	Transformer
+	// Stream starts the mapping of one fetch of link over w. w starts at a
+	// bucket boundary of grid; it ends at one, or at the time of the read.
+	Stream(link Link, w Window, trigger Trigger, grid BucketAligner) TransformStream
+}
+
+// TransformStream maps the batches of one fetch, in the order the provider
+// yielded their samples (per data type in non-decreasing Start order). A
+// stream is used by one goroutine.
+type TransformStream interface {
+	// Next maps the next batch: the resources of its samples, then those of
+	// the buckets the batch completed. A resource comes after every resource
+	// of the stream it refers to.
+	Next(ctx context.Context, samples []Sample) ([]Resource, error)
+	// Close ends the stream and returns the resources of the buckets still
+	// open.
+	Close(ctx context.Context) ([]Resource, error)
 }
 
 // Publisher writes resources to a destination, idempotently.

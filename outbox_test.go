@@ -50,7 +50,7 @@ func (p *bundlePublisher) Publish(ctx context.Context, rs []ohx.Resource) (ohx.P
 	return p.recordingPublisher.Publish(ctx, rs)
 }
 
-func newBundleEngine(t *testing.T, pub ohx.Publisher) (*ohx.Engine, *store.Memory) {
+func newBundleEngine(t *testing.T, pub ohx.Publisher, chunk time.Duration) (*ohx.Engine, *store.Memory) {
 	t.Helper()
 	p := &ohxtest.Provider{Types: []ohx.DataType{ohx.HeartRate}}
 	st := store.NewMemory()
@@ -58,60 +58,84 @@ func newBundleEngine(t *testing.T, pub ohx.Publisher) (*ohx.Engine, *store.Memor
 	require.NoError(t, st.SaveLink(t.Context(), link))
 	e, err := ohx.NewEngine(ohx.EngineConfig{
 		Providers: []ohx.Provider{p}, Links: st, Cursors: st, Transformer: provenanceTransformer{}, Publisher: pub,
-		BatchSize: 50, Strategy: ohx.DefaultStrategy{InitialLookback: 24 * time.Hour}, Now: func() time.Time { return now },
+		BatchSize: 50, Strategy: ohx.DefaultStrategy{InitialLookback: 24 * time.Hour, Chunk: chunk}, Now: func() time.Time { return now },
 	})
 	require.NoError(t, err)
 	return e, st
 }
 
-func TestEngineBatchesFillWholeBundlesAndSendTheSoftwareDeviceOnce(t *testing.T) {
+// The engine hands the publisher whole bundles only, also across windows:
+// what does not fill a bundle waits for the next window and the last call of
+// the sync takes the rest.
+func TestEngineSendsWholeBundlesAcrossWindowsAndTheSoftwareDeviceOnce(t *testing.T) {
 	pub := &bundlePublisher{recordingPublisher: newRecordingPublisher(), bundle: 20}
-	e, st := newBundleEngine(t, pub)
+	e, st := newBundleEngine(t, pub, 2*time.Hour)
 	rep, err := e.Sync(t.Context(), ohx.Job{LinkID: "link-1", Trigger: ohx.TriggerInitial})
 	require.NoError(t, err)
 
-	// 1,440 one-minute samples; the first batch (50 samples + Device +
-	// Provenance) teaches the engine the overhead, every later batch but the
-	// last is 59 samples + 1 Provenance = 3 whole bundles.
-	require.Greater(t, len(pub.sizes), 3)
-	assert.Equal(t, 52, pub.sizes[0])
-	for i, n := range pub.sizes[1 : len(pub.sizes)-1] {
-		assert.Equal(t, 60, n, "call %d", i+2)
+	// 12 windows of 120 one-minute samples, each in batches of 50, 50 and
+	// 20 samples with a Provenance each.
+	require.Greater(t, len(pub.sizes), 12)
+	for i, n := range pub.sizes[:len(pub.sizes)-1] {
+		assert.Zero(t, n%pub.bundle, "call %d sends whole bundles (%d resources)", i+1, n)
 	}
 	writes := pub.snapshot()
 	assert.Equal(t, 1, writes["Device/software"], "the software Device is sent once per sync")
-	assert.Equal(t, 1440+1+len(pub.sizes), rep.Written, "samples, one Device, one Provenance per batch")
+	assert.Equal(t, 1440+1+3*12, rep.Written, "samples, one Device, one Provenance per batch")
 	requests := 0
 	for _, n := range pub.sizes {
 		requests += (n + pub.bundle - 1) / pub.bundle
 	}
-	assert.LessOrEqual(t, float64(requests), 1.05*float64((rep.Written+pub.bundle-1)/pub.bundle)+1)
+	assert.Equal(t, (rep.Written+pub.bundle-1)/pub.bundle, requests, "the fewest requests the resources fit in")
 
 	cursors, err := st.Cursors(t.Context(), "link-1")
 	require.NoError(t, err)
 	assert.Equal(t, now, cursors[ohx.HeartRate])
 }
 
-func TestEngineBundleSizedBatchesKeepTheCursorAtTheLastAcknowledgedBatch(t *testing.T) {
+// A cursor moves only once every resource queued before its move was
+// acknowledged: when the bundle that carries the tail of a window fails,
+// the cursor stays before that window's end, at the last batch whose
+// resources all landed, and the run again completes it.
+func TestEngineFailureInACarriedBundleLeavesTheCursorBeforeItsWindow(t *testing.T) {
 	pub := &bundlePublisher{recordingPublisher: newRecordingPublisher(), bundle: 20}
-	pub.failCall = 3
-	e, st := newBundleEngine(t, pub)
+	// Window 1 (02:00-04:00 of the day before now) maps to 52, 51 and 21
+	// resources: calls of 40, 60 and 20 leave 4 of its resources waiting,
+	// and the first call of window 2 (4 + 51 → 40) carries them. It fails.
+	pub.failCall = 4
+	e, st := newBundleEngine(t, pub, 2*time.Hour)
 	_, err := e.Sync(t.Context(), ohx.Job{LinkID: "link-1", Trigger: ohx.TriggerInitial})
 	require.Error(t, err)
+	assert.Equal(t, []int{40, 60, 20, 40}, pub.sizes)
 
-	// Batches 1 (50 samples) and 2 (59) landed: the cursor is just after the
-	// 109th one-minute sample, not beyond.
+	start := now.Add(-24 * time.Hour)
+	window1End := start.Add(2 * time.Hour)
+	writes := pub.snapshot()
+	missing := 0
+	for m := range 120 {
+		id := fmt.Sprintf("link-1-%s-%d-", ohx.HeartRate, start.Add(time.Duration(m)*time.Minute).UnixNano())
+		if writes["Observation/"+id] == 0 {
+			missing++
+		}
+	}
+	assert.Equal(t, 3, missing, "window 1's last 3 Observations (and its last Provenance) were in the failed call")
+
 	cursors, err := st.Cursors(t.Context(), "link-1")
 	require.NoError(t, err)
-	start := now.Add(-24 * time.Hour)
-	assert.Equal(t, start.Add(108*time.Minute), cursors[ohx.HeartRate])
+	assert.Equal(t, start.Add(99*time.Minute), cursors[ohx.HeartRate],
+		"the cursor is at the last batch whose resources all landed (the 100th sample)")
+	assert.True(t, cursors[ohx.HeartRate].Before(window1End), "never past the window whose resources were not acknowledged")
 
-	// The run again sends the software Device again (a new sync) and the rest.
+	// The run again reads from the cursor and completes the day.
 	pub.failCall = 0
 	_, err = e.Sync(t.Context(), ohx.Job{LinkID: "link-1", Trigger: ohx.TriggerIncremental})
 	require.NoError(t, err)
-	writes := pub.snapshot()
-	assert.Equal(t, 2, writes["Device/software"])
+	writes = pub.snapshot()
+	for m := range 1440 {
+		id := fmt.Sprintf("link-1-%s-%d-", ohx.HeartRate, start.Add(time.Duration(m)*time.Minute).UnixNano())
+		require.Positive(t, writes["Observation/"+id], "minute %d", m)
+	}
+	assert.Equal(t, 2, writes["Device/software"], "a new sync sends the software Device again")
 	cursors, err = st.Cursors(t.Context(), "link-1")
 	require.NoError(t, err)
 	assert.Equal(t, now, cursors[ohx.HeartRate])

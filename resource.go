@@ -11,7 +11,9 @@ type Resource struct {
 	// same id.
 	ID string
 	// Identifier is the business identifier used for conditional writes, as
-	// "system|value".
+	// "system|value". A resource type without identifier element
+	// (Provenance) carries here the meta.tag ("system|code") that names it,
+	// which a publisher searches with _tag.
 	Identifier string
 	// DataType is the data type the resource carries; empty for devices,
 	// device associations and provenance.

@@ -27,9 +27,11 @@ const (
 //
 // Every window longer than Chunk is split into consecutive chunks of Chunk,
 // oldest first, so a long read is made in provider-friendly pieces and the
-// cursors move after each. When Align is set (the daemon sets it to the
-// hourly aggregator), every window and chunk boundary is widened to whole
-// buckets, so a late sample re-reads and recomputes its whole hour.
+// cursors move after each. When Align is set (the engine sets it, when
+// nil, to its grid: the hourly aggregator's hours, or ohx.HourGrid with a
+// StreamTransformer), every window and chunk boundary is widened to whole
+// buckets, so a late sample re-reads and recomputes its whole hour, and the
+// hour's Provenance is rebuilt from all of the hour.
 //
 // Zero fields take the Default* values. The organization's maximum lookback
 // (Policy.MaxLookback) is applied by the engine after planning.

@@ -13,7 +13,9 @@ import (
 // Aggregate implements ohx.Aggregator. Samples of the configured types are
 // summed up per hour; an hour is emitted when a sample of its type at or
 // after the hour's end arrives, and the hours still open are emitted when in
-// ends. Every other sample passes through at once, in order: other types,
+// ends. Every other sample passes through at once, in order (after the hour
+// of its own type that ended before it, so each type's output stays in time
+// order from hour to hour): other types,
 // companions, samples that already carry an Aggregate, samples longer than
 // an hour (a provider's day total stays a day total; it is never put into
 // the hour it starts in) and, for SeriesOnly types, spot samples. An error
@@ -89,6 +91,14 @@ type dupKey struct {
 func (s *stream) add(smp *ohx.Sample) bool {
 	if smp.CompanionOf != "" || smp.Aggregate != nil || smp.End.Sub(smp.Start) > time.Hour ||
 		(smp.Group != "" && s.h.seriesOnly[smp.Type]) {
+		// The hour of its type that ended before it comes first, so each
+		// type's output keeps its hours in order (a stream transformer
+		// completes a type's Provenance bucket when a later one begins).
+		if b := s.openOf(smp.Type); smp.CompanionOf == "" && b != nil && b.count > 0 && !smp.Start.Before(b.hour.end) {
+			if !s.emit(b) {
+				return false
+			}
+		}
 		return s.yield(*smp, nil)
 	}
 	b := s.last
@@ -151,6 +161,16 @@ func (s *stream) add(smp *ohx.Sample) bool {
 		b.offsets = append(b.offsets, smp.Start.Sub(b.hour.start))
 	}
 	return true
+}
+
+// openOf returns the bucket of type t, or nil when it has none.
+func (s *stream) openOf(t ohx.DataType) *bucket {
+	for _, b := range s.open {
+		if b.typ == t {
+			return b
+		}
+	}
+	return nil
 }
 
 // bucketOf returns the open bucket of smp's type, creating it on first use,

@@ -446,12 +446,30 @@ func TestHourlyDayTotalPassesThrough(t *testing.T) {
 	out, err := collect(t, newHourly(t, aggregate.HourlyConfig{}), ohx.Link{ID: "l1"}, seq(in...))
 	require.NoError(t, err)
 	require.Len(t, out, 3)
-	assert.Equal(t, dayTotal, out[0], "the day total is published unchanged")
-	assert.Equal(t, in[3], out[1], "a 90-minute sample is longer than an hour too")
-	require.NotNil(t, out[2].Aggregate)
-	assert.Equal(t, at(0, 0, 0), out[2].Start)
-	assert.Equal(t, 2, out[2].Aggregate.Count)
-	assert.InDelta(t, 20, out[2].Value, 1e-9)
+	assert.Equal(t, dayTotal, out[0], "the day total is published unchanged, at once")
+	require.NotNil(t, out[1].Aggregate, "the hour that ended before the next sample passing through comes first")
+	assert.Equal(t, at(0, 0, 0), out[1].Start)
+	assert.Equal(t, 2, out[1].Aggregate.Count)
+	assert.InDelta(t, 20, out[1].Value, 1e-9)
+	assert.Equal(t, in[3], out[2], "a 90-minute sample is longer than an hour too")
+}
+
+// A sample that passes through comes after the hours of its type that ended
+// before it: each type's output keeps its hours in order.
+func TestHourlyPassThroughKeepsTheHoursInOrder(t *testing.T) {
+	spot := hr(at(11, 20, 0), 58)
+	spot.Group = "grp-1"
+	in := []ohx.Sample{hr(at(10, 0, 0), 62), hr(at(10, 30, 0), 64), spot, hr(at(11, 25, 0), 70), steps(at(12, 0, 0), time.Minute, 5)}
+	out, err := collect(t, newHourly(t, aggregate.HourlyConfig{Types: []ohx.DataType{ohx.HeartRate}, SeriesOnly: []ohx.DataType{ohx.HeartRate}}), ohx.Link{ID: "l1"}, seq(in...))
+	require.NoError(t, err)
+	var starts []time.Time
+	for _, s := range out {
+		if s.Type == ohx.HeartRate {
+			starts = append(starts, s.Start)
+		}
+	}
+	assert.Equal(t, []time.Time{at(10, 0, 0), at(11, 20, 0), at(11, 0, 0)}, starts,
+		"hour 10 before the 11:20 spot; the spot before its own open hour")
 }
 
 // Each bucket carries only the statistics its type's aggregation names:

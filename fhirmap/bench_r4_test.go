@@ -11,45 +11,18 @@ import (
 // BenchmarkHeartRateR4 maps individual 1-second heart-rate samples to R4
 // Observation JSON with its US Core claim (the R4 fast path).
 func BenchmarkHeartRateR4(b *testing.B) {
-	tr := newTransformer(b, fhirmap.Config{Version: ohx.R4})
-	link := googleLink()
-	samples := make([]ohx.Sample, 4096)
-	for i := range samples {
-		samples[i] = heartRate(i)
-	}
-	b.ReportAllocs()
-	cpu := cpuTime()
-	i := 0
-	for b.Loop() {
-		if _, err := tr.Sample(&link, &samples[i%len(samples)]); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	reportCPU(b, cpu)
+	benchHeartRate(b, fhirmap.Config{Version: ohx.R4}, sampleJSON)
 }
 
 // BenchmarkHeartRateR4Generic is the same through the conversion (R5
 // structs, r4.FromObservation, r4.Marshal), for comparison.
 func BenchmarkHeartRateR4Generic(b *testing.B) {
-	tr := newTransformer(b, fhirmap.Config{Version: ohx.R4})
-	link := googleLink()
-	samples := make([]ohx.Sample, 4096)
-	for i := range samples {
-		samples[i] = heartRate(i)
-	}
-	b.ReportAllocs()
-	cpu := cpuTime()
-	i := 0
-	for b.Loop() {
-		o, err := tr.ObservationR4(&link, &samples[i%len(samples)])
+	benchHeartRate(b, fhirmap.Config{Version: ohx.R4}, func(tr *fhirmap.Transformer, link *ohx.Link, s *ohx.Sample) error {
+		o, err := tr.ObservationR4(link, s)
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if _, err := r4.Marshal(o); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	reportCPU(b, cpu)
+		_, err = r4.Marshal(o)
+		return err
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -230,4 +231,62 @@ func TestProviderCodingBesideStandard(t *testing.T) {
 		assert.Equal(t, "http://loinc.org", codings[0].(map[string]any)["system"], "the standard code comes first")
 		assert.Equal(t, map[string]any{"system": "urn:ohx:withings:type", "code": "1"}, codings[len(codings)-1])
 	}
+}
+
+// TestNightlySummaryOverTheSleepPeriod: a summary the provider computed over
+// a sleep period (Oura's average_hrv, lowest_heart_rate, average_breath) has
+// that period as effectivePeriod, names its statistic (the provider's own
+// where it says more: Oura's resting heart rate is the night's minimum) and
+// carries the provider's coding; a value the provider dates by a day keeps a
+// date-only effectiveDateTime. Valid R5 (claimed profiles met) and R4.
+func TestNightlySummaryOverTheSleepPeriod(t *testing.T) {
+	bed := time.Date(2026, 11, 19, 21, 35, 0, 0, time.UTC)
+	wake := time.Date(2026, 11, 20, 5, 10, 0, 0, time.UTC)
+	night := func(typ ohx.DataType, v float64, unit, ptype string) ohx.Sample {
+		return ohx.Sample{Type: typ, Start: bed, End: wake, StartOffset: time.Hour, EndOffset: time.Hour, Value: v, Unit: unit,
+			Provider: "oura", Recording: ohx.RecordedDerived, RecordID: "5fa44387-d414-4960-86e2-2c270631b672", ProviderType: ptype}
+	}
+	day := time.Date(2026, 11, 19, 23, 0, 0, 0, time.UTC) // 2026-11-20 in Berlin
+	spo2 := ohx.Sample{Type: ohx.DailySpO2, Start: day, End: day.Add(24 * time.Hour), StartOffset: time.Hour, EndOffset: time.Hour,
+		Value: 96.153, Unit: "%", Provider: "oura", Recording: ohx.RecordedDerived, RecordID: "49e7c4b7", ProviderType: "daily_spo2/spo2_percentage.average"}
+	samples := []ohx.Sample{
+		night(ohx.DailyHRV, 24, "ms", "sleep/average_hrv"),
+		night(ohx.DailyRestingHeartRate, 67, "/min", "sleep/lowest_heart_rate"),
+		night(ohx.DailyRespiratoryRate, 12.375, "/min", "sleep/average_breath"),
+		spo2,
+	}
+	link := ohx.Link{ID: "l-oura", Provider: "oura", ExternalUserID: "u-1", Patient: "Patient/7", TimeZone: "Europe/Berlin"}
+	want := map[ohx.DataType]string{ohx.DailyHRV: "average", ohx.DailyRestingHeartRate: "minimum", ohx.DailyRespiratoryRate: "average", ohx.DailySpO2: "average"}
+	for _, version := range []ohx.FHIRVersion{ohx.R5, ohx.R4} {
+		tr := newTransformer(t, fhirmap.Config{Version: version})
+		for i := range samples {
+			s := &samples[i]
+			r, err := tr.Sample(&link, s)
+			require.NoError(t, err)
+			require.NoError(t, validate.ResourceVersion(version, r.JSON), "%s %s", version, s.Type)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(r.JSON, &m))
+			if s.Type == ohx.DailySpO2 {
+				assert.Equal(t, "2026-11-20", m["effectiveDateTime"], "%s: daily_spo2 gives a day only", version)
+				assert.NotContains(t, m, "effectivePeriod")
+			} else {
+				assert.Equal(t, map[string]any{"start": "2026-11-19T22:35:00+01:00", "end": "2026-11-20T06:10:00+01:00"}, m["effectivePeriod"],
+					"%s %s: the sleep period Oura computed it over", version, s.Type)
+				assert.NotContains(t, m, "effectiveDateTime")
+			}
+			method := m["method"].(map[string]any)
+			assert.Equal(t, want[s.Type], firstCoding(method)["code"], "%s %s", version, s.Type)
+			assert.NotEmpty(t, method["text"])
+			codings := m["code"].(map[string]any)["coding"].([]any)
+			assert.Equal(t, map[string]any{"system": "urn:ohx:oura:type", "code": s.ProviderType}, codings[len(codings)-1], "%s %s", version, s.Type)
+		}
+	}
+	// Another provider's resting heart rate keeps the type's statistic.
+	fitbit := night(ohx.DailyRestingHeartRate, 57, "/min", "sleep/lowest_heart_rate")
+	fitbit.Provider = "fitbit"
+	r, err := newTransformer(t, fhirmap.Config{}).Sample(&link, &fitbit)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.JSON, &m))
+	assert.NotContains(t, m["method"], "coding", "only Oura's lowest_heart_rate is a minimum")
 }

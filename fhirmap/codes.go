@@ -89,6 +89,10 @@ type mapping struct {
 	// Statistic names what a provider's daily summary is (e.g. an average
 	// during sleep), written as Observation.method.
 	Statistic statistic
+	// Night names the providers whose daily summaries of the type are
+	// samples over the sleep period they were measured in (so the
+	// Observation has effectivePeriod, not a date): for the mapping table.
+	Night string
 	// Note explains choices such as the absence of a standard code.
 	Note string
 	// Day, when set, maps a sample of the type that is a provider's total
@@ -139,11 +143,22 @@ var (
 	cFatRatio = code{SystemLOINC, "41982-0", "Percentage of body fat Measured"}
 	// LOINC 73708-0: LOINC 2.82 "Body fat [Mass] Calculated" (weight × fat %).
 	cFatMass = code{SystemLOINC, "73708-0", "Body fat [Mass] Calculated"}
-	// LOINC 91557-9 "Lean body weight": used for fat-free / lean body mass by
-	// the public HealthKit-to-FHIR mappings (display "Lean body weight") and
-	// named by issue 16; the LOINC term page itself could not be retrieved
-	// here. LOINC 2.82 (73964-9, 73965-6) defines lean body weight as
-	// everything but body fat, which is what Withings' fat-free mass is.
+	// LOINC 91557-9 "Lean body weight": NOT confirmed on loinc.org. The term
+	// page (loinc.org/91557-9) is not in the public material the project's
+	// search tool holds (searched 2026-12-05: "91557-9 LOINC" in the docs and
+	// pages corpora; no loinc.org page, no tx.fhir.org expansion listing it),
+	// so neither the code's status nor its display could be read from LOINC
+	// itself. Kept because a reliable source uses it for exactly this
+	// measurement: StanfordBDHG/HealthKitOnFHIR (Stanford Biodesign Digital
+	// Health's maintained HealthKit-to-FHIR library) codes HealthKit's
+	// leanBodyMass as 91557-9 "Lean body weight" (HKSampleMapping.json and its
+	// Swift mapping table), as does an Android Health Connect mapping for
+	// LeanBodyMassRecord (display "Lean body mass"). The display written is
+	// HealthKitOnFHIR's. LOINC 2.82's own text (the descriptions of 73964-9
+	// and 73965-6) defines lean body weight as everything but body fat
+	// (muscle, bone and organs), which is what Withings' fat-free mass
+	// (meastype 5) is. Confirm against loinc.org or tx.fhir.org before
+	// relying on the display.
 	cLeanBodyWeight = code{SystemLOINC, "91557-9", "Lean body weight"}
 	// LOINC 73964-9: LOINC 2.82 "Body muscle mass Calculated".
 	cMuscleMass = code{SystemLOINC, "73964-9", "Body muscle mass Calculated"}
@@ -198,9 +213,21 @@ var (
 	// 258057004 "Non-invasive blood pressure monitor" and 1187059002
 	// "Smartphone" are in the eHealth Denmark device-types value set expanded
 	// by tx.fhir.org (SNOMED CT International 2025-02-01); 258057004 is also in
-	// the HL7 Vital Signs IG blood-pressure device value set. No verified code
-	// exists for a wrist-worn tracker, a watch or an under-mattress sensor:
-	// they keep the root concept.
+	// the HL7 Vital Signs IG blood-pressure device value set.
+	//
+	// None found for a wrist-worn activity tracker, a watch, a ring or an
+	// under-mattress sleep sensor: searched 2026-12-05 (the search tool's
+	// docs and pages corpora and public code: "activity tracker", "wearable",
+	// "wrist-worn", "pedometer", "sleep monitor", "under mattress" with
+	// SNOMED CT and "physical object"; the IPS and EU medical-device value
+	// set expansions, descendants of 49062001, as far as they are published;
+	// the R5/R6 device-type value set). No source showed a SNOMED CT concept
+	// for them, so they keep the verified root concept 49062001 and our
+	// device kind says what they are. (The R6 ballot device-type value set
+	// adds ISO/IEEE 11073 MDC device specializations, e.g. 528391 Blood
+	// Pressure Cuff, 528404 Body Composition Analyzer, 528455 Independent
+	// Activity/Living Hub; none of them is a wrist-worn tracker or a sleep
+	// sensor either.)
 	cDevice     = code{SystemSNOMED, "49062001", "Device"}
 	cScale      = code{SystemSNOMED, "19892000", "Scale, device"}
 	cNIBP       = code{SystemSNOMED, "258057004", "Non-invasive blood pressure monitor"}
@@ -208,6 +235,62 @@ var (
 
 	own = func(c, display string) code { return code{ownCode, c, display} }
 )
+
+// The provider's own coding (ohx.Sample.ProviderType), written after the
+// standard codes in {BaseURI}:{provider}:type (Transformer.ProviderTypeSystem).
+// ohx owns these code systems; each code is the provider's own name of the
+// measurement, written as the provider's API reference writes it, so a
+// reader can look it up there (the facts and their sources are in
+// docs/providers/):
+//
+//   - withings: a getmeas measure is its meastype ("1" weight, "5" fat-free
+//     mass, "11" pulse, …: Withings API reference, Measure - Getmeas,
+//     meastype). Every other measurement is service/action/field of the v2
+//     API (POST /v2/{service} with action={action}; Withings API reference,
+//     OpenAPI): measure/getactivity/steps (a day total),
+//     measure/getintradayactivity/steps and …/heart_rate (data_fields),
+//     sleep/getsummary (a night's summary: Sleep v2 - Getsummary),
+//     sleep/get/hr, …/rr, …/rmssd, …/sdnn_1 (Sleep v2 - Get data_fields),
+//     heart/get/signal (the ECG: Heart v2 - Get signal), and the ECG's
+//     average heart rate as heart/list/heart_rate (Heart v2 - List) or,
+//     when the list item has none, heart/get/heart_rate.
+//   - fitbit: the Google Health API data type, e.g. heart-rate,
+//     daily-resting-heart-rate (Google Health API data types reference).
+//   - oura: collection/field of /v2/usercollection (Oura API v2 OpenAPI
+//     1.37): heartrate/bpm; sleep (a sleep period document, the session),
+//     sleep/hrv (its 5-minute rMSSD series), sleep/average_hrv,
+//     sleep/lowest_heart_rate, sleep/average_breath; daily_activity/steps;
+//     daily_readiness/temperature_deviation;
+//     daily_spo2/spo2_percentage.average; vO2_max/vo2_max.
+//
+// providerStatistic names the statistic of a provider's summary where the
+// provider says more than its type's Statistic does, keyed by provider and
+// ProviderType. Only for types whose mapping has a Statistic: the fast
+// encoder (fast.go) leaves those to the generic path, which writes method.
+var providerStatistic = map[[2]string]providerStat{
+	// Oura's sleep lowest_heart_rate: "Lowest heart rate during sleep" (Oura
+	// OpenAPI 1.37, SleepModel; a 30-second based value per
+	// docs/providers/oura.md), which the Oura app shows as the night's
+	// resting heart rate: the minimum over the sleep period, not a resting
+	// rate computed over the day.
+	{"oura", "sleep/lowest_heart_rate"}: {Type: ohx.DailyRestingHeartRate, statistic: statistic{Code: statMinimum,
+		Text: "Lowest heart rate during the sleep period, which Oura reports as the resting heart rate"}},
+}
+
+// providerStat is a provider's statistic of one of its summaries.
+type providerStat struct {
+	Type ohx.DataType // the data type the summary maps to
+	statistic
+}
+
+// statisticOf is the statistic s names: the provider's own when
+// providerStatistic knows it, else its type's.
+func statisticOf(m *mapping, provider string, s *ohx.Sample) statistic {
+	if ps, ok := providerStatistic[[2]string{provider, s.ProviderType}]; ok && ps.Type == s.Type {
+		return ps.statistic
+	}
+	return m.Statistic
+}
 
 // formerMDC is an MDC code as releases before issue 16 wrote it, with the OID
 // form of the MDC system; a retraction searches for it too.
@@ -297,13 +380,13 @@ var table = []mapping{
 	}, Note: "the awake component uses our own coding"},
 	{Type: ohx.PulseWaveVelocity, Resource: "Observation", Category: catExam, Codes: []code{cPWV}, Text: "Pulse wave velocity", Value: valueQuantity},
 	{Type: ohx.VO2Max, Resource: "Observation", Category: catActivity, Codes: []code{own("vo2max", "VO2max")}, Text: "VO2max", Value: valueQuantity, Note: noStandard},
-	{Type: ohx.DailyRestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Daily resting heart rate", Value: valueQuantity,
+	{Type: ohx.DailyRestingHeartRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRestingHR}, Text: "Daily resting heart rate", Value: valueQuantity, Night: "Oura",
 		Statistic: statistic{Text: "Resting heart rate the provider computed for the day, mostly from the night's data"}},
-	{Type: ohx.DailyHRV, Resource: "Observation", Category: catProcedure, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Daily heart rate variability, RMSSD", Value: valueQuantity,
+	{Type: ohx.DailyHRV, Resource: "Observation", Category: catProcedure, Codes: []code{own("hrv-rmssd", "Heart rate variability, RMSSD")}, Text: "Daily heart rate variability, RMSSD", Value: valueQuantity, Night: "Oura",
 		Statistic: statistic{Code: statAverage, Text: "Average RMSSD during the night's sleep"}, Note: noStandard},
 	{Type: ohx.DailySpO2, Resource: "Observation", Category: catVitalSigns, Codes: []code{cSpO2, cSpO2Pulse}, Text: "Daily oxygen saturation", Value: valueQuantity, Profile: ProfileR5OxygenSat,
 		Statistic: statistic{Code: statAverage, Text: "Average oxygen saturation during the night's sleep"}},
-	{Type: ohx.DailyRespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Daily respiratory rate", Value: valueQuantity, Profile: ProfileR5RespRate,
+	{Type: ohx.DailyRespiratoryRate, Resource: "Observation", Category: catVitalSigns, Codes: []code{cRespRate}, Text: "Daily respiratory rate", Value: valueQuantity, Profile: ProfileR5RespRate, Night: "Oura",
 		Statistic: statistic{Code: statAverage, Text: "Average breathing rate during the night's sleep"}},
 }
 

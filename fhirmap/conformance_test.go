@@ -58,20 +58,37 @@ func conformanceCases() []conformanceCase {
 	}
 }
 
+// conformanceConfigs are the configurations the conformance suite maps the
+// conformance cases with, by FHIR version.
+var conformanceConfigs = map[ohx.FHIRVersion][]struct {
+	name string
+	cfg  fhirmap.Config
+}{
+	ohx.R5: {
+		{"literal references", fhirmap.Config{}},
+		{"logical references", fhirmap.Config{LogicalReferences: true}},
+	},
+	ohx.R4: {
+		{"literal references", fhirmap.Config{Version: ohx.R4}},
+		{"logical references", fhirmap.Config{Version: ohx.R4, LogicalReferences: true}},
+		{"organization agent", fhirmap.Config{Version: ohx.R4, Organization: "Organization/acme"}},
+	},
+}
+
 // TestConformance maps realistic inputs for every data type of the catalog
 // (both providers' shapes, a custom provider and hourly aggregates) and
 // validates every resource and every transaction bundle against the official
 // R5 schema plus the Go checks of fhirmap/validate.
 func TestConformance(t *testing.T) {
-	for _, cfg := range []struct {
-		name string
-		cfg  fhirmap.Config
-	}{{"literal references", fhirmap.Config{}}, {"logical references", fhirmap.Config{LogicalReferences: true}}} {
-		t.Run(cfg.name, func(t *testing.T) { conformance(t, cfg.cfg) })
+	for _, c := range conformanceConfigs[ohx.R5] {
+		t.Run(c.name, func(t *testing.T) { conformance(t, c.cfg) })
 	}
 }
 
+// conformance runs the conformance cases through a Transformer with cfg and
+// checks every resource and bundle in the FHIR version cfg names.
 func conformance(t *testing.T, cfg fhirmap.Config) {
+	v := cfg.Version
 	tr := newTransformer(t, cfg)
 	typesSeen := map[ohx.DataType]bool{}
 	resourceTypes := map[string]bool{}
@@ -85,7 +102,8 @@ func conformance(t *testing.T, cfg fhirmap.Config) {
 			require.NotEmpty(t, rs)
 			ids := map[string]bool{}
 			for _, r := range rs {
-				assert.NoError(t, validate.Resource(r.JSON), "%s", r.Key())
+				assert.Equal(t, v.String(), r.FHIRVersion.String(), "%s", r.Key())
+				assert.NoError(t, validate.ResourceVersion(v, r.JSON), "%s", r.Key())
 				assert.False(t, ids[r.Key()], "duplicate resource %s", r.Key())
 				ids[r.Key()] = true
 				resourceTypes[r.Type] = true
@@ -101,6 +119,7 @@ func conformance(t *testing.T, cfg fhirmap.Config) {
 				require.NoError(t, json.Unmarshal(r.JSON, &m))
 				assert.Equal(t, r.Type, m["resourceType"])
 				assert.Equal(t, r.ID, m["id"])
+				assert.True(t, strings.HasPrefix(string(r.JSON), `{"resourceType":"`+r.Type+`"`), "resourceType first")
 				if r.Type != "Provenance" {
 					sys, val, ok := strings.Cut(r.Identifier, "|")
 					assert.True(t, ok && sys != "" && val != "", "%s needs a business identifier", r.Key())
@@ -110,14 +129,20 @@ func conformance(t *testing.T, cfg fhirmap.Config) {
 			for _, conditional := range []bool{false, true} {
 				data, err := transaction(t, rs, conditional).MarshalJSON()
 				require.NoError(t, err)
-				assert.NoError(t, validate.Bundle(data))
+				assert.NoError(t, validate.BundleVersion(v, data))
 			}
 		})
 	}
 	for _, info := range ohx.DataTypes() {
 		assert.True(t, typesSeen[info.Type], "data type %s is not covered by the conformance suite", info.Type)
 	}
-	for _, rt := range []string{"Observation", "DiagnosticReport", "Device", "DeviceAssociation", "Provenance"} {
+	emitted := []string{"Observation", "DiagnosticReport", "Device", "Provenance"}
+	if v == ohx.R4 {
+		assert.False(t, resourceTypes["DeviceAssociation"], "R4 has no DeviceAssociation")
+	} else {
+		emitted = append(emitted, "DeviceAssociation")
+	}
+	for _, rt := range emitted {
 		assert.True(t, resourceTypes[rt], "resource type %s not emitted", rt)
 	}
 }

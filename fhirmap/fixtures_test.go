@@ -103,7 +103,7 @@ func withingsSamples() []ohx.Sample {
 			DeviceID: withingsBPM, Recording: ohx.RecordedByDevice, RecordID: "5139580000", Group: "bp-5139580000",
 			Components: []ohx.Component{{Code: ohx.ComponentSystolic, Value: 121, Unit: "mm[Hg]"}, {Code: ohx.ComponentDiastolic, Value: 79, Unit: "mm[Hg]"}}},
 		{Type: ohx.HeartRate, Start: bpAt, End: bpAt, StartOffset: paris, EndOffset: paris, Value: 64, Unit: "/min", Provider: "withings",
-			DeviceID: withingsBPM, Recording: ohx.RecordedByDevice, RecordID: "5139580000", Group: "bp-5139580000"},
+			DeviceID: withingsBPM, Recording: ohx.RecordedByDevice, RecordID: "5139580000", Group: "bp-5139580000", ProviderType: "11"},
 		// Intraday heart rate (getintradayactivity): no record id.
 		{Type: ohx.HeartRate, Start: hrAt, End: hrAt, StartOffset: paris, EndOffset: paris, Value: 71, Unit: "/min",
 			Provider: "withings", DeviceID: withingsWatch, Recording: ohx.RecordedByDevice},
@@ -111,6 +111,7 @@ func withingsSamples() []ohx.Sample {
 			Provider: "withings", DeviceID: withingsWatch, Recording: ohx.RecordedByDevice},
 		{Type: ohx.SleepSession, Start: sleepStart, End: sleepEnd, StartOffset: paris, EndOffset: paris, Unit: "s", Provider: "withings",
 			DeviceID: withingsWatch, Recording: ohx.RecordedByDevice, RecordID: "2871134765", Created: sleepEnd.Add(time.Hour), Modified: sleepEnd.Add(time.Hour),
+			ProviderType: "sleep/getsummary",
 			Components: []ohx.Component{
 				{Code: ohx.ComponentSleepTotal, Value: 23820, Unit: "s"}, {Code: ohx.ComponentInBed, Value: 26220, Unit: "s"},
 				{Code: ohx.ComponentSleepLight, Value: 13200, Unit: "s"}, {Code: ohx.ComponentSleepDeep, Value: 5400, Unit: "s"},
@@ -124,10 +125,11 @@ func withingsSamples() []ohx.Sample {
 		rec := fmt.Sprintf("%d", 123987+i)
 		out = append(out,
 			ohx.Sample{Type: ohx.ECG, Start: start, End: start.Add(30 * time.Second), StartOffset: paris, EndOffset: paris, Unit: "mV",
-				Provider: "withings", DeviceID: withingsWatch, Recording: ohx.RecordedByDevice, RecordID: rec, Group: "ecg-" + rec,
+				Provider: "withings", DeviceID: withingsWatch, Recording: ohx.RecordedByDevice, RecordID: rec, Group: "ecg-" + rec, ProviderType: "heart/get/signal",
 				Waveform: &ohx.Waveform{Samples: ecgSignal(9000, 300), SamplingFrequency: 300, FactorToMillivolts: 0.001, Lead: "I", Classification: class}},
 			ohx.Sample{Type: ohx.HeartRate, Start: start, End: start, StartOffset: paris, EndOffset: paris, Value: 77, Unit: "/min",
-				Provider: "withings", DeviceID: withingsWatch, Recording: ohx.RecordedByDevice, RecordID: rec, Group: "ecg-" + rec, CompanionOf: ohx.ECG},
+				Provider: "withings", DeviceID: withingsWatch, Recording: ohx.RecordedByDevice, RecordID: rec, Group: "ecg-" + rec, CompanionOf: ohx.ECG,
+				ProviderType: "heart/list/heart_rate"},
 		)
 	}
 	return out

@@ -26,54 +26,9 @@ func TestR4SchemaReady(t *testing.T) {
 // FHIR R4 and validates every resource and every transaction bundle against
 // the R4 schema plus the R4 Go checks of fhirmap/validate.
 func TestR4Conformance(t *testing.T) {
-	for _, cfg := range []struct {
-		name string
-		cfg  fhirmap.Config
-	}{
-		{"literal references", fhirmap.Config{Version: ohx.R4}},
-		{"logical references", fhirmap.Config{Version: ohx.R4, LogicalReferences: true}},
-		{"organization agent", fhirmap.Config{Version: ohx.R4, Organization: "Organization/acme"}},
-	} {
-		t.Run(cfg.name, func(t *testing.T) { conformanceR4(t, cfg.cfg) })
+	for _, c := range conformanceConfigs[ohx.R4] {
+		t.Run(c.name, func(t *testing.T) { conformance(t, c.cfg) })
 	}
-}
-
-func conformanceR4(t *testing.T, cfg fhirmap.Config) {
-	tr := newTransformer(t, cfg)
-	typesSeen := map[ohx.DataType]bool{}
-	resourceTypes := map[string]bool{}
-	for _, tc := range conformanceCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			rs, err := tr.Transform(t.Context(), tc.batch)
-			require.NoError(t, err)
-			require.NotEmpty(t, rs)
-			for _, r := range rs {
-				assert.Equal(t, ohx.R4, r.FHIRVersion, "%s", r.Key())
-				assert.NoError(t, validate.ResourceVersion(ohx.R4, r.JSON), "%s", r.Key())
-				resourceTypes[r.Type] = true
-				if r.DataType != "" {
-					typesSeen[r.DataType] = true
-				}
-				var m map[string]any
-				require.NoError(t, json.Unmarshal(r.JSON, &m))
-				assert.Equal(t, r.Type, m["resourceType"])
-				assert.Equal(t, r.ID, m["id"])
-				assert.True(t, strings.HasPrefix(string(r.JSON), `{"resourceType":"`+r.Type+`"`), "resourceType first")
-			}
-			for _, conditional := range []bool{false, true} {
-				data, err := transaction(t, rs, conditional).MarshalJSON()
-				require.NoError(t, err)
-				assert.NoError(t, validate.BundleVersion(ohx.R4, data))
-			}
-		})
-	}
-	for _, info := range ohx.DataTypes() {
-		assert.True(t, typesSeen[info.Type], "data type %s is not covered", info.Type)
-	}
-	for _, rt := range []string{"Observation", "DiagnosticReport", "Device", "Provenance"} {
-		assert.True(t, resourceTypes[rt], "resource type %s not emitted", rt)
-	}
-	assert.False(t, resourceTypes["DeviceAssociation"], "R4 has no DeviceAssociation")
 }
 
 // TestR4FastPathEqualsGeneric: the R4 fast path writes exactly the bytes of

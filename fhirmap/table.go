@@ -1,6 +1,8 @@
 package fhirmap
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/openhealthexchange/ohx"
@@ -17,6 +19,23 @@ func (c code) markdown() string {
 		return "ohx `" + c.Code + "` (own)"
 	}
 	return systemName[c.System] + " " + c.Code + " " + c.Display
+}
+
+func statisticMarkdown(st statistic) string {
+	if st.Code == "" {
+		return st.Text
+	}
+	return st.Text + " (`" + st.Code + "`)"
+}
+
+// providerStatisticKeys returns the keys of providerStatistic in order.
+func providerStatisticKeys() [][2]string {
+	keys := make([][2]string, 0, len(providerStatistic))
+	for k := range providerStatistic {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1])) })
+	return keys
 }
 
 func codesMarkdown(cs []code) string {
@@ -65,16 +84,21 @@ func MappingTable() string {
 		}
 		note := m.Note
 		if st := m.Statistic; st.Text != "" {
-			stat := "method: " + st.Text
-			if st.Code != "" {
-				stat += " (`" + st.Code + "`)"
+			note = strings.TrimPrefix(note+"; method: "+statisticMarkdown(st), "; ")
+			for _, k := range providerStatisticKeys() {
+				if ps := providerStatistic[k]; ps.Type == info.Type {
+					note += "; " + k[0] + " `" + k[1] + "`: " + statisticMarkdown(ps.statistic)
+				}
 			}
-			note = strings.TrimPrefix(note+"; "+stat, "; ")
 		}
 		if m.Profile != "" {
 			note = strings.TrimPrefix(note+"; profile `"+strings.TrimPrefix(m.Profile, "http://hl7.org/fhir/StructureDefinition/")+"`", "; ")
 		}
-		cells := []string{"`" + string(info.Type) + "`", m.Resource, m.Category, codes, "`" + unit + "`", m.Value, timingText[info.Timing], note}
+		timing := timingText[info.Timing]
+		if m.Night != "" {
+			timing = "effectivePeriod, the sleep period it was measured over, when the provider gives it (" + m.Night + "); else effectiveDateTime, the date only"
+		}
+		cells := []string{"`" + string(info.Type) + "`", m.Resource, m.Category, codes, "`" + unit + "`", m.Value, timing, note}
 		for i := range cells {
 			cells[i] = strings.ReplaceAll(cells[i], "|", "\\|")
 		}
@@ -83,8 +107,8 @@ func MappingTable() string {
 	b.WriteString("\nVital signs (category `vital-signs`, LOINC-coded) claim the R5 profiles they meet in `meta.profile`: ")
 	b.WriteString("`vitalsigns` and, where the code and unit hold, `heartrate`, `bp`, `bodyweight`, `bodytemp`, `oxygensat` or `resprate`. ")
 	b.WriteString("Observations are `final`; `performer` is the patient for self-measured or self-entered data; ")
-	b.WriteString("the provider's own name of the measurement (Withings meastype, Google Health data type), when known, is a second coding in `{BaseURI}:{provider}:type`. ")
-	b.WriteString("A daily summary the provider dates by a day only has a date-only `effectiveDateTime` and names its statistic in `method`.\n")
+	b.WriteString("the provider's own name of the measurement (a Withings meastype or service/action/field, a Google Health data type, an Oura collection/field), when known, is a second coding in `{BaseURI}:{provider}:type`. ")
+	b.WriteString("A nightly summary spans the sleep period when the provider gives it (Oura's HRV, resting heart rate and respiratory rate); one the provider dates by a day only has a date-only `effectiveDateTime`; both name their statistic in `method`.\n")
 	b.WriteString("Hourly aggregates (from `aggregate/`): one Observation per link, type and hour with `effectivePeriod` ")
 	b.WriteString("covering the hour, the type's code, the natural statistic as `valueQuantity` (mean for rates, sum for counts, named in `method`), ")
 	b.WriteString("and only the other statistics that mean what they name, as components coded from ")
@@ -96,7 +120,8 @@ func MappingTable() string {
 	b.WriteString("(19892000 scale, 258057004 non-invasive blood pressure monitor, 1187059002 smartphone; else 49062001 device) plus our device kind, ")
 	b.WriteString("firmware as `version`, battery as `property`) and `DeviceAssociation` (status `attached` for what is worn, `unknown` for a device used but not worn; ")
 	b.WriteString("`period.start` only from the provider's first use). ")
-	b.WriteString("Each batch gets a `Provenance` per data type whose id follows from its targets and their content (a re-sync of unchanged data rewrites it), ")
+	b.WriteString("Each data type's hour of the link's zone gets one `Provenance` listing every resource of the hour (the heart rate of an ECG counts with the ECG); ")
+	b.WriteString("its id follows from link, type and hour, and every read of the hour rewrites it with what the provider holds (a re-sync of unchanged data adds nothing), ")
 	b.WriteString("with agents: the ohx software Device or a configured Organization (`assembler`), the devices that measured the data (`author`) and the provider (`custodian`), ")
 	b.WriteString("and the provider's record ids as `source` entities.\n")
 	return b.String()

@@ -25,19 +25,23 @@ type Config struct {
 	BaseURI string
 	// Organization, when set, is a literal reference ("Organization/123") to
 	// the organization named as the Provenance agent. When empty the agent is
-	// the ohx software Device, which is then published with each batch.
+	// the ohx software Device, which is then published before the first
+	// Provenance of each Transform call or stream.
 	Organization string
 	// SoftwareVersion is written as the version of the ohx software Device.
 	SoftwareVersion string
 	// Now returns the current time, used only for Provenance.recorded. Nil
 	// means time.Now.
 	Now func() time.Time
-	// NoProvenance disables the Provenance resource per batch.
+	// NoProvenance disables the Provenance resources (and the software
+	// Device that is their agent).
 	NoProvenance bool
 	// LogicalReferences makes every reference between resources ohx emits a
 	// logical reference by business identifier ({"type":"Device",
 	// "identifier":{…}}) instead of a literal "Device/{id}", for publishers
-	// that write with conditional creates, where the server assigns ids.
+	// that write with conditional creates or updates, where the server
+	// assigns ids: an hour's Provenance names resources that earlier
+	// publisher calls wrote, whose server ids the publisher does not know.
 	LogicalReferences bool
 	// Version is the FHIR release the Transformer writes: R5 (the zero
 	// value) or R4. R4 resources are the R5 mapping converted by package
@@ -131,8 +135,8 @@ var ErrNoPatient = errors.New("fhirmap: link has no patient reference")
 //
 // The JSON of the Observations of one call shares a few chunks of memory,
 // each resource's with its capacity cut at its length: b.Arena's when it is
-// set (the engine's, reused once the batch is published; see ohx.Arena), else
-// chunks of the call's own.
+// set (the engine's, reused once the resources were published; see
+// ohx.Arena), else chunks of the call's own.
 func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resource, error) {
 	if b.Link.Patient == "" {
 		return nil, ErrNoPatient
@@ -150,29 +154,56 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 		out = append(out, rs...)
 		prov.add("device", rs...)
 	}
-	var ecgs []ecgPending
-	var groups map[string]string // group -> heart-rate companion Observation id
+	var sink func(*ohx.Sample, ohx.Resource) *provGroup
+	if !t.cfg.NoProvenance {
+		sink = func(s *ohx.Sample, r ohx.Resource) *provGroup { return prov.addSample(provenanceKind(s), s, r) }
+	}
 	// The Observations' JSON shares a few chunks: the engine's arena, which
 	// it reuses, or a slab of this call.
 	var bufs buffers = b.Arena
 	if b.Arena == nil {
 		bufs = &slab{left: len(b.Samples)}
 	}
-	for i := range b.Samples {
+	out, err := t.mapSamples(ctx, &b.Link, b.Samples, out, sink, bufs)
+	if err != nil {
+		return nil, err
+	}
+	if !t.cfg.NoProvenance && len(out) > 0 {
+		rs, err := t.provenance(&b.Link, prov.groups, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// mapSamples appends the resources of samples to out: an Observation per
+// sample, then the DiagnosticReport of each ECG. sink, when set, is told of
+// every sample's Observation and returns the Provenance group that covers it,
+// which the ECG's report joins. The fast path writes the Observations' JSON
+// into buffers of bufs.
+func (t *Transformer) mapSamples(ctx context.Context, link *ohx.Link, samples []ohx.Sample, out []ohx.Resource, sink func(*ohx.Sample, ohx.Resource) *provGroup, bufs buffers) ([]ohx.Resource, error) {
+	var ecgs []ecgPending
+	var groups map[string]string // group -> heart-rate companion Observation id
+	for i := range samples {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		s := &b.Samples[i]
-		r, err := t.sample(&b.Link, s, bufs)
+		s := &samples[i]
+		r, err := t.sample(link, s, bufs)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
-		prov.addSample(string(s.Type), s, r)
+		var g *provGroup
+		if sink != nil {
+			g = sink(s, r)
+		}
 		if s.Type == ohx.ECG && s.Aggregate == nil {
-			ecgs = append(ecgs, ecgPending{sample: s, obs: r})
+			ecgs = append(ecgs, ecgPending{sample: s, obs: r, prov: g})
 		}
 		if s.Type == ohx.HeartRate && s.Group != "" && s.CompanionOf == ohx.ECG {
 			if groups == nil {
@@ -182,19 +213,14 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 		}
 	}
 	for _, e := range ecgs {
-		r, err := t.ecgReport(&b.Link, e.sample, e.obs.ID, groups[e.sample.Group])
+		r, err := t.ecgReport(link, e.sample, e.obs.ID, groups[e.sample.Group])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
-		prov.add(string(ohx.ECG), r)
-	}
-	if !t.cfg.NoProvenance && len(out) > 0 {
-		rs, err := t.provenance(&b.Link, prov)
-		if err != nil {
-			return nil, err
+		if e.prov != nil {
+			e.prov.add(r)
 		}
-		out = append(out, rs...)
 	}
 	return out, nil
 }
@@ -202,6 +228,7 @@ func (t *Transformer) Transform(ctx context.Context, b ohx.Batch) ([]ohx.Resourc
 type ecgPending struct {
 	sample *ohx.Sample
 	obs    ohx.Resource
+	prov   *provGroup
 }
 
 // Sample maps one sample to its Observation resource.
@@ -374,7 +401,7 @@ func (t *Transformer) Observation(link *ohx.Link, s *ohx.Sample) (*r5.Observatio
 	case s.Recording == ohx.RecordedByUser || s.Recording == ohx.RecordedDerived || s.Recording == ohx.RecordedAmbiguous:
 		o.Note = []r5.Annotation{{Text: recordingNote[s.Recording]}}
 	}
-	if st := m.Statistic; st.Text != "" && s.Aggregate == nil {
+	if st := statisticOf(m, provider, s); st.Text != "" && s.Aggregate == nil {
 		o.Method = t.statisticMethod(st)
 	}
 	if s.CompanionOf == ohx.ECG && s.Group != "" {

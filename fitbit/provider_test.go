@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/internal/testkit"
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/resilience"
 	"github.com/openhealthexchange/ohx/store"
@@ -32,29 +32,7 @@ type env struct {
 	store *store.Memory
 	link  ohx.Link
 	user  fitbittest.User
-	m     *countingMetrics
-}
-
-type countingMetrics struct {
-	ohx.NopMetrics
-	mu          sync.Mutex
-	rateLimited int
-	webhooks    map[int]int
-}
-
-func (c *countingMetrics) RateLimited(string) {
-	c.mu.Lock()
-	c.rateLimited++
-	c.mu.Unlock()
-}
-
-func (c *countingMetrics) WebhookRequest(_ string, status int) {
-	c.mu.Lock()
-	if c.webhooks == nil {
-		c.webhooks = map[int]int{}
-	}
-	c.webhooks[status]++
-	c.mu.Unlock()
+	m     *testkit.Metrics
 }
 
 const secret = "Bearer test-webhook-secret"
@@ -72,7 +50,7 @@ func newEnv(t *testing.T, fc fitbittest.Config, mutate ...func(*fitbit.Config)) 
 	user, err := fake.AddUser(fitbittest.User{HealthUserID: "hu-4711", LegacyUserID: "A1B2C3", TimeZone: "Europe/Berlin"})
 	require.NoError(t, err)
 	st := store.NewMemory()
-	m := &countingMetrics{}
+	m := &testkit.Metrics{}
 	cfg := fitbit.Config{
 		ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(), RedirectURL: "https://ehr.example/oauth/callback",
 		AuthURL: fake.AuthURL(), TokenURL: fake.TokenURL(), RevokeURL: fake.RevokeURL(), APIBaseURL: fake.APIBaseURL(), KeysetURL: fake.KeysetURL(),
@@ -97,17 +75,7 @@ func newEnv(t *testing.T, fc fitbittest.Config, mutate ...func(*fitbit.Config)) 
 func (e *env) linkUser(t *testing.T, types []ohx.DataType) ohx.Link {
 	t.Helper()
 	verifier := "verifier-0123456789-0123456789-0123456789-0123456789"
-	authURL := e.p.AuthCodeURL("state-1", verifier, types)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(authURL)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	require.Equal(t, "state-1", loc.Query().Get("state"))
-	code := loc.Query().Get("code")
-	require.NotEmpty(t, code)
+	code := testkit.Consent(t, e.p.AuthCodeURL("state-1", verifier, types), "state-1")
 	link := ohx.Link{ID: "link-1", Patient: "Patient/p1", Status: ohx.LinkActive}
 	tok, err := e.p.Exchange(t.Context(), code, verifier, &link)
 	require.NoError(t, err)
@@ -335,7 +303,7 @@ func TestRateLimitBacksOff(t *testing.T) {
 	got := collect(t, e.p, e.link, []ohx.DataType{ohx.Steps}, day)
 	assert.NotEmpty(t, got)
 	assert.Equal(t, 3, e.fake.Calls("list:steps"), "two 429 answers, then the page")
-	assert.Equal(t, 2, e.m.rateLimited)
+	assert.Equal(t, 2, e.m.RateLimits())
 }
 
 func TestRateLimitLongerThanMaxWaitFailsWithRetryAfter(t *testing.T) {

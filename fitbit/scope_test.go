@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
-	"github.com/openhealthexchange/ohx/fhirmap"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/internal/testkit"
 )
 
 // staleScopes links a user who unticked the activity and sleep scopes, then
@@ -78,14 +78,9 @@ func TestScopeRefusalStopsWhenConsumerStops(t *testing.T) {
 // syncs.
 func TestEngineSkipsRefusedTypes(t *testing.T) {
 	e := staleScopes(t)
-	tr, err := fhirmap.New(fhirmap.Config{Now: func() time.Time { return now }})
-	require.NoError(t, err)
-	pub := &validatingPublisher{t: t, byType: map[string]int{}, byData: map[ohx.DataType]int{}}
-	eng, err := ohx.NewEngine(ohx.EngineConfig{
-		Providers: []ohx.Provider{e.p}, Links: e.store, Cursors: e.store, Transformer: tr, Publisher: pub,
-		Now: func() time.Time { return now }, Strategy: ohx.DefaultStrategy{InitialLookback: 24 * time.Hour},
+	eng, pub := testkit.Engine(t, e.p, e.store, now, func(c *ohx.EngineConfig) {
+		c.Strategy = ohx.DefaultStrategy{InitialLookback: 24 * time.Hour}
 	})
-	require.NoError(t, err)
 	rep, err := eng.Sync(t.Context(), ohx.Job{LinkID: e.link.ID, Trigger: ohx.TriggerIncremental,
 		DataTypes: []ohx.DataType{ohx.HeartRate, ohx.Steps, ohx.SleepSession}})
 	require.NoError(t, err, "a refused scope does not fail the sync")
@@ -95,8 +90,8 @@ func TestEngineSkipsRefusedTypes(t *testing.T) {
 	}
 	assert.Contains(t, skipped[ohx.Steps], "activity_and_fitness")
 	assert.Contains(t, skipped[ohx.SleepSession], "sleep.readonly")
-	assert.Positive(t, pub.byData[ohx.HeartRate])
-	assert.Zero(t, pub.byData[ohx.Steps])
+	assert.Positive(t, pub.ByData(ohx.HeartRate))
+	assert.Zero(t, pub.ByData(ohx.Steps))
 	cursors, err := e.store.Cursors(t.Context(), e.link.ID)
 	require.NoError(t, err)
 	assert.Contains(t, cursors, ohx.HeartRate, "the readable types advance")

@@ -203,7 +203,7 @@ func TestNotificationAuthenticity(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, 4, e.m.webhooks[204])
+	assert.Equal(t, 4, e.m.Webhooks(204))
 }
 
 func TestKeysetRefetchedOnUnknownKey(t *testing.T) {

@@ -113,7 +113,7 @@ func TestRateLimitAnswer(t *testing.T) {
 	assert.Equal(t, ohx.KindRateLimited, pe.Kind)
 	assert.Equal(t, time.Minute, pe.RetryAfter, "Retry-After of the fake's one-minute window")
 	assert.Equal(t, "tier:token", pe.Code)
-	assert.Equal(t, 1, e.m.rateLimited)
+	assert.Equal(t, 1, e.m.RateLimits())
 }
 
 func TestServerErrorsAreRetried(t *testing.T) {

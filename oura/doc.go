@@ -36,13 +36,19 @@
 //     series (Oura's HRV is rMSSD, never SDNN), and, from the day's longest
 //     long_sleep, DailyHRV (average_hrv), DailyRestingHeartRate
 //     (lowest_heart_rate, which Oura uses as resting heart rate) and
-//     DailyRespiratoryRate (average_breath);
+//     DailyRespiratoryRate (average_breath), each spanning that sleep
+//     period (the values were computed over it) with the period's id as
+//     record id;
 //   - daily_activity (daily): Steps over Oura's activity day, 04:00 local
 //     for 24 hours;
 //   - daily_readiness (daily): SkinTemperatureDeviation
-//     (temperature_deviation, °C from the user's baseline);
-//   - daily_spo2 (spo2): DailySpO2, the night's average;
+//     (temperature_deviation, °C from the user's baseline), dated by its day;
+//   - daily_spo2 (spo2): DailySpO2, the night's average, dated by its day;
 //   - vO2_max (heart_health): VO2Max.
+//
+// Every sample names Oura's own name of the measurement in
+// ohx.Sample.ProviderType: the collection and the field, such as
+// "sleep/average_hrv".
 //
 // Day-indexed collections are read by the rule Oura's date filters call
 // for: they compare each document's timestamp (or bedtime start) with the

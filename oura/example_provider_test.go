@@ -69,11 +69,11 @@ func Example() {
 	}
 	// Output:
 	// linked demo-user [daily ring_configuration]
-	// daily-hrv 2026-11-17T00:00+01:00 ms
 	// sleep-session 2026-11-17T22:33+01:00 s
-	// daily-hrv 2026-11-18T00:00+01:00 ms
+	// daily-hrv 2026-11-17T22:33+01:00 ms
 	// sleep-session 2026-11-18T23:03+01:00 s
-	// daily-hrv 2026-11-19T00:00+01:00 ms
+	// daily-hrv 2026-11-18T23:03+01:00 ms
 	// sleep-session 2026-11-19T14:00+01:00 s
 	// sleep-session 2026-11-19T23:55+01:00 s
+	// daily-hrv 2026-11-19T23:55+01:00 ms
 }

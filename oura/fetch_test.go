@@ -3,6 +3,7 @@ package oura_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -61,12 +62,18 @@ func TestFakeDateFilters(t *testing.T) {
 func TestWindowRule(t *testing.T) {
 	e := newEnv(t, ouratest.Config{})
 	day := ohx.Window{Start: time.Date(2026, 11, 15, 0, 0, 0, 0, berlin).UTC(), End: time.Date(2026, 11, 16, 0, 0, 0, 0, berlin).UTC()}
-	got := byType(collect(t, e.p, e.link, []ohx.DataType{ohx.DailyHRV, ohx.Steps, ohx.SkinTemperatureDeviation, ohx.DailySpO2}, day))
-	require.Len(t, got[ohx.DailyHRV], 1, "the night filed under the day")
-	assert.Equal(t, day.Start, got[ohx.DailyHRV][0].Start)
+	got := byType(collect(t, e.p, e.link, []ohx.DataType{ohx.SleepSession, ohx.DailyHRV, ohx.Steps, ohx.SkinTemperatureDeviation, ohx.DailySpO2}, day))
+	require.Len(t, got[ohx.DailyHRV], 1, "the night that began in the day (Oura files it under the next day)")
+	hrv := got[ohx.DailyHRV][0]
+	assert.True(t, day.Contains(hrv.Start))
+	assert.Equal(t, 16, hrv.LocalEnd().Day(), "it ends on the morning of the 16th")
+	assert.True(t, slices.ContainsFunc(got[ohx.SleepSession], func(s ohx.Sample) bool {
+		return s.RecordID == hrv.RecordID && s.Start.Equal(hrv.Start) && s.End.Equal(hrv.End)
+	}), "the summary spans its sleep session")
+	require.Len(t, got[ohx.SkinTemperatureDeviation], 1)
+	assert.Equal(t, day.Start, got[ohx.SkinTemperatureDeviation][0].Start, "daily_readiness gives a day only")
 	require.Len(t, got[ohx.Steps], 1, "the activity day starting at 04:00")
 	assert.Equal(t, day.Start.Add(4*time.Hour), got[ohx.Steps][0].Start)
-	assert.Len(t, got[ohx.SkinTemperatureDeviation], 1)
 	q := e.fake.LastQuery("sleep")
 	assert.Equal(t, "2026-11-13", q.Get("start_date"), "the day before the day before")
 	assert.Equal(t, "2026-11-18", q.Get("end_date"), "the day after the day after the window's end day")

@@ -128,14 +128,26 @@ func TestSleepDocument(t *testing.T) {
 	assert.Equal(t, utc("2024-10-09T23:01:59Z").Add(95*5*time.Minute), last.Start, "item 95")
 	assert.Equal(t, 32.0, last.Value)
 
-	day := time.Date(2024, 10, 10, 0, 0, 0, 0, berlin)
-	for typ, want := range map[ohx.DataType]float64{ohx.DailyHRV: 38, ohx.DailyRestingHeartRate: 60, ohx.DailyRespiratoryRate: 14.5} {
+	assert.Equal(t, "sleep", s.ProviderType)
+	assert.Equal(t, "sleep/hrv", hrv[0].ProviderType)
+	for typ, want := range map[ohx.DataType]struct {
+		v     float64
+		ptype string
+	}{
+		ohx.DailyHRV:              {38, "sleep/average_hrv"},
+		ohx.DailyRestingHeartRate: {60, "sleep/lowest_heart_rate"},
+		ohx.DailyRespiratoryRate:  {14.5, "sleep/average_breath"},
+	} {
 		got := ofType(out, typ)
 		require.Len(t, got, 1, "%s", typ)
-		assert.Equal(t, want, got[0].Value, "%s", typ)
-		assert.Equal(t, day.UTC(), got[0].Start, "%s spans the sleep's day", typ)
-		assert.Equal(t, day.AddDate(0, 0, 1).UTC(), got[0].End)
-		assert.Empty(t, got[0].RecordID, "a day's summary is identified by its day")
+		assert.Equal(t, want.v, got[0].Value, "%s", typ)
+		assert.Equal(t, want.ptype, got[0].ProviderType, "%s: Oura's field", typ)
+		assert.Equal(t, s.Start, got[0].Start, "%s spans the sleep period Oura computed it over", typ)
+		assert.Equal(t, s.End, got[0].End)
+		assert.Equal(t, plus2, got[0].StartOffset)
+		assert.Equal(t, plus2, got[0].EndOffset)
+		assert.Equal(t, s.RecordID, got[0].RecordID, "identified by the period, whose times Oura may revise")
+		assert.Equal(t, ohx.RecordedDerived, got[0].Recording)
 		require.NoError(t, got[0].Validate())
 	}
 	for _, s := range out {
@@ -159,7 +171,9 @@ func TestSleepResponse(t *testing.T) {
 	hrv := ofType(out, ohx.DailyHRV)
 	require.Len(t, hrv, 2)
 	assert.Equal(t, 24.0, hrv[0].Value)
-	assert.Equal(t, time.Date(2024, 7, 27, 0, 0, 0, 0, pacific).UTC(), hrv[0].Start)
+	assert.Equal(t, sessions[0].Start, hrv[0].Start, "the night of 2024-07-26/27, Oura's day 2024-07-27")
+	assert.Equal(t, sessions[0].End, hrv[0].End)
+	assert.Equal(t, sessions[1].RecordID, hrv[1].RecordID)
 	assert.Equal(t, 22.0, hrv[1].Value)
 	rhr := ofType(out, ohx.DailyRestingHeartRate)
 	assert.Equal(t, []float64{67, 66}, []float64{rhr[0].Value, rhr[1].Value})
@@ -200,7 +214,10 @@ func TestSandboxSleepDocument(t *testing.T) {
 	require.Len(t, hrv, 10)
 	assert.Equal(t, utc("2021-01-01T00:01:00Z"), hrv[1].Start, "60-second interval")
 	assert.Equal(t, 73.0, hrv[1].Value)
-	assert.Equal(t, 70.0, ofType(out, ohx.DailyHRV)[0].Value)
+	hrvDay := ofType(out, ohx.DailyHRV)[0]
+	assert.Equal(t, 70.0, hrvDay.Value)
+	assert.Equal(t, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), hrvDay.Start, "a period without a length: dated by its day")
+	assert.Equal(t, time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC), hrvDay.End)
 	assert.Equal(t, 54.0, ofType(out, ohx.DailyRestingHeartRate)[0].Value)
 	assert.Equal(t, 10.0, ofType(out, ohx.DailyRespiratoryRate)[0].Value)
 }
@@ -219,6 +236,7 @@ func TestDailyActivityResponse(t *testing.T) {
 	assert.Equal(t, 15185.0, s.Value)
 	assert.Equal(t, "{steps}", s.Unit)
 	assert.Equal(t, "3e8de08b-9fa1-4fb0-8edc-0ccf097f6693", s.RecordID)
+	assert.Equal(t, "daily_activity/steps", s.ProviderType)
 	assert.Equal(t, utc("2024-11-11T03:00:00Z"), s.Start, "04:00 local")
 	assert.Equal(t, time.Hour, s.StartOffset)
 	assert.Equal(t, utc("2024-11-12T03:00:00Z"), s.End)
@@ -233,6 +251,8 @@ func TestDailyReadinessResponse(t *testing.T) {
 	assert.Equal(t, 0.1, out[0].Value)
 	assert.Equal(t, "K", out[0].Unit, "a deviation is a temperature difference: K, never Cel")
 	assert.Equal(t, "93b2a8ec-ccdb-49bf-84f5-d06a77873f25", out[0].RecordID)
+	assert.Equal(t, "daily_readiness/temperature_deviation", out[0].ProviderType)
+	assert.Equal(t, time.Date(2024, 11, 12, 0, 0, 0, 0, berlin).UTC(), out[0].End, "daily_readiness gives a day only: the civil day")
 	assert.Equal(t, time.Date(2024, 11, 11, 0, 0, 0, 0, berlin).UTC(), out[0].Start)
 	assert.Equal(t, -0.29, out[1].Value)
 	assert.Empty(t, out[0].Components, "Oura gives no baseline")
@@ -245,6 +265,7 @@ func TestDailySpO2Response(t *testing.T) {
 	require.Len(t, out, 2)
 	assert.Equal(t, ohx.DailySpO2, out[0].Type)
 	assert.Equal(t, 98.072, out[0].Value)
+	assert.Equal(t, "daily_spo2/spo2_percentage.average", out[0].ProviderType)
 	assert.Equal(t, "%", out[0].Unit)
 	assert.Equal(t, 96.153, out[1].Value)
 	assert.Equal(t, time.Date(2024, 11, 12, 0, 0, 0, 0, berlin).UTC(), out[1].Start)
@@ -265,6 +286,7 @@ func TestHeartRateResponses(t *testing.T) {
 	assert.Equal(t, 91.0, out[0].Value)
 	assert.Equal(t, "/min", out[0].Unit)
 	assert.Equal(t, time.Hour, out[0].StartOffset, "rows are UTC; the offset is the link zone's")
+	assert.Equal(t, "heartrate/bpm", out[0].ProviderType)
 	assert.Equal(t, 201.0, out[38].Value, "a workout row")
 	assert.Nil(t, page.Data[0].TimestampUnix, "2024 data has no timestamp_unix")
 
@@ -273,6 +295,28 @@ func TestHeartRateResponses(t *testing.T) {
 	require.Len(t, out, 2)
 	assert.Equal(t, 60.0, out[0].Value)
 	assert.Equal(t, utc("2025-06-02T00:00:00Z"), out[1].Start)
+}
+
+// TestVO2Max: an estimate at its timestamp, or, without one, dated by its
+// day alone.
+func TestVO2Max(t *testing.T) {
+	at := wire.Time{Time: time.Date(2026, 11, 15, 8, 30, 0, 0, time.FixedZone("", 3600))}
+	docs := []wire.VO2Max{
+		{ID: "v1", Day: wire.DateOf(at.Time), Timestamp: at, VO2Max: ptr(44.0)},
+		{ID: "v2", Day: wire.DateOf(at.Time).AddDays(7), VO2Max: ptr(45.0)},
+		{ID: "v3", Day: wire.DateOf(at.Time).AddDays(14), VO2Max: ptr(0.0)},
+	}
+	out := (&mapper{loc: berlin, want: allTypes}).vo2Max(nil, docs)
+	require.Len(t, out, 2, "no estimate of zero")
+	assert.Equal(t, at.UTC(), out[0].Start)
+	assert.Equal(t, out[0].Start, out[0].End)
+	assert.Equal(t, "v1", out[0].RecordID)
+	assert.Equal(t, "vO2_max/vo2_max", out[0].ProviderType)
+	assert.Equal(t, time.Date(2026, 11, 22, 0, 0, 0, 0, berlin).UTC(), out[1].Start)
+	assert.Equal(t, time.Date(2026, 11, 23, 0, 0, 0, 0, berlin).UTC(), out[1].End, "the civil day: a date-only value in FHIR")
+	for _, s := range out {
+		require.NoError(t, s.Validate())
+	}
 }
 
 func TestHeartRateDuplicatesAcrossSources(t *testing.T) {

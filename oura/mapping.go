@@ -18,9 +18,28 @@ type mapper struct {
 
 func (m *mapper) wants(t ohx.DataType) bool { return m.want == nil || m.want[t] }
 
-// sample returns a sample of t with the catalog unit.
-func sample(t ohx.DataType, rec ohx.RecordingMethod, recordID string) ohx.Sample {
-	s := ohx.Sample{Type: t, Provider: Name, Recording: rec, RecordID: recordID}
+// Oura's own names of the measurements ohx maps (ohx.Sample.ProviderType):
+// the collection's path below /v2/usercollection/ and, for a field of its
+// documents, "/" and the field's name, as Oura's OpenAPI writes them
+// (docs/providers/oura.md). fhirmap writes the name as a coding in
+// {BaseURI}:oura:type beside the standard code.
+const (
+	typeHeartRate       = "heartrate/bpm"
+	typeSleep           = "sleep" // the sleep period document
+	typeSleepHRV        = "sleep/hrv"
+	typeAverageHRV      = "sleep/average_hrv"
+	typeLowestHeartRate = "sleep/lowest_heart_rate"
+	typeAverageBreath   = "sleep/average_breath"
+	typeSteps           = "daily_activity/steps"
+	typeTempDeviation   = "daily_readiness/temperature_deviation"
+	typeSpO2Average     = "daily_spo2/spo2_percentage.average"
+	typeVO2Max          = "vO2_max/vo2_max"
+)
+
+// sample returns a sample of t with the catalog unit and Oura's name of the
+// measurement ptype.
+func sample(t ohx.DataType, rec ohx.RecordingMethod, recordID, ptype string) ohx.Sample {
+	s := ohx.Sample{Type: t, Provider: Name, Recording: rec, RecordID: recordID, ProviderType: ptype}
 	if info, ok := t.Info(); ok {
 		s.Unit = info.Unit
 	}
@@ -94,7 +113,7 @@ func (m *mapper) heartRates(out []ohx.Sample, rows []wire.HeartRate, w ohx.Windo
 		if ts.IsZero() || !ok || !w.Contains(ts.UTC()) {
 			continue
 		}
-		s := sample(ohx.HeartRate, ohx.RecordedByDevice, "")
+		s := sample(ohx.HeartRate, ohx.RecordedByDevice, "", typeHeartRate)
 		s.Start, s.End = ts.UTC(), ts.UTC()
 		s.StartOffset = offsetIn(m.loc, s.Start)
 		s.EndOffset = s.StartOffset
@@ -130,10 +149,10 @@ const maxSeriesItems = 4096
 
 // sleeps maps sleep periods: each kept period is a SleepSession with its
 // stage durations and its 5-minute rMSSD series (HRVRMSSD); the main period
-// of each day (its longest long_sleep) gives the day's DailyHRV (nightly
-// average rMSSD), DailyRestingHeartRate (the night's lowest heart rate,
-// which Oura uses as resting heart rate) and DailyRespiratoryRate
-// (average_breath).
+// of each day (its longest long_sleep) gives the night's DailyHRV (average
+// rMSSD), DailyRestingHeartRate (the night's lowest heart rate, which Oura
+// uses as resting heart rate) and DailyRespiratoryRate (average_breath),
+// each over that period (see nightValue).
 func (m *mapper) sleeps(out []ohx.Sample, docs []wire.Sleep) []ohx.Sample {
 	mains := map[wire.Date]*wire.Sleep{}
 	for i := range docs {
@@ -156,9 +175,9 @@ func (m *mapper) sleeps(out []ohx.Sample, docs []wire.Sleep) []ohx.Sample {
 	slices.SortFunc(days, wire.Date.Compare)
 	for _, day := range days {
 		d := mains[day]
-		out = m.dailyValue(out, ohx.DailyHRV, day, d.AverageHRV)
-		out = m.dailyValue(out, ohx.DailyRestingHeartRate, day, d.LowestHeartRate)
-		out = m.dailyValue(out, ohx.DailyRespiratoryRate, day, d.AverageBreath)
+		out = m.nightValue(out, ohx.DailyHRV, d, d.AverageHRV, typeAverageHRV)
+		out = m.nightValue(out, ohx.DailyRestingHeartRate, d, d.LowestHeartRate, typeLowestHeartRate)
+		out = m.nightValue(out, ohx.DailyRespiratoryRate, d, d.AverageBreath, typeAverageBreath)
 	}
 	return out
 }
@@ -177,32 +196,43 @@ func longer(a, b *wire.Sleep) bool {
 	return a.ID < b.ID
 }
 
-// dailyValue appends a daily summary of day with a positive value. It has no
-// record id: a day is identified by its type and span, whichever Oura
-// document it came from.
-func (m *mapper) dailyValue(out []ohx.Sample, t ohx.DataType, day wire.Date, v *float64) []ohx.Sample {
+// nightValue appends a summary of sleep period d with a positive value: Oura
+// computed it over the period, so it spans the period, [bedtime_start,
+// bedtime_end); a period without a length dates it by its day instead (a
+// date-only value). Its record id is the period's, so Oura revising the
+// period's times keeps its resource id.
+func (m *mapper) nightValue(out []ohx.Sample, t ohx.DataType, d *wire.Sleep, v *float64, ptype string) []ohx.Sample {
 	f, ok := positive(v)
 	if !ok || !m.wants(t) {
 		return out
 	}
-	s := sample(t, ohx.RecordedDerived, "")
-	if !m.daily(&s, day) {
+	s := sample(t, ohx.RecordedDerived, d.ID, ptype)
+	if !bedtime(&s, d) && !m.daily(&s, d.Day) {
 		return out
 	}
 	s.Value = f
 	return append(out, s)
 }
 
+// bedtime spans sleep period d, [bedtime_start, bedtime_end), with the
+// offsets Oura wrote; false when the period has no length.
+func bedtime(s *ohx.Sample, d *wire.Sleep) bool {
+	if d.BedtimeStart.IsZero() || d.BedtimeEnd.IsZero() {
+		return false
+	}
+	s.Start, s.End = d.BedtimeStart.UTC(), d.BedtimeEnd.UTC()
+	s.StartOffset, s.EndOffset = d.BedtimeStart.Offset(), d.BedtimeEnd.Offset()
+	return s.End.After(s.Start)
+}
+
 // sleepSession maps a period with its durations in seconds: total sleep,
 // time in bed, light, deep, REM and awake.
 func (m *mapper) sleepSession(out []ohx.Sample, d *wire.Sleep) []ohx.Sample {
-	if !m.wants(ohx.SleepSession) || d.BedtimeStart.IsZero() || d.BedtimeEnd.IsZero() {
+	if !m.wants(ohx.SleepSession) {
 		return out
 	}
-	s := sample(ohx.SleepSession, ohx.RecordedByDevice, d.ID)
-	s.Start, s.End = d.BedtimeStart.UTC(), d.BedtimeEnd.UTC()
-	s.StartOffset, s.EndOffset = d.BedtimeStart.Offset(), d.BedtimeEnd.Offset()
-	if !s.End.After(s.Start) {
+	s := sample(ohx.SleepSession, ohx.RecordedByDevice, d.ID, typeSleep)
+	if !bedtime(&s, d) {
 		return out
 	}
 	total, ok := value(d.TotalSleepDuration)
@@ -250,7 +280,7 @@ func (m *mapper) hrvSeries(out []ohx.Sample, d *wire.Sleep) []ohx.Sample {
 		if !ok {
 			continue
 		}
-		s := sample(ohx.HRVRMSSD, ohx.RecordedByDevice, "")
+		s := sample(ohx.HRVRMSSD, ohx.RecordedByDevice, "", typeSleepHRV)
 		t := sr.Timestamp.Add(time.Duration(i) * step)
 		s.Start, s.End = t.UTC(), t.UTC()
 		s.StartOffset, s.EndOffset = sr.Timestamp.Offset(), sr.Timestamp.Offset()
@@ -260,19 +290,30 @@ func (m *mapper) hrvSeries(out []ohx.Sample, d *wire.Sleep) []ohx.Sample {
 	return out
 }
 
-// activities maps daily_activity's steps: one Steps sample per Oura day,
-// which runs from 04:00 local (the document's timestamp) for 24 hours.
-func (m *mapper) activities(out []ohx.Sample, docs []wire.DailyActivity) []ohx.Sample {
-	if !m.wants(ohx.Steps) {
+// docSamples appends a sample of t (recording rec, Oura's name ptype) for each document
+// that fill accepts: fill sets the sample's record id, time and value from
+// the document and reports whether the document has them.
+func docSamples[D any](m *mapper, out []ohx.Sample, t ohx.DataType, rec ohx.RecordingMethod, ptype string, docs []D, fill func(*D, *ohx.Sample) bool) []ohx.Sample {
+	if !m.wants(t) {
 		return out
 	}
 	for i := range docs {
-		d := &docs[i]
+		s := sample(t, rec, "", ptype)
+		if fill(&docs[i], &s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// activities maps daily_activity's steps: one Steps sample per Oura day,
+// which runs from 04:00 local (the document's timestamp) for 24 hours.
+func (m *mapper) activities(out []ohx.Sample, docs []wire.DailyActivity) []ohx.Sample {
+	return docSamples(m, out, ohx.Steps, ohx.RecordedByDevice, typeSteps, docs, func(d *wire.DailyActivity, s *ohx.Sample) bool {
 		steps, ok := value(d.Steps)
 		if !ok || steps < 0 {
-			continue
+			return false
 		}
-		s := sample(ohx.Steps, ohx.RecordedByDevice, d.ID)
 		switch {
 		case !d.Timestamp.IsZero():
 			s.Start, s.StartOffset = d.Timestamp.UTC(), d.Timestamp.Offset()
@@ -280,85 +321,47 @@ func (m *mapper) activities(out []ohx.Sample, docs []wire.DailyActivity) []ohx.S
 			start := d.Day.In(m.loc).Add(4 * time.Hour)
 			s.Start, s.StartOffset = start.UTC(), offsetIn(m.loc, start)
 		default:
-			continue
+			return false
 		}
 		s.End, s.EndOffset = s.Start.Add(24*time.Hour), s.StartOffset
-		s.Value = steps
-		out = append(out, s)
-	}
-	return out
+		s.RecordID, s.Value = d.ID, steps
+		return true
+	})
 }
 
 // readiness maps the readiness temperature_deviation: the night's skin
 // temperature deviation from the user's baseline, in °C (Oura gives no
 // baseline value).
 func (m *mapper) readiness(out []ohx.Sample, docs []wire.DailyReadiness) []ohx.Sample {
-	if !m.wants(ohx.SkinTemperatureDeviation) {
-		return out
-	}
-	for i := range docs {
-		d := &docs[i]
+	return docSamples(m, out, ohx.SkinTemperatureDeviation, ohx.RecordedDerived, typeTempDeviation, docs, func(d *wire.DailyReadiness, s *ohx.Sample) bool {
 		v, ok := value(d.TemperatureDeviation)
-		if !ok {
-			continue
-		}
-		s := sample(ohx.SkinTemperatureDeviation, ohx.RecordedDerived, d.ID)
-		if !m.daily(&s, d.Day) {
-			continue
-		}
-		s.Value = v
-		out = append(out, s)
-	}
-	return out
+		s.RecordID, s.Value = d.ID, v
+		return ok && m.daily(s, d.Day)
+	})
 }
 
 // spo2 maps daily_spo2's nightly average (Oura has no SpO2 series).
 func (m *mapper) spo2(out []ohx.Sample, docs []wire.DailySpO2) []ohx.Sample {
-	if !m.wants(ohx.DailySpO2) {
-		return out
-	}
-	for i := range docs {
-		d := &docs[i]
+	return docSamples(m, out, ohx.DailySpO2, ohx.RecordedDerived, typeSpO2Average, docs, func(d *wire.DailySpO2, s *ohx.Sample) bool {
 		if d.SpO2Percentage == nil {
-			continue
+			return false
 		}
 		v, ok := positive(d.SpO2Percentage.Average)
-		if !ok || v > 100 {
-			continue
-		}
-		s := sample(ohx.DailySpO2, ohx.RecordedDerived, d.ID)
-		if !m.daily(&s, d.Day) {
-			continue
-		}
-		s.Value = v
-		out = append(out, s)
-	}
-	return out
+		s.RecordID, s.Value = d.ID, v
+		return ok && v <= 100 && m.daily(s, d.Day)
+	})
 }
 
-// vo2Max maps vO2_max estimates (ml/kg/min) at their timestamp, or at local
-// midnight of their day when they have none.
+// vo2Max maps vO2_max estimates (ml/kg/min) at their timestamp, or, when
+// they have none, dated by their day alone (a date-only value: Oura gives no
+// time, so ohx invents none).
 func (m *mapper) vo2Max(out []ohx.Sample, docs []wire.VO2Max) []ohx.Sample {
-	if !m.wants(ohx.VO2Max) {
-		return out
-	}
-	for i := range docs {
-		d := &docs[i]
+	return docSamples(m, out, ohx.VO2Max, ohx.RecordedDerived, typeVO2Max, docs, func(d *wire.VO2Max, s *ohx.Sample) bool {
 		v, ok := positive(d.VO2Max)
 		if !ok {
-			continue
+			return false
 		}
-		s := sample(ohx.VO2Max, ohx.RecordedDerived, d.ID)
-		if !instant(&s, d.Timestamp) {
-			if !d.Day.Valid() {
-				continue
-			}
-			start := d.Day.In(m.loc)
-			s.Start, s.End = start.UTC(), start.UTC()
-			s.StartOffset, s.EndOffset = offsetIn(m.loc, start), offsetIn(m.loc, start)
-		}
-		s.Value = v
-		out = append(out, s)
-	}
-	return out
+		s.RecordID, s.Value = d.ID, v
+		return instant(s, d.Timestamp) || m.daily(s, d.Day)
+	})
 }

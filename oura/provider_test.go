@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/internal/testkit"
 	"github.com/openhealthexchange/ohx/oura"
 	"github.com/openhealthexchange/ohx/oura/ouratest"
 	"github.com/openhealthexchange/ohx/provider"
@@ -43,31 +43,9 @@ type env struct {
 	cfg   oura.Config
 	store *store.Memory
 	link  ohx.Link
-	m     *countingMetrics
+	m     *testkit.Metrics
 	hook  *httptest.Server // the provider's webhook handler
 	notes *notes
-}
-
-type countingMetrics struct {
-	ohx.NopMetrics
-	mu          sync.Mutex
-	rateLimited int
-	webhooks    map[int]int
-}
-
-func (c *countingMetrics) RateLimited(string) {
-	c.mu.Lock()
-	c.rateLimited++
-	c.mu.Unlock()
-}
-
-func (c *countingMetrics) WebhookRequest(_ string, status int) {
-	c.mu.Lock()
-	if c.webhooks == nil {
-		c.webhooks = map[int]int{}
-	}
-	c.webhooks[status]++
-	c.mu.Unlock()
 }
 
 // notes records the notifications the webhook handler hands on.
@@ -95,7 +73,7 @@ func newEnv(t *testing.T, fc ouratest.Config, mutate ...func(*oura.Config)) *env
 	t.Cleanup(fake.Close)
 	_, err = fake.AddUser(ouratest.User{ID: userID, TimeZone: "Europe/Berlin"})
 	require.NoError(t, err)
-	e := &env{fake: fake, store: store.NewMemory(), m: &countingMetrics{}, notes: &notes{}}
+	e := &env{fake: fake, store: store.NewMemory(), m: &testkit.Metrics{}, notes: &notes{}}
 	handler := http.NotFoundHandler()
 	var mu sync.RWMutex
 	e.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -135,17 +113,7 @@ func newEnv(t *testing.T, fc ouratest.Config, mutate ...func(*oura.Config)) *env
 // linkUser runs authorize → redirect → exchange and stores link and token.
 func (e *env) linkUser(t *testing.T, id string, types []ohx.DataType) ohx.Link {
 	t.Helper()
-	authURL := e.p.AuthCodeURL("state-1", "", types)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(authURL)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	require.Equal(t, "state-1", loc.Query().Get("state"))
-	code := loc.Query().Get("code")
-	require.NotEmpty(t, code)
+	code := testkit.Consent(t, e.p.AuthCodeURL("state-1", "", types), "state-1")
 	link := ohx.Link{ID: id, Patient: "Patient/p1", Status: ohx.LinkActive, TimeZone: "Europe/Berlin", DataTypes: types}
 	tok, err := e.p.Exchange(t.Context(), code, "", &link)
 	require.NoError(t, err)
@@ -195,11 +163,23 @@ func TestFetchEveryType(t *testing.T) {
 	assert.Len(t, got[ohx.DailyRestingHeartRate], 7)
 	assert.Len(t, got[ohx.DailyRespiratoryRate], 7)
 	assert.Len(t, got[ohx.VO2Max], 1, "weekly")
-	for _, s := range got[ohx.DailyHRV] {
-		l := s.LocalStart()
-		assert.Equal(t, 0, l.Hour(), "a daily summary starts at local midnight")
-		assert.Equal(t, time.Hour, s.StartOffset, "Berlin in November")
-		assert.Equal(t, 24*time.Hour, s.End.Sub(s.Start))
+	sessions := map[string]ohx.Sample{}
+	for _, s := range got[ohx.SleepSession] {
+		sessions[s.RecordID] = s
+	}
+	for _, typ := range []ohx.DataType{ohx.DailyHRV, ohx.DailyRestingHeartRate, ohx.DailyRespiratoryRate} {
+		for _, s := range got[typ] {
+			night, ok := sessions[s.RecordID]
+			require.True(t, ok, "%s: the night's summary names its sleep period", typ)
+			assert.Equal(t, [2]time.Time{night.Start, night.End}, [2]time.Time{s.Start, s.End}, "%s spans the night", typ)
+			assert.Equal(t, time.Hour, s.StartOffset, "Berlin in November")
+		}
+	}
+	for _, typ := range []ohx.DataType{ohx.DailySpO2, ohx.SkinTemperatureDeviation} {
+		for _, s := range got[typ] {
+			assert.Equal(t, 0, s.LocalStart().Hour(), "%s: a day's value (Oura gives only the day) spans the civil day", typ)
+			assert.Equal(t, 24*time.Hour, s.End.Sub(s.Start))
+		}
 	}
 	for _, s := range got[ohx.Steps] {
 		assert.Equal(t, 4, s.LocalStart().Hour(), "Oura's activity day starts at 04:00")

@@ -193,10 +193,8 @@ func TestSignedDeliveries(t *testing.T) {
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 
-	e.m.mu.Lock()
-	defer e.m.mu.Unlock()
-	assert.Equal(t, 3, e.m.webhooks[http.StatusNoContent])
-	assert.Equal(t, 4, e.m.webhooks[http.StatusUnauthorized])
+	assert.Equal(t, 3, e.m.Webhooks(http.StatusNoContent))
+	assert.Equal(t, 4, e.m.Webhooks(http.StatusUnauthorized))
 }
 
 func TestPolledTypesAreTheUnannouncedOnes(t *testing.T) {

@@ -138,6 +138,18 @@ type bodyReader struct {
 	once  sync.Once
 }
 
+// writeTo writes at most limit bytes of what is left of the body to w
+// straight from the buffer, in one Write, and reads past what was written.
+func (r *bodyReader) writeTo(w io.Writer, limit int64) (int64, error) {
+	rest := (*r.owner.buf)[r.Size()-int64(r.Len()):]
+	if int64(len(rest)) > limit {
+		rest = rest[:limit]
+	}
+	n, err := w.Write(rest)
+	_, _ = r.Seek(int64(n), io.SeekCurrent) // within the body: cannot fail
+	return int64(n), err
+}
+
 func (r *bodyReader) Close() error {
 	r.once.Do(r.owner.release)
 	return nil

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"testing"
@@ -57,4 +58,26 @@ func TestRequestBodyGoesBackToThePoolOnlyWhenEveryReaderIsClosed(t *testing.T) {
 	assert.Equal(t, "bundle", string(b), "an open reader still sees the body")
 	require.NoError(t, r2.Close())
 	assert.Equal(t, int32(0), rb.refs.Load())
+}
+
+func TestBodyReaderWritesWhatIsLeftUpToTheLimit(t *testing.T) {
+	rb := pooledRequestBody()
+	*rb.buf = append(*rb.buf, "0123456789"...)
+	defer rb.release()
+	r := rb.reader().(*bodyReader)
+	defer func() { _ = r.Close() }()
+	head := make([]byte, 3)
+	_, err := io.ReadFull(r, head)
+	require.NoError(t, err)
+	var w bytes.Buffer
+	n, err := r.writeTo(&w, 4)
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), n)
+	assert.Equal(t, "3456", w.String(), "after what was read, no more than the limit")
+	rest, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Equal(t, "789", string(rest), "reading goes on after what was written")
+	n, err = r.writeTo(&w, 100)
+	require.NoError(t, err)
+	assert.Zero(t, n)
 }

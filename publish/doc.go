@@ -9,8 +9,10 @@
 //     transaction Bundles
 //     ([FHIRConfig.BundleSize] entries, 100 by default), in one of three
 //     idempotent [WriteMode]s: PUT by deterministic id (default), conditional
-//     create on the business identifier, or conditional update. Devices and
-//     DeviceAssociations are always upserted.
+//     create on the business identifier, or conditional update. Devices,
+//     DeviceAssociations and Provenances are always upserted; a Provenance,
+//     which has no identifier element, is found by the meta.tag fhirmap
+//     gives it (_tag).
 //
 // # The server's FHIR release
 //

@@ -36,7 +36,9 @@ const (
 	// WriteConditionalCreate creates resources with POST and ifNoneExist on
 	// the business identifier, so a second write of the same resource is a
 	// no-op. Devices and DeviceAssociations are upserted with a conditional
-	// update instead, so their changes (battery, firmware) are kept.
+	// update instead, so their changes (battery, firmware) are kept, and so
+	// are Provenances (by their meta.tag), so that an hour's Provenance
+	// lists the resources a later read adds to the hour.
 	WriteConditionalCreate
 	// WriteConditionalUpdate writes every resource with
 	// PUT {type}?identifier=system|value: created when no resource has the
@@ -380,7 +382,8 @@ type item struct {
 	fullURL string
 	body    json.RawMessage
 	request r5.BundleRequest
-	// identQuery is "identifier=system|value" (conditional modes only).
+	// identQuery is "identifier=system|value", "_tag=system|code" for a
+	// Provenance (conditional modes only).
 	identQuery string
 }
 
@@ -611,6 +614,12 @@ func (p *FHIR) prepareInto(r *ohx.Resource, key string, it *item) error {
 	if mode == WriteConditionalCreate && (r.Type == "Device" || r.Type == "DeviceAssociation") {
 		mode = WriteConditionalUpdate // devices are upserted, never duplicated
 	}
+	if mode == WriteConditionalCreate && r.Type == "Provenance" {
+		// A Provenance covers an hour of a data type and is rewritten with
+		// every resource a later read adds to the hour: a conditional create
+		// would keep its first target list and leave those without one.
+		mode = WriteConditionalUpdate
+	}
 	if mode == WriteConditionalCreate && enteredInError(head.status) {
 		mode = WriteConditionalUpdate // a retraction must replace what is there
 	}
@@ -618,7 +627,7 @@ func (p *FHIR) prepareInto(r *ohx.Resource, key string, it *item) error {
 	case WritePut:
 		it.request = r5.BundleRequest{Method: r5.MethodPut, URL: it.key} // "Type/id"
 	case WriteConditionalCreate, WriteConditionalUpdate:
-		q, err := identifierQuery(r.Identifier)
+		q, err := conditionalQuery(r.Type, r.Identifier)
 		if err != nil {
 			return err
 		}
@@ -668,14 +677,20 @@ func isResourceID(s string) bool {
 	return true
 }
 
-// identifierQuery turns "system|value" into "identifier=system|value" with
-// both parts escaped for a query string.
-func identifierQuery(identifier string) (string, error) {
+// conditionalQuery turns "system|value" into "identifier=system|value" with
+// both parts escaped for a query string. A Provenance has no identifier
+// element (R4, R5): fhirmap names it by a meta.tag instead, which _tag
+// searches.
+func conditionalQuery(resourceType, identifier string) (string, error) {
 	system, value, ok := strings.Cut(identifier, "|")
 	if !ok || value == "" {
 		return "", errors.New("resource has no business identifier (system|value) for a conditional write")
 	}
-	return "identifier=" + queryEscape(system) + "|" + queryEscape(value), nil
+	param := "identifier="
+	if resourceType == "Provenance" {
+		param = "_tag="
+	}
+	return param + queryEscape(system) + "|" + queryEscape(value), nil
 }
 
 // queryEscape escapes a query value but keeps ':' and '/' readable, as FHIR

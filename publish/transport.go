@@ -64,8 +64,16 @@ type copyConn struct{ net.Conn }
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// ReadFrom copies r to the connection with a buffer from the pool.
+// ReadFrom copies r to the connection: a publisher's bundle straight from
+// its buffer, anything else with a buffer from the pool.
 func (c copyConn) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if br, ok := lr.R.(*bodyReader); ok {
+			n, err := br.writeTo(c.Conn, lr.N)
+			lr.N -= n
+			return n, err
+		}
+	}
 	buf := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(buf)
 	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *buf)

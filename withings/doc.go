@@ -42,6 +42,10 @@
 //     and get (hr → heart rate; rr → respiratory rate, not RR intervals;
 //     rmssd and sdnn_1 → HRV).
 //
+// Every sample names Withings' own name of the measurement in
+// ohx.Sample.ProviderType: the getmeas meastype ("1"), else the v2 service,
+// action and field ("sleep/get/rmssd", "heart/get/signal").
+//
 // Within a step the samples are sorted by Start, so every type's samples come
 // in non-decreasing Start order even when a type comes from several
 // endpoints. [Provider.Devices] reads User v2 getdevice.

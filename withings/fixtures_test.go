@@ -248,6 +248,7 @@ func TestFixtureGetactivity(t *testing.T) {
 	assert.Equal(t, 2*time.Hour, s.StartOffset)
 	assert.Empty(t, s.DeviceID)
 	assert.Equal(t, "GoogleFit tracker", s.DeviceName)
+	assert.Equal(t, "measure/getactivity/steps", s.ProviderType, "Withings' own name: service, action, field")
 	assert.Equal(t, time.Unix(1697884856, 0).UTC(), s.Modified)
 	require.NoError(t, s.Validate())
 }
@@ -270,6 +271,8 @@ func TestFixtureIntraday(t *testing.T) {
 	require.Len(t, got, 3)
 	assert.Equal(t, ohx.HeartRate, got[0].Type)
 	assert.Equal(t, 133.0, got[0].Value)
+	assert.Equal(t, "measure/getintradayactivity/heart_rate", got[0].ProviderType)
+	assert.Equal(t, "measure/getintradayactivity/steps", got[1].ProviderType, "a count over the point's duration, not a day total")
 	assert.Equal(t, time.Unix(1697050739, 0).UTC(), got[0].Start)
 	assert.Equal(t, ohx.Steps, got[1].Type)
 	assert.Equal(t, 72.0, got[1].Value)
@@ -308,6 +311,8 @@ func TestFixtureHeart(t *testing.T) {
 		assert.Equal(t, ohx.ECG, hr.CompanionOf)
 		assert.Equal(t, ecg.Group, hr.Group)
 		assert.Equal(t, ecg.Start, hr.Start)
+		assert.Equal(t, "heart/get/signal", ecg.ProviderType)
+		assert.Equal(t, "heart/list/heart_rate", hr.ProviderType, "the list item's average heart rate")
 		require.NoError(t, ecg.Validate())
 		require.NoError(t, hr.Validate())
 	}
@@ -315,6 +320,12 @@ func TestFixtureHeart(t *testing.T) {
 	assert.Equal(t, "9876543", first[0].RecordID)
 	assert.Equal(t, 78.0, first[1].Value)
 	assert.Equal(t, time.Unix(1594911107, 0).UTC(), first[0].Start)
+	item, withHR := list.Series[0], sig
+	item.HeartRate, withHR.HeartRate = flexFloat{}, flexFloat{V: 80, Valid: true}
+	got := ecgSamples(nil, &item, &withHR, time.UTC)
+	require.Len(t, got, 2)
+	assert.Equal(t, 80.0, got[1].Value)
+	assert.Equal(t, "heart/get/heart_rate", got[1].ProviderType, "without it, the signal's heart rate")
 }
 
 func TestFixtureSleepSummary(t *testing.T) {
@@ -330,6 +341,7 @@ func TestFixtureSleepSummary(t *testing.T) {
 	assert.Equal(t, time.Unix(1618713173, 0).UTC(), s.End)
 	assert.Equal(t, 2*time.Hour, s.StartOffset, "Paris, CEST")
 	assert.Equal(t, "2081804182", s.RecordID)
+	assert.Equal(t, "sleep/getsummary", s.ProviderType)
 	for code, v := range map[string]float64{
 		ohx.ComponentSleepTotal: 18660, ohx.ComponentSleepLight: 10440, ohx.ComponentSleepDeep: 5820,
 		ohx.ComponentSleepREM: 2400, ohx.ComponentSleepAwake: 3060,
@@ -361,6 +373,10 @@ func TestSleepGetRRIsRespirationRate(t *testing.T) {
 	assert.Equal(t, 48.0, byType[ohx.HRVRMSSD][0].Value)
 	assert.Equal(t, "ms", byType[ohx.HRVSDNN][0].Unit)
 	assert.Equal(t, []float64{62, 61}, []float64{byType[ohx.HeartRate][0].Value, byType[ohx.HeartRate][1].Value})
+	for typ, want := range map[ohx.DataType]string{ohx.HeartRate: "sleep/get/hr", ohx.RespiratoryRate: "sleep/get/rr",
+		ohx.HRVRMSSD: "sleep/get/rmssd", ohx.HRVSDNN: "sleep/get/sdnn_1"} {
+		assert.Equal(t, want, byType[typ][0].ProviderType, "%s: the Sleep v2 data field", typ)
+	}
 }
 
 func TestFixtureGetdevice(t *testing.T) {

@@ -33,6 +33,26 @@ const (
 	positionWholeBod = 7
 )
 
+// Withings' own names of the measurements ohx maps that getmeas does not
+// number (ohx.Sample.ProviderType; a getmeas measure keeps its meastype,
+// "1" for weight): the API service (the path below /v2/), the action and,
+// for one field of its answer, the field's name, as Withings' API reference
+// writes them (docs/providers/withings.md). fhirmap writes the name as a
+// coding in {BaseURI}:withings:type beside the standard code.
+const (
+	typeActivitySteps = "measure/getactivity/steps"
+	typeIntradaySteps = "measure/getintradayactivity/steps"
+	typeIntradayHR    = "measure/getintradayactivity/heart_rate"
+	typeSleepSummary  = "sleep/getsummary"
+	typeSleepHR       = "sleep/get/hr"
+	typeSleepRR       = "sleep/get/rr"
+	typeSleepRMSSD    = "sleep/get/rmssd"
+	typeSleepSDNN     = "sleep/get/sdnn_1"
+	typeECGSignal     = "heart/get/signal"
+	typeECGHeartRate  = "heart/list/heart_rate"
+	typeECGSignalHR   = "heart/get/heart_rate"
+)
+
 // quantityMeas maps the single-valued measure types to a data type and UCUM
 // unit.
 var quantityMeas = map[int]struct {
@@ -262,7 +282,7 @@ func activitySample(a *activity, fallback *time.Location) (ohx.Sample, bool) {
 		StartOffset: offsetAt(day, loc), EndOffset: offsetAt(next, loc),
 		Value: a.Steps.V, Unit: "{steps}",
 		Provider: Name, DeviceID: string(a.DeviceID), Recording: ohx.RecordedByDevice,
-		RecordID: a.Date, Modified: unix(int64(a.Modified)),
+		RecordID: a.Date, Modified: unix(int64(a.Modified)), ProviderType: typeActivitySteps,
 	}
 	if s.DeviceID == "" {
 		s.DeviceName = string(a.Model)
@@ -301,12 +321,12 @@ func intradaySamples(dst []ohx.Sample, series map[string]intradayPoint, want typ
 		}
 		if p.HeartRate.Valid && want.has(ohx.HeartRate) {
 			s := base
-			s.Type, s.Value, s.Unit = ohx.HeartRate, p.HeartRate.V, "/min"
+			s.Type, s.Value, s.Unit, s.ProviderType = ohx.HeartRate, p.HeartRate.V, "/min", typeIntradayHR
 			dst = append(dst, s)
 		}
 		if p.Steps.Valid && want.has(ohx.Steps) {
 			s := base
-			s.Type, s.Value, s.Unit = ohx.Steps, p.Steps.V, "{steps}"
+			s.Type, s.Value, s.Unit, s.ProviderType = ohx.Steps, p.Steps.V, "{steps}", typeIntradaySteps
 			s.End = at.Add(time.Duration(p.Duration) * time.Second)
 			s.EndOffset = offsetAt(s.End, loc)
 			dst = append(dst, s)
@@ -365,16 +385,17 @@ func ecgSamples(dst []ohx.Sample, it *heartItem, sig *heartGetBody, loc *time.Lo
 			Classification:     ecgClassification(it.ECG.AFib),
 		},
 		Provider: Name, DeviceID: string(it.DeviceID), Recording: ohx.RecordedByDevice,
-		RecordID: id, Group: "ecg-" + id, Modified: unix(int64(it.Modified)),
+		RecordID: id, Group: "ecg-" + id, Modified: unix(int64(it.Modified)), ProviderType: typeECGSignal,
 	}
 	dst = append(dst, ecg)
-	hr := it.HeartRate
+	hr, hrType := it.HeartRate, typeECGHeartRate
 	if !hr.Valid {
-		hr = sig.HeartRate
+		hr, hrType = sig.HeartRate, typeECGSignalHR
 	}
 	if hr.Valid && hr.V > 0 {
 		s := ecg
 		s.Type, s.End, s.EndOffset, s.Value, s.Unit, s.Waveform = ohx.HeartRate, at, off, hr.V, "/min", nil
+		s.ProviderType = hrType
 		s.CompanionOf = ohx.ECG
 		dst = append(dst, s)
 	}
@@ -394,7 +415,7 @@ func sleepSummarySample(ss *sleepSummary, fallback *time.Location) (ohx.Sample, 
 		StartOffset: offsetAt(start, loc), EndOffset: offsetAt(end, loc), Unit: "s",
 		Provider: Name, DeviceID: string(ss.DeviceID), Recording: ohx.RecordedByDevice,
 		RecordID: strconv.FormatInt(int64(ss.ID), 10),
-		Created:  unix(int64(ss.Created)), Modified: unix(int64(ss.Modified)),
+		Created:  unix(int64(ss.Created)), Modified: unix(int64(ss.Modified)), ProviderType: typeSleepSummary,
 	}
 	add := func(code string, f flexFloat) {
 		if f.Valid {
@@ -422,14 +443,14 @@ func sleepGetSamples(dst []ohx.Sample, segs []sleepSegment, want typeSet, loc *t
 	for i := range segs {
 		seg := &segs[i]
 		for _, f := range [...]struct {
-			m    map[string]flexFloat
-			t    ohx.DataType
-			unit string
+			m           map[string]flexFloat
+			t           ohx.DataType
+			unit, ptype string
 		}{
-			{seg.HR, ohx.HeartRate, "/min"},
-			{seg.RR, ohx.RespiratoryRate, "/min"},
-			{seg.RMSSD, ohx.HRVRMSSD, "ms"},
-			{seg.SDNN1, ohx.HRVSDNN, "ms"},
+			{seg.HR, ohx.HeartRate, "/min", typeSleepHR},
+			{seg.RR, ohx.RespiratoryRate, "/min", typeSleepRR},
+			{seg.RMSSD, ohx.HRVRMSSD, "ms", typeSleepRMSSD},
+			{seg.SDNN1, ohx.HRVSDNN, "ms", typeSleepSDNN},
 		} {
 			if !want.has(f.t) {
 				continue
@@ -443,7 +464,7 @@ func sleepGetSamples(dst []ohx.Sample, segs []sleepSegment, want typeSet, loc *t
 				off := offsetAt(at, loc)
 				s := ohx.Sample{Type: f.t, Start: at, End: at, StartOffset: off, EndOffset: off,
 					Value: v.V, Unit: f.unit, Provider: Name, DeviceID: string(seg.DeviceID),
-					Recording: ohx.RecordedByDevice}
+					Recording: ohx.RecordedByDevice, ProviderType: f.ptype}
 				if s.DeviceID == "" {
 					s.DeviceName = string(seg.Model)
 				}

@@ -257,18 +257,25 @@ func (d *daemon) waitSettled(t *testing.T, fhir *fhirtest.Server, links []string
 }
 
 // snapshot is what the FHIR server holds: per resource type, id → version.
-// provenancePatient returns the patient reference of a stored Provenance.
-func provenancePatient(t *testing.T, fhir *fhirtest.Server, id string) string {
+// provenanceTargets returns the targets ("Type/id") of every stored
+// Provenance, by id.
+func provenanceTargets(t *testing.T, fhir *fhirtest.Server) map[string][]string {
 	t.Helper()
-	body, _, ok := fhir.Get("Provenance", id)
-	require.True(t, ok, "Provenance/%s", id)
-	var p struct {
-		Patient struct {
-			Reference string `json:"reference"`
-		} `json:"patient"`
+	out := map[string][]string{}
+	for _, id := range fhir.IDs("Provenance") {
+		body, _, ok := fhir.Get("Provenance", id)
+		require.True(t, ok, "Provenance/%s", id)
+		var p struct {
+			Target []struct {
+				Reference string `json:"reference"`
+			} `json:"target"`
+		}
+		require.NoError(t, json.Unmarshal(body, &p))
+		for _, tg := range p.Target {
+			out[id] = append(out[id], tg.Reference)
+		}
 	}
-	require.NoError(t, json.Unmarshal(body, &p))
-	return p.Patient.Reference
+	return out
 }
 
 func snapshot(fhir *fhirtest.Server) map[string]map[string]int {
@@ -398,7 +405,6 @@ func serveEndToEnd(t *testing.T, bin, redisURL string, version ohx.FHIRVersion) 
 		ofake.patient(),
 	}
 	var links []string
-	linkedHour := time.Now().UTC().Truncate(time.Hour)
 	for _, p := range patients {
 		p.linkID, err = demoLink(t.Context(), publicURL, apiKey, p)
 		require.NoError(t, err, p.patient)
@@ -431,35 +437,30 @@ func serveEndToEnd(t *testing.T, bin, redisURL string, version ohx.FHIRVersion) 
 	webhooks(t)
 	done = d.waitSettled(t, fhir, links, done)
 	first := snapshot(fhir)
+	firstTargets := provenanceTargets(t, fhir)
 
-	// The same notifications again: the push syncs re-write the same
+	// The same notifications again, and an incremental sync of every link,
+	// as the scheduler polls (it re-reads the quarter hour before each
+	// cursor, from the start of its hour): the syncs re-write the same
 	// resources (new versions), never new ones.
 	webhooks(t)
+	for _, id := range links {
+		require.Equal(t, http.StatusAccepted, d.call(t, http.MethodPost, "/v1/links/"+id+"/sync", apiKey, nil), "incremental sync of %s", id)
+	}
 	d.waitSettled(t, fhir, links, done)
 	second := snapshot(fhir)
 
 	// The re-sync over unchanged data adds no resource id, of any type:
-	// Provenance ids follow from what a batch holds, not from its window.
+	// a Provenance covers a data type's hour and is rebuilt whole on every
+	// read of the hour.
 	t.Run("resources arrive once", func(t *testing.T) {
 		require.Equal(t, len(first), len(second), "resource types")
 		rewritten := 0
-		// From the first new hour after linking, the scheduler polls the
-		// heart rate of the realtime Oura link (no webhook announces it):
-		// that incremental sync re-reads the last quarter hour before its
-		// cursor, a set of samples no earlier batch held exactly, and records
-		// its own Provenance of them.
-		hourPassed := time.Now().UTC().Truncate(time.Hour) != linkedHour
-		ouraPatient := ofake.patient().patient
 		for typ, ids := range second {
 			for id := range ids {
-				if _, ok := first[typ][id]; ok {
-					continue
+				if _, ok := first[typ][id]; !ok {
+					t.Errorf("the same notifications and an incremental sync again added %s/%s", typ, id)
 				}
-				if typ == "Provenance" && hourPassed && provenancePatient(t, fhir, id) == ouraPatient {
-					t.Logf("an hour began since linking: the scheduled Oura poll added Provenance/%s", id)
-					continue
-				}
-				t.Errorf("the same notifications again added %s/%s", typ, id)
 			}
 		}
 		for typ, ids := range first {
@@ -474,6 +475,24 @@ func serveEndToEnd(t *testing.T, bin, redisURL string, version ohx.FHIRVersion) 
 			}
 		}
 		assert.Positive(t, rewritten, "the second webhooks re-wrote nothing: did their syncs run?")
+
+		// Every Observation and DiagnosticReport has a Provenance, and no
+		// Provenance lost a target it had.
+		targets := provenanceTargets(t, fhir)
+		covered := map[string]bool{}
+		for _, ts := range targets {
+			for _, k := range ts {
+				covered[k] = true
+			}
+		}
+		for _, typ := range []string{"Observation", "DiagnosticReport"} {
+			for id := range second[typ] {
+				assert.True(t, covered[typ+"/"+id], "%s/%s has no Provenance", typ, id)
+			}
+		}
+		for id, ts := range firstTargets {
+			assert.Subset(t, targets[id], ts, "Provenance/%s lost targets", id)
+		}
 
 		// No two Observations say the same thing: the provider's record
 		// identifiers plus the code name one Observation.

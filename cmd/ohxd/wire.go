@@ -183,7 +183,12 @@ func (a *app) newEngine(now func() time.Time) (*ohx.Engine, error) {
 	if len(a.providers) == 0 {
 		return nil, nil
 	}
-	tr, err := fhirmap.New(fhirmap.Config{SoftwareVersion: version, Now: now, Version: a.cfg.FHIRVersion})
+	// In the conditional write modes the server assigns ids: a reference
+	// names its resource by business identifier, which holds whatever call
+	// wrote the resource (an hour's Provenance lists resources written by
+	// earlier calls).
+	tr, err := fhirmap.New(fhirmap.Config{SoftwareVersion: version, Now: now, Version: a.cfg.FHIRVersion,
+		LogicalReferences: a.cfg.FHIRWriteMode != publish.WritePut && a.cfg.FHIRURL != ""})
 	if err != nil {
 		return nil, err
 	}

@@ -417,29 +417,33 @@ func FromProvenance(p *r5.Provenance) (*fhir.Provenance, error) {
 func Marshal(v any) ([]byte, error) {
 	switch v := v.(type) {
 	case *fhir.Observation:
-		type plain fhir.Observation
-		return json.Marshal(struct {
-			ResourceType string `json:"resourceType"`
-			plain
-		}{"Observation", plain(*v)})
+		return marshalFirst("Observation", (*fhir.OtherObservation)(v))
 	case *fhir.DiagnosticReport:
-		type plain fhir.DiagnosticReport
-		return json.Marshal(struct {
-			ResourceType string `json:"resourceType"`
-			plain
-		}{"DiagnosticReport", plain(*v)})
+		return marshalFirst("DiagnosticReport", (*fhir.OtherDiagnosticReport)(v))
 	case *fhir.Device:
-		type plain fhir.Device
-		return json.Marshal(struct {
-			ResourceType string `json:"resourceType"`
-			plain
-		}{"Device", plain(*v)})
+		return marshalFirst("Device", (*fhir.OtherDevice)(v))
 	case *fhir.Provenance:
-		type plain fhir.Provenance
-		return json.Marshal(struct {
-			ResourceType string `json:"resourceType"`
-			plain
-		}{"Provenance", plain(*v)})
+		return marshalFirst("Provenance", (*fhir.OtherProvenance)(v))
 	}
 	return nil, fmt.Errorf("r4: Marshal: unsupported type %T", v)
+}
+
+// marshalFirst writes plain, one of samply's OtherX copies of a model (the
+// model without its MarshalJSON, which would add resourceType last), as a
+// JSON object that starts with resourceType: the bytes are those of a struct
+// of resourceType followed by *plain embedded. (A type parameter cannot be
+// embedded, hence the splice.)
+func marshalFirst[P any](resourceType string, plain *P) ([]byte, error) {
+	body, err := json.Marshal(plain)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+len(resourceType)+20)
+	out = append(out, `{"resourceType":"`...)
+	out = append(out, resourceType...)
+	out = append(out, '"')
+	if len(body) > len("{}") {
+		out = append(out, ',')
+	}
+	return append(out, body[1:]...), nil
 }

@@ -1,9 +1,7 @@
 package validate
 
 import (
-	"encoding/json"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -48,156 +46,181 @@ func set(codes ...string) map[string]bool {
 	return m
 }
 
-// uuidURN is the FHIR uuid datatype with the RFC 4122 (9562) version and
-// variant bits: lower case, versions 1 to 8, variant 10xx.
-var uuidURN = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-
 // typedQuery is a search URL with its resource type, which ifNoneExist must not have.
 var typedQuery = regexp.MustCompile(`^[A-Za-z]+\?`)
 
 type refAt struct {
-	path, ref string
+	node int32
+	ref  string
 }
 
+// checker runs the Go checks on a parsed document, as FHIR R5 or, with r4,
+// as FHIR R4 (checks_r4.go). The fast path and the full schema run both use
+// it; its working memory (refs, seen, full) is reused from one document to
+// the next.
 type checker struct {
-	r4         bool // check as FHIR R4 (checks_r4.go) instead of R5
+	t          *tree
+	root       string // the root's name in paths: its resourceType
+	r4         bool
 	violations []Violation
-	refs       []refAt // urn:uuid references seen, resolved by the enclosing Bundle
+	refs       []refAt         // urn:uuid references seen, resolved by the enclosing Bundle
+	seen       map[string]int  // bdl-7: fullUrl (and versionId) → entry
+	full       map[string]bool // the fullUrls of a bundle's entries
 }
 
-func (c *checker) add(path, rule, msg string) {
-	c.violations = append(c.violations, Violation{Path: path, Rule: rule, Message: msg})
+// add records a violation at node i, with suffix appended to its path (for
+// elements that are missing, suffix names them: ".status").
+func (c *checker) add(i int32, suffix, rule, msg string) {
+	c.violations = append(c.violations, Violation{Path: c.t.path(i, c.root) + suffix, Rule: rule, Message: msg})
 }
 
-func (c *checker) resource(rt string, obj map[string]any) {
-	c.walk(rt, obj)
-}
-
-// walk visits every value: it finds empty objects and arrays, checks urn:uuid
-// syntax, records references and runs the checks of each (nested) resource.
-func (c *checker) walk(path string, v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		if len(v) == 0 {
-			c.add(path, "empty", "empty object is not allowed")
+// walk visits every value in document order: it finds empty objects and
+// arrays, checks urn:uuid syntax, records references and runs the checks of
+// each (nested) resource.
+func (c *checker) walk(i int32) {
+	t := c.t
+	n := &t.nodes[i]
+	switch n.kind {
+	case kindObject:
+		if n.n == 0 {
+			c.add(i, "", "empty", "empty object is not allowed")
 			return
 		}
-		rt, _ := v["resourceType"].(string)
+		rt, _ := t.resourceType(i)
 		start := len(c.refs)
 		if rt != "" {
-			c.typed(rt, path, v)
+			c.typed(rt, i)
 		}
-		for _, k := range sortedKeys(v) {
-			child := v[k]
-			p := path + "." + k
-			if s, ok := child.(string); ok {
-				if s == "" {
-					c.add(p, "empty", "empty string is not allowed")
+		for ch := n.first; ch >= 0; ch = t.nodes[ch].next {
+			cn := &t.nodes[ch]
+			if cn.kind == kindString {
+				if cn.val == "" {
+					c.add(ch, "", "empty", "empty string is not allowed")
 				}
-				if strings.HasPrefix(s, "urn:uuid:") {
-					if !uuidURN.MatchString(s) {
-						c.add(p, "uuid", "urn:uuid is not a lower-case RFC 4122 UUID")
-					} else if k == "reference" {
-						c.refs = append(c.refs, refAt{path: p, ref: s})
+				if strings.HasPrefix(cn.val, "urn:uuid:") {
+					if !isUUIDURN(cn.val) {
+						c.add(ch, "", "uuid", "urn:uuid is not a lower-case RFC 4122 UUID")
+					} else if cn.key == "reference" {
+						c.refs = append(c.refs, refAt{node: ch, ref: cn.val})
 					}
 				}
 				continue
 			}
-			c.walk(p, child)
+			c.walk(ch)
 		}
 		if rt == "Bundle" {
-			c.resolve(v, c.refs[start:])
+			c.resolve(i, c.refs[start:])
 			c.refs = c.refs[:start]
 		}
-	case string:
-		if v == "" { // an array element: object members are checked above
-			c.add(path, "empty", "empty string is not allowed")
+	case kindString:
+		if n.val == "" { // an array element: object members are checked above
+			c.add(i, "", "empty", "empty string is not allowed")
 		}
-	case []any:
-		if len(v) == 0 {
-			c.add(path, "empty", "empty array is not allowed")
+	case kindArray:
+		if n.n == 0 {
+			c.add(i, "", "empty", "empty array is not allowed")
 			return
 		}
-		for i, e := range v {
-			c.walk(path+"["+strconv.Itoa(i)+"]", e)
+		for ch := n.first; ch >= 0; ch = t.nodes[ch].next {
+			c.walk(ch)
 		}
 	}
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// isUUIDURN is uuidURN.MatchString without the regular expression engine:
+// "urn:uuid:" and 8-4-4-4-12 lower-case hex digits, version 1 to 8, variant
+// 10xx (TestUUIDMatcher compares the two).
+func isUUIDURN(s string) bool {
+	const prefix = "urn:uuid:"
+	if len(s) != len(prefix)+36 || !strings.HasPrefix(s, prefix) {
+		return false
 	}
-	slices.Sort(keys)
-	return keys
+	u := s[len(prefix):]
+	for i := 0; i < 36; i++ {
+		c := u[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+			continue
+		}
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return u[14] >= '1' && u[14] <= '8' && (u[19] == '8' || u[19] == '9' || u[19] == 'a' || u[19] == 'b')
 }
 
-func (c *checker) typed(rt, path string, m map[string]any) {
-	if c.r4 {
-		c.typedR4(rt, path, m)
-		return
-	}
+func (c *checker) typed(rt string, i int32) {
+	t := c.t
 	switch rt {
 	case "Observation":
-		c.observation(path, m)
+		c.observation(i)
 	case "DiagnosticReport":
-		c.requiredCode(path, m, "status", diagnosticReportStatus, "diagnostic-report-status")
+		if c.r4 {
+			c.diagnosticReportR4(i)
+			break
+		}
+		c.requiredCode(i, "status", diagnosticReportStatus, "diagnostic-report-status")
 	case "Device":
-		c.device(path, m)
+		if c.r4 {
+			c.deviceR4(i)
+			break
+		}
+		c.device(i)
 	case "DeviceAssociation":
-		c.deviceAssociation(path, m)
+		if !c.r4 { // not an R4 resource: the schema step reports it
+			c.deviceAssociation(i)
+		}
 	case "Bundle":
-		c.bundle(path, m)
+		// The R5 bundle-type set includes R4's; the R4 schema rejects
+		// R5's subscription-notification.
+		c.bundle(i)
 	case "Provenance":
-		for i, a := range objects(m["agent"]) {
-			if a["who"] == nil {
-				c.add(path+".agent["+strconv.Itoa(i)+"].who", "required", "agent.who is required")
+		if c.r4 {
+			c.provenanceR4(i)
+		}
+		for _, a := range t.objects(i, "agent") {
+			if !t.has(a, "who") {
+				c.add(a, ".who", "required", "agent.who is required")
 			}
 		}
+		if c.r4 {
+			c.provenanceEntitiesR4(i)
+		}
 	case "OperationOutcome":
-		for i, is := range objects(m["issue"]) {
-			p := path + ".issue[" + strconv.Itoa(i) + "]"
-			c.requiredCode(p, is, "severity", issueSeverity, "issue-severity")
-			c.requiredCode(p, is, "code", issueType, "issue-type")
+		for _, is := range t.objects(i, "issue") {
+			c.requiredCode(is, "severity", issueSeverity, "issue-severity")
+			c.requiredCode(is, "code", issueType, "issue-type")
 		}
 	}
 }
 
-// requiredCode checks a 1..1 code element against its required value set.
-func (c *checker) requiredCode(path string, m map[string]any, key string, allowed map[string]bool, valueSet string) {
-	v, ok := m[key]
-	if !ok {
-		c.add(path+"."+key, "required", key+" is required")
+// requiredCode checks a 1..1 code element of object i against its required
+// value set.
+func (c *checker) requiredCode(i int32, key string, allowed map[string]bool, valueSet string) {
+	if c.t.child(i, key) < 0 {
+		c.add(i, "."+key, "required", key+" is required")
 		return
 	}
-	c.optionalCode(path, m, key, allowed, valueSet, v)
+	c.optionalCode(i, key, allowed, valueSet)
 }
 
-func (c *checker) optionalCode(path string, m map[string]any, key string, allowed map[string]bool, valueSet string, v any) {
-	if v == nil {
+func (c *checker) optionalCode(i int32, key string, allowed map[string]bool, valueSet string) {
+	ch := c.t.child(i, key)
+	if ch < 0 || c.t.nodes[ch].kind == kindNull {
 		return
 	}
-	s, ok := v.(string)
-	if !ok || !allowed[s] {
-		c.add(path+"."+key, "code", key+" is not a code of the required value set "+valueSet)
+	if n := &c.t.nodes[ch]; n.kind != kindString || !allowed[n.val] {
+		c.add(i, "."+key, "code", key+" is not a code of the required value set "+valueSet)
 	}
-}
-
-func objects(v any) []map[string]any {
-	arr, _ := v.([]any)
-	out := make([]map[string]any, 0, len(arr))
-	for _, e := range arr {
-		if m, ok := e.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // hasValue reports whether an Observation or component has a value[x].
-func hasValue(m map[string]any) bool {
-	for k := range m {
+func (c *checker) hasValue(i int32) bool {
+	for ch := c.t.nodes[i].first; ch >= 0; ch = c.t.nodes[ch].next {
+		k := c.t.nodes[ch].key
 		if len(k) > 5 && strings.HasPrefix(k, "value") && k[5] >= 'A' && k[5] <= 'Z' {
 			return true
 		}
@@ -208,219 +231,252 @@ func hasValue(m map[string]any) bool {
 	return false
 }
 
-func (c *checker) observation(path string, m map[string]any) {
-	c.requiredCode(path, m, "status", observationStatus, "observation-status")
-	c.profiles(path, m)
-	if m["code"] == nil {
-		c.add(path+".code", "required", "code is required")
+func (c *checker) observation(i int32) {
+	t := c.t
+	c.requiredCode(i, "status", observationStatus, "observation-status")
+	if !c.r4 {
+		c.profiles(i) // the R5 core profiles; R4 resources are not checked against them
 	}
-	if m["dataAbsentReason"] != nil && hasValue(m) {
-		c.add(path+".dataAbsentReason", "obs-6", "dataAbsentReason must only be present when value[x] is absent")
+	if !t.has(i, "code") {
+		c.add(i, ".code", "required", "code is required")
 	}
-	if sd, ok := m["valueSampledData"].(map[string]any); ok {
-		c.sampledData(path+".valueSampledData", sd)
+	hasValue := c.hasValue(i)
+	if t.has(i, "dataAbsentReason") && hasValue {
+		c.add(i, ".dataAbsentReason", "obs-6", "dataAbsentReason must only be present when value[x] is absent")
 	}
-	own := codings(m["code"])
-	for i, comp := range objects(m["component"]) {
-		p := path + ".component[" + strconv.Itoa(i) + "]"
-		if comp["dataAbsentReason"] != nil && hasValue(comp) {
-			c.add(p+".dataAbsentReason", "obs-6", "dataAbsentReason must only be present when value[x] is absent")
+	if sd := t.child(i, "valueSampledData"); sd >= 0 && t.nodes[sd].kind == kindObject {
+		c.sampledData(sd)
+	}
+	for k, comp := range t.objects(i, "component") {
+		suffix := ".component[" + strconv.Itoa(k) + "]"
+		if t.has(comp, "dataAbsentReason") && c.hasValue(comp) {
+			c.add(i, suffix+".dataAbsentReason", "obs-6", "dataAbsentReason must only be present when value[x] is absent")
 		}
-		if sd, ok := comp["valueSampledData"].(map[string]any); ok {
-			c.sampledData(p+".valueSampledData", sd)
+		if sd := t.child(comp, "valueSampledData"); sd >= 0 && t.nodes[sd].kind == kindObject {
+			c.sampledData(sd)
 		}
-		if hasValue(m) && intersects(own, codings(comp["code"])) {
-			c.add(p+".code", "obs-7", "a component with the Observation's own code requires Observation.value[x] to be absent")
+		if hasValue && c.sharesCoding(i, comp) {
+			c.add(i, suffix+".code", "obs-7", "a component with the Observation's own code requires Observation.value[x] to be absent")
 		}
 	}
-	for i, tb := range objects(m["triggeredBy"]) {
-		p := path + ".triggeredBy[" + strconv.Itoa(i) + "]"
-		c.requiredCode(p, tb, "type", triggeredByType, "observation-triggeredbytype")
-		if tb["observation"] == nil {
-			c.add(p+".observation", "required", "observation is required")
+	if c.r4 {
+		return // triggeredBy is R5: the R4 schema rejects it
+	}
+	for _, tb := range t.objects(i, "triggeredBy") {
+		c.requiredCode(tb, "type", triggeredByType, "observation-triggeredbytype")
+		if !t.has(tb, "observation") {
+			c.add(tb, ".observation", "required", "observation is required")
 		}
 	}
 }
 
-func codings(cc any) []string {
-	m, _ := cc.(map[string]any)
-	var out []string
-	for _, cd := range objects(m["coding"]) {
-		sys, _ := cd["system"].(string)
-		code, _ := cd["code"].(string)
-		if code != "" {
-			out = append(out, sys+"|"+code)
-		}
+// sharesCoding reports whether the code of object a and that of object b
+// have a coding (system and non-empty code) in common.
+func (c *checker) sharesCoding(a, b int32) bool {
+	t := c.t
+	ca, cb := t.child(a, "code"), t.child(b, "code")
+	if ca < 0 || cb < 0 || t.nodes[ca].kind != kindObject || t.nodes[cb].kind != kindObject {
+		return false
 	}
-	return out
-}
-
-func intersects(a, b []string) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
+	for _, x := range t.objects(ca, "coding") {
+		xc, _ := t.str(x, "code")
+		if xc == "" {
+			continue
+		}
+		xs, _ := t.str(x, "system")
+		for _, y := range t.objects(cb, "coding") {
+			yc, _ := t.str(y, "code")
+			ys, _ := t.str(y, "system")
+			if yc == xc && ys == xs {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-func (c *checker) sampledData(path string, m map[string]any) {
-	if m["origin"] == nil {
-		c.add(path+".origin", "required", "origin is required")
+// sampledData checks SampledData i: origin and dimensions in both versions;
+// in R5 intervalUnit and sdd-1 (interval xor offsets), in R4 period (R4 has
+// no interval, intervalUnit or offsets; its schema rejects them).
+func (c *checker) sampledData(i int32) {
+	t := c.t
+	if !t.has(i, "origin") {
+		c.add(i, ".origin", "required", "origin is required")
 	}
-	if s, ok := m["intervalUnit"].(string); !ok || s == "" {
-		c.add(path+".intervalUnit", "required", "intervalUnit is required (R5)")
+	if c.r4 {
+		c.periodR4(i)
+	} else if s, ok := t.str(i, "intervalUnit"); !ok || s == "" {
+		c.add(i, ".intervalUnit", "required", "intervalUnit is required (R5)")
 	}
-	switch d := m["dimensions"].(type) {
-	case nil:
-		c.add(path+".dimensions", "required", "dimensions is required")
-	case json.Number:
-		if n, err := strconv.ParseInt(string(d), 10, 64); err != nil || n < 1 {
-			c.add(path+".dimensions", "value", "dimensions must be a positive integer")
-		}
+	switch d := t.child(i, "dimensions"); {
+	case d < 0 || t.nodes[d].kind == kindNull:
+		c.add(i, ".dimensions", "required", "dimensions is required")
+	case t.nodes[d].kind != kindNumber:
+		c.add(i, ".dimensions", "value", "dimensions must be a positive integer")
 	default:
-		c.add(path+".dimensions", "value", "dimensions must be a positive integer")
+		if n, err := strconv.ParseInt(t.nodes[d].val, 10, 64); err != nil || n < 1 {
+			c.add(i, ".dimensions", "value", "dimensions must be a positive integer")
+		}
 	}
-	interval := m["interval"] != nil || m["_interval"] != nil
-	offsets := m["offsets"] != nil || m["_offsets"] != nil
+	if c.r4 {
+		return
+	}
+	interval := t.has(i, "interval") || t.has(i, "_interval")
+	offsets := t.has(i, "offsets") || t.has(i, "_offsets")
 	if interval == offsets {
-		c.add(path, "sdd-1", "exactly one of interval or offsets must be present")
+		c.add(i, "", "sdd-1", "exactly one of interval or offsets must be present")
 	}
 }
 
-func (c *checker) device(path string, m map[string]any) {
-	c.optionalCode(path, m, "status", deviceStatus, "device-status", m["status"])
+func (c *checker) device(i int32) {
+	t := c.t
+	c.optionalCode(i, "status", deviceStatus, "device-status")
 	displays := 0
-	for i, n := range objects(m["name"]) {
-		p := path + ".name[" + strconv.Itoa(i) + "]"
-		if s, ok := n["value"].(string); !ok || s == "" {
-			c.add(p+".value", "required", "value is required")
+	for _, n := range t.objects(i, "name") {
+		if s, ok := t.str(n, "value"); !ok || s == "" {
+			c.add(n, ".value", "required", "value is required")
 		}
-		c.requiredCode(p, n, "type", deviceNameType, "device-nametype")
-		if b, ok := n["display"].(bool); ok && b {
+		c.requiredCode(n, "type", deviceNameType, "device-nametype")
+		if d := t.child(n, "display"); d >= 0 && t.nodes[d].kind == kindBool && t.nodes[d].val == "true" {
 			displays++
 		}
 	}
 	if displays > 1 {
-		c.add(path+".name", "dev-1", "at most one name may have display = true")
+		c.add(i, ".name", "dev-1", "at most one name may have display = true")
 	}
-	for i, v := range objects(m["version"]) {
-		if v["value"] == nil {
-			c.add(path+".version["+strconv.Itoa(i)+"].value", "required", "value is required")
-		}
-	}
-	for i, pr := range objects(m["property"]) {
+	c.deviceVersions(i)
+	for _, pr := range t.objects(i, "property") {
 		n := 0
-		for k := range pr {
-			if strings.HasPrefix(k, "value") {
+		for ch := t.nodes[pr].first; ch >= 0; ch = t.nodes[ch].next {
+			if strings.HasPrefix(t.nodes[ch].key, "value") {
 				n++
 			}
 		}
 		if n != 1 {
-			c.add(path+".property["+strconv.Itoa(i)+"]", "required", "property needs exactly one value[x]")
+			c.add(pr, "", "required", "property needs exactly one value[x]")
 		}
 	}
 }
 
-func (c *checker) deviceAssociation(path string, m map[string]any) {
-	if m["device"] == nil {
-		c.add(path+".device", "required", "device is required")
+// deviceVersions checks Device.version (both versions): value is required.
+func (c *checker) deviceVersions(i int32) {
+	for _, v := range c.t.objects(i, "version") {
+		if !c.t.has(v, "value") {
+			c.add(v, ".value", "required", "value is required")
+		}
 	}
-	st, ok := m["status"].(map[string]any)
-	if !ok {
-		c.add(path+".status", "required", "status is required and must be a CodeableConcept")
+}
+
+func (c *checker) deviceAssociation(i int32) {
+	t := c.t
+	if !t.has(i, "device") {
+		c.add(i, ".device", "required", "device is required")
+	}
+	st := t.child(i, "status")
+	if st < 0 || t.nodes[st].kind != kindObject {
+		c.add(i, ".status", "required", "status is required and must be a CodeableConcept")
 		return
 	}
 	found := false
-	for i, cd := range objects(st["coding"]) {
-		if sys, _ := cd["system"].(string); sys != DeviceAssociationStatusSystem {
+	for _, cd := range t.objects(st, "coding") {
+		if sys, _ := t.str(cd, "system"); sys != DeviceAssociationStatusSystem {
 			continue
 		}
-		code, _ := cd["code"].(string)
+		code, _ := t.str(cd, "code")
 		if !deviceAssociationStatus[code] {
-			c.add(path+".status.coding["+strconv.Itoa(i)+"].code", "code", "code is not in the required value set deviceassociation-status")
+			c.add(cd, ".code", "code", "code is not in the required value set deviceassociation-status")
 			continue
 		}
 		found = true
 	}
 	if !found {
-		c.add(path+".status", "code", "status needs a coding from "+DeviceAssociationStatusSystem)
+		c.add(st, "", "code", "status needs a coding from "+DeviceAssociationStatusSystem)
 	}
 }
 
-func (c *checker) bundle(path string, m map[string]any) {
-	c.requiredCode(path, m, "type", bundleType, "bundle-type")
-	typ, _ := m["type"].(string)
+func (c *checker) bundle(i int32) {
+	t := c.t
+	c.requiredCode(i, "type", bundleType, "bundle-type")
+	typ, _ := t.str(i, "type")
 	txn := typ == "transaction" || typ == "batch"
-	seen := map[string]int{}
-	for i, e := range objects(m["entry"]) {
-		p := path + ".entry[" + strconv.Itoa(i) + "]"
-		if fu, ok := e["fullUrl"].(string); ok && typ != "history" {
+	if c.seen == nil {
+		c.seen = map[string]int{}
+	}
+	defer clear(c.seen)
+	for k, e := range t.objects(i, "entry") {
+		if fu, ok := t.str(e, "fullUrl"); ok && typ != "history" {
 			key := fu
-			if r, ok := e["resource"].(map[string]any); ok {
-				if meta, ok := r["meta"].(map[string]any); ok {
-					if vid, ok := meta["versionId"].(string); ok {
+			if r := t.child(e, "resource"); r >= 0 && t.nodes[r].kind == kindObject {
+				if meta := t.child(r, "meta"); meta >= 0 && t.nodes[meta].kind == kindObject {
+					if vid, ok := t.str(meta, "versionId"); ok {
 						key += "|" + vid
 					}
 				}
 			}
-			if j, dup := seen[key]; dup {
-				c.add(p+".fullUrl", "bdl-7", "fullUrl repeats the fullUrl of entry["+strconv.Itoa(j)+"]")
+			if j, dup := c.seen[key]; dup {
+				c.add(e, ".fullUrl", "bdl-7", "fullUrl repeats the fullUrl of entry["+strconv.Itoa(j)+"]")
 			} else {
-				seen[key] = i
+				c.seen[key] = k
 			}
 		}
-		req, hasReq := e["request"].(map[string]any)
+		req := t.child(e, "request")
+		hasReq := req >= 0 && t.nodes[req].kind == kindObject
 		if hasReq {
-			c.request(p+".request", req)
+			c.request(req)
 		}
 		if txn {
 			if !hasReq {
-				c.add(p+".request", "bdl-3c", "every "+typ+" entry needs a request")
+				c.add(e, ".request", "bdl-3c", "every "+typ+" entry needs a request")
 				continue
 			}
-			method, _ := req["method"].(string)
+			method, _ := t.str(req, "method")
 			withBody := method == "POST" || method == "PUT" || method == "PATCH"
-			_, hasRes := e["resource"]
+			hasRes := t.child(e, "resource") >= 0
 			switch {
 			case withBody && !hasRes:
-				c.add(p+".resource", "bdl-3c", "a "+method+" entry needs a resource")
+				c.add(e, ".resource", "bdl-3c", "a "+method+" entry needs a resource")
 			case !withBody && hasRes && httpVerb[method]:
-				c.add(p+".resource", "bdl-3c", "a "+method+" entry must not carry a resource")
+				c.add(e, ".resource", "bdl-3c", "a "+method+" entry must not carry a resource")
 			}
 		}
-		if resp, ok := e["response"].(map[string]any); ok {
-			if s, ok := resp["status"].(string); !ok || s == "" {
-				c.add(p+".response.status", "required", "status is required")
+		if resp := t.child(e, "response"); resp >= 0 && t.nodes[resp].kind == kindObject {
+			if s, ok := t.str(resp, "status"); !ok || s == "" {
+				c.add(resp, ".status", "required", "status is required")
 			}
 		}
 	}
 }
 
-func (c *checker) request(path string, req map[string]any) {
-	c.requiredCode(path, req, "method", httpVerb, "http-verb")
-	if s, ok := req["url"].(string); !ok || s == "" {
-		c.add(path+".url", "required", "url is required")
+func (c *checker) request(i int32) {
+	c.requiredCode(i, "method", httpVerb, "http-verb")
+	if s, ok := c.t.str(i, "url"); !ok || s == "" {
+		c.add(i, ".url", "required", "url is required")
 	}
-	if s, ok := req["ifNoneExist"].(string); ok {
+	if s, ok := c.t.str(i, "ifNoneExist"); ok {
 		if typedQuery.MatchString(s) || strings.HasPrefix(s, "?") {
-			c.add(path+".ifNoneExist", "value", "ifNoneExist must be the bare query, without \"Type?\"")
+			c.add(i, ".ifNoneExist", "value", "ifNoneExist must be the bare query, without \"Type?\"")
 		}
 	}
 }
 
-// resolve checks that every urn:uuid reference inside a bundle names the
+// resolve checks that every urn:uuid reference inside bundle i names the
 // fullUrl of one of its entries.
-func (c *checker) resolve(bundle map[string]any, refs []refAt) {
-	full := map[string]bool{}
-	for _, e := range objects(bundle["entry"]) {
-		if fu, ok := e["fullUrl"].(string); ok {
-			full[fu] = true
+func (c *checker) resolve(i int32, refs []refAt) {
+	if len(refs) == 0 {
+		return
+	}
+	if c.full == nil {
+		c.full = map[string]bool{}
+	}
+	defer clear(c.full)
+	for _, e := range c.t.objects(i, "entry") {
+		if fu, ok := c.t.str(e, "fullUrl"); ok {
+			c.full[fu] = true
 		}
 	}
 	for _, r := range refs {
-		if !full[r.ref] {
-			c.add(r.path, "reference", "urn:uuid reference does not resolve to an entry fullUrl of the bundle")
+		if !c.full[r.ref] {
+			c.add(r.node, "", "reference", "urn:uuid reference does not resolve to an entry fullUrl of the bundle")
 		}
 	}
 }

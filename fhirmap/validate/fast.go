@@ -18,11 +18,11 @@ import (
 // document, at a fraction of the cost, because the schema can only tell two
 // documents of the same shape apart by their values.
 //
-// The R5 schema uses these keywords and no others: $ref (without siblings),
-// properties, additionalProperties (always false), required, items, type
-// (object, array, string, number, boolean), pattern, enum and const (and
-// oneOf in ResourceList, which load narrows). Which schema applies at which
-// place of a document follows from the member names alone ($ref, properties,
+// The R5 and R4 schemas use these keywords and no others: $ref (without
+// siblings), properties, additionalProperties (always false), required,
+// items, type (object, array, string, number, boolean), pattern, enum and
+// const (and oneOf in ResourceList, which schemaSet.def narrows). Which
+// schema applies at which place of a document follows from the member names alone ($ref, properties,
 // items), and type, required and additionalProperties only look at member
 // names and JSON types. So once the schema accepted a document, it accepts
 // every document with the same member names and JSON types at the same
@@ -50,34 +50,6 @@ const (
 	maxShapeBytes = 16 << 20
 	maxShapeLen   = 64 << 10
 )
-
-// schemaSet is what the fast path needs of one FHIR version: its schema and
-// its Go checks. R4 slots in as another schemaSet.
-type schemaSet struct {
-	version ohx.FHIRVersion
-	load    func() (defs map[string]any, known map[string]bool, err error)
-	compile func(resourceType string) (*jsonschema.Schema, error)
-	// typed runs the Go checks of one (nested) resource of type rt.
-	typed func(c *treeChecker, rt string, i int32)
-	// notType is the message for an unknown resource type.
-	notType string
-
-	rulesMu sync.Mutex
-	rules   map[string]*valueRule // by the definition path they were read from
-}
-
-var r5Set = &schemaSet{
-	version: ohx.R5,
-	load: func() (map[string]any, map[string]bool, error) {
-		if err := load(); err != nil {
-			return nil, nil, err
-		}
-		return defs, known, nil
-	},
-	compile: schemaFor,
-	typed:   (*treeChecker).typed,
-	notType: "not an R5 resource type",
-}
 
 // valueRule is what the schema asks of one value beyond its JSON type.
 type valueRule struct {
@@ -160,6 +132,7 @@ func resetShapes() {
 // scratch is the per-call working memory, pooled.
 type scratch struct {
 	t      tree
+	c      checker
 	shape  []byte
 	leaves []int32
 	res    []int32
@@ -171,6 +144,8 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 func (sc *scratch) release() {
 	clear(sc.t.nodes)
 	sc.t.src = ""
+	clear(sc.c.refs)
+	sc.c = checker{refs: sc.c.refs[:0], seen: sc.c.seen, full: sc.c.full}
 	scratchPool.Put(sc)
 }
 
@@ -180,7 +155,7 @@ func (t *tree) isNested(i, r int32) bool {
 	if i == r || t.nodes[i].kind != kindObject {
 		return false
 	}
-	_, ok := t.str(i, "resourceType")
+	_, ok := t.resourceType(i)
 	return ok
 }
 
@@ -232,8 +207,12 @@ func (t *tree) nestedIn(i, r int32, out []int32) []int32 {
 	return out
 }
 
-// validateFast is validate with the shape cache (see the top of this file).
-func (s *schemaSet) validateFast(data []byte, want string) error {
+// validate checks one document as FHIR version s. With cache, the fast
+// path: a resource whose shape the schema accepted before only gets the
+// value rules (see the top of this file). Without, the schema runs on every
+// resource: the reference the fast path is tested against. Either way the Go
+// checks run on every document.
+func (s *schemaSet) validate(data []byte, want string, cache bool) error {
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
 	t := &sc.t
@@ -246,83 +225,95 @@ func (s *schemaSet) validateFast(data []byte, want string) error {
 	if t.nodes[0].kind != kindObject {
 		return ErrNotJSON
 	}
-	rt, _ := t.str(0, "resourceType")
-	rt = strings.Clone(rt) // it names the resource in errors and paths, which outlive data
-	e := &Error{ResourceType: rt}
+	rt, _ := t.resourceType(0)
 	switch {
 	case rt == "":
-		e.Violations = append(e.Violations, Violation{Path: "(root)", Rule: "required", Message: "resourceType is missing or not a string"})
-		return e
+		return s.invalid("", []Violation{{Path: "(root)", Rule: "required", Message: "resourceType is missing or not a string"}})
 	case want != "" && rt != want:
-		e.ResourceType = ""
-		e.Violations = append(e.Violations, Violation{Path: "resourceType", Rule: "schema", Message: "resourceType must be " + want})
-		return e
+		return s.invalid("", []Violation{{Path: "resourceType", Rule: "schema", Message: "resourceType must be " + want}})
 	}
-	defs, known, err := s.load()
-	if err != nil {
+	if err := s.load(); err != nil {
 		return err
 	}
-	if !known[rt] {
-		e.ResourceType = ""
-		e.Violations = append(e.Violations, Violation{Path: "resourceType", Rule: "schema", Message: s.notType})
-		return e
+	if !s.known[rt] {
+		return s.invalid("", []Violation{{Path: "resourceType", Rule: "schema", Message: s.notType()}})
 	}
+	var vs []Violation // nil unless the document is invalid
 	sc.res = t.nestedIn(0, 0, append(sc.res[:0], 0))
 	var doc any // the document as the schema validator reads it, on a miss
 	for _, r := range sc.res {
-		nrt, _ := t.str(r, "resourceType")
-		prefix := t.path(r, rt)
-		if !known[nrt] {
-			e.Violations = append(e.Violations, Violation{Path: prefix + ".resourceType", Rule: "schema", Message: s.notType})
+		nrt, _ := t.resourceType(r)
+		if !s.known[nrt] {
+			vs = append(vs, Violation{Path: t.path(r, rt) + ".resourceType", Rule: "schema", Message: s.notType()})
 			continue
 		}
 		sc.shapeOf(r)
-		if p := lookupShape(s.version, sc.shape); p != nil {
-			shapeHits.Add(1)
-			e.Violations = p.check(t, sc.leaves, rt, true, e.Violations)
-			continue
+		if cache {
+			if p := lookupShape(s.version, sc.shape); p != nil {
+				shapeHits.Add(1)
+				vs = p.check(t, sc.leaves, rt, s.version, true, vs)
+				continue
+			}
 		}
 		if doc == nil {
+			var err error
 			if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data)); err != nil {
 				return fmt.Errorf("%w: %s", ErrNotJSON, safeJSONError(err))
 			}
 		}
-		schema, err := s.compile(nrt)
+		schema, err := s.schemaFor(nrt)
 		if err != nil {
 			return err
 		}
-		schemaRuns.Add(1)
+		if cache {
+			schemaRuns.Add(1)
+		}
 		failed := false
 		if err := schema.Validate(valueAt(doc, t, r)); err != nil {
 			var ve *jsonschema.ValidationError
 			if !errors.As(err, &ve) {
-				return fmt.Errorf("fhir r5: schema validation: %w", err)
+				return fmt.Errorf("%s: schema validation: %w", s.prefix(), err)
 			}
-			e.Violations = append(e.Violations, schemaViolations(prefix, ve)...)
+			vs = append(vs, schemaViolations(t.path(r, rt), s.version, ve)...)
 			failed = true
 		}
-		p, complete := s.buildPlan(defs, t, r, nrt, sc.leaves)
-		before := len(e.Violations)
-		e.Violations = p.check(t, sc.leaves, rt, false, e.Violations)
-		if !failed && complete && len(e.Violations) == before {
+		p, complete := s.buildPlan(t, r, nrt, sc.leaves)
+		before := len(vs)
+		vs = p.check(t, sc.leaves, rt, s.version, false, vs)
+		if cache && !failed && complete && len(vs) == before {
 			storeShape(s.version, sc.shape, p)
 		}
 	}
-	c := &treeChecker{t: t, root: rt}
+	c := &sc.c
+	c.t, c.root, c.r4 = t, rt, s.version == ohx.R4
 	c.walk(0)
-	e.Violations = append(e.Violations, c.violations...)
-	if bytes.Contains(data, []byte(profileBase)) {
-		e.Violations = append(e.Violations, claimedProfileViolations(data, rt)...)
-	}
-	if len(e.Violations) == 0 {
+	vs = append(vs, c.violations...)
+	if len(vs) == 0 {
 		return nil
+	}
+	// The resource type names the resource in the error, which outlives
+	// data: a copy.
+	return s.invalid(strings.Clone(rt), vs)
+}
+
+// invalid is the error for a document of resource type rt ("" when it has
+// no valid one) with the violations vs.
+func (s *schemaSet) invalid(rt string, vs []Violation) *Error {
+	e := &Error{ResourceType: rt, Violations: vs}
+	if s.version != ohx.R5 {
+		e.Version = s.version
 	}
 	return e
 }
 
+// notType is the message for a resource type the schema does not define.
+func (s *schemaSet) notType() string {
+	return "not an " + string(s.version) + " resource type"
+}
+
 // check applies the plan's rules to the values of a resource, appending a
 // violation per value that fails.
-func (p *plan) check(t *tree, leaves []int32, rootName string, strings bool, out []Violation) []Violation {
+func (p *plan) check(t *tree, leaves []int32, rootName string, v ohx.FHIRVersion, strings bool, out []Violation) []Violation {
 	for k, i := range leaves {
 		r := p.rules[k]
 		if r == nil {
@@ -332,10 +323,10 @@ func (p *plan) check(t *tree, leaves []int32, rootName string, strings bool, out
 		if r.ok(n.kind, n.val, strings) {
 			continue
 		}
-		msg := "value does not match the R5 datatype pattern"
+		msg := "value does not match the " + string(v) + " datatype pattern"
 		switch {
 		case n.kind == kindNumber:
-			msg = "number is not a valid literal of its R5 datatype"
+			msg = "number is not a valid literal of its " + string(v) + " datatype"
 		case r.konst != nil:
 			msg = "value must be " + *r.konst
 		case r.enum != nil && (r.pattern == nil || r.pattern(n.val)):
@@ -378,12 +369,12 @@ var shapeTypes = map[string]bool{"object": true, "array": true, "string": true, 
 // buildPlan reads from the schema the rule of each value of the resource
 // rooted at r. It reports complete = false when some place of the document
 // is not covered by the keywords it understands.
-func (s *schemaSet) buildPlan(defs map[string]any, t *tree, r int32, rt string, leaves []int32) (*plan, bool) {
+func (s *schemaSet) buildPlan(t *tree, r int32, rt string, leaves []int32) (*plan, bool) {
 	p := &plan{rules: make([]*valueRule, 0, len(leaves))}
 	complete := true
 	var walk func(i int32, schema any, ref string)
 	walk = func(i int32, schema any, ref string) {
-		schema, ref = resolveRef(defs, schema, ref)
+		schema, ref = s.resolveRef(schema, ref)
 		m, ok := schema.(map[string]any)
 		if !ok {
 			complete = false
@@ -441,7 +432,7 @@ func (s *schemaSet) buildPlan(defs map[string]any, t *tree, r int32, rt string, 
 			p.rules = append(p.rules, s.rule(m, ref, &complete))
 		}
 	}
-	walk(r, map[string]any{"$ref": "#/definitions/" + rt}, "")
+	walk(r, map[string]any{"$ref": s.base + rt}, "")
 	if len(p.rules) != len(leaves) {
 		panic("validate: plan and shape disagree") // a programming error, never input-dependent
 	}
@@ -452,7 +443,7 @@ func isLeaf(k byte) bool { return k != kindObject && k != kindArray }
 
 // resolveRef follows $ref to the definition it names and returns the name of
 // the last definition followed (or ref when there was none).
-func resolveRef(defs map[string]any, schema any, ref string) (any, string) {
+func (s *schemaSet) resolveRef(schema any, ref string) (any, string) {
 	for range 64 {
 		m, ok := schema.(map[string]any)
 		if !ok {
@@ -462,12 +453,14 @@ func resolveRef(defs map[string]any, schema any, ref string) (any, string) {
 		if !ok {
 			return schema, ref
 		}
-		const prefix = "#/definitions/"
-		if len(target) <= len(prefix) || target[:len(prefix)] != prefix {
+		name, ok := strings.CutPrefix(target, s.base)
+		if !ok || name == "" {
 			return nil, ref
 		}
-		ref = target[len(prefix):]
-		schema = defs[ref]
+		ref = name
+		if schema, ok = s.def(ref); !ok {
+			return nil, ref
+		}
 	}
 	return nil, ref
 }
@@ -478,7 +471,7 @@ func (s *schemaSet) rule(m map[string]any, ref string, complete *bool) *valueRul
 	_, hasPattern := m["pattern"]
 	_, hasEnum := m["enum"]
 	_, hasConst := m["const"]
-	number := numberLiterals[ref]
+	number := s.numbers[ref]
 	if !hasPattern && !hasEnum && !hasConst && number == nil {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 )
 
@@ -84,26 +85,85 @@ func TestShapeCacheCannotAdmitInvalid(t *testing.T) {
 		{"obs-6", `"status":"final",`, `"status":"final","dataAbsentReason":{"text":"x"},`, "obs-6", "Observation.dataAbsentReason", false},
 		{"unit as a number", `"unit":"/min"`, `"unit":7`, "schema", "Observation.valueQuantity.unit", false},
 	}
+	// observation is valid R4 too: the cases run in both versions, but for
+	// values R4 accepts: its code pattern allows any single white space
+	// between words, and its decimal sets no digit limits.
+	validR4 := map[string]bool{"code with a tab": true, "decimal beyond the R5 digits": true,
+		"decimal with 18 fraction digits": true, "decimal exponent of 10 digits": true}
+	for _, v := range []ohx.FHIRVersion{ohx.R5, ohx.R4} {
+		for _, tt := range tests {
+			if v == ohx.R4 && validR4[tt.name] {
+				continue
+			}
+			t.Run(string(v)+"/"+tt.name, func(t *testing.T) {
+				validate.ResetShapes()
+				require.NoError(t, validate.ResourceVersion(v, []byte(observation)))
+				require.Contains(t, observation, tt.old)
+				doc := strings.Replace(observation, tt.old, tt.new, 1)
+				runs := validate.SchemaRuns()
+				err := validate.ResourceVersion(v, []byte(doc))
+				var ve *validate.Error
+				require.ErrorAs(t, err, &ve)
+				assert.True(t, ve.Has(tt.rule, tt.path), "want %s at %s, got %v", tt.rule, tt.path, ve.Violations)
+				if tt.sameShape {
+					assert.Equal(t, runs, validate.SchemaRuns(), "a value mutation keeps the shape: caught without the schema")
+				} else {
+					assert.Equal(t, runs+1, validate.SchemaRuns(), "a shape mutation is a new shape: the schema runs")
+				}
+				// An invalid document never enters the cache: again, same verdict.
+				err2 := validate.ResourceVersion(v, []byte(doc))
+				require.Error(t, err2)
+				assert.Equal(t, err.Error(), err2.Error())
+			})
+		}
+	}
+}
+
+// profiled is observation as fhirmap writes it when it claims the R5
+// vital-signs and heart-rate profiles.
+var profiled = strings.Replace(observation, `"meta":{"source":"https://api.fitbit.com"}`,
+	`"meta":{"source":"https://api.fitbit.com","profile":["`+validate.ProfileVitalSigns+`","`+validate.ProfileHeartRate+`"]}`, 1)
+
+// TestShapeCacheCannotAdmitProfileViolation: the claimed profiles are checked
+// on every document, whether or not its shape is cached, alone or in a
+// Bundle. Each mutation keeps the shape, so only the Go checks can catch it.
+func TestShapeCacheCannotAdmitProfileViolation(t *testing.T) {
+	bundleOf := func(obs string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",` +
+			`"resource":` + obs + `,"request":{"method":"POST","url":"Observation"}}]}`
+	}
+	tests := []struct {
+		name, old, new, rule, path string
+	}{
+		{"heart rate in Hz", `"code":"/min"}`, `"code":"Hz"}`, "profile", "Observation.valueQuantity"},
+		{"heart rate unit system not UCUM", `"system":"http://unitsofmeasure.org"`, `"system":"http://unitsofmeasure.org/x"`, "profile", "Observation.valueQuantity"},
+		{"heart rate without the LOINC code", `"code":"8867-4"`, `"code":"40443-4"`, "profile", "Observation.code"},
+		{"code not LOINC", `"system":"http://loinc.org"`, `"system":"http://snomed.info/sct"`, "profile", "Observation.code"},
+		{"category not vital-signs", `"code":"vital-signs"`, `"code":"laboratory"`, "profile", "Observation.category"},
+		{"subject not a Patient", `"reference":"Patient/bench-1"`, `"reference":"Group/bench-1"`, "profile", "Observation.subject"},
+		{"effective to the year", `"effectiveDateTime":"2026-11-19T00:00:01+01:00"`, `"effectiveDateTime":"2026"`, "vs-1", "Observation.effectiveDateTime"},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			validate.ResetShapes()
-			require.NoError(t, validate.Resource([]byte(observation)))
-			require.Contains(t, observation, tt.old)
-			doc := strings.Replace(observation, tt.old, tt.new, 1)
-			runs := validate.SchemaRuns()
-			err := validate.Resource([]byte(doc))
-			var ve *validate.Error
-			require.ErrorAs(t, err, &ve)
-			assert.True(t, ve.Has(tt.rule, tt.path), "want %s at %s, got %v", tt.rule, tt.path, ve.Violations)
-			if tt.sameShape {
-				assert.Equal(t, runs, validate.SchemaRuns(), "a value mutation keeps the shape: caught without the schema")
-			} else {
-				assert.Equal(t, runs+1, validate.SchemaRuns(), "a shape mutation is a new shape: the schema runs")
+			require.Contains(t, profiled, tt.old)
+			bad := strings.Replace(profiled, tt.old, tt.new, 1)
+			for _, doc := range []struct{ good, bad, prefix string }{
+				{profiled, bad, ""},
+				{bundleOf(profiled), bundleOf(bad), "Bundle.entry[0].resource"},
+			} {
+				validate.ResetShapes()
+				require.NoError(t, validate.Resource([]byte(doc.good)))
+				runs := validate.SchemaRuns()
+				err := validate.Resource([]byte(doc.bad))
+				var ve *validate.Error
+				require.ErrorAs(t, err, &ve)
+				path := tt.path
+				if doc.prefix != "" {
+					path = doc.prefix + strings.TrimPrefix(path, "Observation")
+				}
+				assert.True(t, ve.Has(tt.rule, path), "want %s at %s, got %v", tt.rule, path, ve.Violations)
+				assert.Equal(t, runs, validate.SchemaRuns(), "the shape is cached: caught without the schema")
 			}
-			// An invalid document never enters the cache: again, same verdict.
-			err2 := validate.Resource([]byte(doc))
-			require.Error(t, err2)
-			assert.Equal(t, err.Error(), err2.Error())
 		})
 	}
 }
@@ -157,29 +217,55 @@ func BenchmarkResourceFastObservation(b *testing.B) {
 	}
 }
 
+// BenchmarkResourceFastProfiled is the resource the individual sync path
+// validates: a cached shape that claims the vital-signs profiles.
+func BenchmarkResourceFastProfiled(b *testing.B) {
+	data := []byte(profiled)
+	require.NoError(b, validate.Resource(data))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := validate.Resource(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // FuzzFastNeverAdmitsWhatFullRejects is the safety property of the shape
 // cache: whatever the full schema rejects, the fast path rejects, with the
-// cache cold and with the shapes of the valid seeds in it. (The fast path may
-// reject more: repeated members, invalid UTF-8, number literals.)
+// cache cold and with the shapes of the valid seeds in it, as R5 and as R4.
+// (The fast path may reject more: repeated members, invalid UTF-8, number
+// literals.)
 func FuzzFastNeverAdmitsWhatFullRejects(f *testing.F) {
-	seeds := [][]byte{[]byte(observation)}
-	for _, name := range []string{"observation-heart-rate.json", "observation-bp.json", "observation-ecg.json", "device.json",
-		"deviceassociation.json", "provenance.json", "bundle-transaction.json"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "valid", name))
-		require.NoError(f, err)
-		seeds = append(seeds, data)
-	}
-	for _, s := range seeds {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		full := validate.ValidateFull(data, "")
-		validate.ResetShapes()
-		cold := validate.Resource(data)
-		for _, s := range seeds {
-			_ = validate.Resource(s)
+	seeds := map[ohx.FHIRVersion][][]byte{ohx.R5: {[]byte(observation)}, ohx.R4: {[]byte(observation)}}
+	for v, names := range map[ohx.FHIRVersion][]string{
+		ohx.R5: {"observation-heart-rate.json", "observation-bp.json", "observation-ecg.json", "device.json",
+			"deviceassociation.json", "provenance.json", "bundle-transaction.json"},
+		ohx.R4: {"observation-bp.json", "observation-ecg.json", "device.json", "provenance.json", "bundle-transaction.json"},
+	} {
+		dir := map[ohx.FHIRVersion]string{ohx.R5: "valid", ohx.R4: "valid-r4"}[v]
+		for _, name := range names {
+			data, err := os.ReadFile(filepath.Join("testdata", dir, name))
+			require.NoError(f, err)
+			seeds[v] = append(seeds[v], data)
 		}
-		warm := validate.Resource(data)
+	}
+	for v, ss := range seeds {
+		for _, s := range ss {
+			f.Add(s, v == ohx.R4)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, r4 bool) {
+		v := ohx.R5
+		if r4 {
+			v = ohx.R4
+		}
+		full := validate.ValidateFullVersion(v, data, "")
+		validate.ResetShapes()
+		cold := validate.ResourceVersion(v, data)
+		for _, s := range seeds[v] {
+			_ = validate.ResourceVersion(v, s)
+		}
+		warm := validate.ResourceVersion(v, data)
 		if full != nil && (cold == nil || warm == nil) {
 			t.Fatalf("full rejects (%v) but fast admits (cold %v, warm %v)", full, cold, warm)
 		}
@@ -192,40 +278,46 @@ func FuzzFastNeverAdmitsWhatFullRejects(f *testing.F) {
 // TestMain compiles the schema before any test or fuzz input runs: a fuzz
 // worker that spends its first input compiling is taken for hung.
 func TestMain(m *testing.M) {
-	if err := validate.Ready(); err != nil {
-		panic(err)
+	for _, v := range []ohx.FHIRVersion{ohx.R5, ohx.R4} {
+		if err := validate.ReadyVersion(v); err != nil {
+			panic(err)
+		}
 	}
 	os.Exit(m.Run())
 }
 
 // TestFastNeverAdmitsWhatFullRejects checks the fuzz target's property on
-// every one-byte mutation of a fhirmap-shaped Observation: each byte deleted,
-// or replaced by a character that changes a value ('9', ' ', 'x') or the
-// structure ('"', '{').
+// every one-byte mutation of a fhirmap-shaped Observation, as R5 and as R4:
+// each byte deleted, or replaced by a character that changes a value ('9',
+// ' ', 'x') or the structure ('"', '{').
 func TestFastNeverAdmitsWhatFullRejects(t *testing.T) {
 	seed := []byte(observation)
-	validate.ResetShapes()
-	require.NoError(t, validate.Resource(seed))
-	checked, rejected := 0, 0
-	for i := range seed {
-		for _, c := range []byte{0, '9', ' ', 'x', '"', '{'} {
-			var data []byte
-			if c == 0 {
-				data = append(append([]byte{}, seed[:i]...), seed[i+1:]...)
-			} else {
-				data = append([]byte{}, seed...)
-				data[i] = c
+	for _, v := range []ohx.FHIRVersion{ohx.R5, ohx.R4} {
+		t.Run(string(v), func(t *testing.T) {
+			validate.ResetShapes()
+			require.NoError(t, validate.ResourceVersion(v, seed))
+			checked, rejected := 0, 0
+			for i := range seed {
+				for _, c := range []byte{0, '9', ' ', 'x', '"', '{'} {
+					var data []byte
+					if c == 0 {
+						data = append(append([]byte{}, seed[:i]...), seed[i+1:]...)
+					} else {
+						data = append([]byte{}, seed...)
+						data[i] = c
+					}
+					full := validate.ValidateFullVersion(v, data, "")
+					warm := validate.ResourceVersion(v, data) // the seed's shape is cached
+					checked++
+					if full != nil {
+						rejected++
+						require.Error(t, warm, "byte %d → %q: the full schema rejects, the fast path must too", i, c)
+					}
+				}
 			}
-			full := validate.ValidateFull(data, "")
-			warm := validate.Resource(data) // the seed's shape is cached
-			checked++
-			if full != nil {
-				rejected++
-				require.Error(t, warm, "byte %d → %q: the full schema rejects, the fast path must too", i, c)
-			}
-		}
+			require.Greater(t, rejected, checked/2)
+		})
 	}
-	require.Greater(t, rejected, checked/2)
 }
 
 // TestFastPathConcurrent: goroutines that fill and read the shape cache at

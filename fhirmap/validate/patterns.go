@@ -31,7 +31,7 @@ var handMatchers = map[string]func(string) bool{
 	patString:   func(s string) bool { return s != "" },
 	patCode:     isCode,
 	patID:       isID,
-	patURI:      func(s string) bool { return !strings.ContainsAny(s, " \t\n\f\r") },
+	patURI:      isURI,
 	patDateTime: isDateTime,
 	patInstant:  isInstant,
 	patDate:     isDate,
@@ -53,6 +53,16 @@ func matcher(pattern string) (func(string) bool, error) {
 // isSpace is \s of Go's regexp: the ASCII white space without \v.
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// isURI: no \s at all (a loop: strings.ContainsAny builds its set per call).
+func isURI(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isSpace(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // isCode: no \s but single spaces between non-space runs.
@@ -236,15 +246,34 @@ var numberLiterals = map[string]func(string) bool{
 	"unsignedInt": func(s string) bool { return isInt(s, false, false) },
 }
 
+// numberLiteralsR4 are the R4 (4.0.1) number literals: the R4 schema's
+// decimal pattern ^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$ sets no
+// digit limits, and its integer pattern ^-?([0]|([1-9][0-9]*))$ admits -0;
+// integers are 32-bit as in R5.
+var numberLiteralsR4 = map[string]func(string) bool{
+	"decimal":     func(s string) bool { return decimalLiteral(s, 0, 0, 0) },
+	"integer":     func(s string) bool { return s == "-0" || isInt(s, true, false) },
+	"positiveInt": func(s string) bool { return isInt(s, false, true) },
+	"unsignedInt": func(s string) bool { return isInt(s, false, false) },
+}
+
 // isDecimal matches ^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9})?$
 // on a literal the JSON parser accepted.
 func isDecimal(s string) bool {
+	return decimalLiteral(s, 18, 17, 9)
+}
+
+// decimalLiteral matches a decimal literal the JSON parser accepted with at
+// most maxInt integer digits, maxFrac fraction digits and maxExp exponent
+// digits (0: no limit).
+func decimalLiteral(s string, maxInt, maxFrac, maxExp int) bool {
+	over := func(n, limit int) bool { return limit > 0 && n > limit }
 	s = strings.TrimPrefix(s, "-")
 	n := 0
 	for n < len(s) && digit(s[n]) {
 		n++
 	}
-	if n == 0 || n > 18 || (n > 1 && s[0] == '0') {
+	if n == 0 || over(n, maxInt) || (n > 1 && s[0] == '0') {
 		return false
 	}
 	s = s[n:]
@@ -253,7 +282,7 @@ func isDecimal(s string) bool {
 		for n < len(s) && digit(s[n]) {
 			n++
 		}
-		if n == 1 || n > 18 {
+		if n == 1 || over(n-1, maxFrac) {
 			return false
 		}
 		s = s[n:]
@@ -267,7 +296,7 @@ func isDecimal(s string) bool {
 		for n < len(s) && digit(s[n]) {
 			n++
 		}
-		if n == 0 || n > 9 {
+		if n == 0 || over(n, maxExp) {
 			return false
 		}
 		s = s[n:]

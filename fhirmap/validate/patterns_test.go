@@ -92,6 +92,11 @@ func FuzzPatternMatchers(f *testing.F) {
 	})
 }
 
+// uuidURN is the FHIR uuid datatype with the RFC 4122 (9562) version and
+// variant bits: lower case, versions 1 to 8, variant 10xx. isUUIDURN is
+// written from it.
+var uuidURN = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
 func TestUUIDMatcher(t *testing.T) {
 	for _, s := range corpus([]string{"urn:uuid:0b6e0f3c-8e0a-4d55-9b43-3b1e8d1f2a10", "urn:uuid:00000000-0000-8000-a000-000000000000"}, "0189abcfgA-:") {
 		assert.Equal(t, uuidURN.MatchString(s), isUUIDURN(s), "%q", s)

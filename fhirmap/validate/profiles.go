@@ -1,10 +1,6 @@
 package validate
 
-import (
-	"encoding/json"
-	"slices"
-	"strconv"
-)
+import "slices"
 
 // Checks of the R5 vital-signs profiles an Observation claims in
 // meta.profile (hl7.fhir.r5.core 5.0.0, StructureDefinition-{vitalsigns,
@@ -35,28 +31,6 @@ const (
 // profileBase prefixes the URLs of the R5 core profiles.
 const profileBase = "http://hl7.org/fhir/StructureDefinition/"
 
-// claimedProfileViolations checks the vital-signs profiles claimed by the
-// Observation data is, or by the Observations in its Bundle entries. The
-// fast path calls it only for a document that names a core profile.
-func claimedProfileViolations(data []byte, rt string) []Violation {
-	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
-		return nil // the tree parser already reported the syntax
-	}
-	c := &checker{}
-	switch rt {
-	case "Observation":
-		c.profiles(rt, m)
-	case "Bundle":
-		for i, e := range objects(m["entry"]) {
-			if r, ok := e["resource"].(map[string]any); ok && r["resourceType"] == "Observation" {
-				c.profiles("Bundle.entry["+strconv.Itoa(i)+"].resource", r)
-			}
-		}
-	}
-	return c.violations
-}
-
 // vitalProfile is what one specific vital-signs profile adds to the base
 // profile: a fixed LOINC code in Observation.code and, for a valueQuantity,
 // its allowed UCUM codes (a fixedCode or the codes of a required value set).
@@ -65,8 +39,12 @@ type vitalProfile struct {
 	units []string
 	// components are the required component slices (bp): LOINC code and the
 	// fixed unit of its valueQuantity; the Observation has no value.
-	components map[string]string
+	components []vitalComponent
 }
+
+// vitalComponent is a required component slice: its LOINC code and the
+// fixed UCUM code of its valueQuantity.
+type vitalComponent struct{ code, unit string }
 
 var vitalProfiles = map[string]vitalProfile{
 	ProfileHeartRate: {code: "8867-4", units: []string{"/min"}},
@@ -76,7 +54,7 @@ var vitalProfiles = map[string]vitalProfile{
 	ProfileBodyWeight: {code: "29463-7", units: []string{"g", "kg", "[lb_av]"}},
 	// http://hl7.org/fhir/ValueSet/ucum-bodytemp: "Cel | [degF]".
 	ProfileBodyTemp: {code: "8310-5", units: []string{"Cel", "[degF]"}},
-	ProfileBP:       {code: "85354-9", components: map[string]string{"8480-6": "mm[Hg]", "8462-4": "mm[Hg]"}},
+	ProfileBP:       {code: "85354-9", components: []vitalComponent{{"8480-6", "mm[Hg]"}, {"8462-4", "mm[Hg]"}}},
 }
 
 // ucumVitalsCommon is http://hl7.org/fhir/ValueSet/ucum-vitals-common as
@@ -84,28 +62,34 @@ var vitalProfiles = map[string]vitalProfile{
 // component's valueQuantity.
 var ucumVitalsCommon = set("%", "cm", "[in_i]", "kg", "g", "[lb_av]", "Cel", "[degF]", "mm[Hg]", "/min", "kg/m2", "m2")
 
-// profiles checks each vital-signs profile m claims.
-func (c *checker) profiles(path string, m map[string]any) {
-	meta, _ := m["meta"].(map[string]any)
-	claimed, _ := meta["profile"].([]any)
+// profiles checks each vital-signs profile Observation i claims in
+// meta.profile.
+func (c *checker) profiles(i int32) {
+	t := c.t
+	meta := t.child(i, "meta")
+	if meta < 0 || t.nodes[meta].kind != kindObject {
+		return
+	}
+	claimed := t.child(meta, "profile")
+	if claimed < 0 || t.nodes[claimed].kind != kindArray {
+		return
+	}
 	base := false
-	for _, p := range claimed {
-		url, _ := p.(string)
-		if url == ProfileVitalSigns {
-			base = true
-		}
-		if _, ok := vitalProfiles[url]; ok {
-			base = true // every specific profile derives from the base one
+	for p := t.nodes[claimed].first; p >= 0; p = t.nodes[p].next {
+		if n := &t.nodes[p]; n.kind == kindString {
+			_, specific := vitalProfiles[n.val]
+			base = base || specific || n.val == ProfileVitalSigns // every specific profile derives from the base one
 		}
 	}
 	if !base {
 		return
 	}
-	c.vitalSigns(path, m)
-	for _, p := range claimed {
-		url, _ := p.(string)
-		if vp, ok := vitalProfiles[url]; ok {
-			c.vitalProfile(path, url, vp, m)
+	c.vitalSigns(i)
+	for p := t.nodes[claimed].first; p >= 0; p = t.nodes[p].next {
+		if n := &t.nodes[p]; n.kind == kindString {
+			if vp, ok := vitalProfiles[n.val]; ok {
+				c.vitalProfile(i, n.val, vp)
+			}
 		}
 	}
 }
@@ -115,105 +99,121 @@ func (c *checker) profiles(path string, m map[string]any) {
 // value or components (vs-2), component values (vs-3) in ucum-vitals-common,
 // and a LOINC coding in code (the profile's extensible binding is the LOINC
 // vital-sign result value set).
-func (c *checker) vitalSigns(path string, m map[string]any) {
+func (c *checker) vitalSigns(i int32) {
 	const rule = "profile"
+	t := c.t
 	found := false
-	for _, cat := range objects(m["category"]) {
-		for _, cd := range objects(cat["coding"]) {
-			if cd["system"] == observationCatSys && cd["code"] == vitalSignsCategory {
-				found = true
-			}
+	for _, cat := range t.objects(i, "category") {
+		for _, cd := range t.objects(cat, "coding") {
+			sys, _ := t.str(cd, "system")
+			code, _ := t.str(cd, "code")
+			found = found || sys == observationCatSys && code == vitalSignsCategory
 		}
 	}
 	if !found {
-		c.add(path+".category", rule, "vitalsigns: a category coding observation-category#vital-signs is required")
+		c.add(i, ".category", rule, "vitalsigns: a category coding observation-category#vital-signs is required")
 	}
-	subj, _ := m["subject"].(map[string]any)
-	ref, _ := subj["reference"].(string)
-	typ, _ := subj["type"].(string)
-	if subj == nil || !(len(ref) > len("Patient/") && ref[:len("Patient/")] == "Patient/" || typ == "Patient") {
-		c.add(path+".subject", rule, "vitalsigns: subject must reference a Patient")
+	subj := t.object(i, "subject")
+	ref, _ := t.str(subj, "reference")
+	typ, _ := t.str(subj, "type")
+	if subj < 0 || !(len(ref) > len("Patient/") && ref[:len("Patient/")] == "Patient/" || typ == "Patient") {
+		c.add(i, ".subject", rule, "vitalsigns: subject must reference a Patient")
 	}
-	dt, hasDT := m["effectiveDateTime"].(string)
-	_, hasPeriod := m["effectivePeriod"].(map[string]any)
-	switch {
+	dt, hasDT := t.str(i, "effectiveDateTime")
+	switch hasPeriod := t.object(i, "effectivePeriod") >= 0; {
 	case !hasDT && !hasPeriod:
-		c.add(path+".effective[x]", rule, "vitalsigns: effectiveDateTime or effectivePeriod is required")
+		c.add(i, ".effective[x]", rule, "vitalsigns: effectiveDateTime or effectivePeriod is required")
 	case hasDT && len(dt) < 8:
-		c.add(path+".effectiveDateTime", "vs-1", "vitalsigns: effectiveDateTime must be precise to the day")
+		c.add(i, ".effectiveDateTime", "vs-1", "vitalsigns: effectiveDateTime must be precise to the day")
 	}
-	comps := objects(m["component"])
-	if len(comps) == 0 && m["hasMember"] == nil && !hasValue(m) && m["dataAbsentReason"] == nil {
-		c.add(path, "vs-2", "vitalsigns: without component or hasMember, a value[x] or dataAbsentReason is required")
+	comps := 0
+	for range t.objects(i, "component") {
+		comps++
 	}
-	for i, comp := range comps {
-		p := path + ".component[" + strconv.Itoa(i) + "]"
-		if !hasValue(comp) && comp["dataAbsentReason"] == nil {
-			c.add(p, "vs-3", "vitalsigns: a component needs a value[x] or a dataAbsentReason")
+	if comps == 0 && !t.has(i, "hasMember") && !c.hasValue(i) && !t.has(i, "dataAbsentReason") {
+		c.add(i, "", "vs-2", "vitalsigns: without component or hasMember, a value[x] or dataAbsentReason is required")
+	}
+	for _, comp := range t.objects(i, "component") {
+		if !c.hasValue(comp) && !t.has(comp, "dataAbsentReason") {
+			c.add(comp, "", "vs-3", "vitalsigns: a component needs a value[x] or a dataAbsentReason")
 		}
-		if q, ok := comp["valueQuantity"].(map[string]any); ok {
-			code, _ := q["code"].(string)
-			if q["system"] != ucum || !ucumVitalsCommon[code] {
-				c.add(p+".valueQuantity", rule, "vitalsigns: a component quantity must use a UCUM unit of ucum-vitals-common")
+		if q := t.object(comp, "valueQuantity"); q >= 0 {
+			sys, _ := t.str(q, "system")
+			code, _ := t.str(q, "code")
+			if sys != ucum || !ucumVitalsCommon[code] {
+				c.add(q, "", rule, "vitalsigns: a component quantity must use a UCUM unit of ucum-vitals-common")
 			}
 		}
 	}
-	if !hasCoding(m["code"], loinc, "") {
-		c.add(path+".code", rule, "vitalsigns: code needs a LOINC coding")
+	if !t.hasCoding(t.object(i, "code"), loinc, "") {
+		c.add(i, ".code", rule, "vitalsigns: code needs a LOINC coding")
 	}
 }
 
 // vitalProfile checks one specific profile: its fixed LOINC code and its
 // value (or, for bp, its systolic and diastolic components).
-func (c *checker) vitalProfile(path, url string, vp vitalProfile, m map[string]any) {
+func (c *checker) vitalProfile(i int32, url string, vp vitalProfile) {
 	const rule = "profile"
-	name := url[len("http://hl7.org/fhir/StructureDefinition/"):]
-	if !hasCoding(m["code"], loinc, vp.code) {
-		c.add(path+".code", rule, name+": code must have the LOINC coding "+vp.code)
+	t := c.t
+	name := url[len(profileBase):]
+	if !t.hasCoding(t.object(i, "code"), loinc, vp.code) {
+		c.add(i, ".code", rule, name+": code must have the LOINC coding "+vp.code)
 	}
 	if vp.components != nil {
-		if m["valueQuantity"] != nil {
-			c.add(path+".valueQuantity", rule, name+": valueQuantity is not allowed")
+		if t.has(i, "valueQuantity") {
+			c.add(i, ".valueQuantity", rule, name+": valueQuantity is not allowed")
 		}
-		comps := objects(m["component"])
-		if len(comps) < 2 {
-			c.add(path+".component", rule, name+": at least 2 components are required")
+		comps := 0
+		for range t.objects(i, "component") {
+			comps++
 		}
-		for code, unit := range vp.components {
-			ok := slices.ContainsFunc(comps, func(comp map[string]any) bool {
-				q, _ := comp["valueQuantity"].(map[string]any)
-				return hasCoding(comp["code"], loinc, code) && completeQuantity(q, []string{unit})
-			})
-			if !ok {
-				c.add(path+".component", rule, name+": a component coded LOINC "+code+" with a valueQuantity in "+unit+" is required")
+		if comps < 2 {
+			c.add(i, ".component", rule, name+": at least 2 components are required")
+		}
+		for _, want := range vp.components {
+			found := false
+			for _, comp := range t.objects(i, "component") {
+				if t.hasCoding(t.object(comp, "code"), loinc, want.code) && t.completeQuantity(t.object(comp, "valueQuantity"), want.unit) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				c.add(i, ".component", rule, name+": a component coded LOINC "+want.code+" with a valueQuantity in "+want.unit+" is required")
 			}
 		}
 		return
 	}
-	q, isQ := m["valueQuantity"].(map[string]any)
-	switch {
-	case isQ && !completeQuantity(q, vp.units):
-		c.add(path+".valueQuantity", rule, name+": valueQuantity needs value, unit, system UCUM and a code of the profile's units")
-	case !isQ && hasValue(m):
-		c.add(path+".value[x]", rule, name+": the value must be a valueQuantity")
+	switch q := t.object(i, "valueQuantity"); {
+	case q >= 0 && !t.completeQuantity(q, vp.units...):
+		c.add(i, ".valueQuantity", rule, name+": valueQuantity needs value, unit, system UCUM and a code of the profile's units")
+	case q < 0 && c.hasValue(i):
+		c.add(i, ".value[x]", rule, name+": the value must be a valueQuantity")
 	}
 }
 
-func completeQuantity(q map[string]any, units []string) bool {
-	if q == nil {
+// completeQuantity reports whether Quantity q (-1: none) has a value, a
+// unit, system UCUM and one of the codes.
+func (t *tree) completeQuantity(q int32, codes ...string) bool {
+	if q < 0 {
 		return false
 	}
-	unit, _ := q["unit"].(string)
-	code, _ := q["code"].(string)
-	return q["value"] != nil && unit != "" && q["system"] == ucum && slices.Contains(units, code)
+	unit, _ := t.str(q, "unit")
+	sys, _ := t.str(q, "system")
+	code, _ := t.str(q, "code")
+	return t.has(q, "value") && unit != "" && sys == ucum && slices.Contains(codes, code)
 }
 
-// hasCoding reports whether a CodeableConcept has a coding of system with
-// the code (any code when code is empty).
-func hasCoding(cc any, system, code string) bool {
-	m, _ := cc.(map[string]any)
-	for _, cd := range objects(m["coding"]) {
-		if cd["system"] == system && (code == "" || cd["code"] == code) {
+// hasCoding reports whether CodeableConcept cc (-1: none) has a coding of
+// system with the code (any code when code is empty).
+func (t *tree) hasCoding(cc int32, system, code string) bool {
+	if cc < 0 {
+		return false
+	}
+	for _, cd := range t.objects(cc, "coding") {
+		sys, _ := t.str(cd, "system")
+		cdCode, _ := t.str(cd, "code")
+		if sys == system && (code == "" || cdCode == code) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 )
 
@@ -147,7 +148,7 @@ func TestClaimedProfilesAreChecked(t *testing.T) {
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.NoError(t, validate.Resource(mutate(t, tc.file, tc.mut)))
+			assert.NoError(t, validate.Resource(mutate(t, ohx.R5, tc.file, tc.mut)))
 		})
 	}
 
@@ -194,7 +195,7 @@ func TestClaimedProfilesAreChecked(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			err := validate.Resource(mutate(t, tc.file, tc.mut))
+			err := validate.Resource(mutate(t, ohx.R5, tc.file, tc.mut))
 			var ve *validate.Error
 			require.True(t, errors.As(err, &ve), "want a violation, got %v", err)
 			assert.True(t, ve.Has(tc.rule, tc.path), "want %s at %s, got %v", tc.rule, tc.path, ve.Violations)

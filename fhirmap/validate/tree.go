@@ -30,7 +30,6 @@ const (
 const maxDepth = 512
 
 type node struct {
-	kind byte
 	// key is the member name in the parent object ("" in arrays and at
 	// the root); index is the position in the parent array (-1 otherwise).
 	key   string
@@ -41,6 +40,10 @@ type node struct {
 	parent, first, next int32
 	// n counts the children of an object or array.
 	n int32
+	// rt is the string member "resourceType" of an object, -1 when it has
+	// none: every object is asked whether it is a resource.
+	rt   int32
+	kind byte
 }
 
 // tree is a parsed document; nodes[0] is the root.
@@ -91,8 +94,12 @@ func (p *parser) space() {
 }
 
 func (p *parser) add(kind byte, parent int32, key string, index int32) int32 {
-	p.t.nodes = append(p.t.nodes, node{kind: kind, key: key, index: index, parent: parent, first: -1, next: -1})
-	return int32(len(p.t.nodes) - 1)
+	p.t.nodes = append(p.t.nodes, node{kind: kind, key: key, index: index, parent: parent, first: -1, next: -1, rt: -1})
+	i := int32(len(p.t.nodes) - 1)
+	if kind == kindString && key == "resourceType" && index < 0 && parent >= 0 {
+		p.t.nodes[parent].rt = i
+	}
+	return i
 }
 
 func (p *parser) value(parent int32, key string, index int32, depth int) (int32, error) {
@@ -388,14 +395,35 @@ func (p *parser) digits() bool {
 	return p.pos > start
 }
 
-// child returns the member key of object i, or -1.
+// child returns the member key of object i, or -1 (also when i is -1).
 func (t *tree) child(i int32, key string) int32 {
+	if i < 0 {
+		return -1
+	}
 	for c := t.nodes[i].first; c >= 0; c = t.nodes[c].next {
 		if t.nodes[c].key == key {
 			return c
 		}
 	}
 	return -1
+}
+
+// object returns member key of object i when it is an object, or -1.
+func (t *tree) object(i int32, key string) int32 {
+	c := t.child(i, key)
+	if c < 0 || t.nodes[c].kind != kindObject {
+		return -1
+	}
+	return c
+}
+
+// resourceType returns the string member resourceType of object i and
+// whether it has one.
+func (t *tree) resourceType(i int32) (string, bool) {
+	if rt := t.nodes[i].rt; rt >= 0 {
+		return t.nodes[rt].val, true
+	}
+	return "", false
 }
 
 // str returns the string member key of object i and whether it is one.

@@ -1,13 +1,12 @@
 package validate
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -27,8 +26,6 @@ var schemaJSON []byte
 // SchemaSHA256 is the SHA-256 of the embedded official R5 JSON schema, as
 // recorded where the file was obtained (hl7.fhir.r5.core@5.0.0).
 const SchemaSHA256 = "e865a3f40d9949c72da906ee3d89ae4c7066be27fd8a258cae80705e08e4d1b7"
-
-const schemaURL = "fhir.schema.json"
 
 // Violation is one reason why a resource is not valid FHIR R5.
 type Violation struct {
@@ -102,100 +99,17 @@ func (e *Error) Has(rule, path string) bool {
 // JSON object.
 var ErrNotJSON = errors.New("fhir r5: input is not a JSON object")
 
-var (
-	loadOnce sync.Once
-	loadErr  error
-
-	compileMu sync.Mutex
-	compiler  *jsonschema.Compiler
-	compiled  map[string]*jsonschema.Schema
-	known     map[string]bool // resource types of the schema's discriminator
-	defs      map[string]any  // the schema's definitions, ResourceList narrowed
-)
-
-func load() error {
-	loadOnce.Do(func() {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-		if err != nil {
-			loadErr = fmt.Errorf("fhir r5: parse embedded schema: %w", err)
-			return
-		}
-		known = map[string]bool{}
-		m, _ := doc.(map[string]any)
-		if d, ok := m["discriminator"].(map[string]any); ok {
-			if mp, ok := d["mapping"].(map[string]any); ok {
-				for k := range mp {
-					known[k] = true
-				}
-			}
-		}
-		defs, _ = m["definitions"].(map[string]any)
-		if len(known) == 0 || defs == nil || defs["ResourceList"] == nil {
-			loadErr = errors.New("fhir r5: embedded schema lists no resource types")
-			return
-		}
-		// Nested resources (Bundle.entry.resource, contained, outcomes) are
-		// typed ResourceList, a oneOf over all 158 resource definitions whose
-		// branches differ by their resourceType constant. Validating a nested
-		// resource against the definition its resourceType names is therefore
-		// equivalent, so ResourceList is narrowed to "an object with a
-		// resourceType" and every nested resource is validated on its own (see
-		// nestedResources). This keeps compiling to the definitions in use
-		// instead of the whole schema, and errors point at the right branch.
-		defs["ResourceList"] = map[string]any{
-			"type":       "object",
-			"required":   []any{"resourceType"},
-			"properties": map[string]any{"resourceType": map[string]any{"type": "string"}},
-		}
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft6)
-		if err := c.AddResource(schemaURL, doc); err != nil {
-			loadErr = fmt.Errorf("fhir r5: add embedded schema: %w", err)
-			return
-		}
-		compiler = c
-		compiled = map[string]*jsonschema.Schema{}
-	})
-	return loadErr
-}
-
-// schemaFor returns the compiled schema of one resource definition.
-func schemaFor(resourceType string) (*jsonschema.Schema, error) {
-	if err := load(); err != nil {
-		return nil, err
-	}
-	compileMu.Lock()
-	defer compileMu.Unlock()
-	if s, ok := compiled[resourceType]; ok {
-		return s, nil
-	}
-	s, err := compiler.Compile(schemaURL + "#/definitions/" + resourceType)
-	if err != nil {
-		return nil, fmt.Errorf("fhir r5: compile %s: %w", resourceType, err)
-	}
-	compiled[resourceType] = s
-	return s, nil
-}
-
-// Ready parses the embedded schema and compiles the definitions of the
+// Ready reads the embedded schema and compiles the definitions of the
 // resource types the project emits. It is optional: the first validation of
 // each type does the same. Tests call it so that a broken schema fails loudly
 // and early.
 func Ready() error {
-	for _, rt := range []string{"Bundle", "Observation", "DiagnosticReport", "Device", "DeviceAssociation", "Provenance", "OperationOutcome"} {
-		if _, err := schemaFor(rt); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r5Set.ready()
 }
 
 // KnownResourceType reports whether the R5 schema defines the resource type.
 func KnownResourceType(resourceType string) bool {
-	if load() != nil {
-		return false
-	}
-	return known[resourceType]
+	return r5Set.knows(resourceType)
 }
 
 // Resource validates one FHIR R5 resource given as JSON: against the schema
@@ -204,14 +118,14 @@ func KnownResourceType(resourceType string) bool {
 // It returns nil, an *Error listing the violations, or an error wrapping
 // ErrNotJSON.
 func Resource(data []byte) error {
-	return validate(data, "")
+	return r5Set.validate(data, "", true)
 }
 
 // Bundle validates a FHIR R5 Bundle given as JSON, including every entry
 // resource and the references between entries. It is Resource with the
 // extra requirement that resourceType is "Bundle".
 func Bundle(data []byte) error {
-	return validate(data, "Bundle")
+	return r5Set.validate(data, "Bundle", true)
 }
 
 // Value marshals v with encoding/json and validates the result as Resource
@@ -222,71 +136,6 @@ func Value(v interface{ MarshalJSON() ([]byte, error) }) error {
 		return fmt.Errorf("fhir r5: marshal: %w", err)
 	}
 	return Resource(data)
-}
-
-// validate is the fast path (fast.go): the Go checks and the schema's value
-// rules on every document, the full schema once per shape.
-func validate(data []byte, want string) error {
-	return r5Set.validateFast(data, want)
-}
-
-// validateFull runs the full schema on every document. It is the reference
-// the fast path is tested against.
-func validateFull(data []byte, want string) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("%w: %s", ErrNotJSON, safeJSONError(err))
-	}
-	obj, ok := doc.(map[string]any)
-	if !ok {
-		return ErrNotJSON
-	}
-	rt, _ := obj["resourceType"].(string)
-	e := &Error{ResourceType: rt}
-	switch {
-	case rt == "":
-		e.Violations = append(e.Violations, Violation{Path: "(root)", Rule: "required", Message: "resourceType is missing or not a string"})
-		return e
-	case want != "" && rt != want:
-		e.ResourceType = ""
-		e.Violations = append(e.Violations, Violation{Path: "resourceType", Rule: "schema", Message: "resourceType must be " + want})
-		return e
-	}
-	if err := load(); err != nil {
-		return err
-	}
-	if !known[rt] {
-		e.ResourceType = ""
-		e.Violations = append(e.Violations, Violation{Path: "resourceType", Rule: "schema", Message: "not an R5 resource type"})
-		return e
-	}
-	var nested []nestedResource
-	collectNested(rt, obj, true, &nested)
-	nested = append([]nestedResource{{path: rt, rt: rt, value: obj}}, nested...)
-	for _, n := range nested {
-		if !known[n.rt] {
-			e.Violations = append(e.Violations, Violation{Path: n.path + ".resourceType", Rule: "schema", Message: "not an R5 resource type"})
-			continue
-		}
-		s, err := schemaFor(n.rt)
-		if err != nil {
-			return err
-		}
-		if err := s.Validate(n.value); err != nil {
-			var ve *jsonschema.ValidationError
-			if !errors.As(err, &ve) {
-				return fmt.Errorf("fhir r5: schema validation: %w", err)
-			}
-			e.Violations = append(e.Violations, schemaViolations(n.path, ve)...)
-		}
-	}
-	c := &checker{}
-	c.resource(rt, obj)
-	e.Violations = append(e.Violations, c.violations...)
-	if len(e.Violations) == 0 {
-		return nil
-	}
-	return e
 }
 
 // safeJSONError describes a JSON syntax error without quoting the input.
@@ -301,40 +150,15 @@ func safeJSONError(err error) string {
 	return "invalid JSON"
 }
 
-// nestedResource is a resource inside another one (a Bundle entry, a
-// contained resource, an OperationOutcome in a response).
-type nestedResource struct {
-	path, rt string
-	value    map[string]any
-}
-
-// collectNested finds every nested resource: an object with a resourceType
-// below the root can only sit where the schema says ResourceList.
-func collectNested(path string, v any, root bool, out *[]nestedResource) {
-	switch v := v.(type) {
-	case map[string]any:
-		if rt, ok := v["resourceType"].(string); ok && !root {
-			*out = append(*out, nestedResource{path: path, rt: rt, value: v})
-		}
-		for _, k := range sortedKeys(v) {
-			collectNested(path+"."+k, v[k], false, out)
-		}
-	case []any:
-		for i, e := range v {
-			collectNested(path+"["+strconv.Itoa(i)+"]", e, false, out)
-		}
-	}
-}
-
 // schemaViolations flattens a schema validation error into violations whose
-// paths start with prefix.
-func schemaViolations(prefix string, ve *jsonschema.ValidationError) []Violation {
+// paths start with prefix, their messages naming FHIR version v.
+func schemaViolations(prefix string, v ohx.FHIRVersion, ve *jsonschema.ValidationError) []Violation {
 	var out []Violation
 	seen := map[string]bool{}
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
-			add(&out, seen, Violation{Path: fhirPath(prefix, e.InstanceLocation), Rule: "schema", Message: kindMessage(e.ErrorKind)})
+			add(&out, seen, Violation{Path: fhirPath(prefix, e.InstanceLocation), Rule: "schema", Message: kindMessage(e.ErrorKind, v)})
 			return
 		}
 		for _, c := range e.Causes {
@@ -345,13 +169,13 @@ func schemaViolations(prefix string, ve *jsonschema.ValidationError) []Violation
 	return out
 }
 
-func add(out *[]Violation, seen map[string]bool, v Violation) {
-	k := v.String()
+func add(out *[]Violation, seen map[string]bool, vi Violation) {
+	k := vi.String()
 	if seen[k] {
 		return
 	}
 	seen[k] = true
-	*out = append(*out, v)
+	*out = append(*out, vi)
 }
 
 // fhirPath renders a JSON pointer token list as "Type.a[0].b".
@@ -370,15 +194,18 @@ func fhirPath(rt string, loc []string) string {
 
 var printer = message.NewPrinter(language.English)
 
-// kindMessage describes a schema failure without echoing instance values.
-func kindMessage(k jsonschema.ErrorKind) string {
+// kindMessage describes a schema failure without echoing instance values;
+// v names the FHIR version.
+func kindMessage(k jsonschema.ErrorKind, v ohx.FHIRVersion) string {
 	switch k := k.(type) {
 	case *kind.Type:
 		return "JSON type " + k.Got + " is not allowed here, want " + strings.Join(k.Want, " or ")
 	case *kind.Required:
 		return "missing required element(s) " + strings.Join(k.Missing, ", ")
 	case *kind.AdditionalProperties:
-		return "unknown element(s) " + strings.Join(k.Properties, ", ") + " (not in R5)"
+		// The validator lists them in map order: sorted, the message
+		// does not change from one run to the next.
+		return "unknown element(s) " + strings.Join(slices.Sorted(slices.Values(k.Properties)), ", ") + " (not in " + string(v) + ")"
 	case *kind.Const:
 		if s, ok := k.Want.(string); ok {
 			return "value must be " + s
@@ -391,7 +218,7 @@ func kindMessage(k jsonschema.ErrorKind) string {
 		}
 		return "value is not one of " + strings.Join(want, ", ")
 	case *kind.Pattern:
-		return "value does not match the R5 datatype pattern"
+		return "value does not match the " + string(v) + " datatype pattern"
 	case *kind.Format:
 		return "value is not a valid " + k.Want
 	case *kind.FalseSchema:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 )
 
 // api routes /v4/… requests.
@@ -35,8 +36,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.count(op)
-	if f, ok := s.injected(); ok {
-		standardError(w, f.status, f.retryAfter)
+	if f, ok := s.faults.Next(); ok {
+		standardError(w, f.Status, f.RetryAfter)
 		return
 	}
 	g, ok := s.authenticate(w, r)
@@ -53,7 +54,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	need := func(scope string) bool {
-		if hasScope(g.scopes, scope) {
+		if slices.Contains(g.scopes, scope) {
 			return true
 		}
 		standardError(w, http.StatusForbidden, 0)
@@ -95,22 +96,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) injected() (failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sticky != nil {
-		return *s.sticky, true
-	}
-	if len(s.failures) == 0 {
-		return failure{}, false
-	}
-	f := s.failures[0]
-	s.failures = s.failures[1:]
-	return f, true
-}
-
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*grant, bool) {
-	tok := bearer(r)
+	tok := fakeprovider.Bearer(r)
 	s.mu.Lock()
 	a := s.access[tok]
 	s.mu.Unlock()
@@ -238,37 +225,23 @@ func (s *Server) listPoints(w http.ResponseWriter, r *http.Request, u *user, dt 
 		}
 		before = time.Unix(0, pt.Before).UTC()
 	}
-	keep := family != "google-wearables" || dt.wearable
-	var pts []wire.DataPoint
-	var keys []time.Time
-	if keep {
-		pts, keys = s.points(u, dt, b, before, size+1)
+	pg := page{s: s, u: u, dt: dt, reconcile: reconcile}
+	if keep := family != "google-wearables" || dt.wearable; keep {
+		pg.keys = s.points(u, dt, b, before, size+1)
 	}
-	resp := wire.ListResponse{DataPoints: pts}
-	if len(pts) > size {
-		resp.DataPoints = pts[:size]
-		raw, _ := json.Marshal(pageToken{Query: fp, Before: keys[size-1].UnixNano()})
-		resp.NextPageToken = base64.RawURLEncoding.EncodeToString(raw)
+	if len(pg.keys) > size {
+		raw, _ := json.Marshal(pageToken{Query: fp, Before: pg.keys[size-1].UnixNano()})
+		pg.keys, pg.next = pg.keys[:size], base64.RawURLEncoding.EncodeToString(raw)
 	}
-	if reconcile {
-		for i := range resp.DataPoints {
-			p := &resp.DataPoints[i]
-			p.DataPointName, p.Name, p.DataSource = p.Name, "", nil
-		}
-	}
-	if resp.DataPoints == nil {
-		resp.DataPoints = []wire.DataPoint{}
-	}
-	writeList(w, resp)
+	pg.write(w)
 }
 
-// points returns up to limit points of dt inside the filter bounds b, with
-// sort keys older than before (when set), newest first, and no point after
-// now.
-func (s *Server) points(u *user, dt *dataType, b bounds, before time.Time, limit int) ([]wire.DataPoint, []time.Time) {
+// points returns the sort keys of up to limit points of dt inside the
+// filter bounds b, older than before (when set), newest first, and no point
+// after now; the point of key t is dt.make(s, u, t).
+func (s *Server) points(u *user, dt *dataType, b bounds, before time.Time, limit int) []time.Time {
 	now := s.cfg.Now().UTC()
-	var pts []wire.DataPoint
-	var keys []time.Time
+	keys := make([]time.Time, 0, min(limit, 1<<14))
 	switch {
 	case dt.step != nil:
 		step := dt.step(s)
@@ -285,9 +258,8 @@ func (s *Server) points(u *user, dt *dataType, b bounds, before time.Time, limit
 		}
 		// Last grid instant strictly before hi.
 		t := time.Unix(0, (hi.UnixNano()-1)/int64(step)*int64(step)).UTC()
-		for ; !t.Before(lo) && len(pts) < limit; t = t.Add(-step) {
+		for ; !t.Before(lo) && len(keys) < limit; t = t.Add(-step) {
 			if dt.present(u, t) {
-				pts = append(pts, dt.make(s, u, t))
 				keys = append(keys, t)
 			}
 		}
@@ -302,11 +274,10 @@ func (s *Server) points(u *user, dt *dataType, b bounds, before time.Time, limit
 		if !b.lo.IsZero() && b.lo.After(first) {
 			first = b.lo
 		}
-		for d := last; !d.Before(first) && len(pts) < limit; d = d.AddDate(0, 0, -1) {
+		for d := last; !d.Before(first) && len(keys) < limit; d = d.AddDate(0, 0, -1) {
 			if !before.IsZero() && !d.Before(before) {
 				continue
 			}
-			pts = append(pts, dt.make(s, u, d))
 			keys = append(keys, d)
 		}
 	default:
@@ -320,7 +291,7 @@ func (s *Server) points(u *user, dt *dataType, b bounds, before time.Time, limit
 		// Walk the civil days around the filter range, newest first.
 		day := hi.In(u.loc).AddDate(0, 0, 2)
 		stop := lo.In(u.loc).AddDate(0, 0, -2)
-		for ; !day.Before(stop) && len(pts) < limit; day = day.AddDate(0, 0, -1) {
+		for ; !day.Before(stop) && len(keys) < limit; day = day.AddDate(0, 0, -1) {
 			evs := dt.events(s, u, day)
 			for i := len(evs) - 1; i >= 0; i-- {
 				t := evs[i]
@@ -338,15 +309,14 @@ func (s *Server) points(u *user, dt *dataType, b bounds, before time.Time, limit
 				if !before.IsZero() && !t.Before(before) {
 					continue
 				}
-				pts = append(pts, dt.make(s, u, t))
 				keys = append(keys, t)
-				if len(pts) >= limit {
+				if len(keys) >= limit {
 					break
 				}
 			}
 		}
 	}
-	return pts, keys
+	return keys
 }
 
 // missingCredentials writes Google's 401 for a request without a token.

@@ -1,9 +1,7 @@
 package fitbittest
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"time"
@@ -98,15 +96,35 @@ func DataTypeIDs() []string {
 
 const sleepLength = 7*time.Hour + 30*time.Minute
 
-// hash is a deterministic pseudo-random number of (user, salt, t).
+// hash is a deterministic pseudo-random number of (user, salt, t): the
+// 64-bit FNV-1a hash of the user id, the salt and t's Unix nanoseconds (big
+// endian), written out so that it does not allocate.
 func hash(u *user, salt string, t time.Time) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(u.HealthUserID))
-	h.Write([]byte(salt))
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano()))
-	h.Write(b[:])
-	return h.Sum64()
+	return fnvTime(fnvString(fnvString(fnvOffset, u.HealthUserID), salt), t)
+}
+
+// FNV-1a, 64 bits (hash/fnv's constants).
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// fnvTime hashes t's Unix nanoseconds, big endian, into h.
+func fnvTime(h uint64, t time.Time) uint64 {
+	v := uint64(t.UnixNano())
+	for shift := 56; shift >= 0; shift -= 8 {
+		h ^= v >> shift & 0xff
+		h *= fnvPrime
+	}
+	return h
 }
 
 func asleep(u *user, t time.Time) bool {
@@ -170,15 +188,23 @@ func pointName(u *user, typ string, t time.Time) string {
 
 func heartRate(_ *Server, u *user, t time.Time) wire.DataPoint {
 	l := t.In(u.loc)
-	minute := float64(l.Hour()*60 + l.Minute())
-	bpm := 68 + 14*math.Sin(2*math.Pi*minute/1440-math.Pi/2)
-	if asleep(u, t) {
-		bpm = 56
-	}
-	bpm += float64(hash(u, "hr", t) % 7)
 	return wire.DataPoint{DataSource: tracker("PASSIVELY_MEASURED"), HeartRate: &wire.HeartRate{
-		BeatsPerMinute: wire.Int64(math.Round(bpm)), SampleTime: sampleTime(u, t),
+		BeatsPerMinute: bpm(restingBPM(l.Hour()*60+l.Minute()), hash(u, "hr", t)), SampleTime: sampleTime(u, t),
 	}}
+}
+
+// restingBPM is the heart rate at a minute of the local day before noise:
+// a daily wave, 56 while asleep (as asleep says).
+func restingBPM(minute int) float64 {
+	if minute >= 23*60 || minute < 6*60+30 {
+		return 56
+	}
+	return 68 + 14*math.Sin(2*math.Pi*float64(minute)/1440-math.Pi/2)
+}
+
+// bpm adds the noise of hash h to a resting rate.
+func bpm(resting float64, h uint64) wire.Int64 {
+	return wire.Int64(math.Round(resting + float64(h%7)))
 }
 
 func steps(_ *Server, u *user, t time.Time) wire.DataPoint {

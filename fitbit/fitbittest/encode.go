@@ -4,35 +4,99 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
 )
 
-// writeList writes a list page as writeJSON does, byte for byte, but the
-// dense types (heart rate, steps, HRV, SpO2: thousands of points per page)
-// are written by hand instead of by reflection, so that the fake is not the
-// bottleneck of the sync benchmarks. Any other point, or a value the hand
-// writer does not spell the way encoding/json does, goes through
-// json.Marshal.
-func writeList(w http.ResponseWriter, resp wire.ListResponse) {
-	buf := pageBuffers.Get().(*[]byte)
-	defer pageBuffers.Put(buf)
-	b, err := appendList((*buf)[:0], &resp)
+// page is a list page to write: the points of dt at keys (newest first)
+// and the token of the next page.
+type page struct {
+	s         *Server
+	u         *user
+	dt        *dataType
+	keys      []time.Time
+	reconcile bool
+	next      string
+}
+
+// response builds the page as wire values. A reconcile answer names each
+// point by dataPointName and carries no data source.
+func (pg *page) response() wire.ListResponse {
+	resp := wire.ListResponse{DataPoints: make([]wire.DataPoint, len(pg.keys)), NextPageToken: pg.next}
+	for i, t := range pg.keys {
+		resp.DataPoints[i] = pg.point(t)
+	}
+	return resp
+}
+
+func (pg *page) point(t time.Time) wire.DataPoint {
+	p := pg.dt.make(pg.s, pg.u, t)
+	if pg.reconcile {
+		p.DataPointName, p.Name, p.DataSource = p.Name, "", nil
+	}
+	return p
+}
+
+// write writes the page as writeJSON writes pg.response(), byte for byte,
+// but by hand: the dense types (heart rate, steps, HRV, SpO2: thousands of
+// points per page) without reflection, and heart rate (86,400 points a day
+// at 1 s) straight from its instants without building a point, so that the
+// fake is not the bottleneck of the sync benchmarks. Any other point, or a
+// value the hand writer does not spell the way encoding/json does, goes
+// through json.Marshal.
+func (pg *page) write(w http.ResponseWriter) {
+	var b []byte
+	select {
+	case b = <-pageBuffers:
+	default:
+	}
+	b, err := pg.append(b[:0])
 	if err != nil {
-		writeJSON(w, http.StatusOK, resp)
+		writeJSON(w, http.StatusOK, pg.response())
 		return
 	}
-	*buf = b
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+	select {
+	case pageBuffers <- b:
+	default:
+	}
 }
 
-// pageBuffers recycles the few MB a full page takes.
-var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// pageBuffers recycles the few MB a full page takes. It is a channel
+// rather than a sync.Pool, which drops what it holds at every other
+// collection: a fake with a small heap collects about once a page.
+var pageBuffers = make(chan []byte, 4)
+
+// append appends the page's JSON and the newline json.Encoder ends with.
+func (pg *page) append(b []byte) ([]byte, error) {
+	if pg.dt.id != "heart-rate" {
+		resp := pg.response()
+		return appendList(b, &resp)
+	}
+	b = slices.Grow(b, len(pg.keys)*heartRateSize+64)
+	b = append(b, `{"dataPoints":[`...)
+	hw := newHeartRateWriter(pg.u, pg.reconcile)
+	for i, t := range pg.keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = hw.append(b, t); !ok {
+			var err error
+			p := pg.point(t)
+			if b, err = appendListPoint(b, &p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b = append(b, ']')
+	return appendNext(b, pg.next)
+}
 
 // appendList appends the JSON of resp and the newline json.Encoder ends
 // with.
@@ -45,23 +109,38 @@ func appendList(b []byte, resp *wire.ListResponse) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			var ok bool
-			at := len(b)
-			if b, ok = appendPoint(b, &resp.DataPoints[i]); !ok {
-				j, err := json.Marshal(&resp.DataPoints[i])
-				if err != nil {
-					return nil, err
-				}
-				b = append(b[:at], j...)
+			var err error
+			if b, err = appendListPoint(b, &resp.DataPoints[i]); err != nil {
+				return nil, err
 			}
 		}
 		b = append(b, ']')
 	}
-	if resp.NextPageToken != "" {
+	return appendNext(b, resp.NextPageToken)
+}
+
+// appendListPoint appends p, by hand when appendPoint can.
+func appendListPoint(b []byte, p *wire.DataPoint) ([]byte, error) {
+	at := len(b)
+	b, ok := appendPoint(b, p)
+	if ok {
+		return b, nil
+	}
+	j, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return append(b[:at], j...), nil
+}
+
+// appendNext appends the nextPageToken member (when there is a token) and
+// closes the page.
+func appendNext(b []byte, next string) ([]byte, error) {
+	if next != "" {
 		var ok bool
 		b = append(b, `,"nextPageToken":`...)
-		if b, ok = appendString(b, resp.NextPageToken); !ok {
-			j, err := json.Marshal(resp.NextPageToken)
+		if b, ok = appendString(b, next); !ok {
+			j, err := json.Marshal(next)
 			if err != nil {
 				return nil, err
 			}
@@ -85,48 +164,30 @@ func appendPoint(b []byte, p *wire.DataPoint) (_ []byte, ok bool) {
 	o.str("name", p.Name)
 	o.str("dataPointName", p.DataPointName)
 	if ds := p.DataSource; ds != nil {
-		o.key("dataSource")
-		o.open()
+		o.member("dataSource")
 		o.str("platform", ds.Platform)
 		o.str("recordingMethod", ds.RecordingMethod)
 		if d := ds.Device; d != nil {
-			o.key("device")
-			o.open()
-			o.str("displayName", d.DisplayName)
-			o.str("manufacturer", d.Manufacturer)
-			o.str("formFactor", d.FormFactor)
-			o.close()
+			o.strings("device", "displayName", d.DisplayName, "manufacturer", d.Manufacturer, "formFactor", d.FormFactor)
 		}
 		if a := ds.Application; a != nil {
-			o.key("application")
-			o.open()
-			o.str("packageName", a.PackageName)
-			o.str("webClientId", a.WebClientID)
-			o.str("googleWebClientId", a.GoogleWebClientID)
-			o.close()
+			o.strings("application", "packageName", a.PackageName, "webClientId", a.WebClientID, "googleWebClientId", a.GoogleWebClientID)
 		}
 		o.close()
 	}
 	if h := p.HeartRate; h != nil {
-		o.key("heartRate")
-		o.open()
+		o.member("heartRate")
 		o.int64("beatsPerMinute", h.BeatsPerMinute)
 		o.sampleTime(&h.SampleTime)
 		if m := h.Metadata; m != nil {
-			o.key("metadata")
-			o.open()
-			o.str("motionContext", m.MotionContext)
-			o.str("sensorLocation", m.SensorLocation)
-			o.close()
+			o.strings("metadata", "motionContext", m.MotionContext, "sensorLocation", m.SensorLocation)
 		}
 		o.close()
 	}
 	if s := p.Steps; s != nil {
-		o.key("steps")
-		o.open()
+		o.member("steps")
 		o.int64("count", s.Count)
-		o.key("interval")
-		o.open()
+		o.member("interval")
 		o.time("startTime", s.Interval.StartTime)
 		o.duration("startUtcOffset", s.Interval.StartUTCOffset)
 		o.time("endTime", s.Interval.EndTime)
@@ -137,20 +198,14 @@ func appendPoint(b []byte, p *wire.DataPoint) (_ []byte, ok bool) {
 		o.close()
 	}
 	if h := p.HeartRateVariability; h != nil {
-		o.key("heartRateVariability")
-		o.open()
-		if h.RMSSD != nil {
-			o.float("rootMeanSquareOfSuccessiveDifferencesMilliseconds", *h.RMSSD)
-		}
-		if h.SDNN != nil {
-			o.float("standardDeviationMilliseconds", *h.SDNN)
-		}
+		o.member("heartRateVariability")
+		o.optFloat("rootMeanSquareOfSuccessiveDifferencesMilliseconds", h.RMSSD)
+		o.optFloat("standardDeviationMilliseconds", h.SDNN)
 		o.sampleTime(&h.SampleTime)
 		o.close()
 	}
 	if s := p.OxygenSaturation; s != nil {
-		o.key("oxygenSaturation")
-		o.open()
+		o.member("oxygenSaturation")
 		o.float("percentage", s.Percentage)
 		o.sampleTime(&s.SampleTime)
 		o.close()
@@ -185,6 +240,29 @@ func (o *object) key(k string) {
 	o.b = append(o.b, '"')
 	o.b = append(o.b, k...)
 	o.b = append(o.b, '"', ':')
+}
+
+// member opens the object member k.
+func (o *object) member(k string) {
+	o.key(k)
+	o.open()
+}
+
+// strings appends the object member k of omitempty string members, given
+// as key, value pairs.
+func (o *object) strings(k string, kv ...string) {
+	o.member(k)
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.str(kv[i], kv[i+1])
+	}
+	o.close()
+}
+
+// optFloat appends a float member when v is set.
+func (o *object) optFloat(k string, v *wire.Float64) {
+	if v != nil {
+		o.float(k, *v)
+	}
 }
 
 // str appends an omitempty string member.
@@ -250,8 +328,7 @@ func (o *object) duration(k string, d *wire.Duration) {
 }
 
 func (o *object) sampleTime(st *wire.SampleTime) {
-	o.key("sampleTime")
-	o.open()
+	o.member("sampleTime")
 	o.time("physicalTime", st.PhysicalTime)
 	o.duration("utcOffset", st.UTCOffset)
 	o.civil("civilTime", st.CivilTime)
@@ -263,19 +340,16 @@ func (o *object) civil(k string, c wire.CivilDateTime) {
 	if c == (wire.CivilDateTime{}) {
 		return
 	}
-	o.key(k)
-	o.open()
+	o.member(k)
 	if c.Date != (wire.Date{}) {
-		o.key("date")
-		o.open()
+		o.member("date")
 		o.int("year", c.Date.Year)
 		o.int("month", c.Date.Month)
 		o.int("day", c.Date.Day)
 		o.close()
 	}
 	if c.Time != (wire.TimeOfDay{}) {
-		o.key("time")
-		o.open()
+		o.member("time")
 		o.int("hours", c.Time.Hours)
 		o.int("minutes", c.Time.Minutes)
 		o.int("seconds", c.Time.Seconds)

@@ -1,12 +1,11 @@
 package fitbittest
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"net/http"
-	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 )
 
 // authorize auto-approves the consent screen: it redirects to redirect_uri
@@ -14,69 +13,37 @@ import (
 // the requested scopes minus Config.DenyScopes.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.count("authorize")
-	q := r.URL.Query()
-	redirect := q.Get("redirect_uri")
-	ru, err := url.Parse(redirect)
-	switch {
-	case q.Get("client_id") != s.cfg.ClientID:
-		http.Error(w, "Error 401: invalid_client", http.StatusUnauthorized)
-		return
-	case redirect == "" || err != nil || ru.Scheme == "" || ru.Host == "":
-		http.Error(w, "Error 400: redirect_uri_mismatch", http.StatusBadRequest)
+	c, ok := fakeprovider.ReadConsent(w, r, s.cfg.ClientID, "Error 401: invalid_client", "Error 400: redirect_uri_mismatch")
+	if !ok {
 		return
 	}
-	fail := func(code string) {
-		v := ru.Query()
-		v.Set("error", code)
-		if st := q.Get("state"); st != "" {
-			v.Set("state", st)
-		}
-		ru.RawQuery = v.Encode()
-		http.Redirect(w, r, ru.String(), http.StatusFound)
-	}
-	if q.Get("response_type") != "code" {
-		fail("unsupported_response_type")
-		return
-	}
+	q := c.Query
 	requested := strings.Fields(q.Get("scope"))
 	if len(requested) == 0 {
-		fail("invalid_scope")
+		c.Deny("invalid_scope")
 		return
 	}
 	if q.Get("code_challenge") != "" && q.Get("code_challenge_method") != "S256" {
-		fail("invalid_request")
+		c.Deny("invalid_request")
 		return
 	}
 	s.mu.Lock()
-	var u *user
-	for _, c := range s.users {
-		if hint := q.Get("login_hint"); hint == "" || hint == c.HealthUserID {
-			u = c
-			break
-		}
-	}
-	if u == nil {
+	u, ok := fakeprovider.User(c, s.users, func(u *user) string { return u.HealthUserID })
+	if !ok {
 		s.mu.Unlock()
-		fail("access_denied")
+		c.Deny("access_denied")
 		return
 	}
 	var granted []string
 	for _, sc := range requested {
-		if !hasScope(s.cfg.DenyScopes, sc) {
+		if !slices.Contains(s.cfg.DenyScopes, sc) {
 			granted = append(granted, sc)
 		}
 	}
-	code := "4/" + randomID(16)
-	s.codes[code] = &grant{user: u, scopes: granted, redirectURI: redirect, challenge: q.Get("code_challenge"), offline: q.Get("access_type") == "offline"}
+	code := "4/" + fakeprovider.RandomID(16)
+	s.codes[code] = &grant{user: u, scopes: granted, redirectURI: c.RedirectURI(), challenge: q.Get("code_challenge"), offline: q.Get("access_type") == "offline"}
 	s.mu.Unlock()
-	v := ru.Query()
-	v.Set("code", code)
-	v.Set("scope", strings.Join(granted, " "))
-	if st := q.Get("state"); st != "" {
-		v.Set("state", st)
-	}
-	ru.RawQuery = v.Encode()
-	http.Redirect(w, r, ru.String(), http.StatusFound)
+	c.Grant(code, granted)
 }
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
@@ -92,11 +59,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, 400, "invalid_request", "Bad Request")
 		return
 	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
-	if id != s.cfg.ClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.ClientSecret)) != 1 {
+	if !fakeprovider.ClientAuthenticated(r, s.cfg.ClientID, s.cfg.ClientSecret) {
 		oauthError(w, 401, "invalid_client", "The OAuth client was not found.")
 		return
 	}
@@ -113,15 +76,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, 400, "invalid_grant", "Bad Request")
 			return
 		}
-		if g.challenge != "" {
-			sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
-			if base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
-				oauthError(w, 400, "invalid_grant", "Missing code verifier.")
-				return
-			}
+		if g.challenge != "" && !fakeprovider.PKCEVerified(g.challenge, r.PostForm.Get("code_verifier")) {
+			oauthError(w, 400, "invalid_grant", "Missing code verifier.")
+			return
 		}
 		if g.offline {
-			issueRefresh = "1//" + randomID(24)
+			issueRefresh = "1//" + fakeprovider.RandomID(24)
 			s.refresh[issueRefresh] = g
 		}
 	case "refresh_token":
@@ -134,7 +94,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, 400, "unsupported_grant_type", "Invalid grant_type")
 		return
 	}
-	at := "ya29." + randomID(32)
+	at := "ya29." + fakeprovider.RandomID(32)
 	s.access[at] = &accessToken{grant: g, expires: s.cfg.Now().Add(s.cfg.AccessTokenTTL)}
 	body := map[string]any{
 		"access_token": at,

@@ -2,18 +2,16 @@ package fitbittest
 
 import (
 	"crypto/ecdsa"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 )
 
 // Default OAuth client of the fake.
@@ -70,14 +68,14 @@ type Server struct {
 	cfg Config
 	srv *httptest.Server
 
+	faults fakeprovider.Faults
+	calls  fakeprovider.Calls
+
 	mu          sync.Mutex
 	users       []*user
 	codes       map[string]*grant
 	access      map[string]*accessToken
 	refresh     map[string]*grant
-	failures    []failure
-	sticky      *failure
-	calls       map[string]int
 	windowStart map[string]time.Time
 	windowCount map[string]int
 	subscribers map[string]*subscriber
@@ -101,11 +99,6 @@ type grant struct {
 type accessToken struct {
 	grant   *grant
 	expires time.Time
-}
-
-type failure struct {
-	status     int
-	retryAfter time.Duration
 }
 
 type signingKey struct {
@@ -147,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 		codes:       map[string]*grant{},
 		access:      map[string]*accessToken{},
 		refresh:     map[string]*grant{},
-		calls:       map[string]int{},
+		faults:      fakeprovider.Faults{StandingFirst: true},
 		windowStart: map[string]time.Time{},
 		windowCount: map[string]int{},
 		subscribers: map[string]*subscriber{},
@@ -204,7 +197,7 @@ func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
 // another with login_hint.
 func (s *Server) AddUser(u User) (User, error) {
 	if u.HealthUserID == "" {
-		u.HealthUserID = randomID(10)
+		u.HealthUserID = fakeprovider.RandomID(10)
 	}
 	if u.TimeZone == "" {
 		u.TimeZone = "America/New_York"
@@ -236,24 +229,13 @@ func (s *Server) AddUser(u User) (User, error) {
 // Google's error body for it (401, 403, 429, 500, 503). retryAfter, when
 // positive, is sent as Retry-After.
 func (s *Server) FailNext(n, status int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failures = append(s.failures, failure{status: status, retryAfter: retryAfter})
-	}
+	s.faults.Queue(n, fakeprovider.Failure{Status: status, RetryAfter: retryAfter})
 }
 
 // FailWith makes every API call (not OAuth) answer status with Google's
 // error body for it until restore is called.
 func (s *Server) FailWith(status int) (restore func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sticky = &failure{status: status}
-	return func() {
-		s.mu.Lock()
-		s.sticky = nil
-		s.mu.Unlock()
-	}
+	return s.faults.Stand(fakeprovider.Failure{Status: status})
 }
 
 // ExpireAccessTokens makes every issued access token expired, as if an hour
@@ -286,23 +268,9 @@ func (s *Server) RevokeGrants(healthUserID string) {
 // Calls returns how many requests the fake served per operation ("token",
 // "identity", "settings", "pairedDevices", "list:heart-rate",
 // "reconcile:sleep", …).
-func (s *Server) Calls(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[op]
-}
+func (s *Server) Calls(op string) int { return s.calls.Of(op) }
 
-func (s *Server) count(op string) {
-	s.mu.Lock()
-	s.calls[op]++
-	s.mu.Unlock()
-}
-
-func randomID(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func (s *Server) count(op string) { s.calls.Count(op) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
@@ -349,21 +317,4 @@ func standardError(w http.ResponseWriter, status int, retryAfter time.Duration) 
 	default:
 		apiError(w, status, "INTERNAL", "Internal error encountered.")
 	}
-}
-
-func hasScope(scopes []string, want string) bool {
-	for _, s := range scopes {
-		if s == want {
-			return true
-		}
-	}
-	return false
-}
-
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx/fitbit/internal/wire"
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 )
 
 // subscriber is a registered webhook endpoint.
@@ -148,7 +149,7 @@ func (s *Server) NotificationBody(n Notification) ([]byte, error) {
 	}
 	ls, le := n.Start.In(u.loc), n.End.In(u.loc)
 	body := map[string]any{"data": map[string]any{
-		"version": "1", "clientProvidedSubscriptionName": randomID(16), "healthUserId": u.HealthUserID,
+		"version": "1", "clientProvidedSubscriptionName": fakeprovider.RandomID(16), "healthUserId": u.HealthUserID,
 		"operation": op, "dataType": n.DataType,
 		"intervals": []any{map[string]any{
 			"physicalTimeInterval":     map[string]string{"startTime": n.Start.UTC().Format(time.RFC3339), "endTime": n.End.UTC().Format(time.RFC3339)},
@@ -263,7 +264,7 @@ func (p projectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // taken as project credentials; a request without one gets 401.
 func (s *Server) subscribersAPI(w http.ResponseWriter, r *http.Request, path string) {
 	s.count("subscribers")
-	if bearer(r) == "" {
+	if fakeprovider.Bearer(r) == "" {
 		missingCredentials(w)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 	"github.com/openhealthexchange/ohx/oura/internal/wire"
 )
 
@@ -86,17 +87,9 @@ func (s *Server) collection(w http.ResponseWriter, r *http.Request) {
 	s.count(name)
 	s.mu.Lock()
 	s.queries[name] = r.URL.Query()
-	var fail *failure
-	switch {
-	case len(s.failures) > 0:
-		fail = &s.failures[0]
-		s.failures = s.failures[1:]
-	case s.sticky != nil:
-		fail = s.sticky
-	}
 	s.mu.Unlock()
-	if fail != nil {
-		s.standardError(w, *fail)
+	if f, ok := s.faults.Next(); ok {
+		s.standardError(w, f)
 		return
 	}
 	g, ok := s.authenticate(w, r)
@@ -136,7 +129,7 @@ func (s *Server) collection(w http.ResponseWriter, r *http.Request) {
 
 // authenticate checks the bearer token and the token's rate limit.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*grant, bool) {
-	tok := bearer(r)
+	tok := fakeprovider.Bearer(r)
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,14 +1,12 @@
 package ouratest
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 )
 
 // codeTTL is an authorization code's lifetime (Oura: 10 minutes).
@@ -20,47 +18,19 @@ const codeTTL = 10 * time.Minute
 // means every scope.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.count("authorize")
-	q := r.URL.Query()
-	redirect := q.Get("redirect_uri")
-	ru, err := url.Parse(redirect)
-	switch {
-	case q.Get("client_id") != s.cfg.ClientID:
-		http.Error(w, "invalid_client", http.StatusUnauthorized)
-		return
-	case redirect == "" || err != nil || ru.Scheme == "" || ru.Host == "":
-		http.Error(w, "invalid_redirect_uri", http.StatusBadRequest)
+	consent, ok := fakeprovider.ReadConsent(w, r, s.cfg.ClientID, "invalid_client", "invalid_redirect_uri")
+	if !ok {
 		return
 	}
-	answer := func(v url.Values) {
-		vals := ru.Query()
-		for k, vs := range v {
-			vals[k] = vs
-		}
-		if st := q.Get("state"); st != "" {
-			vals.Set("state", st)
-		}
-		ru.RawQuery = vals.Encode()
-		http.Redirect(w, r, ru.String(), http.StatusFound)
-	}
-	if q.Get("response_type") != "code" {
-		answer(url.Values{"error": {"unsupported_response_type"}})
-		return
-	}
-	requested := strings.Fields(q.Get("scope"))
+	requested := strings.Fields(consent.Query.Get("scope"))
 	if len(requested) == 0 {
 		requested = knownScopes
 	}
 	s.mu.Lock()
-	var u *user
-	for _, c := range s.users {
-		if hint := q.Get("login_hint"); hint == "" || hint == c.ID {
-			u = c
-			break
-		}
-	}
-	if u == nil {
+	u, ok := fakeprovider.User(consent, s.users, func(u *user) string { return u.ID })
+	if !ok {
 		s.mu.Unlock()
-		answer(url.Values{"error": {"access_denied"}})
+		consent.Deny("access_denied")
 		return
 	}
 	var granted []string
@@ -69,10 +39,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			granted = append(granted, sc)
 		}
 	}
-	c := randomID(16)
-	s.codes[c] = &code{grant: &grant{user: u, scopes: granted}, redirectURI: redirect, challenge: q.Get("code_challenge"), expires: s.cfg.Now().Add(codeTTL)}
+	c := fakeprovider.RandomID(16)
+	s.codes[c] = &code{grant: &grant{user: u, scopes: granted}, redirectURI: consent.RedirectURI(), challenge: consent.Query.Get("code_challenge"), expires: s.cfg.Now().Add(codeTTL)}
 	s.mu.Unlock()
-	answer(url.Values{"code": {c}, "scope": {strings.Join(granted, " ")}})
+	consent.Grant(c, granted)
 }
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
@@ -88,11 +58,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "Bad Request")
 		return
 	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
-	if id != s.cfg.ClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.ClientSecret)) != 1 {
+	if !fakeprovider.ClientAuthenticated(r, s.cfg.ClientID, s.cfg.ClientSecret) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client credentials.")
 		return
 	}
@@ -107,12 +73,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "Invalid authorization code.")
 			return
 		}
-		if c.challenge != "" {
-			sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
-			if base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
-				oauthError(w, http.StatusBadRequest, "invalid_grant", "Invalid code verifier.")
-				return
-			}
+		if c.challenge != "" && !fakeprovider.PKCEVerified(c.challenge, r.PostForm.Get("code_verifier")) {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "Invalid code verifier.")
+			return
 		}
 		g = c.grant
 	case "refresh_token":

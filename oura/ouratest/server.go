@@ -1,8 +1,6 @@
 package ouratest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 	"github.com/openhealthexchange/ohx/oura/internal/wire"
 )
 
@@ -115,14 +114,14 @@ type Server struct {
 	cfg Config
 	srv *httptest.Server
 
+	faults fakeprovider.Faults
+	calls  fakeprovider.Calls
+
 	mu       sync.Mutex
 	users    []*user
 	codes    map[string]*code
 	access   map[string]*accessToken
 	refresh  map[string]*grant // refresh token → grant; single use
-	failures []failure
-	sticky   *failure
-	calls    map[string]int
 	queries  map[string]url.Values
 	requests map[string][]time.Time // access token → request times in the window
 	subs     []*subscription
@@ -150,11 +149,6 @@ type code struct {
 type accessToken struct {
 	grant   *grant
 	expires time.Time
-}
-
-type failure struct {
-	status     int
-	retryAfter time.Duration
 }
 
 // New starts a fake server; Close stops it.
@@ -203,7 +197,6 @@ func New(cfg Config) (*Server, error) {
 		codes:    map[string]*code{},
 		access:   map[string]*accessToken{},
 		refresh:  map[string]*grant{},
-		calls:    map[string]int{},
 		queries:  map[string]url.Values{},
 		requests: map[string][]time.Time{},
 		days:     map[dayKey]*dayData{},
@@ -252,7 +245,7 @@ func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
 // another with login_hint.
 func (s *Server) AddUser(u User) (User, error) {
 	if u.ID == "" {
-		u.ID = randomID(16)
+		u.ID = fakeprovider.RandomID(16)
 	}
 	if u.TimeZone == "" {
 		u.TimeZone = "Europe/Berlin"
@@ -306,7 +299,7 @@ func (s *Server) IssueToken(userID string, scopes ...string) (ohx.Token, error) 
 }
 
 func (s *Server) issueLocked(g *grant) (access, refresh string) {
-	access, refresh = randomID(24), randomID(24)
+	access, refresh = fakeprovider.RandomID(24), fakeprovider.RandomID(24)
 	s.access[access] = &accessToken{grant: g, expires: s.cfg.Now().Add(s.cfg.AccessTokenTTL)}
 	s.refresh[refresh] = g
 	return access, refresh
@@ -355,33 +348,18 @@ func (s *Server) Granted(userID string) bool {
 // answer status with Oura's body for it (401, 403, 429, 500, 503);
 // retryAfter, when positive, is sent as Retry-After.
 func (s *Server) FailNext(n, status int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failures = append(s.failures, failure{status: status, retryAfter: retryAfter})
-	}
+	s.faults.Queue(n, fakeprovider.Failure{Status: status, RetryAfter: retryAfter})
 }
 
 // FailWith makes every API call answer status until restore is called.
 func (s *Server) FailWith(status int) (restore func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sticky = &failure{status: status}
-	return func() {
-		s.mu.Lock()
-		s.sticky = nil
-		s.mu.Unlock()
-	}
+	return s.faults.Stand(fakeprovider.Failure{Status: status})
 }
 
 // Calls returns how many requests the fake served per operation
 // ("authorize", "token", "revoke", a collection path such as "sleep" or
 // "heartrate", "webhook.create", "webhook.list", "verify", "deliver", …).
-func (s *Server) Calls(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[op]
-}
+func (s *Server) Calls(op string) int { return s.calls.Of(op) }
 
 // LastQuery returns the query of the last request to a collection.
 func (s *Server) LastQuery(collection string) url.Values {
@@ -390,17 +368,7 @@ func (s *Server) LastQuery(collection string) url.Values {
 	return s.queries[collection]
 }
 
-func (s *Server) count(op string) {
-	s.mu.Lock()
-	s.calls[op]++
-	s.mu.Unlock()
-}
-
-func randomID(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func (s *Server) count(op string) { s.calls.Count(op) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -430,20 +398,20 @@ func mustJSON(v any) json.RawMessage {
 // standardError writes the fake's body for status. Oura documents the
 // statuses, not every body: 401 and 403 bodies are assumed, the 429 body is
 // undocumented (its headers are).
-func (s *Server) standardError(w http.ResponseWriter, f failure) {
-	if f.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(f.retryAfter.Seconds())))
+func (s *Server) standardError(w http.ResponseWriter, f fakeprovider.Failure) {
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter.Seconds())))
 	}
-	switch f.status {
+	switch f.Status {
 	case http.StatusUnauthorized:
-		detail(w, f.status, "Invalid or expired token.")
+		detail(w, f.Status, "Invalid or expired token.")
 	case http.StatusForbidden:
-		detail(w, f.status, "Your Oura membership has expired.")
+		detail(w, f.Status, "Your Oura membership has expired.")
 	case http.StatusTooManyRequests:
-		s.rateLimitHeaders(w, s.cfg.Now().Add(max(f.retryAfter, time.Second)))
-		detail(w, f.status, "Too many requests.")
+		s.rateLimitHeaders(w, s.cfg.Now().Add(max(f.RetryAfter, time.Second)))
+		detail(w, f.Status, "Too many requests.")
 	default:
-		detail(w, f.status, http.StatusText(f.status))
+		detail(w, f.Status, http.StatusText(f.Status))
 	}
 }
 
@@ -457,12 +425,4 @@ func (s *Server) rateLimitHeaders(w http.ResponseWriter, reset time.Time) {
 	h.Set("X-RateLimit-Window", strconv.Itoa(int(s.cfg.RateLimitWindow.Seconds())))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
 	h.Set("X-RateLimit-Tier", "token")
-}
-
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
 }

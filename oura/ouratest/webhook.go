@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openhealthexchange/ohx/internal/fakeprovider"
 	"github.com/openhealthexchange/ohx/oura/internal/wire"
 	"github.com/openhealthexchange/ohx/provider"
 )
@@ -162,14 +163,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func newUUID() string {
-	b := []byte(randomID(16))
+	b := []byte(fakeprovider.RandomID(16))
 	return string(b[0:8]) + "-" + string(b[8:12]) + "-4" + string(b[13:16]) + "-a" + string(b[17:20]) + "-" + string(b[20:32])
 }
 
 // verify makes Oura's verification call to a callback.
 func (s *Server) verify(ctx context.Context, callback, token string) error {
 	s.count("verify")
-	challenge := randomID(12)
+	challenge := fakeprovider.RandomID(12)
 	u, err := url.Parse(callback)
 	if err != nil {
 		return err

@@ -10,7 +10,9 @@
 //     batch Bundles (each entry succeeds or fails alone);
 //   - PUT Type/id (create or update; meta.versionId increments), conditional
 //     create (POST with ifNoneExist / If-None-Exist) and conditional update
-//     (PUT Type?identifier=system|value), also as single requests;
+//     (PUT Type?identifier=system|value, or Type?_tag=system|code for a
+//     resource without identifier such as Provenance), also as single
+//     requests;
 //   - urn:uuid references between the entries of a bundle, and conditional
 //     references (Type?identifier=…), rewritten to Type/id;
 //   - read (GET Type/id) and a minimal search by identifier (also

@@ -2,6 +2,7 @@ package fhirtest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,11 +25,6 @@ import (
 // InMemoryURL is the base URL of a server that was not started: requests to
 // it only work through Client.
 const InMemoryURL = "http://fhirtest.invalid"
-
-var (
-	typeRE = regexp.MustCompile(`^[A-Z][A-Za-z]+$`)
-	idRE   = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-)
 
 // Option configures a Server.
 type Option func(*Server)
@@ -57,6 +52,19 @@ func WithVersion(v ohx.FHIRVersion) Option {
 // a CapabilityStatement does.
 func WithoutMetadata() Option {
 	return func(s *Server) { s.noMetadata = true }
+}
+
+// WithoutBodies makes the server keep, of each resource it accepts, only
+// what answering later writes needs: its id, version and identifiers.
+// Writes are counted, checked, validated, resolved and answered exactly as
+// otherwise (a single request's answer still carries the resource); what
+// reads resources back has nothing to read: Get returns a nil body, GET
+// Type/id and searches answer 501 with an OperationOutcome, DumpNDJSON and
+// WriteNDJSON fail. It is for benchmarks and load tests that post many
+// resources and count them, where keeping every body would cost more than
+// the client under test.
+func WithoutBodies() Option {
+	return func(s *Server) { s.noBodies = true }
 }
 
 // WithNow sets the clock used for meta.lastUpdated; the default is
@@ -95,12 +103,16 @@ type Server struct {
 	validateSet bool
 	version     ohx.FHIRVersion
 	noMetadata  bool
+	noBodies    bool
 	now         func() time.Time
 	ts          *httptest.Server
 
-	mu       sync.Mutex
-	store    map[string]map[string]*record
-	ident    map[string]map[string][]string // type → "system|value" → ids
+	mu    sync.Mutex
+	store map[string]map[string]*record
+	// ident is, per type, "system|value" → ids in the order of their last
+	// write; built when first asked for (identIndex).
+	ident    map[string]map[string][]string
+	writes   uint64 // records committed, for record.seq
 	received map[string]int
 	requests []Request
 	seq      int // resources received, for RejectResource
@@ -302,13 +314,17 @@ func (s *Server) Types() []string {
 	return out
 }
 
-// Get returns the stored JSON of a resource and its version.
+// Get returns the stored JSON of a resource and its version (a nil body
+// WithoutBodies).
 func (s *Server) Get(resourceType, id string) (body []byte, version int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.store[resourceType][id]
 	if !ok {
 		return nil, 0, false
+	}
+	if rec.body == nil {
+		return nil, rec.version, true
 	}
 	return append([]byte(nil), rec.body...), rec.version, true
 }
@@ -330,12 +346,15 @@ func (s *Server) IDs(resourceType string) []string {
 func (s *Server) ByIdentifier(resourceType, identifier string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.ident[resourceType][identifier]...)
+	return append([]string(nil), s.identIndex(resourceType)[identifier]...)
 }
 
 // DumpNDJSON writes the stored resources of a type, one line each, sorted by
 // id.
 func (s *Server) DumpNDJSON(w io.Writer, resourceType string) error {
+	if s.noBodies {
+		return errNoBodies
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.store[resourceType]))
@@ -362,6 +381,9 @@ func (s *Server) DumpNDJSON(w io.Writer, resourceType string) error {
 // missing; a dir that holds NDJSON of the other FHIR release
 // (publish.DirectoryVersion) is an error.
 func (s *Server) WriteNDJSON(dir string) error {
+	if s.noBodies {
+		return errNoBodies
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("fhirtest: %w", err)
 	}
@@ -394,6 +416,8 @@ func (s *Server) WriteNDJSON(dir string) error {
 	}
 	return publish.WriteManifest(dir, m)
 }
+
+var errNoBodies = errors.New("fhirtest: the server keeps no resource bodies (WithoutBodies)")
 
 // takeDrop consumes one dropped-connection fault and records the request.
 func (s *Server) takeDrop(r *http.Request) bool {
@@ -495,7 +519,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 		s.handleBundle(w, r, idx)
 	case len(parts) == 1 && parts[0] == "metadata" && r.Method == http.MethodGet && !s.noMetadata:
 		writeJSON(w, http.StatusOK, capabilityStatement(s.version))
-	case len(parts) == 1 && typeRE.MatchString(parts[0]):
+	case len(parts) == 1 && isTypeName(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
 			s.handleSearch(w, r, parts[0])
@@ -504,7 +528,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 		default:
 			writeOutcome(w, http.StatusMethodNotAllowed, outcome("not-supported", "method not supported", ""))
 		}
-	case len(parts) == 2 && typeRE.MatchString(parts[0]):
+	case len(parts) == 2 && isTypeName(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
 			s.handleRead(w, parts[0], parts[1])
@@ -535,7 +559,17 @@ func capabilityStatement(v ohx.FHIRVersion) map[string]any {
 	}
 }
 
-// readBody reads a request body with a bound.
+// maxBody bounds a request body.
+const maxBody = 256 << 20
+
+// readBody reads a request body with a bound, into a buffer of the
+// announced length (and room to see its end without growing).
 func readBody(r *http.Request) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	size := int64(bytes.MinRead)
+	if n := r.ContentLength; n > 0 && n <= maxBody {
+		size += n
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody))
+	return buf.Bytes(), err
 }

@@ -472,3 +472,68 @@ func TestServesEitherRelease(t *testing.T) {
 		assert.Equal(t, "OperationOutcome", r.body["resourceType"])
 	})
 }
+
+// The identifier index lists ids in the order of their last write, whether
+// it was kept from the start or built on the first question.
+func TestIdentifierIndexOrder(t *testing.T) {
+	for _, early := range []bool{true, false} {
+		s := fhirtest.New()
+		if early {
+			assert.Empty(t, s.ByIdentifier("Observation", "urn:test|a"))
+		}
+		for i, id := range []string{"o1", "o2", "o3", "o1"} {
+			want := http.StatusCreated
+			if i == 3 {
+				want = http.StatusOK
+			}
+			require.Equal(t, want, do(t, s, http.MethodPut, "/Observation/"+id, obs(id, "a", "")).status)
+		}
+		require.Equal(t, http.StatusOK, do(t, s, http.MethodPut, "/Observation/o2", obs("o2", "b", "")).status, "o2 now has identifier b")
+		assert.Equal(t, []string{"o3", "o1"}, s.ByIdentifier("Observation", "urn:test|a"), "early %v", early)
+		assert.Equal(t, []string{"o2"}, s.ByIdentifier("Observation", "urn:test|b"), "early %v", early)
+	}
+}
+
+// WithoutBodies answers writes exactly as a server that keeps the bodies,
+// and says so when asked to read one back.
+func TestWithoutBodies(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC) }
+	full, lean := fhirtest.New(fhirtest.WithNow(now)), fhirtest.New(fhirtest.WithNow(now), fhirtest.WithoutBodies())
+	devURN := "urn:uuid:0b7e5f8e-2d4e-4c8a-9a57-3f7a0c6c1e01"
+	writes := []struct{ method, path, body string }{
+		{http.MethodPut, "/Observation/o1", obs("o1", "a", "")},
+		{http.MethodPut, "/Device/d1", strings.Replace(device, `{"resourceType":"Device",`, `{"resourceType":"Device","id":"d1",`, 1)},
+		{http.MethodPost, "", bundle("transaction",
+			entry(devURN, device, "PUT", "Device?identifier=urn:dev|d1", ""),
+			entry("", obs("o2", "b", `,"device":{"reference":"`+devURN+`"}`), "PUT", "Observation/o2", ""),
+			entry("", obs("", "a", ""), "POST", "Observation", "identifier=urn:test|a"))},
+		{http.MethodPost, "", bundle("batch", entry("", obs("o1", "a", ""), "PUT", "Observation/o1", ""), entry("", obs("o9", "z", ""), "PUT", "Observation/o8", ""))},
+		{http.MethodPut, "/Observation?identifier=urn:test|b", obs("o2", "b", "")},
+		{http.MethodPut, "/Observation/o3", strings.Replace(obs("o3", "c", ""), `"status":"final",`, ``, 1)},
+	}
+	for _, wr := range writes {
+		a, b := do(t, full, wr.method, wr.path, wr.body), do(t, lean, wr.method, wr.path, wr.body)
+		assert.Equal(t, a.status, b.status, wr.path)
+		assert.Equal(t, a.body, b.body, wr.path)
+		assert.Equal(t, a.header.Get("Location"), b.header.Get("Location"))
+	}
+	r := do(t, lean, http.MethodPost, "/Observation", obs("", "a", ""), "If-None-Exist", "identifier=urn:test|a")
+	assert.Equal(t, http.StatusOK, r.status, "a matched conditional create answers without a body")
+	assert.Nil(t, r.body)
+
+	for _, typ := range []string{"Observation", "Device"} {
+		assert.Equal(t, full.IDs(typ), lean.IDs(typ))
+		for _, id := range full.IDs(typ) {
+			_, va, _ := full.Get(typ, id)
+			body, vb, ok := lean.Get(typ, id)
+			assert.True(t, ok)
+			assert.Nil(t, body)
+			assert.Equal(t, va, vb)
+		}
+	}
+	assert.Equal(t, full.ByIdentifier("Observation", "urn:test|a"), lean.ByIdentifier("Observation", "urn:test|a"))
+	assert.Equal(t, http.StatusNotImplemented, do(t, lean, http.MethodGet, "/Observation/o1", "").status)
+	assert.Equal(t, http.StatusNotImplemented, do(t, lean, http.MethodGet, "/Observation?identifier=urn:test|a", "").status)
+	require.Error(t, lean.WriteNDJSON(t.TempDir()))
+	require.Error(t, lean.DumpNDJSON(io.Discard, "Observation"))
+}

@@ -2,6 +2,7 @@ package fhirtest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,13 +23,37 @@ type record struct {
 	body        []byte // JSON as stored, with id and meta
 	version     int
 	identifiers []string // "system|value"
-	subject     string
-	codes       []string // "system|code" of code.coding
+	seq         uint64   // when it was committed (Server.writes)
+	// reserved marks the placeholder of a transaction's create, which
+	// later entries of the transaction see before it is built.
+	reserved bool
+	// search is what a search matches, read from body when a search first
+	// needs it: the server keeps no more per resource than writes need.
+	search *searchIndex
+}
+
+// searchIndex is what a search matches of a resource.
+type searchIndex struct {
+	subject string
+	codes   []string // "system|code" of code.coding
 	// from and to bound the effective time (effectiveDateTime, or
 	// effectivePeriod with an open end as the zero time); hasDate is false
 	// without either.
 	from, to time.Time
 	hasDate  bool
+}
+
+// searched returns the record's search index.
+func (r *record) searched() *searchIndex {
+	if r.search == nil {
+		tr := getTree()
+		defer putTree(tr)
+		r.search = &searchIndex{}
+		if root, ok := tr.parse(r.body); ok {
+			r.search.index(tr, root)
+		}
+	}
+	return r.search
 }
 
 // problem is a failure of one entry: an HTTP status and an OperationOutcome.
@@ -71,22 +96,46 @@ func writeOutcome(w http.ResponseWriter, status int, oo map[string]any) { writeJ
 type entryIn struct {
 	FullURL  string          `json:"fullUrl"`
 	Resource json.RawMessage `json:"resource"`
-	Request  *struct {
-		Method      string `json:"method"`
-		URL         string `json:"url"`
-		IfNoneExist string `json:"ifNoneExist"`
-	} `json:"request"`
+	Request  *requestIn      `json:"request"`
+	// root is the resource's node in the request's tree, -1 when the
+	// resource is not one valid JSON value.
+	root int32
+	// head and headErr are the resource's head as headOf reads it.
+	head    head
+	headErr error
+}
+
+// read reads the entry's resource into tr.
+func (e *entryIn) read(tr *tree) {
+	root, ok := tr.parse(e.Resource)
+	if !ok {
+		root = -1
+	}
+	e.setRoot(tr, root)
+}
+
+func (e *entryIn) setRoot(tr *tree, root int32) {
+	e.root = root
+	e.head, e.headErr = headOf(tr, root, e.Resource)
+}
+
+// requestIn is the request of an entry.
+type requestIn struct {
+	Method      string `json:"method"`
+	URL         string `json:"url"`
+	IfNoneExist string `json:"ifNoneExist"`
 }
 
 // stage holds the writes of a transaction until it commits.
 type stage struct {
 	s      *Server
 	writes map[string]map[string]*record // type → id
-	ident  map[string]map[string][]string
+	size   int                           // the number of writes expected
 }
 
-func (s *Server) newStage() *stage {
-	return &stage{s: s, writes: make(map[string]map[string]*record), ident: make(map[string]map[string][]string)}
+// newStage returns a stage for about size writes.
+func (s *Server) newStage(size int) *stage {
+	return &stage{s: s, writes: make(map[string]map[string]*record, 1), size: size}
 }
 
 func (st *stage) get(typ, id string) *record {
@@ -97,54 +146,81 @@ func (st *stage) get(typ, id string) *record {
 }
 
 // search returns the ids of resources with the identifier, staged ones
-// included.
+// included (in no particular order).
 func (st *stage) search(typ, identifier string) []string {
-	ids := slices.Clone(st.s.ident[typ][identifier])
-	for _, id := range st.ident[typ][identifier] {
-		if !slices.Contains(ids, id) {
+	ids := slices.Clone(st.s.identIndex(typ)[identifier])
+	for id, r := range st.writes[typ] {
+		if slices.Contains(r.identifiers, identifier) && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
 	return ids
 }
 
+// put stages a write; a record without body reserves the id (and its
+// identifiers) for the entries after it.
 func (st *stage) put(typ, id string, r *record) {
 	if st.writes[typ] == nil {
-		st.writes[typ] = make(map[string]*record)
+		st.writes[typ] = make(map[string]*record, st.size)
 	}
 	st.writes[typ][id] = r
-	if st.ident[typ] == nil {
-		st.ident[typ] = make(map[string][]string)
-	}
-	for _, ident := range r.identifiers {
-		st.ident[typ][ident] = append(st.ident[typ][ident], id)
-	}
 }
 
 // commit applies the staged writes to the store. The caller holds s.mu.
 func (st *stage) commit() {
 	s := st.s
 	for typ, m := range st.writes {
-		if s.store[typ] == nil {
-			s.store[typ] = make(map[string]*record)
-		}
-		if s.ident[typ] == nil {
-			s.ident[typ] = make(map[string][]string)
+		store, index := s.store[typ], s.ident[typ]
+		if store == nil {
+			store = make(map[string]*record, len(m))
+			s.store[typ] = store
 		}
 		for id, r := range m {
-			if old, ok := s.store[typ][id]; ok {
+			s.writes++
+			r.seq = s.writes
+			if index == nil {
+				store[id] = r
+				continue
+			}
+			if old, ok := store[id]; ok {
 				for _, ident := range old.identifiers {
-					s.ident[typ][ident] = slices.DeleteFunc(s.ident[typ][ident], func(x string) bool { return x == id })
+					index[ident] = slices.DeleteFunc(index[ident], func(x string) bool { return x == id })
 				}
 			}
-			s.store[typ][id] = r
+			store[id] = r
 			for _, ident := range r.identifiers {
-				if !slices.Contains(s.ident[typ][ident], id) {
-					s.ident[typ][ident] = append(s.ident[typ][ident], id)
+				if ids := index[ident]; !slices.Contains(ids, id) {
+					index[ident] = append(ids, id)
 				}
 			}
 		}
 	}
+}
+
+// identIndex returns the identifier index of a type, building it the first
+// time: conditional writes and ByIdentifier need it, PUT by id does not.
+// The caller holds s.mu.
+func (s *Server) identIndex(typ string) map[string][]string {
+	if index := s.ident[typ]; index != nil {
+		return index
+	}
+	recs := make([]*record, 0, len(s.store[typ]))
+	ids := make(map[*record]string, len(s.store[typ]))
+	for id, r := range s.store[typ] {
+		recs = append(recs, r)
+		ids[r] = id
+	}
+	slices.SortFunc(recs, func(a, b *record) int { return cmp.Compare(a.seq, b.seq) })
+	index := make(map[string][]string, len(recs))
+	for _, r := range recs {
+		for _, ident := range r.identifiers {
+			if !slices.Contains(index[ident], ids[r]) {
+				index[ident] = append(index[ident], ids[r])
+			}
+		}
+	}
+	s.ident[typ] = index
+	return index
 }
 
 // target is what an entry resolves to before it is written.
@@ -152,48 +228,64 @@ type target struct {
 	typ, id string
 	create  bool
 	noop    bool // conditional create that matched: nothing is written
-	body    json.RawMessage
-	m       map[string]any // body decoded once (json.Number numbers), or nil
+	// tr and root hold the resource read from the request.
+	tr   *tree
+	root int32
+	// identifiers are the resource's, once read.
+	identifiers []string
 }
 
-// resolve works out the id an entry writes to. prefix names the entry in
-// OperationOutcome expressions ("Bundle.entry[3]").
-func (st *stage) resolve(method, rawURL, ifNoneExist string, body json.RawMessage, prefix string) (*target, *problem) {
-	u, err := url.Parse(rawURL)
+// head is what the server reads of a resource before it resolves it.
+type head struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+}
+
+// headOf reads the resourceType and id of a resource as encoding/json
+// decodes them into a head, from the tree when it can tell.
+func headOf(tr *tree, root int32, body []byte) (head, error) {
+	if typ, id, ok := tr.head(root); ok {
+		return head{ResourceType: typ, ID: id}, nil
+	}
+	var h head
+	err := json.Unmarshal(body, &h)
+	return h, err
+}
+
+// resolve works out the id an entry writes to. w names the entry in
+// OperationOutcome expressions.
+func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, e *entryIn, w where) (*target, *problem) {
+	path, rawQuery, err := splitURL(rawURL)
 	if err != nil {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", prefix+".request.url")
+		return nil, newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", w.at(".request.url"))
 	}
-	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if !typeRE.MatchString(parts[0]) || len(parts) > 2 {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", prefix+".request.url")
+	typ, id, hasID := strings.Cut(strings.Trim(path, "/"), "/")
+	if !isTypeName(typ) || strings.Contains(id, "/") {
+		return nil, newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", w.at(".request.url"))
 	}
-	typ := parts[0]
-	if len(body) == 0 {
-		return nil, newProblem(http.StatusBadRequest, "required", "a resource is required for "+method, prefix+".resource")
+	if len(e.Resource) == 0 {
+		return nil, newProblem(http.StatusBadRequest, "required", "a resource is required for "+method, w.at(".resource"))
 	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-	}
-	if err := json.Unmarshal(body, &head); err != nil {
-		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", prefix+".resource")
+	head := e.head
+	if e.headErr != nil {
+		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
 	}
 	if head.ResourceType != typ {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", prefix+".resource.resourceType")
+		return nil, newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", w.at(".resource.resourceType"))
 	}
-	t := &target{typ: typ, body: body}
+	t := &target{typ: typ, tr: tr, root: e.root}
 	switch {
-	case method == http.MethodPut && len(parts) == 2:
-		if !idRE.MatchString(parts[1]) {
-			return nil, newProblem(http.StatusBadRequest, "invalid", "invalid id in request url", prefix+".request.url")
+	case method == http.MethodPut && hasID:
+		if !isID(id) {
+			return nil, newProblem(http.StatusBadRequest, "invalid", "invalid id in request url", w.at(".request.url"))
 		}
-		if head.ID != parts[1] {
-			return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the request url", prefix+".resource.id")
+		if head.ID != id {
+			return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the request url", w.at(".resource.id"))
 		}
-		t.id = parts[1]
+		t.id = id
 		t.create = st.get(typ, t.id) == nil
-	case method == http.MethodPut && len(parts) == 1:
-		ids, p := st.searchQuery(typ, u.RawQuery, prefix+".request.url")
+	case method == http.MethodPut:
+		ids, p := st.searchQuery(typ, rawQuery, w, ".request.url")
 		if p != nil {
 			return nil, p
 		}
@@ -203,23 +295,23 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, body json.RawMessag
 			if head.ID != "" {
 				t.id = head.ID
 				if st.get(typ, t.id) != nil {
-					return nil, newProblem(http.StatusBadRequest, "duplicate", "resource id exists without the identifier", prefix+".resource.id")
+					return nil, newProblem(http.StatusBadRequest, "duplicate", "resource id exists without the identifier", w.at(".resource.id"))
 				}
 			}
 		case 1:
 			t.id = ids[0]
 			if head.ID != "" && head.ID != t.id {
-				return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the matched resource", prefix+".resource.id")
+				return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the matched resource", w.at(".resource.id"))
 			}
 		default:
-			return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional update matches several resources", prefix+".request.url")
+			return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional update matches several resources", w.at(".request.url"))
 		}
-	case method == http.MethodPost && len(parts) == 1:
+	case method == http.MethodPost && !hasID:
 		if ifNoneExist != "" {
 			if strings.Contains(ifNoneExist, "?") {
-				return nil, newProblem(http.StatusBadRequest, "invalid", "ifNoneExist must be the bare query", prefix+".request.ifNoneExist")
+				return nil, newProblem(http.StatusBadRequest, "invalid", "ifNoneExist must be the bare query", w.at(".request.ifNoneExist"))
 			}
-			ids, p := st.searchQuery(typ, ifNoneExist, prefix+".request.ifNoneExist")
+			ids, p := st.searchQuery(typ, ifNoneExist, w, ".request.ifNoneExist")
 			if p != nil {
 				return nil, p
 			}
@@ -229,155 +321,219 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, body json.RawMessag
 				t.id, t.noop = ids[0], true
 				return t, nil
 			default:
-				return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional create matches several resources", prefix+".request.ifNoneExist")
+				return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional create matches several resources", w.at(".request.ifNoneExist"))
 			}
 		}
 		t.id, t.create = uuid.NewString(), true
 	default:
-		return nil, newProblem(http.StatusMethodNotAllowed, "not-supported", "only PUT and POST writes are supported", prefix+".request.method")
+		return nil, newProblem(http.StatusMethodNotAllowed, "not-supported", "only PUT and POST writes are supported", w.at(".request.method"))
 	}
 	return t, nil
 }
 
-// searchQuery runs a conditional query; only identifier is supported.
-func (st *stage) searchQuery(typ, rawQuery, expr string) ([]string, *problem) {
+// splitURL returns the path and raw query of a relative URL as url.Parse
+// reads them, without parsing the common "Type/id".
+func splitURL(rawURL string) (path, rawQuery string, err error) {
+	for i := 0; i < len(rawURL); i++ {
+		switch c := rawURL[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '/':
+		default:
+			u, err := url.Parse(rawURL)
+			if err != nil {
+				return "", "", err
+			}
+			return u.Path, u.RawQuery, nil
+		}
+	}
+	return rawURL, "", nil
+}
+
+// isTypeName reports whether s looks like a resource type:
+// ^[A-Z][A-Za-z]+$.
+func isTypeName(s string) bool {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// isID reports whether s is a FHIR id: ^[A-Za-z0-9\-.]{1,64}$.
+func isID(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// searchQuery runs a conditional query: one identifier or one _tag
+// parameter.
+func (st *stage) searchQuery(typ, rawQuery string, w where, suffix string) ([]string, *problem) {
 	q, err := url.ParseQuery(rawQuery)
+	if err == nil && len(q) == 1 && len(q["_tag"]) == 1 {
+		tag := q.Get("_tag")
+		if !strings.Contains(tag, "|") {
+			return nil, newProblem(http.StatusBadRequest, "not-supported", "_tag must be system|code", w.at(suffix))
+		}
+		return st.search(typ, tagKey+tag), nil
+	}
 	if err != nil || len(q) != 1 || len(q["identifier"]) != 1 {
-		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier parameter", expr)
+		return nil, newProblem(http.StatusBadRequest, "not-supported", "conditional writes support exactly one identifier or _tag parameter", w.at(suffix))
 	}
 	ident := q.Get("identifier")
 	if !strings.Contains(ident, "|") {
-		return nil, newProblem(http.StatusBadRequest, "not-supported", "identifier must be system|value", expr)
+		return nil, newProblem(http.StatusBadRequest, "not-supported", "identifier must be system|value", w.at(suffix))
 	}
 	return st.search(typ, ident), nil
 }
 
-// build prepares the stored form of a resource: references rewritten, id
-// and meta set. fullURLs maps urn:uuid fullUrls to "Type/id".
-func (st *stage) build(t *target, fullURLs map[string]string, prefix string) (*record, *problem) {
-	m := t.m
-	t.m = nil // build changes it
-	if m == nil {
-		var err error
-		if m, err = decodeResource(t.body); err != nil {
-			return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", prefix+".resource")
-		}
+// build prepares the record of a resource and its stored form: references
+// rewritten, id and meta set, members sorted by key. fullURLs maps the
+// urn:uuid fullUrls of the bundle to what their entries resolved to. The
+// stored form is written when the record keeps it or answer is set (it is
+// then valid until the tree's next use).
+func (st *stage) build(t *target, fullURLs map[string]*target, w where, answer bool) (*record, []byte, *problem) {
+	tr, root := t.tr, t.root
+	if root < 0 || tr.nodes[root].kind != jObject {
+		return nil, nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
 	}
-	if p := st.rewrite(m, fullURLs, prefix+".resource"); p != nil {
-		return nil, p
+	if p := st.rewrite(tr, root, fullURLs, w); p != nil {
+		return nil, nil, p
 	}
 	version := 1
-	if old := st.get(t.typ, t.id); old != nil {
+	old := st.get(t.typ, t.id)
+	if old != nil && old.reserved {
+		old = st.s.store[t.typ][t.id] // the version is the store's
+	}
+	if old != nil {
 		version = old.version + 1
 	}
-	m["id"] = t.id
-	meta, _ := m["meta"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
+	r := &record{version: version, identifiers: t.identifiers}
+	if r.identifiers == nil {
+		r.identifiers = tr.identifiers(root)
 	}
-	meta["versionId"] = strconv.Itoa(version)
-	meta["lastUpdated"] = st.s.now().UTC().Format(time.RFC3339Nano)
-	m["meta"] = meta
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, newProblem(http.StatusBadRequest, "structure", "resource cannot be stored", prefix+".resource")
+	if st.s.noBodies && !answer {
+		return r, nil, nil
 	}
-	r := &record{body: b, version: version, identifiers: identifiers(m)}
-	if subj, ok := m["subject"].(map[string]any); ok {
-		r.subject, _ = subj["reference"].(string)
+	v, lastUpdated := strconv.Itoa(version), st.s.now().UTC().Format(time.RFC3339Nano)
+	tr.buf = tr.merge(tr.buf[:0], root, []string{"id", "meta"}, func(b []byte, i int, old int32) []byte {
+		if i == 0 {
+			return appendJSONString(b, t.id)
+		}
+		if old >= 0 && tr.nodes[old].kind != jObject {
+			old = -1 // a meta that is no object is replaced
+		}
+		return tr.merge(b, old, []string{"lastUpdated", "versionId"}, func(b []byte, i int, _ int32) []byte {
+			if i == 0 {
+				return appendJSONString(b, lastUpdated)
+			}
+			return appendJSONString(b, v)
+		})
+	})
+	if !st.s.noBodies {
+		r.body = bytes.Clone(tr.buf)
 	}
-	r.indexSearch(m)
-	return r, nil
+	return r, tr.buf, nil
 }
 
-// decodeResource decodes a resource as build stores it: numbers kept as
-// written.
-func decodeResource(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
+// rewrite resolves urn:uuid and conditional references below node n in
+// place, members in key order.
+func (st *stage) rewrite(tr *tree, n int32, fullURLs map[string]*target, w where) *problem {
+	switch tr.nodes[n].kind {
+	case jObject, jArray:
+	default:
+		return nil
 	}
-	return m, nil
-}
-
-// rewrite resolves urn:uuid and conditional references in place.
-func (st *stage) rewrite(v any, fullURLs map[string]string, expr string) *problem {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if s, ok := e.(string); ok && k == "reference" {
-				switch {
-				case strings.HasPrefix(s, "urn:uuid:"):
-					ref, ok := fullURLs[s]
-					if !ok {
-						return newProblem(http.StatusBadRequest, "not-found", "urn:uuid reference does not resolve to an entry of the bundle", expr)
-					}
-					x[k] = ref
-				case strings.Contains(s, "?"):
-					typ, q, _ := strings.Cut(s, "?")
-					if !typeRE.MatchString(typ) {
-						return newProblem(http.StatusBadRequest, "invalid", "invalid conditional reference", expr)
-					}
-					ids, p := st.searchQuery(typ, q, expr)
-					if p != nil {
-						return p
-					}
-					if len(ids) != 1 {
-						return newProblem(http.StatusPreconditionFailed, "not-found", "conditional reference does not match exactly one resource", expr)
-					}
-					x[k] = typ + "/" + ids[0]
-				}
+	isObject := tr.nodes[n].kind == jObject
+	for _, k := range tr.kidsOf(n) {
+		if nd := &tr.nodes[k]; isObject && nd.kind == jString && string(nd.key) == "reference" {
+			// json.Marshal escapes neither ':' nor '?': raw tells.
+			if !bytes.HasPrefix(nd.raw, []byte(`"urn:uuid:`)) && bytes.IndexByte(nd.raw, '?') < 0 {
 				continue
 			}
-			if p := st.rewrite(e, fullURLs, expr); p != nil {
-				return p
+			s, _ := tr.text(k)
+			switch {
+			case strings.HasPrefix(s, "urn:uuid:"):
+				ref := fullURLs[s]
+				if ref == nil {
+					return newProblem(http.StatusBadRequest, "not-found", "urn:uuid reference does not resolve to an entry of the bundle", w.at(".resource"))
+				}
+				tr.nodes[k].raw = appendJSONString(nil, ref.typ+"/"+ref.id)
+			case strings.Contains(s, "?"):
+				typ, q, _ := strings.Cut(s, "?")
+				if !isTypeName(typ) {
+					return newProblem(http.StatusBadRequest, "invalid", "invalid conditional reference", w.at(".resource"))
+				}
+				ids, p := st.searchQuery(typ, q, w, ".resource")
+				if p != nil {
+					return p
+				}
+				if len(ids) != 1 {
+					return newProblem(http.StatusPreconditionFailed, "not-found", "conditional reference does not match exactly one resource", w.at(".resource"))
+				}
+				tr.nodes[k].raw = appendJSONString(nil, typ+"/"+ids[0])
 			}
+			continue
 		}
-	case []any:
-		for _, e := range x {
-			if p := st.rewrite(e, fullURLs, expr); p != nil {
-				return p
-			}
+		if p := st.rewrite(tr, k, fullURLs, w); p != nil {
+			return p
 		}
 	}
 	return nil
 }
 
-// identifiers returns the "system|value" identifiers of a resource.
-func identifiers(m map[string]any) []string {
-	list, _ := m["identifier"].([]any)
-	var out []string
-	for _, e := range list {
-		id, _ := e.(map[string]any)
-		sys, _ := id["system"].(string)
-		val, _ := id["value"].(string)
-		if val != "" {
-			out = append(out, sys+"|"+val)
-		}
-	}
-	return out
+// where locates what a problem is about in OperationOutcome expressions:
+// entry i of a Bundle, or the resource of a single request for a type. The
+// expressions are written only for a problem.
+type where struct {
+	entry  int
+	single string
 }
 
-// check counts an incoming resource, applies the reject faults and
-// validates it. expr locates the resource in OperationOutcome expressions
-// ("Bundle.entry[2].resource", or "Observation" for a single request). The
-// caller holds s.mu.
-func (s *Server) check(body json.RawMessage, expr string) *problem {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
+// at returns the expression of suffix (".request.url") in w.
+func (w where) at(suffix string) string {
+	if w.single != "" {
+		return w.single + suffix
 	}
-	_ = json.Unmarshal(body, &head)
-	if typeRE.MatchString(head.ResourceType) {
+	return "Bundle.entry[" + strconv.Itoa(w.entry) + "]" + suffix
+}
+
+// resource returns the expression of the resource: "Bundle.entry[2].resource",
+// or "Observation" for a single request.
+func (w where) resource() string {
+	if w.single != "" {
+		return w.single
+	}
+	return w.at(".resource")
+}
+
+// tagKey prefixes the index keys of meta.tag codings; an identifier's
+// "system|value" never starts with it.
+const tagKey = "_tag "
+
+// check counts an incoming resource, applies the reject faults and
+// validates it. The caller holds s.mu.
+func (s *Server) check(e *entryIn, w where) *problem {
+	head, body := e.head, e.Resource
+	if isTypeName(head.ResourceType) {
 		s.received[head.ResourceType]++
 	} else {
 		s.received["invalid"]++
 	}
 	s.seq++
 	if s.faults.rejectN[s.seq] || (s.faults.rejectIf != nil && s.faults.rejectIf(head.ResourceType, head.ID, body)) {
-		return newProblem(http.StatusUnprocessableEntity, "business-rule", "resource refused by an injected rule", expr)
+		return newProblem(http.StatusUnprocessableEntity, "business-rule", "resource refused by an injected rule", w.resource())
 	}
 	if s.validate == nil {
 		return nil
@@ -386,6 +542,7 @@ func (s *Server) check(body json.RawMessage, expr string) *problem {
 	if err == nil {
 		return nil
 	}
+	expr := w.resource()
 	var ve *validate.Error
 	if !errors.As(err, &ve) {
 		return newProblem(http.StatusBadRequest, "structure", "resource is not valid JSON", expr)
@@ -456,12 +613,10 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
 		writeOutcome(w, http.StatusBadRequest, outcome("structure", "cannot read body", ""))
 		return
 	}
-	var b struct {
-		ResourceType string    `json:"resourceType"`
-		Type         string    `json:"type"`
-		Entry        []entryIn `json:"entry"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Bundle" {
+	tr := getTree()
+	defer putTree(tr)
+	b, err := readBundle(body, tr)
+	if err != nil || b.ResourceType != "Bundle" {
 		writeOutcome(w, http.StatusBadRequest, outcome("structure", "body is not a Bundle", ""))
 		return
 	}
@@ -471,68 +626,70 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
 	s.requests[idx].Entries = len(b.Entry)
 	switch b.Type {
 	case "transaction":
-		status, resp := s.transaction(b.Entry)
+		status, resp := s.transaction(tr, b.Entry)
+		if rb, ok := resp.(*responseBundle); ok {
+			tr.buf = rb.appendJSON(tr.buf[:0])
+			writeBytes(w, status, tr.buf)
+			return
+		}
 		writeJSON(w, status, resp)
 	case "batch":
-		writeJSON(w, http.StatusOK, s.batch(b.Entry))
+		tr.buf = s.batch(tr, b.Entry).appendJSON(tr.buf[:0])
+		writeBytes(w, http.StatusOK, tr.buf)
 	default:
 		writeOutcome(w, http.StatusBadRequest, outcome("not-supported", "only transaction and batch bundles are processed", "Bundle.type"))
 	}
 }
 
 // transaction processes entries all-or-nothing. The caller holds s.mu.
-func (s *Server) transaction(entries []entryIn) (int, any) {
-	st := s.newStage()
+func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
+	st := s.newStage(len(entries))
 	targets := make([]*target, len(entries))
-	fullURLs := make(map[string]string)
-	seenFull := make(map[string]bool)
-	for i, e := range entries {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
+	fullURLs := make(map[string]*target, len(entries)) // also the fullUrls seen
+	for i := range entries {
+		e, w := &entries[i], where{entry: i}
 		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
-			return http.StatusBadRequest, outcome("required", "entry.request with method and url is required (bdl-3c)", prefix+".request")
+			return http.StatusBadRequest, outcome("required", "entry.request with method and url is required (bdl-3c)", w.at(".request"))
 		}
 		if e.FullURL != "" {
-			if seenFull[e.FullURL] {
-				return http.StatusBadRequest, outcome("invalid", "fullUrl must be unique (bdl-7)", prefix+".fullUrl")
+			if _, seen := fullURLs[e.FullURL]; seen {
+				return http.StatusBadRequest, outcome("invalid", "fullUrl must be unique (bdl-7)", w.at(".fullUrl"))
 			}
-			seenFull[e.FullURL] = true
+			fullURLs[e.FullURL] = nil
 		}
-		if p := s.check(e.Resource, prefix+".resource"); p != nil {
+		if p := s.check(e, w); p != nil {
 			return p.status, p.outcome
 		}
 	}
-	for i, e := range entries {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource, prefix)
+	for i := range entries {
+		e, w := &entries[i], where{entry: i}
+		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w)
 		if p != nil {
 			return p.status, p.outcome
 		}
 		targets[i] = t
 		if e.FullURL != "" {
-			fullURLs[e.FullURL] = t.typ + "/" + t.id
+			fullURLs[e.FullURL] = t
 		}
 		if t.noop {
 			continue
 		}
-		// Decoded once, for the reservation and for build.
-		t.m, _ = decodeResource(e.Resource)
 		if t.create {
-			// Reserve the id so later conditional entries see it.
-			st.put(t.typ, t.id, &record{identifiers: identifiers(t.m)})
+			// Reserve the id so later conditional entries see it; build
+			// takes the identifiers over (references are all it changes).
+			t.identifiers = tr.identifiers(t.root)
+			st.put(t.typ, t.id, &record{identifiers: t.identifiers, reserved: true})
 		}
 	}
 	resp := make([]responseEntryOut, len(entries))
 	lastUpdated := s.now().UTC().Format(time.RFC3339Nano)
 	for i, t := range targets {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
+		w := where{entry: i}
 		if t.noop {
 			resp[i] = responseEntry(t, st.get(t.typ, t.id).version, lastUpdated)
 			continue
 		}
-		if rec := st.writes[t.typ][t.id]; rec != nil && rec.body == nil {
-			delete(st.writes[t.typ], t.id) // drop the reservation, version from the store
-		}
-		rec, p := st.build(t, fullURLs, prefix)
+		rec, _, p := st.build(t, fullURLs, w, false)
 		if p != nil {
 			return p.status, p.outcome
 		}
@@ -540,25 +697,25 @@ func (s *Server) transaction(entries []entryIn) (int, any) {
 		resp[i] = responseEntry(t, rec.version, lastUpdated)
 	}
 	st.commit()
-	return http.StatusOK, responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
+	return http.StatusOK, &responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
 }
 
 // batch processes every entry on its own. The caller holds s.mu.
-func (s *Server) batch(entries []entryIn) any {
+func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 	resp := make([]responseEntryOut, len(entries))
-	fullURLs := make(map[string]string)
-	for i, e := range entries {
-		prefix := "Bundle.entry[" + strconv.Itoa(i) + "]"
+	fullURLs := make(map[string]*target)
+	for i := range entries {
+		e, w := &entries[i], where{entry: i}
 		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
-			resp[i] = problemEntry(newProblem(http.StatusBadRequest, "required", "entry.request with method and url is required", prefix+".request"))
+			resp[i] = problemEntry(newProblem(http.StatusBadRequest, "required", "entry.request with method and url is required", w.at(".request")))
 			continue
 		}
-		if p := s.check(e.Resource, prefix+".resource"); p != nil {
+		if p := s.check(e, w); p != nil {
 			resp[i] = problemEntry(p)
 			continue
 		}
-		st := s.newStage()
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, e.Resource, prefix)
+		st := s.newStage(1)
+		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w)
 		if p != nil {
 			resp[i] = problemEntry(p)
 			continue
@@ -568,9 +725,9 @@ func (s *Server) batch(entries []entryIn) any {
 			continue
 		}
 		if e.FullURL != "" {
-			fullURLs[e.FullURL] = t.typ + "/" + t.id
+			fullURLs[e.FullURL] = t
 		}
-		rec, p := st.build(t, fullURLs, prefix)
+		rec, _, p := st.build(t, fullURLs, w, false)
 		if p != nil {
 			resp[i] = problemEntry(p)
 			continue
@@ -579,7 +736,7 @@ func (s *Server) batch(entries []entryIn) any {
 		st.commit()
 		resp[i] = responseEntry(t, rec.version, s.now().UTC().Format(time.RFC3339Nano))
 	}
-	return responseBundle{ResourceType: "Bundle", Type: "batch-response", Entry: resp}
+	return &responseBundle{ResourceType: "Bundle", Type: "batch-response", Entry: resp}
 }
 
 // handleSingle processes PUT Type/id, PUT Type?identifier= and POST Type.
@@ -596,14 +753,19 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 	if r.URL.RawQuery != "" {
 		rawURL += "?" + r.URL.RawQuery
 	}
+	tr := getTree()
+	defer putTree(tr)
+	e := &entryIn{Resource: body}
+	e.read(tr)
+	at := where{single: typ}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p := s.check(body, typ); p != nil {
+	if p := s.check(e, at); p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
 	}
-	st := s.newStage()
-	t, p := st.resolve(r.Method, rawURL, r.Header.Get("If-None-Exist"), body, typ)
+	st := s.newStage(1)
+	t, p := st.resolve(r.Method, rawURL, r.Header.Get("If-None-Exist"), tr, e, at)
 	if p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
@@ -611,10 +773,14 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 	if t.noop {
 		rec := st.get(t.typ, t.id)
 		w.Header().Set("Location", fmt.Sprintf("%s/%s/_history/%d", t.typ, t.id, rec.version))
+		if rec.body == nil { // WithoutBodies: the minimal answer
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		writeJSON(w, http.StatusOK, json.RawMessage(rec.body))
 		return
 	}
-	rec, p := st.build(t, nil, typ)
+	rec, stored, p := st.build(t, nil, at, true)
 	if p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
@@ -627,11 +793,15 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 	if t.create {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, json.RawMessage(rec.body))
+	writeJSON(w, status, json.RawMessage(stored))
 }
 
 // handleRead answers GET Type/id.
 func (s *Server) handleRead(w http.ResponseWriter, typ, id string) {
+	if s.noBodies {
+		writeOutcome(w, http.StatusNotImplemented, outcome("not-supported", errNoBodies.Error(), ""))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.store[typ][id]
@@ -653,6 +823,10 @@ func (s *Server) handleRead(w http.ResponseWriter, typ, id string) {
 // ge/gt when its end (an open end counts as infinite) is not before the
 // value, le/lt when its start is not after it.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, typ string) {
+	if s.noBodies {
+		writeOutcome(w, http.StatusNotImplemented, outcome("not-supported", errNoBodies.Error(), ""))
+		return
+	}
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
@@ -679,13 +853,18 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, typ string
 		if ident != "" && !matchIdentifier(rec.identifiers, ident) {
 			continue
 		}
-		if subject != "" && rec.subject != subject {
+		if subject == "" && codes == "" && len(dates) == 0 {
+			ids = append(ids, id)
 			continue
 		}
-		if codes != "" && !matchCode(rec.codes, codes) {
+		idx := rec.searched()
+		if subject != "" && idx.subject != subject {
 			continue
 		}
-		if !matchDates(rec, dates) {
+		if codes != "" && !matchCode(idx.codes, codes) {
+			continue
+		}
+		if !matchDates(idx, dates) {
 			continue
 		}
 		ids = append(ids, id)
@@ -722,36 +901,21 @@ func matchIdentifier(have []string, want string) bool {
 	return false
 }
 
-// indexSearch records the code and effective time of m for search.
-func (r *record) indexSearch(m map[string]any) {
-	if c, ok := m["code"].(map[string]any); ok {
-		list, _ := c["coding"].([]any)
-		for _, e := range list {
-			cd, _ := e.(map[string]any)
-			sys, _ := cd["system"].(string)
-			code, _ := cd["code"].(string)
-			if code != "" {
-				r.codes = append(r.codes, sys+"|"+code)
-			}
-		}
-	}
-	if v, ok := m["effectiveDateTime"].(string); ok {
-		if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			r.from, r.to, r.hasDate = at, at, true
-		}
+// setDate records the effective time: an effectiveDateTime (at, when
+// dateTime) or an effectivePeriod's start and end (an end that does not
+// parse is open), as far as they parse as RFC 3339.
+func (r *searchIndex) setDate(at, end string, dateTime bool) {
+	from, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
 		return
 	}
-	if p, ok := m["effectivePeriod"].(map[string]any); ok {
-		start, _ := p["start"].(string)
-		end, _ := p["end"].(string)
-		from, errFrom := time.Parse(time.RFC3339Nano, start)
-		if errFrom != nil {
-			return
-		}
-		r.from, r.hasDate = from, true
-		if to, err := time.Parse(time.RFC3339Nano, end); err == nil {
-			r.to = to
-		}
+	r.from, r.to, r.hasDate = from, from, true
+	if dateTime {
+		return
+	}
+	r.to = time.Time{}
+	if to, err := time.Parse(time.RFC3339Nano, end); err == nil {
+		r.to = to
 	}
 }
 
@@ -795,7 +959,7 @@ func parseDateParam(v string) (dateParam, bool) {
 
 // matchDates reports whether the record's effective time satisfies every
 // date parameter; a record without effective time matches none.
-func matchDates(r *record, ds []dateParam) bool {
+func matchDates(r *searchIndex, ds []dateParam) bool {
 	if len(ds) == 0 {
 		return true
 	}

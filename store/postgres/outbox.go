@@ -1,17 +1,16 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/store"
+	"github.com/openhealthexchange/ohx/store/internal/storeutil"
 )
 
 var (
@@ -109,10 +108,20 @@ func (s *Store) InitialSync(ctx context.Context, linkID string) (store.InitialSy
 
 const eventColumns = `id, type, link_id, payload, created_at, state, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at, seq`
 
-// outboxRow is an entry with its write order.
-type outboxRow struct {
-	store.OutboxEvent
-	seq int64
+func scanEvent(r storeutil.Scanner) (storeutil.Sequenced[store.OutboxEvent], error) {
+	var (
+		row                       storeutil.Sequenced[store.OutboxEvent]
+		state                     string
+		next, last, deliveredTime *time.Time
+	)
+	e := &row.Value
+	if err := r.Scan(&e.ID, &e.Type, &e.LinkID, &e.Payload, &e.Created, &state, &e.Attempts, &next, &last,
+		&e.LastError, &deliveredTime, &row.Seq); err != nil {
+		return row, err
+	}
+	e.State, e.Created = store.EventState(state), e.Created.UTC()
+	e.NextAttempt, e.LastAttempt, e.Delivered = fromTS(next), fromTS(last), fromTS(deliveredTime)
+	return row, nil
 }
 
 // queryEvents runs query and returns its entries ordered by seq, ascending
@@ -123,35 +132,11 @@ func (s *Store) queryEvents(ctx context.Context, op string, desc bool, query str
 		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	defer rows.Close()
-	var got []outboxRow
-	for rows.Next() {
-		var (
-			e                         outboxRow
-			state                     string
-			next, last, deliveredTime *time.Time
-		)
-		if err := rows.Scan(&e.ID, &e.Type, &e.LinkID, &e.Payload, &e.Created, &state, &e.Attempts, &next, &last,
-			&e.LastError, &deliveredTime, &e.seq); err != nil {
-			return nil, fmt.Errorf("postgres: %s: %w", op, err)
-		}
-		e.State, e.Created = store.EventState(state), e.Created.UTC()
-		e.NextAttempt, e.LastAttempt, e.Delivered = fromTS(next), fromTS(last), fromTS(deliveredTime)
-		got = append(got, e)
-	}
-	if err := rows.Err(); err != nil {
+	got, err := storeutil.Collect(rows, scanEvent)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	slices.SortFunc(got, func(a, b outboxRow) int {
-		if desc {
-			return cmp.Compare(b.seq, a.seq)
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	out := make([]store.OutboxEvent, len(got))
-	for i, e := range got {
-		out[i] = e.OutboxEvent
-	}
-	return out, nil
+	return storeutil.InSeqOrder(got, desc), nil
 }
 
 // ClaimEvents implements store.Outbox: one UPDATE whose rows are locked with

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,10 +35,7 @@ var (
 )
 
 type options struct {
-	now     func() time.Time
-	log     *zap.Logger
-	pollMin time.Duration
-	pollMax time.Duration
+	storeutil.Options
 }
 
 // Option configures Open and New.
@@ -48,29 +44,19 @@ type Option func(*options)
 // WithClock makes the store read the time from now (bookkeeping times and
 // lease expiry), for deterministic tests. Default: time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) {
-		if now != nil {
-			o.now = now
-		}
-	}
+	return func(o *options) { o.SetClock(now) }
 }
 
 // WithLogger sets the logger; default: zap.NewNop(). The store logs only ids
 // and failures, never a token.
 func WithLogger(l *zap.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	}
+	return func(o *options) { o.SetLogger(l) }
 }
 
 // WithLockPolling sets the backoff of Lock waiters: the first wait and its
 // cap (doubling in between, with jitter); default 5ms and 250ms.
 func WithLockPolling(first, cap time.Duration) Option {
-	return func(o *options) {
-		o.pollMin, o.pollMax = first, cap
-	}
+	return func(o *options) { o.SetPolling(first, cap) }
 }
 
 // Open connects a pool to the database named by connString (a URL or DSN as
@@ -111,11 +97,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, ring *seal.KeyRing, opts ...Op
 	if ring == nil {
 		return nil, errNoRing
 	}
-	o := options{now: time.Now, log: zap.NewNop()}
+	o := options{Options: storeutil.DefaultOptions()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Store{pool: pool, ring: ring, now: o.now, log: o.log, poll: storeutil.Backoff{Min: o.pollMin, Max: o.pollMax}}
+	s := &Store{pool: pool, ring: ring, now: o.Now, log: o.Log, poll: o.Poll}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -205,7 +191,7 @@ func fromTS(t *time.Time) time.Time {
 
 const linkColumns = `id, provider, external_user_id, legacy_user_id, patient, scopes, data_types, time_zone, frequency, status, created_at, updated_at`
 
-func scanLink(r pgx.Row) (ohx.Link, error) {
+func scanLink(r storeutil.Scanner) (ohx.Link, error) {
 	var (
 		l             ohx.Link
 		scopes, types []string
@@ -232,15 +218,8 @@ func (s *Store) queryLinks(ctx context.Context, op, query string, args ...any) (
 		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	defer rows.Close()
-	var out []ohx.Link
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: %s: %w", op, err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storeutil.Collect(rows, scanLink)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	return out, nil
@@ -405,24 +384,15 @@ func (s *Store) Rewrap(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("postgres: rewrap: %w", err)
 	}
-	type row struct{ id, access, refresh string }
-	var stale []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.access, &r.refresh); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("postgres: rewrap: %w", err)
-		}
-		stale = append(stale, r)
-	}
+	stale, err := storeutil.Collect(rows, storeutil.ScanTokenRow)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("postgres: rewrap: %w", err)
 	}
 	n := 0
 	var errs []error
 	for _, r := range stale {
-		nu, changed, err := store.RewrapToken(s.ring, r.id, store.SealedToken{AccessToken: r.access, RefreshToken: r.refresh})
+		nu, changed, err := store.RewrapToken(s.ring, r.LinkID, store.SealedToken{AccessToken: r.Access, RefreshToken: r.Refresh})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -431,9 +401,9 @@ func (s *Store) Rewrap(ctx context.Context) (int, error) {
 			continue
 		}
 		tag, err := s.pool.Exec(ctx, `UPDATE tokens SET access_token = $1, refresh_token = $2
-			WHERE link_id = $3 AND access_token = $4 AND refresh_token = $5`, nu.AccessToken, nu.RefreshToken, r.id, r.access, r.refresh)
+			WHERE link_id = $3 AND access_token = $4 AND refresh_token = $5`, nu.AccessToken, nu.RefreshToken, r.LinkID, r.Access, r.Refresh)
 		if err != nil {
-			return n, fmt.Errorf("postgres: rewrap token of link %q: %w", r.id, err)
+			return n, fmt.Errorf("postgres: rewrap token of link %q: %w", r.LinkID, err)
 		}
 		n += int(tag.RowsAffected())
 	}
@@ -447,18 +417,15 @@ func (s *Store) Cursors(ctx context.Context, linkID string) (map[ohx.DataType]ti
 		return nil, fmt.Errorf("postgres: cursors of link %q: %w", linkID, err)
 	}
 	defer rows.Close()
-	out := map[ohx.DataType]time.Time{}
-	for rows.Next() {
+	out, err := storeutil.CollectMap(rows, func(r storeutil.Scanner) (ohx.DataType, time.Time, error) {
 		var (
 			t  string
 			at int64
 		)
-		if err := rows.Scan(&t, &at); err != nil {
-			return nil, fmt.Errorf("postgres: cursors of link %q: %w", linkID, err)
-		}
-		out[ohx.DataType(t)] = time.Unix(0, at).UTC()
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&t, &at)
+		return ohx.DataType(t), time.Unix(0, at).UTC(), err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: cursors of link %q: %w", linkID, err)
 	}
 	return out, nil
@@ -484,7 +451,7 @@ func (s *Store) AdvanceCursor(ctx context.Context, linkID string, t ohx.DataType
 
 const syncColumns = `data_type, last_attempt, last_success, last_error_at, last_error_kind, last_error, successes, failures, consecutive_failures, items, samples`
 
-func scanSync(r pgx.Row) (store.SyncStatus, error) {
+func scanSync(r storeutil.Scanner) (store.SyncStatus, error) {
 	var (
 		st                   store.SyncStatus
 		t                    string
@@ -542,15 +509,11 @@ func (s *Store) SyncStatus(ctx context.Context, linkID string) (map[ohx.DataType
 		return nil, fmt.Errorf("postgres: sync status of link %q: %w", linkID, err)
 	}
 	defer rows.Close()
-	out := map[ohx.DataType]store.SyncStatus{}
-	for rows.Next() {
-		st, err := scanSync(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: sync status of link %q: %w", linkID, err)
-		}
-		out[st.DataType] = st
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storeutil.CollectMap(rows, func(r storeutil.Scanner) (ohx.DataType, store.SyncStatus, error) {
+		st, err := scanSync(r)
+		return st.DataType, st, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: sync status of link %q: %w", linkID, err)
 	}
 	return out, nil
@@ -561,46 +524,18 @@ func (s *Store) SyncStatus(ctx context.Context, linkID string) (map[ohx.DataType
 // polls with backoff until it can or ctx ends. The returned release deletes
 // the row only while this holder still owns it.
 func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (func(), error) {
-	if lease <= 0 {
-		return nil, storeutil.ErrBadLease
-	}
-	holder, err := storeutil.HolderToken()
-	if err != nil {
-		return nil, fmt.Errorf("postgres: lock %q: %w", name, err)
-	}
-	poll := s.poll
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	holder, err := storeutil.TakeLease(ctx, "postgres", name, lease, s.poll, func(holder string) (bool, error) {
 		now := s.now()
 		tag, err := s.pool.Exec(ctx, `INSERT INTO leases (name, holder, expires_at_ns) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at_ns = excluded.expires_at_ns
 			WHERE leases.expires_at_ns <= $4`, name, holder, now.Add(lease).UnixNano(), now.UnixNano())
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("postgres: lock %q: %w", name, err)
-		}
-		if tag.RowsAffected() == 1 {
-			return s.releaser(name, holder), nil
-		}
-		if err := poll.Wait(ctx); err != nil {
-			return nil, err
-		}
+		return err == nil && tag.RowsAffected() == 1, err
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-func (s *Store) releaser(name, holder string) func() {
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := s.pool.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder); err != nil {
-				s.log.Warn("releasing lease failed; it frees when it expires", zap.String("lease", name), zap.Error(err))
-			}
-		})
-	}
+	return storeutil.Releaser(s.log, name, func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder)
+		return err
+	}), nil
 }

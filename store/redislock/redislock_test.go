@@ -2,9 +2,6 @@ package redislock_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -12,44 +9,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx/internal/testredis"
 	"github.com/openhealthexchange/ohx/store/redislock"
 	"github.com/openhealthexchange/ohx/store/storetest"
 )
 
-func client(t testing.TB) *redis.Client {
-	u := os.Getenv("OHX_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("OHX_TEST_REDIS_URL is not set")
-	}
-	opts, err := redis.ParseURL(u)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
-// prefix isolates one test's keys.
-func prefix(t testing.TB) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "ohx-test:" + hex.EncodeToString(b) + ":"
-}
-
 func TestConformance(t *testing.T) {
-	client(t)
+	testredis.Client(t)
 	storetest.RunLocker(t, func(t testing.TB) storetest.LockerHarness {
-		p := prefix(t)
-		a, err := redislock.New(client(t), redislock.WithPrefix(p))
+		p := testredis.Prefix("")
+		a, err := redislock.New(testredis.Client(t), redislock.WithPrefix(p))
 		require.NoError(t, err)
-		b, err := redislock.New(client(t), redislock.WithPrefix(p)) // another process: own connection
+		b, err := redislock.New(testredis.Client(t), redislock.WithPrefix(p)) // another process: own connection
 		require.NoError(t, err)
 		return storetest.LockerHarness{Locker: a, Other: b}
 	})
 }
 
 func TestKeyAndExpiryOnServer(t *testing.T) {
-	rdb := client(t)
-	p := prefix(t)
+	rdb := testredis.Client(t)
+	p := testredis.Prefix("")
 	l, err := redislock.New(rdb, redislock.WithPrefix(p))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Del(context.Background(), p+"refresh:l1").Err() })

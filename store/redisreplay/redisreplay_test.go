@@ -2,55 +2,33 @@ package redisreplay_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx/internal/testredis"
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/provider/providertest"
 	"github.com/openhealthexchange/ohx/store/redisreplay"
 )
 
-func client(t testing.TB) *redis.Client {
-	u := os.Getenv("OHX_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("OHX_TEST_REDIS_URL is not set")
-	}
-	opts, err := redis.ParseURL(u)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
-// prefix isolates one test's keys.
-func prefix(t testing.TB) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "ohx-test:" + hex.EncodeToString(b) + ":replay:"
-}
-
 func TestConformance(t *testing.T) {
-	client(t)
+	testredis.Client(t)
 	providertest.RunReplays(t, func(t *testing.T) providertest.ReplaysHarness {
-		p := prefix(t)
-		a, err := redisreplay.New(client(t), redisreplay.WithPrefix(p))
+		p := testredis.Prefix("replay:")
+		a, err := redisreplay.New(testredis.Client(t), redisreplay.WithPrefix(p))
 		require.NoError(t, err)
-		b, err := redisreplay.New(client(t), redisreplay.WithPrefix(p)) // another process: own connection
+		b, err := redisreplay.New(testredis.Client(t), redisreplay.WithPrefix(p)) // another process: own connection
 		require.NoError(t, err)
 		return providertest.ReplaysHarness{Replays: a, Other: b}
 	})
 }
 
 func TestMarkExpiresOnTheServer(t *testing.T) {
-	rdb := client(t)
-	p := prefix(t)
+	rdb := testredis.Client(t)
+	p := testredis.Prefix("replay:")
 	r, err := redisreplay.New(rdb, redisreplay.WithPrefix(p))
 	require.NoError(t, err)
 	k := provider.ReplayKey("sig", []byte("body"))

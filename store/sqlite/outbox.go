@@ -1,16 +1,15 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/store"
+	"github.com/openhealthexchange/ohx/store/internal/storeutil"
 )
 
 var (
@@ -115,26 +114,21 @@ func (s *Store) InitialSync(ctx context.Context, linkID string) (store.InitialSy
 
 const eventColumns = `id, type, link_id, payload, created_at, state, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at, seq`
 
-// outboxRow is an entry with its write order.
-type outboxRow struct {
-	store.OutboxEvent
-	seq int64
-}
-
-func scanEvent(r scanner) (outboxRow, error) {
+func scanEvent(r scanner) (storeutil.Sequenced[store.OutboxEvent], error) {
 	var (
-		e                         outboxRow
+		row                       storeutil.Sequenced[store.OutboxEvent]
 		state                     string
 		created                   int64
 		next, last, deliveredTime sql.NullInt64
 	)
-	if err := r.Scan(&e.ID, &e.Type, &e.LinkID, &e.Payload, &created, &state, &e.Attempts, &next, &last, &e.LastError, &deliveredTime, &e.seq); err != nil {
-		return e, err
+	e := &row.Value
+	if err := r.Scan(&e.ID, &e.Type, &e.LinkID, &e.Payload, &created, &state, &e.Attempts, &next, &last, &e.LastError, &deliveredTime, &row.Seq); err != nil {
+		return row, err
 	}
 	e.State = store.EventState(state)
 	e.Created = time.Unix(0, created).UTC()
 	e.NextAttempt, e.LastAttempt, e.Delivered = fromNanos(next), fromNanos(last), fromNanos(deliveredTime)
-	return e, nil
+	return row, nil
 }
 
 // queryEvents runs query and returns its entries ordered by seq, ascending
@@ -145,28 +139,11 @@ func (s *Store) queryEvents(ctx context.Context, op string, desc bool, query str
 		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	defer func() { _ = rows.Close() }()
-	var got []outboxRow
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", op, err)
-		}
-		got = append(got, e)
-	}
-	if err := rows.Err(); err != nil {
+	got, err := storeutil.Collect(rows, scanEvent)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	slices.SortFunc(got, func(a, b outboxRow) int {
-		if desc {
-			return cmp.Compare(b.seq, a.seq)
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	out := make([]store.OutboxEvent, len(got))
-	for i, e := range got {
-		out[i] = e.OutboxEvent
-	}
-	return out, nil
+	return storeutil.InSeqOrder(got, desc), nil
 }
 
 // ClaimEvents implements store.Outbox with one UPDATE under the database's

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,11 +41,8 @@ var (
 )
 
 type options struct {
-	now         func() time.Time
-	log         *zap.Logger
+	storeutil.Options
 	busyTimeout time.Duration
-	pollMin     time.Duration
-	pollMax     time.Duration
 }
 
 // Option configures Open.
@@ -53,21 +51,13 @@ type Option func(*options)
 // WithClock makes the store read the time from now (bookkeeping times and
 // lease expiry), for deterministic tests. Default: time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) {
-		if now != nil {
-			o.now = now
-		}
-	}
+	return func(o *options) { o.SetClock(now) }
 }
 
 // WithLogger sets the logger; default: zap.NewNop(). The store logs only ids
 // and failures, never a token.
 func WithLogger(l *zap.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.log = l
-		}
-	}
+	return func(o *options) { o.SetLogger(l) }
 }
 
 // WithBusyTimeout sets how long a statement waits for another connection's
@@ -83,9 +73,7 @@ func WithBusyTimeout(d time.Duration) Option {
 // WithLockPolling sets the backoff of Lock waiters: the first wait and its
 // cap (doubling in between, with jitter); default 5ms and 250ms.
 func WithLockPolling(first, cap time.Duration) Option {
-	return func(o *options) {
-		o.pollMin, o.pollMax = first, cap
-	}
+	return func(o *options) { o.SetPolling(first, cap) }
 }
 
 // Open opens (creating if needed) the SQLite database at path, with mode
@@ -97,7 +85,7 @@ func Open(ctx context.Context, path string, ring *seal.KeyRing, opts ...Option) 
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, errors.New("sqlite: path must be a plain file path (no URI, no '?' or '#', not :memory:)")
 	}
-	o := options{now: time.Now, log: zap.NewNop(), busyTimeout: 5 * time.Second}
+	o := options{Options: storeutil.DefaultOptions(), busyTimeout: 5 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -112,7 +100,7 @@ func Open(ctx context.Context, path string, ring *seal.KeyRing, opts ...Option) 
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	s := &Store{db: db, ring: ring, now: o.now, log: o.log, poll: storeutil.Backoff{Min: o.pollMin, Max: o.pollMax}}
+	s := &Store{db: db, ring: ring, now: o.Now, log: o.Log, poll: o.Poll}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -244,7 +232,7 @@ func fromNanos(n sql.NullInt64) time.Time {
 
 const linkColumns = `id, provider, external_user_id, legacy_user_id, patient, scopes, data_types, time_zone, frequency, status, created_at, updated_at`
 
-type scanner interface{ Scan(dest ...any) error }
+type scanner = storeutil.Scanner
 
 func scanLink(r scanner) (ohx.Link, error) {
 	var (
@@ -273,15 +261,8 @@ func (s *Store) queryLinks(ctx context.Context, op, query string, args ...any) (
 		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	defer func() { _ = rows.Close() }()
-	var out []ohx.Link
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", op, err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storeutil.Collect(rows, scanLink)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return out, nil
@@ -452,34 +433,26 @@ func (s *Store) Rewrap(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: rewrap: %w", err)
 	}
-	type row struct{ id, access, refresh string }
-	var stale []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.access, &r.refresh); err != nil {
-			_ = rows.Close()
-			return 0, fmt.Errorf("sqlite: rewrap: %w", err)
-		}
-		if s.ring.NeedsRewrap(r.access) || s.ring.NeedsRewrap(r.refresh) {
-			stale = append(stale, r)
-		}
-	}
+	all, err := storeutil.Collect(rows, storeutil.ScanTokenRow)
 	_ = rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("sqlite: rewrap: %w", err)
 	}
+	stale := slices.DeleteFunc(all, func(r storeutil.TokenRow) bool {
+		return !s.ring.NeedsRewrap(r.Access) && !s.ring.NeedsRewrap(r.Refresh)
+	})
 	n := 0
 	var errs []error
 	for _, r := range stale {
-		nu, _, err := store.RewrapToken(s.ring, r.id, store.SealedToken{AccessToken: r.access, RefreshToken: r.refresh})
+		nu, _, err := store.RewrapToken(s.ring, r.LinkID, store.SealedToken{AccessToken: r.Access, RefreshToken: r.Refresh})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		res, err := s.db.ExecContext(ctx, `UPDATE tokens SET access_token = ?, refresh_token = ?
-			WHERE link_id = ? AND access_token = ? AND refresh_token = ?`, nu.AccessToken, nu.RefreshToken, r.id, r.access, r.refresh)
+			WHERE link_id = ? AND access_token = ? AND refresh_token = ?`, nu.AccessToken, nu.RefreshToken, r.LinkID, r.Access, r.Refresh)
 		if err != nil {
-			return n, fmt.Errorf("sqlite: rewrap token of link %q: %w", r.id, err)
+			return n, fmt.Errorf("sqlite: rewrap token of link %q: %w", r.LinkID, err)
 		}
 		if c, _ := res.RowsAffected(); c == 1 {
 			n++
@@ -495,18 +468,15 @@ func (s *Store) Cursors(ctx context.Context, linkID string) (map[ohx.DataType]ti
 		return nil, fmt.Errorf("sqlite: cursors of link %q: %w", linkID, err)
 	}
 	defer func() { _ = rows.Close() }()
-	out := map[ohx.DataType]time.Time{}
-	for rows.Next() {
+	out, err := storeutil.CollectMap(rows, func(r scanner) (ohx.DataType, time.Time, error) {
 		var (
 			t  ohx.DataType
 			at int64
 		)
-		if err := rows.Scan(&t, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: cursors of link %q: %w", linkID, err)
-		}
-		out[t] = time.Unix(0, at).UTC()
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&t, &at)
+		return t, time.Unix(0, at).UTC(), err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: cursors of link %q: %w", linkID, err)
 	}
 	return out, nil
@@ -592,15 +562,11 @@ func (s *Store) SyncStatus(ctx context.Context, linkID string) (map[ohx.DataType
 		return nil, fmt.Errorf("sqlite: sync status of link %q: %w", linkID, err)
 	}
 	defer func() { _ = rows.Close() }()
-	out := map[ohx.DataType]store.SyncStatus{}
-	for rows.Next() {
-		st, err := scanSync(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: sync status of link %q: %w", linkID, err)
-		}
-		out[st.DataType] = st
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storeutil.CollectMap(rows, func(r scanner) (ohx.DataType, store.SyncStatus, error) {
+		st, err := scanSync(r)
+		return st.DataType, st, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: sync status of link %q: %w", linkID, err)
 	}
 	return out, nil
@@ -611,46 +577,22 @@ func (s *Store) SyncStatus(ctx context.Context, linkID string) (map[ohx.DataType
 // returned release deletes the row only while this holder still owns it, so
 // a holder whose lease expired and was taken over frees nothing.
 func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (func(), error) {
-	if lease <= 0 {
-		return nil, storeutil.ErrBadLease
-	}
-	holder, err := storeutil.HolderToken()
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: lock %q: %w", name, err)
-	}
-	poll := s.poll
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	holder, err := storeutil.TakeLease(ctx, "sqlite", name, lease, s.poll, func(holder string) (bool, error) {
 		now := s.now()
 		res, err := s.db.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 			WHERE leases.expires_at <= ?`, name, holder, now.Add(lease).UnixNano(), now.UnixNano())
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("sqlite: lock %q: %w", name, err)
+			return false, err
 		}
-		if n, err := res.RowsAffected(); err == nil && n == 1 {
-			return s.releaser(name, holder), nil
-		}
-		if err := poll.Wait(ctx); err != nil {
-			return nil, err
-		}
+		n, err := res.RowsAffected()
+		return err == nil && n == 1, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-func (s *Store) releaser(name, holder string) func() {
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
-				s.log.Warn("releasing lease failed; it frees when it expires", zap.String("lease", name), zap.Error(err))
-			}
-		})
-	}
+	return storeutil.Releaser(s.log, name, func(ctx context.Context) error {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
+		return err
+	}), nil
 }

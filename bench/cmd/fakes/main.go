@@ -4,6 +4,11 @@
 // JSON line with the URLs, serves GET /stats on the control URL (request
 // counts and the process's own CPU time), and runs until stdin closes or it is
 // signalled.
+//
+// The FHIR server answers writes in full but keeps no resource bodies
+// unless -keep-bodies is given (fhirtest.WithoutBodies): the benchmarks only
+// count what was written, and keeping a day of 1-second Observations cost
+// the fakes more CPU, in fresh memory, than reading them.
 package main
 
 import (
@@ -34,6 +39,7 @@ func run() error {
 	nowFlag := flag.String("now", "2026-11-20T00:00:00Z", "the fakes' current time (RFC 3339)")
 	validate := flag.Bool("validate", true, "validate incoming resources against the R5 schema at the FHIR server")
 	user := flag.String("user", "hu-bench-1", "healthUserId of the fake's user")
+	keepBodies := flag.Bool("keep-bodies", false, "keep the resources the FHIR server accepts (the benchmarks only count them; see fhirtest.WithoutBodies)")
 	// The profile path may come from the environment because the sync
 	// benchmarks start this command with fixed flags.
 	cpuProfile := flag.String("cpuprofile", os.Getenv("FAKES_CPUPROFILE"), "write a CPU profile of the fakes to this file (default $FAKES_CPUPROFILE)")
@@ -65,6 +71,9 @@ func run() error {
 	opts := []fhirtest.Option{fhirtest.WithNow(func() time.Time { return now })}
 	if !*validate {
 		opts = append(opts, fhirtest.WithValidator(nil))
+	}
+	if !*keepBodies {
+		opts = append(opts, fhirtest.WithoutBodies())
 	}
 	fhir := fhirtest.NewServer(opts...)
 	defer fhir.Close()

@@ -1,0 +1,186 @@
+package fhirtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/openhealthexchange/ohx/internal/jsonscan"
+)
+
+// bundleIn is an incoming Bundle.
+type bundleIn struct {
+	ResourceType string    `json:"resourceType"`
+	Type         string    `json:"type"`
+	Entry        []entryIn `json:"entry"`
+}
+
+// readBundle reads a posted Bundle as json.Unmarshal reads it into a
+// bundleIn, and each entry's resource into tr. It reads the plain shape by
+// hand (the members named as the struct tags spell them, each once, plain
+// strings) and leaves anything else to encoding/json.
+func readBundle(body []byte, tr *tree) (bundleIn, error) {
+	var b bundleIn
+	if b.scan(body, tr) {
+		return b, nil
+	}
+	tr.reset()
+	b = bundleIn{}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return b, err
+	}
+	for i := range b.Entry {
+		b.Entry[i].read(tr)
+	}
+	return b, nil
+}
+
+// members reads an object whose members named in names (each at most
+// once) member reads; other members are skipped, but a key that matches a
+// name only case-insensitively, as encoding/json would match it, is not
+// taken.
+func members(s *jsonscan.Scanner, names []string, member func(i int) bool) bool {
+	var seen uint
+	return s.Object(func(key []byte) bool {
+		for i, n := range names {
+			switch {
+			case string(key) == n:
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				return member(i)
+			case strings.EqualFold(string(key), n):
+				return false
+			}
+		}
+		return s.Skip()
+	})
+}
+
+// plainString reads a plain string into dst.
+func plainString(s *jsonscan.Scanner, dst *string) bool {
+	v, ok := s.String()
+	*dst = string(v)
+	return ok
+}
+
+var (
+	bundleMembers  = []string{"resourceType", "type", "entry"}
+	entryMembers   = []string{"fullUrl", "resource", "request"}
+	requestMembers = []string{"method", "url", "ifNoneExist"}
+)
+
+// scan is readBundle's hand-written path; false means "ask
+// encoding/json".
+func (b *bundleIn) scan(body []byte, tr *tree) bool {
+	var s jsonscan.Scanner
+	s.Reset(body)
+	ok := members(&s, bundleMembers, func(i int) bool {
+		switch i {
+		case 0:
+			return plainString(&s, &b.ResourceType)
+		case 1:
+			return plainString(&s, &b.Type)
+		}
+		if !s.Byte('[') {
+			return false
+		}
+		b.Entry = make([]entryIn, 0, 16)
+		if s.Byte(']') {
+			return true
+		}
+		for {
+			e := entryIn{root: -1}
+			if !members(&s, entryMembers, func(i int) bool { return e.scan(&s, tr, i) }) {
+				return false
+			}
+			b.Entry = append(b.Entry, e)
+			if s.Byte(',') {
+				continue
+			}
+			return s.Byte(']')
+		}
+	})
+	return ok && s.End()
+}
+
+// scan reads member i of entryMembers.
+func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, i int) bool {
+	switch i {
+	case 0:
+		return plainString(s, &e.FullURL)
+	case 1:
+		skipSpace(s)
+		start := s.I
+		root, ok := tr.value(s)
+		if !ok {
+			return false
+		}
+		e.Resource = s.B[start:s.I]
+		e.setRoot(tr, root)
+		return true
+	}
+	e.Request = &requestIn{}
+	return members(s, requestMembers, func(i int) bool {
+		switch i {
+		case 0:
+			return plainString(s, &e.Request.Method)
+		case 1:
+			return plainString(s, &e.Request.URL)
+		}
+		return plainString(s, &e.Request.IfNoneExist)
+	})
+}
+
+// appendJSON appends the response as json.Marshal writes it.
+func (rb *responseBundle) appendJSON(b []byte) []byte {
+	b = append(b, `{"entry":`...)
+	if rb.Entry == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range rb.Entry {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = rb.Entry[i].appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"resourceType":`...)
+	b = appendJSONString(b, rb.ResourceType)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, rb.Type)
+	return append(b, '}')
+}
+
+func (e *responseEntryOut) appendJSON(b []byte) []byte {
+	r := &e.Response
+	b = append(b, `{"response":{`...)
+	for _, f := range []struct{ key, val string }{{"etag", r.Etag}, {"lastModified", r.LastModified}, {"location", r.Location}} {
+		if f.val != "" {
+			b = append(b, '"')
+			b = append(b, f.key...)
+			b = append(b, `":`...)
+			b = appendJSONString(b, f.val)
+			b = append(b, ',')
+		}
+	}
+	if r.Outcome != nil {
+		o, _ := json.Marshal(r.Outcome) // an OperationOutcome of strings always marshals
+		b = append(b, `"outcome":`...)
+		b = append(b, o...)
+		b = append(b, ',')
+	}
+	b = append(b, `"status":`...)
+	b = appendJSONString(b, r.Status)
+	return append(b, "}}"...)
+}
+
+// writeBytes writes a JSON body.
+func writeBytes(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
