@@ -42,8 +42,22 @@ type node struct {
 	n int32
 	// rt is the string member "resourceType" of an object, -1 when it has
 	// none: every object is asked whether it is a resource.
-	rt   int32
+	rt int32
+	// keys has the keyBit of each member name of an object: a member
+	// whose bit is clear is absent, so most lookups of an absent member and
+	// most new names skip the scan of the members.
+	keys uint64
 	kind byte
+}
+
+// keyBit hashes a member name to one of 64 bits (length, first and last
+// byte: cheap, and enough to tell FHIR's member names of one object apart).
+func keyBit(k string) uint64 {
+	h := uint(len(k))
+	if len(k) > 0 {
+		h = h*31 + uint(k[0])*7 + uint(k[len(k)-1])
+	}
+	return 1 << (h & 63)
 }
 
 // tree is a parsed document; nodes[0] is the root.
@@ -164,9 +178,13 @@ func (p *parser) object(parent int32, key string, index int32, depth int) (int32
 		if err != nil {
 			return -1, err
 		}
-		for c := p.t.nodes[i].first; c >= 0; c = p.t.nodes[c].next {
-			if p.t.nodes[c].key == k {
-				return -1, errDuplicate
+		if bit := keyBit(k); p.t.nodes[i].keys&bit == 0 {
+			p.t.nodes[i].keys |= bit
+		} else {
+			for c := p.t.nodes[i].first; c >= 0; c = p.t.nodes[c].next {
+				if p.t.nodes[c].key == k {
+					return -1, errDuplicate
+				}
 			}
 		}
 		p.space()
@@ -429,6 +447,9 @@ func (p *parser) digits() bool {
 // child returns the member key of object i, or -1 (also when i is -1).
 func (t *tree) child(i int32, key string) int32 {
 	if i < 0 {
+		return -1
+	}
+	if n := &t.nodes[i]; n.kind == kindObject && n.keys&keyBit(key) == 0 {
 		return -1
 	}
 	for c := t.nodes[i].first; c >= 0; c = t.nodes[c].next {
