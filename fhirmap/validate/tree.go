@@ -107,13 +107,22 @@ func (p *parser) space() {
 	}
 }
 
-func (p *parser) add(kind byte, parent int32, key string, index int32) int32 {
-	p.t.nodes = append(p.t.nodes, node{kind: kind, key: key, index: index, parent: parent, first: -1, next: -1, rt: -1})
-	i := int32(len(p.t.nodes) - 1)
-	if kind == kindString && key == "resourceType" && index < 0 && parent >= 0 {
-		p.t.nodes[parent].rt = i
+func (p *parser) add(kind byte, parent int32, key string, index int32, val string) int32 {
+	nodes := p.t.nodes
+	i := len(nodes)
+	if i == cap(nodes) {
+		nodes = append(nodes, node{})
 	}
-	return i
+	nodes = nodes[:i+1]
+	n := &nodes[i]
+	n.key, n.index, n.val = key, index, val
+	n.parent, n.first, n.next, n.n, n.rt = parent, -1, -1, 0, -1
+	n.keys, n.kind = 0, kind
+	p.t.nodes = nodes
+	if kind == kindString && index < 0 && parent >= 0 && key == "resourceType" {
+		nodes[parent].rt = int32(i)
+	}
+	return int32(i)
 }
 
 func (p *parser) value(parent int32, key string, index int32, depth int) (int32, error) {
@@ -130,30 +139,22 @@ func (p *parser) value(parent int32, key string, index int32, depth int) (int32,
 		if err != nil {
 			return -1, err
 		}
-		i := p.add(kindString, parent, key, index)
-		p.t.nodes[i].val = s
-		return i, nil
+		return p.add(kindString, parent, key, index, s), nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := p.pos
 		if err := p.number(); err != nil {
 			return -1, err
 		}
-		i := p.add(kindNumber, parent, key, index)
-		p.t.nodes[i].val = p.s[start:p.pos]
-		return i, nil
+		return p.add(kindNumber, parent, key, index, p.s[start:p.pos]), nil
 	case strings.HasPrefix(p.s[p.pos:], "true"):
 		p.pos += 4
-		i := p.add(kindBool, parent, key, index)
-		p.t.nodes[i].val = "true"
-		return i, nil
+		return p.add(kindBool, parent, key, index, "true"), nil
 	case strings.HasPrefix(p.s[p.pos:], "false"):
 		p.pos += 5
-		i := p.add(kindBool, parent, key, index)
-		p.t.nodes[i].val = "false"
-		return i, nil
+		return p.add(kindBool, parent, key, index, "false"), nil
 	case strings.HasPrefix(p.s[p.pos:], "null"):
 		p.pos += 4
-		return p.add(kindNull, parent, key, index), nil
+		return p.add(kindNull, parent, key, index, ""), nil
 	}
 	return -1, errSyntax
 }
@@ -162,7 +163,7 @@ func (p *parser) object(parent int32, key string, index int32, depth int) (int32
 	if depth >= maxDepth {
 		return -1, errSyntax
 	}
-	i := p.add(kindObject, parent, key, index)
+	i := p.add(kindObject, parent, key, index, "")
 	p.pos++ // {
 	p.space()
 	if p.pos < len(p.s) && p.s[p.pos] == '}' {
@@ -222,7 +223,7 @@ func (p *parser) array(parent int32, key string, index int32, depth int) (int32,
 	if depth >= maxDepth {
 		return -1, errSyntax
 	}
-	i := p.add(kindArray, parent, key, index)
+	i := p.add(kindArray, parent, key, index, "")
 	p.pos++ // [
 	p.space()
 	if p.pos < len(p.s) && p.s[p.pos] == ']' {
