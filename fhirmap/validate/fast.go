@@ -181,7 +181,11 @@ func (sc *scratch) walkShape(i, r int32) {
 		for c := n.first; c >= 0; c = t.nodes[c].next {
 			if n.kind == kindObject {
 				k := t.nodes[c].key
-				sc.shape = binary.AppendUvarint(sc.shape, uint64(len(k)))
+				if len(k) < 0x80 { // the one-byte uvarint, without the call
+					sc.shape = append(sc.shape, byte(len(k)))
+				} else {
+					sc.shape = binary.AppendUvarint(sc.shape, uint64(len(k)))
+				}
 				sc.shape = append(sc.shape, k...)
 			}
 			sc.walkShape(c, r)
