@@ -52,7 +52,7 @@ func matcher(pattern string) (func(string) bool, error) {
 
 // isSpace is \s of Go's regexp: the ASCII white space without \v.
 func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+	return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r') // one test for the usual byte
 }
 
 // isURI: no \s at all (a loop: strings.ContainsAny builds its set per call).
