@@ -277,10 +277,13 @@ func (p *parser) str() (string, error) {
 	s := p.s
 	i := p.pos
 	for i < len(s) {
-		switch strClass[s[i]] {
-		case strPlain:
+		for i < len(s) && strClass[s[i]] == strPlain {
 			i++
-			continue
+		}
+		if i >= len(s) {
+			break
+		}
+		switch strClass[s[i]] {
 		case strQuote:
 			p.pos = i + 1
 			return s[start:i], nil
