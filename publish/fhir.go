@@ -21,6 +21,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/r5"
+	"github.com/openhealthexchange/ohx/internal/fhirname"
 	"github.com/openhealthexchange/ohx/resilience"
 )
 
@@ -574,10 +575,10 @@ func (p *FHIR) prepare(r *ohx.Resource) (*item, error) {
 // prepareInto is prepare into an entry the caller allocated; key is
 // r.Key().
 func (p *FHIR) prepareInto(r *ohx.Resource, key string, it *item) error {
-	if !isResourceType(r.Type) {
+	if !fhirname.IsResourceType(r.Type) {
 		return errors.New("invalid resource type")
 	}
-	if !isResourceID(r.ID) {
+	if !fhirname.IsID(r.ID) {
 		return errors.New("invalid resource id")
 	}
 	// The default validator parses the whole body strictly: it is the check
@@ -648,35 +649,6 @@ func (p *FHIR) prepareInto(r *ohx.Resource, key string, it *item) error {
 	return nil
 }
 
-// isResourceType reports whether s matches resourceTypeRE,
-// ^[A-Z][A-Za-z]+$, without a regular expression.
-func isResourceType(s string) bool {
-	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i] | 0x20; c < 'a' || c > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-// isResourceID reports whether s matches resourceIDRE,
-// ^[A-Za-z0-9\-.]{1,64}$, without a regular expression.
-func isResourceID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
 // conditionalQuery turns "system|value" into "identifier=system|value" with
 // both parts escaped for a query string. A Provenance has no identifier
 // element (R4, R5): fhirmap names it by a meta.tag instead, which _tag
@@ -729,7 +701,7 @@ func linkEntries(chunk []*item, known func(key string) (string, bool)) error {
 			return t, true
 		}
 		typ, _, ok := strings.Cut(ref, "/")
-		if !ok || !isResourceType(typ) {
+		if !ok || !fhirname.IsResourceType(typ) {
 			return "", false
 		}
 		if q, ok := known(ref); ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/openhealthexchange/ohx/internal/fhirname"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,7 +122,7 @@ func FuzzResourceNames(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		assert.Equal(t, resourceTypeRE.MatchString(s), isResourceType(s), "type %q", s)
-		assert.Equal(t, resourceIDRE.MatchString(s), isResourceID(s), "id %q", s)
+		assert.Equal(t, resourceTypeRE.MatchString(s), fhirname.IsResourceType(s), "type %q", s)
+		assert.Equal(t, resourceIDRE.MatchString(s), fhirname.IsID(s), "id %q", s)
 	})
 }

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"github.com/openhealthexchange/ohx/internal/fhirname"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ const (
 var handMatchers = map[string]func(string) bool{
 	patString:   func(s string) bool { return s != "" },
 	patCode:     isCode,
-	patID:       isID,
+	patID:       fhirname.IsID,
 	patURI:      isURI,
 	patDateTime: isDateTime,
 	patInstant:  isInstant,
@@ -79,19 +80,6 @@ func isCode(s string) bool {
 			continue
 		}
 		if isSpace(c) {
-			return false
-		}
-	}
-	return true
-}
-
-func isID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
 			return false
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/internal/fhirname"
 	"github.com/openhealthexchange/ohx/publish"
 )
 
@@ -519,7 +520,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 		s.handleBundle(w, r, idx)
 	case len(parts) == 1 && parts[0] == "metadata" && r.Method == http.MethodGet && !s.noMetadata:
 		writeJSON(w, http.StatusOK, capabilityStatement(s.version))
-	case len(parts) == 1 && isTypeName(parts[0]):
+	case len(parts) == 1 && fhirname.IsResourceType(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
 			s.handleSearch(w, r, parts[0])
@@ -528,7 +529,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, idx int) {
 		default:
 			writeOutcome(w, http.StatusMethodNotAllowed, outcome("not-supported", "method not supported", ""))
 		}
-	case len(parts) == 2 && isTypeName(parts[0]):
+	case len(parts) == 2 && fhirname.IsResourceType(parts[0]):
 		switch r.Method {
 		case http.MethodGet:
 			s.handleRead(w, parts[0], parts[1])

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
+	"github.com/openhealthexchange/ohx/internal/fhirname"
 )
 
 // record is one stored resource.
@@ -260,7 +261,7 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, e *entryI
 		return nil, newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", w.at(".request.url"))
 	}
 	typ, id, hasID := strings.Cut(strings.Trim(path, "/"), "/")
-	if !isTypeName(typ) || strings.Contains(id, "/") {
+	if !fhirname.IsResourceType(typ) || strings.Contains(id, "/") {
 		return nil, newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", w.at(".request.url"))
 	}
 	if len(e.Resource) == 0 {
@@ -276,7 +277,7 @@ func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, e *entryI
 	t := &target{typ: typ, tr: tr, root: e.root}
 	switch {
 	case method == http.MethodPut && hasID:
-		if !isID(id) {
+		if !fhirname.IsID(id) {
 			return nil, newProblem(http.StatusBadRequest, "invalid", "invalid id in request url", w.at(".request.url"))
 		}
 		if head.ID != id {
@@ -346,35 +347,6 @@ func splitURL(rawURL string) (path, rawQuery string, err error) {
 		}
 	}
 	return rawURL, "", nil
-}
-
-// isTypeName reports whether s looks like a resource type:
-// ^[A-Z][A-Za-z]+$.
-func isTypeName(s string) bool {
-	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i] | 0x20; c < 'a' || c > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-// isID reports whether s is a FHIR id: ^[A-Za-z0-9\-.]{1,64}$.
-func isID(s string) bool {
-	if len(s) < 1 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // searchQuery runs a conditional query: one identifier or one _tag
@@ -472,7 +444,7 @@ func (st *stage) rewrite(tr *tree, n int32, fullURLs map[string]*target, w where
 				tr.nodes[k].raw = appendJSONString(nil, ref.typ+"/"+ref.id)
 			case strings.Contains(s, "?"):
 				typ, q, _ := strings.Cut(s, "?")
-				if !isTypeName(typ) {
+				if !fhirname.IsResourceType(typ) {
 					return newProblem(http.StatusBadRequest, "invalid", "invalid conditional reference", w.at(".resource"))
 				}
 				ids, p := st.searchQuery(typ, q, w, ".resource")
@@ -526,7 +498,7 @@ const tagKey = "_tag "
 // validates it. The caller holds s.mu.
 func (s *Server) check(e *entryIn, w where) *problem {
 	head, body := e.head, e.Resource
-	if isTypeName(head.ResourceType) {
+	if fhirname.IsResourceType(head.ResourceType) {
 		s.received[head.ResourceType]++
 	} else {
 		s.received["invalid"]++

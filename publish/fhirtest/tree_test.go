@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openhealthexchange/ohx/internal/fhirname"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -51,7 +52,7 @@ func legacyRewrite(st *stage, v any, fullURLs map[string]string, w where) *probl
 					x[k] = ref
 				case strings.Contains(s, "?"):
 					typ, q, _ := strings.Cut(s, "?")
-					if !isTypeName(typ) {
+					if !fhirname.IsResourceType(typ) {
 						return newProblem(http.StatusBadRequest, "invalid", "invalid conditional reference", w.at(".resource"))
 					}
 					ids, p := st.searchQuery(typ, q, w, ".resource")
