@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -12,21 +11,16 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openhealthexchange/ohx/internal/testredis"
 	"github.com/openhealthexchange/ohx/queue/queuetest"
 	"github.com/openhealthexchange/ohx/queue/redisq"
 )
 
-// testRedis connects to OHX_TEST_REDIS_URL (skipping when unset).
+// testRedis connects to OHX_TEST_REDIS_URL (skipping when unset) and
+// checks that the server answers.
 func testRedis(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	url := os.Getenv("OHX_TEST_REDIS_URL")
-	if url == "" {
-		tb.Skip("OHX_TEST_REDIS_URL is not set")
-	}
-	opts, err := redis.ParseURL(url)
-	require.NoError(tb, err)
-	rdb := redis.NewClient(opts)
-	tb.Cleanup(func() { _ = rdb.Close() })
+	rdb := testredis.Client(tb)
 	require.NoError(tb, rdb.Ping(tb.Context()).Err())
 	return rdb
 }
