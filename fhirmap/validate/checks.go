@@ -212,7 +212,7 @@ func (c *checker) optionalCode(i int32, key string, allowed map[string]bool, val
 	if ch < 0 || c.t.nodes[ch].kind == kindNull {
 		return
 	}
-	if n := &c.t.nodes[ch]; n.kind != kindString || !allowed[n.val] {
+	if c.t.nodes[ch].kind != kindString || !allowed[c.t.v(ch)] {
 		c.add(i, "."+key, "code", key+" is not a code of the required value set "+valueSet)
 	}
 }
@@ -314,7 +314,7 @@ func (c *checker) sampledData(i int32) {
 	case t.nodes[d].kind != kindNumber:
 		c.add(i, ".dimensions", "value", "dimensions must be a positive integer")
 	default:
-		if n, err := strconv.ParseInt(t.nodes[d].val, 10, 64); err != nil || n < 1 {
+		if n, err := strconv.ParseInt(t.v(d), 10, 64); err != nil || n < 1 {
 			c.add(i, ".dimensions", "value", "dimensions must be a positive integer")
 		}
 	}
@@ -337,7 +337,7 @@ func (c *checker) device(i int32) {
 			c.add(n, ".value", "required", "value is required")
 		}
 		c.requiredCode(n, "type", deviceNameType, "device-nametype")
-		if d := t.child(n, "display"); d >= 0 && t.nodes[d].kind == kindBool && t.nodes[d].val == "true" {
+		if d := t.child(n, "display"); d >= 0 && t.nodes[d].kind == kindBool && t.v(d) == "true" {
 			displays++
 		}
 	}

@@ -37,7 +37,7 @@ func (c *checker) periodR4(i int32) {
 	case p < 0 || t.nodes[p].kind == kindNull:
 		c.add(i, ".period", "required", "period is required (R4)")
 	case t.nodes[p].kind == kindNumber:
-		if f, err := strconv.ParseFloat(t.nodes[p].val, 64); err != nil || f < 0 {
+		if f, err := strconv.ParseFloat(t.v(p), 64); err != nil || f < 0 {
 			c.add(i, ".period", "value", "period must be a non-negative number of milliseconds")
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -121,12 +122,13 @@ func storeShape(v ohx.FHIRVersion, shape []byte, p *plan) {
 	shapes.bytes += len(k.shape)
 }
 
-// resetShapes empties the cache (tests).
+// resetShapes empties the cache and the templates built on it (tests).
 func resetShapes() {
 	shapes.Lock()
-	defer shapes.Unlock()
 	clear(shapes.m)
 	shapes.bytes = 0
+	shapes.Unlock()
+	resetTemplates()
 }
 
 // scratch is the per-call working memory, pooled.
@@ -136,14 +138,18 @@ type scratch struct {
 	shape  []byte
 	leaves []int32
 	res    []int32
+	vals   []string // the template path's values
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // release returns the scratch to the pool without the caller's document.
 func (sc *scratch) release() {
-	clear(sc.t.nodes)
+	clear(sc.t.nodes) // only what this call used: the length is reset
+	sc.t.nodes = sc.t.nodes[:0]
 	sc.t.src = ""
+	clear(sc.vals)
+	sc.vals = sc.vals[:0]
 	clear(sc.c.refs)
 	sc.c = checker{refs: sc.c.refs[:0], seen: sc.c.seen, full: sc.c.full}
 	scratchPool.Put(sc)
@@ -211,14 +217,32 @@ func (t *tree) nestedIn(i, r int32, out []int32) []int32 {
 	return out
 }
 
-// validate checks one document as FHIR version s. With cache, the fast
-// path: a resource whose shape the schema accepted before only gets the
-// value rules (see the top of this file). Without, the schema runs on every
-// resource: the reference the fast path is tested against. Either way the Go
-// checks run on every document.
-func (s *schemaSet) validate(data []byte, want string, cache bool) error {
+// method is how validate decides.
+type method uint8
+
+const (
+	// fullSchema runs the schema on every resource: the reference the
+	// other two are tested against.
+	fullSchema method = iota
+	// shapesOnly gives a resource whose shape the schema accepted before
+	// only the value rules (see the top of this file).
+	shapesOnly
+	// templated first tries the template path (template.go), then
+	// shapesOnly: what Resource and ResourceVersion do.
+	templated
+)
+
+// validate checks one document as FHIR version s. The Go checks run on
+// every document (or, on the template path, on one that read the same
+// values).
+func (s *schemaSet) validate(data []byte, want string, how method) error {
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
+	src := unsafe.String(unsafe.SliceData(data), len(data))
+	if how == templated && matchTemplate(s.version, src, want, &sc.vals) {
+		return nil
+	}
+	cache := how != fullSchema
 	t := &sc.t
 	if err := t.parse(data); err != nil {
 		if errors.Is(err, errDuplicate) {
@@ -244,7 +268,8 @@ func (s *schemaSet) validate(data []byte, want string, cache bool) error {
 	}
 	var vs []Violation // nil unless the document is invalid
 	sc.res = t.nestedIn(0, 0, append(sc.res[:0], 0))
-	var doc any // the document as the schema validator reads it, on a miss
+	var doc any     // the document as the schema validator reads it, on a miss
+	var known *plan // the cached plan of a single resource, for a template
 	for _, r := range sc.res {
 		nrt, _ := t.resourceType(r)
 		if !s.known[nrt] {
@@ -256,6 +281,9 @@ func (s *schemaSet) validate(data []byte, want string, cache bool) error {
 			if p := lookupShape(s.version, sc.shape); p != nil {
 				shapeHits.Add(1)
 				vs = p.check(t, sc.leaves, rt, s.version, true, vs)
+				if len(sc.res) == 1 {
+					known = p
+				}
 				continue
 			}
 		}
@@ -293,6 +321,11 @@ func (s *schemaSet) validate(data []byte, want string, cache bool) error {
 	c.walk(0)
 	vs = append(vs, c.violations...)
 	if len(vs) == 0 {
+		if known != nil && how == templated {
+			// The second document of a shape (its plan was cached) or
+			// one whose values the templates did not cover.
+			addTemplate(s.version, src, t, rt, known)
+		}
 		return nil
 	}
 	// The resource type names the resource in the error, which outlives

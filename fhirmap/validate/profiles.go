@@ -76,9 +76,10 @@ func (c *checker) profiles(i int32) {
 	}
 	base := false
 	for p := t.nodes[claimed].first; p >= 0; p = t.nodes[p].next {
-		if n := &t.nodes[p]; n.kind == kindString {
-			_, specific := vitalProfiles[n.val]
-			base = base || specific || n.val == ProfileVitalSigns // every specific profile derives from the base one
+		if t.nodes[p].kind == kindString {
+			url := t.v(p)
+			_, specific := vitalProfiles[url]
+			base = base || specific || url == ProfileVitalSigns // every specific profile derives from the base one
 		}
 	}
 	if !base {
@@ -86,9 +87,10 @@ func (c *checker) profiles(i int32) {
 	}
 	c.vitalSigns(i)
 	for p := t.nodes[claimed].first; p >= 0; p = t.nodes[p].next {
-		if n := &t.nodes[p]; n.kind == kindString {
-			if vp, ok := vitalProfiles[n.val]; ok {
-				c.vitalProfile(i, n.val, vp)
+		if t.nodes[p].kind == kindString {
+			url := t.v(p)
+			if vp, ok := vitalProfiles[url]; ok {
+				c.vitalProfile(i, url, vp)
 			}
 		}
 	}
@@ -119,11 +121,11 @@ func (c *checker) vitalSigns(i int32) {
 	if subj < 0 || !(len(ref) > len("Patient/") && ref[:len("Patient/")] == "Patient/" || typ == "Patient") {
 		c.add(i, ".subject", rule, "vitalsigns: subject must reference a Patient")
 	}
-	dt, hasDT := t.str(i, "effectiveDateTime")
+	hasDT, toTheDay := t.dayPrecise(i, "effectiveDateTime")
 	switch hasPeriod := t.object(i, "effectivePeriod") >= 0; {
 	case !hasDT && !hasPeriod:
 		c.add(i, ".effective[x]", rule, "vitalsigns: effectiveDateTime or effectivePeriod is required")
-	case hasDT && len(dt) < 8:
+	case hasDT && !toTheDay:
 		c.add(i, ".effectiveDateTime", "vs-1", "vitalsigns: effectiveDateTime must be precise to the day")
 	}
 	comps := 0

@@ -51,7 +51,7 @@ func ResourceVersion(v ohx.FHIRVersion, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.validate(data, "", true)
+	return s.validate(data, "", templated)
 }
 
 // BundleVersion validates a Bundle written in FHIR version v, including
@@ -61,5 +61,5 @@ func BundleVersion(v ohx.FHIRVersion, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.validate(data, "Bundle", true)
+	return s.validate(data, "Bundle", templated)
 }

@@ -74,11 +74,11 @@ func TestColdSetConcurrent(t *testing.T) {
 	errs := make([]error, len(docs))
 	var wg sync.WaitGroup
 	for i, d := range docs {
-		wg.Go(func() { errs[i] = cold.validate(d, "", false) })
+		wg.Go(func() { errs[i] = cold.validate(d, "", fullSchema) })
 	}
 	wg.Wait()
 	for i, d := range docs {
-		assert.Equal(t, r5Set.validate(d, "", false) == nil, errs[i] == nil, "%d", i)
+		assert.Equal(t, r5Set.validate(d, "", fullSchema) == nil, errs[i] == nil, "%d", i)
 		assert.Equal(t, i%2 == 0, errs[i] == nil, "%d: %v", i, errs[i])
 	}
 }

@@ -64,6 +64,46 @@ func keyBit(k string) uint64 {
 type tree struct {
 	src   string
 	nodes []node
+	// reads, when not nil, records per node what the Go checks read of
+	// its value (readValue, readDay): the template path (template.go)
+	// needs to know which values a verdict depends on. Every read of a
+	// value by a Go check goes through v, str, resourceType or dayPrecise;
+	// the generic checks of every string (checker.walk: empty, urn:uuid)
+	// read node.val directly and are repeated by the template path itself.
+	reads []byte
+}
+
+// What a Go check read of a value (tree.reads).
+const (
+	readValue  = 1 << iota // the value itself
+	readDay                // only whether it is precise to the day (vs-1)
+	readDayYes             // with readDay: it was
+)
+
+// v returns the value of node i for a Go check.
+func (t *tree) v(i int32) string {
+	if t.reads != nil {
+		t.reads[i] |= readValue
+	}
+	return t.nodes[i].val
+}
+
+// dayPrecise reports whether object i has the string member key and
+// whether that is precise to the day at least (eight characters: "YYYY-MM-DD"
+// is ten, "YYYY-MM" seven; vs-1 of the vital-signs profile).
+func (t *tree) dayPrecise(i int32, key string) (has, day bool) {
+	c := t.child(i, key)
+	if c < 0 || t.nodes[c].kind != kindString {
+		return false, false
+	}
+	day = len(t.nodes[c].val) >= 8
+	if t.reads != nil {
+		t.reads[c] |= readDay
+		if day {
+			t.reads[c] |= readDayYes
+		}
+	}
+	return true, day
 }
 
 var errSyntax = errors.New("invalid JSON syntax")
@@ -477,7 +517,7 @@ func (t *tree) object(i int32, key string) int32 {
 // whether it has one.
 func (t *tree) resourceType(i int32) (string, bool) {
 	if rt := t.nodes[i].rt; rt >= 0 {
-		return t.nodes[rt].val, true
+		return t.v(rt), true
 	}
 	return "", false
 }
@@ -488,7 +528,7 @@ func (t *tree) str(i int32, key string) (string, bool) {
 	if c < 0 || t.nodes[c].kind != kindString {
 		return "", false
 	}
-	return t.nodes[c].val, true
+	return t.v(c), true
 }
 
 // has reports whether object i has the member key with a non-null value.

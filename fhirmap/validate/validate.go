@@ -118,14 +118,14 @@ func KnownResourceType(resourceType string) bool {
 // It returns nil, an *Error listing the violations, or an error wrapping
 // ErrNotJSON.
 func Resource(data []byte) error {
-	return r5Set.validate(data, "", true)
+	return r5Set.validate(data, "", templated)
 }
 
 // Bundle validates a FHIR R5 Bundle given as JSON, including every entry
 // resource and the references between entries. It is Resource with the
 // extra requirement that resourceType is "Bundle".
 func Bundle(data []byte) error {
-	return r5Set.validate(data, "Bundle", true)
+	return r5Set.validate(data, "Bundle", templated)
 }
 
 // Value marshals v with encoding/json and validates the result as Resource
@@ -166,6 +166,9 @@ func schemaViolations(prefix string, v ohx.FHIRVersion, ve *jsonschema.Validatio
 		}
 	}
 	walk(ve)
+	// The validator's causes come in map order: sorted, an error reads the
+	// same from one run to the next.
+	slices.SortFunc(out, func(a, b Violation) int { return strings.Compare(a.String(), b.String()) })
 	return out
 }
 
