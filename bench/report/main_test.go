@@ -49,3 +49,31 @@ func TestCountFormatsLikeTheTables(t *testing.T) {
 	assert.Equal(t, "14.90 M", count(14_900_000))
 	assert.Equal(t, "300", count(300))
 }
+
+func TestParseBenchmarksTakesTheMedianOfRepeatedRuns(t *testing.T) {
+	out := `BenchmarkInitialSync1DayIndividual-2   	       1	1 ns/op	     70000 samples/cpu-s	 1100 B/sample
+BenchmarkInitialSync1DayIndividual-2   	       1	1 ns/op	     90000 samples/cpu-s	 1000 B/sample
+BenchmarkInitialSync1DayIndividual-2   	       1	1 ns/op	     85000 samples/cpu-s	 1200 B/sample
+BenchmarkHeartRate 	  1	 1 ns/op	      1000 obs/cpu-s
+BenchmarkHeartRate 	  1	 1 ns/op	      3000 obs/cpu-s
+`
+	got := parseBenchmarks(out)
+	assert.InDelta(t, 85000, got["BenchmarkInitialSync1DayIndividual"]["samples/cpu-s"], 0)
+	assert.InDelta(t, 1100, got["BenchmarkInitialSync1DayIndividual"]["B/sample"], 0)
+	assert.InDelta(t, 2000, got["BenchmarkHeartRate"]["obs/cpu-s"], 0, "an even count: the mean of the middle two")
+}
+
+func TestParseShareSumsTheValidationEntryPoints(t *testing.T) {
+	top := `Duration: 10.58s, Total samples = 4.52s (42.72%)
+      flat  flat%   sum%        cum   cum%
+     0.01s  0.22%  1.11%      0.73s 16.15%  github.com/openhealthexchange/ohx/publish.(*FHIR).prepareAll.func2
+         0     0%  2.21%      0.55s 12.17%  github.com/openhealthexchange/ohx/fhirmap/validate.(*schemaSet).validate
+         0     0%  2.21%      0.50s 11.06%  github.com/openhealthexchange/ohx/fhirmap/validate.ResourceVersion
+         0     0%  2.21%      0.05s  1.11%  github.com/openhealthexchange/ohx/fhirmap/validate.Bundle
+`
+	share, err := parseShare(top, validatedBy)
+	require.NoError(t, err)
+	assert.InDelta(t, 0.1217, share, 1e-9)
+	_, err = parseShare("Duration: 1s\n", validatedBy)
+	assert.Error(t, err, "a profile without validation is an error, not 0 %")
+}
