@@ -71,7 +71,7 @@
 // (TestTemplateValueMutations, FuzzTemplateAgreesWithTreePath). For the
 // Observations a sync emits, whose id, identifier, time and value change
 // from one to the next, that is under a microsecond. Templates are kept per
-// resource type and version: at most 8 skeletons of 16 value sets each,
+// resource type and version: at most 8 skeletons of 64 value sets each,
 // documents up to 16 KiB, 8 MiB in all.
 //
 // # FHIR R4

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,10 +49,13 @@ import (
 // Template bounds: skeletons per resource type and FHIR version, variants
 // (value sets the checks read) per skeleton, the longest document kept, and
 // the bytes kept in all (documents and values); past that the templates are
-// all dropped and built again as documents come.
+// all dropped and built again as documents come. A variant is rejected by
+// the first value read that differs (a subject, a code), so trying 64 costs
+// less than the tree path; 64 covers the patients and codes of the syncs a
+// daemon runs at once.
 const (
 	maxSkeletons     = 8
-	maxVariants      = 16
+	maxVariants      = 64
 	maxTemplateLen   = 16 << 10
 	maxTemplateBytes = 8 << 20
 )
@@ -70,6 +74,7 @@ type skeleton struct {
 type variant struct {
 	vals  []string // each value's JSON token (strings with their quotes)
 	reads []byte   // tree.reads of each value
+	read  []int32  // the values with reads: those that differ from the variant before it first
 }
 
 type templateKey struct {
@@ -202,16 +207,18 @@ func (sk *skeleton) accepts(vs []*variant, vals []string) bool {
 	}
 next:
 	for _, va := range vs {
-		for k, val := range vals {
-			old := va.vals[k]
-			if val == old {
-				continue
+		// The values the checks read: the same, or the same to the day.
+		for _, k := range va.read {
+			if val := vals[k]; val != va.vals[k] {
+				if r := va.reads[k]; r&readValue != 0 || dayPrecise(val) != (r&readDayYes != 0) {
+					continue next
+				}
 			}
-			switch r := va.reads[k]; {
-			case r&readValue != 0:
-				continue next
-			case r&readDay != 0 && dayPrecise(val) != (r&readDayYes != 0):
-				continue next
+		}
+		// Every value that changed: its rule and the generic checks.
+		for k, val := range vals {
+			if val == va.vals[k] {
+				continue
 			}
 			if checked[k] == 0 {
 				checked[k] = 2
@@ -292,6 +299,9 @@ func addTemplate(v ohx.FHIRVersion, data string, t *tree, rt string, p *plan) {
 	for k, i := range leaf {
 		va.vals[k] = strings.Clone(vals[k])
 		va.reads[k] = reads[i]
+		if reads[i] != 0 {
+			va.read = append(va.read, int32(k))
+		}
 		size += len(vals[k])
 	}
 
@@ -329,12 +339,32 @@ func addTemplate(v ohx.FHIRVersion, data string, t *tree, rt string, p *plan) {
 	if old := sk.variants.Load(); old != nil {
 		vs = *old
 	}
+	if len(vs) > 0 {
+		// The values read that tell this variant from the newest one
+		// come first: a document of another patient or code is turned
+		// away by its first comparison.
+		prev := vs[0]
+		slices.SortStableFunc(va.read, func(a, b int32) int {
+			return cmpBool(va.vals[a] == prev.vals[a], va.vals[b] == prev.vals[b])
+		})
+	}
 	vs = append([]*variant{va}, vs...)
 	if len(vs) > maxVariants {
 		vs = vs[:maxVariants]
 	}
 	sk.variants.Store(&vs)
 	templates.bytes += size
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
 }
 
 func equalSegs(a, b []string) bool {

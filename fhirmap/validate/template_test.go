@@ -160,18 +160,18 @@ func TestTemplateChecksWhatChanged(t *testing.T) {
 	}
 }
 
-// TestTemplateBounds: a skeleton keeps at most 16 variants and a resource
+// TestTemplateBounds: a skeleton keeps at most 64 variants and a resource
 // type at most 8 skeletons; past them the oldest go and verdicts stay.
 func TestTemplateBounds(t *testing.T) {
 	validate.ResetShapes()
-	for i := range 40 {
+	for i := range 80 {
 		doc := strings.Replace(profiled, `"reference":"Patient/bench-1"`, fmt.Sprintf(`"reference":"Patient/p-%d"`, i), 1)
 		require.NoError(t, validate.Resource([]byte(doc)))
 		require.NoError(t, validate.Resource([]byte(doc)))
 	}
 	skeletons, variants := validate.TemplateCounts()
 	assert.Equal(t, 1, skeletons)
-	assert.Equal(t, 16, variants)
+	assert.Equal(t, 64, variants)
 	for i := range 20 {
 		// One more extension each time: another shape, another skeleton.
 		ext := strings.Repeat(`{"url":"https://ohx.example/e","valueString":"x"},`, i+1)
@@ -249,16 +249,28 @@ func FuzzTemplateAgreesWithTreePath(f *testing.F) {
 // (the template path; compare BenchmarkResourceFastProfiled, which
 // validates one document again and again).
 func BenchmarkResourceTemplate(b *testing.B) {
+	benchmarkTemplate(b, 1)
+}
+
+// BenchmarkResourceTemplate48Patients: the same with the documents of 48
+// patients interleaved, as when a daemon runs many syncs at once: each
+// patient is a variant of the skeleton, the newest first.
+func BenchmarkResourceTemplate48Patients(b *testing.B) {
+	benchmarkTemplate(b, 48)
+}
+
+func benchmarkTemplate(b *testing.B, patients int) {
 	validate.ResetShapes()
 	docs := make([][]byte, 1024)
 	for i := range docs {
 		id := fmt.Sprintf("0b6e0f3c-8e0a-5d55-9b43-%012x", i)
 		d := strings.ReplaceAll(profiled, "0b6e0f3c-8e0a-5d55-9b43-3b1e8d1f2a10", id)
+		d = strings.Replace(d, "Patient/bench-1", fmt.Sprintf("Patient/bench-%d", i%patients), 1)
 		d = strings.Replace(d, "2026-11-19T00:00:01+01:00", fmt.Sprintf("2026-11-19T%02d:%02d:%02d+01:00", i/3600, i/60%60, i%60), 1)
 		d = strings.Replace(d, `"value":72.5`, fmt.Sprintf(`"value":%d`, 40+i%120), 1)
 		docs[i] = []byte(d)
 	}
-	for _, d := range docs[:2] {
+	for _, d := range docs[:patients+1] {
 		require.NoError(b, validate.Resource(d))
 	}
 	hits := validate.TemplateHits()
