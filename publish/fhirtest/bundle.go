@@ -18,10 +18,12 @@ type bundleIn struct {
 // readBundle reads a posted Bundle as json.Unmarshal reads it into a
 // bundleIn, and each entry's resource into tr. It reads the plain shape by
 // hand (the members named as the struct tags spell them, each once, plain
-// strings) and leaves anything else to encoding/json.
-func readBundle(body []byte, tr *tree) (bundleIn, error) {
+// strings) and leaves anything else to encoding/json. With light, the hand
+// path reads a resource without a tree where it can (readLight): for a
+// server that keeps no bodies.
+func readBundle(body []byte, tr *tree, light bool) (bundleIn, error) {
 	var b bundleIn
-	if b.scan(body, tr) {
+	if b.scan(body, tr, light) {
 		return b, nil
 	}
 	tr.reset()
@@ -65,6 +67,21 @@ func plainString(s *jsonscan.Scanner, dst *string) bool {
 	return ok
 }
 
+// methodString reads a plain string into dst, without a copy for the
+// methods of writes.
+func methodString(s *jsonscan.Scanner, dst *string) bool {
+	v, ok := s.String()
+	switch string(v) {
+	case http.MethodPut:
+		*dst = http.MethodPut
+	case http.MethodPost:
+		*dst = http.MethodPost
+	default:
+		*dst = string(v)
+	}
+	return ok
+}
+
 var (
 	bundleMembers  = []string{"resourceType", "type", "entry"}
 	entryMembers   = []string{"fullUrl", "resource", "request"}
@@ -73,7 +90,7 @@ var (
 
 // scan is readBundle's hand-written path; false means "ask
 // encoding/json".
-func (b *bundleIn) scan(body []byte, tr *tree) bool {
+func (b *bundleIn) scan(body []byte, tr *tree, light bool) bool {
 	var s jsonscan.Scanner
 	s.Reset(body)
 	ok := members(&s, bundleMembers, func(i int) bool {
@@ -86,13 +103,15 @@ func (b *bundleIn) scan(body []byte, tr *tree) bool {
 		if !s.Byte('[') {
 			return false
 		}
-		b.Entry = make([]entryIn, 0, 16)
+		b.Entry = tr.sc.entries[:0]
+		defer func() { tr.sc.entries = b.Entry[:0] }() // keep the space grown
 		if s.Byte(']') {
 			return true
 		}
+		var requests []requestIn // allocated a few at a time
 		for {
 			e := entryIn{root: -1}
-			if !members(&s, entryMembers, func(i int) bool { return e.scan(&s, tr, i) }) {
+			if !members(&s, entryMembers, func(i int) bool { return e.scan(&s, tr, light, &requests, i) }) {
 				return false
 			}
 			b.Entry = append(b.Entry, e)
@@ -106,13 +125,20 @@ func (b *bundleIn) scan(body []byte, tr *tree) bool {
 }
 
 // scan reads member i of entryMembers.
-func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, i int) bool {
+func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, light bool, requests *[]requestIn, i int) bool {
 	switch i {
 	case 0:
 		return plainString(s, &e.FullURL)
 	case 1:
 		skipSpace(s)
 		start := s.I
+		if light {
+			if h, idents, ok := readLight(s, &tr.light); ok {
+				e.Resource = s.B[start:s.I]
+				e.root, e.light, e.head, e.identifiers = -1, true, h, idents
+				return true
+			}
+		}
 		root, ok := tr.value(s)
 		if !ok {
 			return false
@@ -121,11 +147,15 @@ func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, i int) bool {
 		e.setRoot(tr, root)
 		return true
 	}
-	e.Request = &requestIn{}
+	if len(*requests) == cap(*requests) {
+		*requests = make([]requestIn, 0, 16) // never grows: pointers stay
+	}
+	*requests = append(*requests, requestIn{})
+	e.Request = &(*requests)[len(*requests)-1]
 	return members(s, requestMembers, func(i int) bool {
 		switch i {
 		case 0:
-			return plainString(s, &e.Request.Method)
+			return methodString(s, &e.Request.Method)
 		case 1:
 			return plainString(s, &e.Request.URL)
 		}
