@@ -114,6 +114,7 @@ func (b *bundleIn) scan(body []byte, tr *tree, light bool) bool {
 			if !members(&s, entryMembers, func(i int) bool { return e.scan(&s, tr, light, &requests, i) }) {
 				return false
 			}
+			e.finish()
 			b.Entry = append(b.Entry, e)
 			if s.Byte(',') {
 				continue
@@ -133,9 +134,9 @@ func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, light bool, requests *[]re
 		skipSpace(s)
 		start := s.I
 		if light {
-			if h, idents, ok := readLight(s, &tr.light); ok {
+			if typ, id, pairs, ok := readLight(s, &tr.light); ok {
 				e.Resource = s.B[start:s.I]
-				e.root, e.light, e.head, e.identifiers = -1, true, h, idents
+				e.root, e.light, e.head.ResourceType, e.lightID, e.pairs = -1, true, typ, id, pairs
 				return true
 			}
 		}
@@ -161,6 +162,23 @@ func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, light bool, requests *[]re
 		}
 		return plainString(s, &e.Request.IfNoneExist)
 	})
+}
+
+// finish sets the id of a resource read light: the end of the request's
+// URL when that is "/" and the id (PUT Type/id), else a copy.
+func (e *entryIn) finish() {
+	if !e.light {
+		return
+	}
+	id := e.lightID
+	e.lightID = nil
+	if e.Request != nil {
+		if u, n := e.Request.URL, len(id); len(u) > n && u[len(u)-n-1] == '/' && u[len(u)-n:] == string(id) {
+			e.head.ID = u[len(u)-n:]
+			return
+		}
+	}
+	e.head.ID = string(id)
 }
 
 // appendJSON appends the response as json.Marshal writes it.

@@ -33,158 +33,354 @@ type lightRead struct {
 	// lastTyp is the resourceType of the request's last light read: the
 	// entries of a bundle mostly share one.
 	lastTyp string
-	// idents and tags are the "system|value" and "system|code" pairs of
-	// identifier and meta.tag, as spans of b.
-	idents, tags []pairSpan
-	// open is skip's stack of the containers open: true for an object.
-	open []bool
+	// pairs are the "system|value" and "system|code" pairs of identifier
+	// and meta.tag of the request's resources read light, as spans of b.
+	pairs []pairSpan
+	// open is the stack of the containers open.
+	open []lightFrame
 }
 
-// pairSpan is a system and a value (or code) in the scanned bytes; a
-// system that is not a string is empty.
-type pairSpan struct{ sys, val []byte }
+// pairSpan is a system and a value (or code) in the scanned bytes, of an
+// identifier or, tag set, of a meta.tag coding; a system that is not a
+// string is empty.
+type pairSpan struct {
+	sys, val []byte
+	tag      bool
+}
 
-// What an object is to the light read: its members that matter.
+// lightFrame is an open object or array.
+type lightFrame struct {
+	kind   lightKind
+	object bool
+	seen   uint8    // the members that may come once, seen
+	pair   pairSpan // of an element of identifier or meta.tag
+}
+
+// What a value is to the light read: which of its members matter.
 type lightKind uint8
 
 const (
 	lightAny      lightKind = iota // only references matter
-	lightRoot                      // the resource
+	lightRoot                      // the resource: resourceType, id, identifier, meta
 	lightMeta                      // meta: tag
+	lightIdentArr                  // identifier: its object elements are lightIdent
+	lightTagArr                    // meta.tag: its object elements are lightTag
 	lightIdent                     // an element of identifier: system, value
 	lightTag                       // an element of meta.tag: system, code
-	lightIdentArr                  // the array identifier
-	lightTagArr                    // the array meta.tag
+)
+
+// What the string value of a member is for; a destination other than
+// lightNone takes only a plain string (no escape, valid UTF-8: its bytes
+// are what encoding/json decodes).
+type lightDest uint8
+
+const (
+	lightNone lightDest = iota
+	lightType           // resourceType: a plain string
+	lightID             // id: a plain string
+	lightSys            // a pair's system, when a string
+	lightVal            // a pair's value or code, when a string
+	lightRef            // a reference, when a string: nothing to rewrite
 )
 
 var urnUUID = []byte("urn:uuid:")
 
 // readLight reads the resource at s.I. On success s is after the resource,
-// and the head and the identifiers (identifiers, then tagKey + meta.tag
-// codings, nil for none, as tree.identifiers gives them) are returned; on
-// failure s is where it was.
-func readLight(s *jsonscan.Scanner, l *lightRead) (h head, identifiers []string, ok bool) {
-	*l = lightRead{b: s.B, i: s.I, idents: l.idents[:0], tags: l.tags[:0], lastTyp: l.lastTyp, open: l.open[:0]}
-	l.space()
-	if l.i >= len(l.b) || l.b[l.i] != '{' || !l.object(0, lightRoot) {
-		return head{}, nil, false
+// and its resourceType, its id (in s.B) and the pairs of its identifiers
+// (joinPairs) are returned; on failure s is where it was. The pairs point
+// into s.B and stay valid until l.release.
+func readLight(s *jsonscan.Scanner, l *lightRead) (typ string, id []byte, pairs []pairSpan, ok bool) {
+	from := len(l.pairs)
+	*l = lightRead{b: s.B, i: s.I, pairs: l.pairs, lastTyp: l.lastTyp, open: l.open[:0]}
+	if !l.read() {
+		clear(l.pairs[from:])
+		l.pairs = l.pairs[:from]
+		return "", nil, nil, false
 	}
 	s.I = l.i
 	if string(l.typ) != l.lastTyp {
 		l.lastTyp = string(l.typ)
 	}
-	return head{ResourceType: l.lastTyp, ID: string(l.id)}, l.identifiers(), true
+	if len(l.pairs) > from {
+		pairs = l.pairs[from:len(l.pairs):len(l.pairs)]
+	}
+	return l.lastTyp, l.id, pairs, true
 }
 
 // release drops what l points to in a request's bytes.
 func (l *lightRead) release() {
-	clear(l.idents[:cap(l.idents)])
-	clear(l.tags[:cap(l.tags)])
-	*l = lightRead{idents: l.idents[:0], tags: l.tags[:0], open: l.open[:0]}
+	clear(l.pairs[:cap(l.pairs)])
+	clear(l.open[:cap(l.open)])
+	*l = lightRead{pairs: l.pairs[:0], open: l.open[:0]}
+	if cap(l.pairs) > 4*maxScratch {
+		l.pairs = nil
+	}
 }
 
-// identifiers joins the pairs read into one string and cuts it into the
-// identifiers: one allocation for the strings of a resource.
-func (l *lightRead) identifiers() []string {
-	n := len(l.idents) + len(l.tags)
-	if n == 0 {
+// joinPairs returns the identifiers of pairs as tree.identifiers gives
+// them: "system|value" of the identifiers, then tagKey + "system|code" of
+// the meta.tag codings; nil for none. The strings share one allocation.
+func joinPairs(pairs []pairSpan) []string {
+	if len(pairs) == 0 {
 		return nil
 	}
 	size := 0
-	for _, p := range l.idents {
+	for _, p := range pairs {
 		size += len(p.sys) + 1 + len(p.val)
-	}
-	for _, p := range l.tags {
-		size += len(tagKey) + len(p.sys) + 1 + len(p.val)
+		if p.tag {
+			size += len(tagKey)
+		}
 	}
 	var b strings.Builder
 	b.Grow(size)
-	for _, p := range l.idents {
-		b.Write(p.sys)
-		b.WriteByte('|')
-		b.Write(p.val)
-	}
-	for _, p := range l.tags {
-		b.WriteString(tagKey)
-		b.Write(p.sys)
-		b.WriteByte('|')
-		b.Write(p.val)
+	for _, tags := range []bool{false, true} {
+		for _, p := range pairs {
+			if p.tag != tags {
+				continue
+			}
+			if tags {
+				b.WriteString(tagKey)
+			}
+			b.Write(p.sys)
+			b.WriteByte('|')
+			b.Write(p.val)
+		}
 	}
 	all := b.String()
-	out := make([]string, 0, n)
+	out := make([]string, 0, len(pairs))
 	at := 0
-	for _, p := range l.idents {
-		end := at + len(p.sys) + 1 + len(p.val)
-		out = append(out, all[at:end])
-		at = end
-	}
-	for _, p := range l.tags {
-		end := at + len(tagKey) + len(p.sys) + 1 + len(p.val)
-		out = append(out, all[at:end])
-		at = end
+	for _, tags := range []bool{false, true} {
+		for _, p := range pairs {
+			if p.tag != tags {
+				continue
+			}
+			end := at + len(p.sys) + 1 + len(p.val)
+			if tags {
+				end += len(tagKey)
+			}
+			out = append(out, all[at:end])
+			at = end
+		}
 	}
 	return out
 }
 
-func (l *lightRead) space() {
-	for l.i < len(l.b) {
-		switch l.b[l.i] {
-		case ' ', '\t', '\n', '\r':
-			l.i++
-		default:
-			return
+// samePairs reports whether joinPairs(pairs) would equal ids, without
+// building it.
+func samePairs(pairs []pairSpan, ids []string) bool {
+	if len(pairs) != len(ids) {
+		return false
+	}
+	k := 0
+	for _, tags := range []bool{false, true} {
+		for _, p := range pairs {
+			if p.tag != tags {
+				continue
+			}
+			id := ids[k]
+			k++
+			if tags {
+				if !strings.HasPrefix(id, tagKey) {
+					return false
+				}
+				id = id[len(tagKey):]
+			}
+			n := len(p.sys)
+			if len(id) != n+1+len(p.val) || id[:n] != string(p.sys) || id[n] != '|' || id[n+1:] != string(p.val) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// read reads the object at l.i, in one loop over its bytes.
+func (l *lightRead) read() bool {
+	const (
+		wantValue = iota
+		afterValue
+		wantKey
+	)
+	b, i, open := l.b, l.i, l.open[:0]
+	defer func() { l.open = open[:0] }() // keep the space grown
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	state, kind, dest := wantValue, lightRoot, lightNone // what the value wanted is
+	for {
+		if state == afterValue && len(open) == 0 {
+			l.i = i
+			return true
+		}
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		if i >= len(b) {
+			return false
+		}
+		switch state {
+		case wantValue:
+			if len(open) > maxTreeDepth {
+				return false
+			}
+			c := b[i]
+			if c != '"' && (dest == lightType || dest == lightID) {
+				return false // the tree asks encoding/json
+			}
+			ok := true
+			switch c {
+			case '{', '[':
+				k := lightAny
+				switch {
+				case c == '{' && (kind == lightRoot || kind == lightMeta || kind == lightIdent || kind == lightTag),
+					c == '[' && (kind == lightIdentArr || kind == lightTagArr):
+					k = kind
+				}
+				i++
+				for i < len(b) && isSpace(b[i]) {
+					i++
+				}
+				if i < len(b) && b[i] == c+2 { // '}' or ']': empty
+					i++
+					state = afterValue
+					continue
+				}
+				open = append(open, lightFrame{kind: k, object: c == '{'})
+				state = wantKey
+				if c == '[' {
+					state, kind, dest = wantValue, elemKind(k), lightNone
+				}
+				continue
+			case '"':
+				if dest == lightNone {
+					i, ok = skipString(b, i)
+					break
+				}
+				end := stringEnd(b, i+1)
+				if end >= len(b) || b[end] != '"' {
+					return false // an escape, or no string: the tree reads it
+				}
+				v := b[i+1 : end]
+				if !utf8.Valid(v) {
+					return false
+				}
+				i = end + 1
+				switch top := &open[len(open)-1]; dest {
+				case lightType:
+					l.typ = v
+				case lightID:
+					l.id = v
+				case lightSys:
+					top.pair.sys = v
+				case lightVal:
+					top.pair.val = v
+				case lightRef:
+					if bytes.HasPrefix(v, urnUUID) || bytes.IndexByte(v, '?') >= 0 {
+						return false // stage.rewrite would rewrite it: the tree reads it
+					}
+				}
+			case 't':
+				i, ok = literal(b, i, "true")
+			case 'f':
+				i, ok = literal(b, i, "false")
+			case 'n':
+				i, ok = literal(b, i, "null")
+			default:
+				i, ok = number(b, i)
+			}
+			if !ok {
+				return false
+			}
+			state = afterValue
+		case afterValue:
+			top := &open[len(open)-1]
+			switch c := b[i]; {
+			case c == ',':
+				i++
+				state = wantKey
+				if !top.object {
+					state, kind, dest = wantValue, elemKind(top.kind), lightNone
+				}
+			case top.object && c == '}', !top.object && c == ']':
+				i++
+				if len(top.pair.val) > 0 && (top.kind == lightIdent || top.kind == lightTag) {
+					top.pair.tag = top.kind == lightTag
+					l.pairs = append(l.pairs, top.pair)
+				}
+				open = open[:len(open)-1]
+			default:
+				return false
+			}
+		case wantKey:
+			if b[i] != '"' {
+				return false
+			}
+			end := stringEnd(b, i+1)
+			if end >= len(b) || b[end] != '"' {
+				return false // an escape, or no string: the tree reads it
+			}
+			key := b[i+1 : end]
+			for i = end + 1; i < len(b) && isSpace(b[i]); i++ {
+			}
+			if i >= len(b) || b[i] != ':' {
+				return false
+			}
+			i++
+			top := &open[len(open)-1]
+			var bit uint8 // a member that may come once
+			kind, dest = lightAny, lightNone
+			switch top.kind {
+			case lightRoot:
+				switch string(key) {
+				case "resourceType":
+					bit, dest = 1, lightType
+				case "id":
+					bit, dest = 2, lightID
+				case "identifier":
+					bit, kind = 4, lightIdentArr
+				case "meta":
+					bit, kind = 8, lightMeta
+				default:
+					if strings.EqualFold(string(key), "resourceType") || strings.EqualFold(string(key), "id") {
+						return false // encoding/json would take it: the tree asks it
+					}
+				}
+			case lightMeta:
+				if string(key) == "tag" {
+					bit, kind = 1, lightTagArr
+				}
+			case lightIdent, lightTag:
+				switch {
+				case string(key) == "system":
+					bit, dest = 1, lightSys
+				case top.kind == lightIdent && string(key) == "value", top.kind == lightTag && string(key) == "code":
+					bit, dest = 2, lightVal
+				}
+			}
+			if top.seen&bit != 0 {
+				return false // given twice: the tree lets encoding/json settle it
+			}
+			top.seen |= bit
+			if dest == lightNone && string(key) == "reference" {
+				dest = lightRef
+			}
+			state = wantValue
 		}
 	}
 }
 
-// byte consumes c after white space.
-func (l *lightRead) byte(c byte) bool {
-	l.space()
-	if l.i < len(l.b) && l.b[l.i] == c {
-		l.i++
-		return true
+// elemKind is the kind of the elements of an array of kind k.
+func elemKind(k lightKind) lightKind {
+	switch k {
+	case lightIdentArr:
+		return lightIdent
+	case lightTagArr:
+		return lightTag
 	}
-	return false
-}
-
-// peek returns the next byte after white space, 0 at the end.
-func (l *lightRead) peek() byte {
-	l.space()
-	if l.i >= len(l.b) {
-		return 0
-	}
-	return l.b[l.i]
-}
-
-// str consumes the string at l.i and returns its contents; plain says that
-// they are what encoding/json decodes (no escape; valid UTF-8 when utf8 is
-// set). ok is false for a string that is not valid JSON.
-func (l *lightRead) str(checkUTF8 bool) (v []byte, plain, ok bool) {
-	b, start := l.b, l.i
-	if start >= len(b) || b[start] != '"' {
-		return nil, false, false
-	}
-	j := stringEnd(b, start+1)
-	if j >= len(b) {
-		return nil, false, false
-	}
-	if b[j] == '"' {
-		l.i = j + 1
-		v = b[start+1 : j]
-		return v, !checkUTF8 || utf8.Valid(v), true
-	}
-	if b[j] < 0x20 {
-		return nil, false, false
-	}
-	// An escape: the strict check.
-	var s jsonscan.Scanner
-	s.Reset(b)
-	s.I = start
-	if !s.Skip() {
-		return nil, false, false
-	}
-	l.i = s.I
-	return nil, false, true
+	return lightAny
 }
 
 // stringEnd returns the index of the first '"', '\\' or control character
@@ -209,292 +405,6 @@ func stringEnd(b []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// key consumes a member's key and its colon; the key must have no escape.
-func (l *lightRead) key() ([]byte, bool) {
-	l.space()
-	k, plain, ok := l.str(false)
-	if !ok || !plain {
-		return nil, false
-	}
-	return k, l.byte(':')
-}
-
-// value consumes any value at depth, refusing a reference the tree would
-// rewrite below it.
-func (l *lightRead) value(depth int, kind lightKind) bool {
-	if kind == lightAny {
-		return l.skip(depth)
-	}
-	if depth > maxTreeDepth {
-		return false
-	}
-	switch l.peek() {
-	case '{':
-		return l.object(depth, kind)
-	case '[':
-		return l.array(depth, kind)
-	case '"':
-		_, _, ok := l.str(false)
-		return ok
-	}
-	var s jsonscan.Scanner // a number or literal, checked
-	s.Reset(l.b)
-	s.I = l.i
-	if !s.Skip() {
-		return false
-	}
-	l.i = s.I
-	return true
-}
-
-// array consumes the array at l.i, at depth; kind tells what its elements
-// are.
-func (l *lightRead) array(depth int, kind lightKind) bool {
-	if depth > maxTreeDepth {
-		return false
-	}
-	elem := lightAny
-	switch kind {
-	case lightIdentArr:
-		elem = lightIdent
-	case lightTagArr:
-		elem = lightTag
-	}
-	l.i++
-	if l.byte(']') {
-		return true
-	}
-	for {
-		if !l.value(depth+1, elem) {
-			return false
-		}
-		if l.byte(',') {
-			continue
-		}
-		return l.byte(']')
-	}
-}
-
-// object consumes the object at l.i, at depth; kind tells which of its
-// members matter.
-func (l *lightRead) object(depth int, kind lightKind) bool {
-	if depth > maxTreeDepth {
-		return false
-	}
-	l.i++
-	if l.byte('}') {
-		return true
-	}
-	var seen uint8 // the members that may come once
-	var p pairSpan
-	for {
-		k, ok := l.key()
-		if !ok {
-			return false
-		}
-		ok, bit := l.member(k, depth+1, kind, &p)
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		if l.byte(',') {
-			continue
-		}
-		if !l.byte('}') {
-			return false
-		}
-		break
-	}
-	if len(p.val) > 0 {
-		switch kind {
-		case lightIdent:
-			l.idents = append(l.idents, p)
-		case lightTag:
-			l.tags = append(l.tags, p)
-		}
-	}
-	return true
-}
-
-// The bits of the members that may come once, by object kind.
-const (
-	bitType, bitID, bitIdentifier, bitMeta uint8 = 1, 2, 4, 8 // the resource
-	bitTag                                 uint8 = 1          // meta
-	bitSystem, bitValue                    uint8 = 1, 2       // a pair
-)
-
-// member consumes the value of member key at depth of an object of kind;
-// bit is set for a member that may come only once. p takes a pair's system
-// and value.
-func (l *lightRead) member(key []byte, depth int, kind lightKind, p *pairSpan) (ok bool, bit uint8) {
-	switch kind {
-	case lightRoot:
-		switch string(key) {
-		case "resourceType":
-			v, ok := l.plain(depth)
-			l.typ = v
-			return ok, bitType
-		case "id":
-			v, ok := l.plain(depth)
-			l.id = v
-			return ok, bitID
-		case "identifier":
-			return l.value(depth, lightIdentArr), bitIdentifier
-		case "meta":
-			return l.value(depth, lightMeta), bitMeta
-		}
-		if strings.EqualFold(string(key), "resourceType") || strings.EqualFold(string(key), "id") {
-			return false, 0 // encoding/json would take it: the tree asks it
-		}
-	case lightMeta:
-		if string(key) == "tag" {
-			return l.value(depth, lightTagArr), bitTag
-		}
-	case lightIdent, lightTag:
-		var dst *[]byte
-		switch {
-		case string(key) == "system":
-			dst, bit = &p.sys, bitSystem
-		case kind == lightIdent && string(key) == "value", kind == lightTag && string(key) == "code":
-			dst, bit = &p.val, bitValue
-		}
-		if dst != nil {
-			if l.peek() != '"' {
-				return l.value(depth, lightAny), bit // not a string: no system, or no pair
-			}
-			v, ok := l.plain(depth)
-			*dst = v
-			return ok, bit
-		}
-	}
-	if string(key) == "reference" && l.peek() == '"' {
-		// stage.rewrite rewrites a reference that starts with "urn:uuid:"
-		// or holds a '?': the tree must read the resource.
-		v, ok := l.plain(depth)
-		return ok && !bytes.HasPrefix(v, urnUUID) && bytes.IndexByte(v, '?') < 0, 0
-	}
-	return l.value(depth, lightAny), 0
-}
-
-// plain consumes a plain string at depth (no escape, valid UTF-8: its
-// bytes are what encoding/json decodes); anything else is not ok.
-func (l *lightRead) plain(depth int) ([]byte, bool) {
-	if depth > maxTreeDepth || l.peek() != '"' {
-		return nil, false
-	}
-	v, plain, ok := l.str(true)
-	return v, ok && plain
-}
-
-// skip consumes any value at depth, in which only references matter (see
-// member), without recursion: most of a resource's bytes are read here.
-func (l *lightRead) skip(depth int) bool {
-	const (
-		wantValue = iota
-		afterValue
-		wantKey
-	)
-	b, i, open := l.b, l.i, l.open[:0]
-	defer func() { l.open = open[:0] }()
-	state := wantValue
-	for {
-		for i < len(b) && isSpace(b[i]) {
-			i++
-		}
-		if i >= len(b) {
-			return false
-		}
-		switch state {
-		case wantValue:
-			if depth+len(open) > maxTreeDepth {
-				return false
-			}
-			var ok bool
-			switch c := b[i]; c {
-			case '{', '[':
-				i++
-				for i < len(b) && isSpace(b[i]) {
-					i++
-				}
-				if i < len(b) && b[i] == c+2 { // '}' or ']': empty
-					i++
-					state = afterValue
-					continue
-				}
-				open = append(open, c == '{')
-				if c == '{' {
-					state = wantKey
-				}
-				continue
-			case '"':
-				i, ok = skipString(b, i)
-			case 't':
-				i, ok = literal(b, i, "true")
-			case 'f':
-				i, ok = literal(b, i, "false")
-			case 'n':
-				i, ok = literal(b, i, "null")
-			default:
-				i, ok = number(b, i)
-			}
-			if !ok {
-				return false
-			}
-			state = afterValue
-		case afterValue:
-			if len(open) == 0 {
-				l.i = i
-				return true
-			}
-			object := open[len(open)-1]
-			switch c := b[i]; {
-			case c == ',':
-				i++
-				state = wantValue
-				if object {
-					state = wantKey
-				}
-			case object && c == '}', !object && c == ']':
-				i++
-				open = open[:len(open)-1]
-			default:
-				return false
-			}
-		case wantKey:
-			if b[i] != '"' {
-				return false
-			}
-			end := stringEnd(b, i+1)
-			if end >= len(b) || b[end] != '"' {
-				return false // unterminated, or an escape: the tree reads it
-			}
-			reference := string(b[i+1:end]) == "reference"
-			for i = end + 1; i < len(b) && isSpace(b[i]); i++ {
-			}
-			if i >= len(b) || b[i] != ':' {
-				return false
-			}
-			i++
-			for i < len(b) && isSpace(b[i]) {
-				i++
-			}
-			state = wantValue
-			if reference && i < len(b) && b[i] == '"' {
-				if depth+len(open) > maxTreeDepth {
-					return false
-				}
-				l.i = i
-				v, ok := l.plain(0)
-				if !ok || bytes.HasPrefix(v, urnUUID) || bytes.IndexByte(v, '?') >= 0 {
-					return false // stage.rewrite would rewrite it: the tree reads it
-				}
-				i = l.i
-				state = afterValue
-			}
-		}
-	}
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

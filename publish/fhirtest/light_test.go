@@ -72,15 +72,26 @@ func TestLightRead(t *testing.T) {
 	for _, c := range lightResources {
 		var s jsonscan.Scanner
 		s.Reset([]byte(c.body))
-		_, _, ok := readLight(&s, new(lightRead))
+		_, _, _, ok := readLight(&s, new(lightRead))
 		assert.Equal(t, c.light, ok, c.body)
 	}
 	var s jsonscan.Scanner
 	s.Reset([]byte(lightResources[3].body))
-	h, idents, ok := readLight(&s, new(lightRead))
+	typ, id, pairs, ok := readLight(&s, new(lightRead))
 	require.True(t, ok)
-	assert.Equal(t, head{ResourceType: "Provenance"}, h)
-	assert.Equal(t, []string{tagKey + "urn:ohx:prov|hr-1", tagKey + "|x"}, idents)
+	assert.Equal(t, "Provenance", typ)
+	assert.Nil(t, id)
+	assert.Equal(t, []string{tagKey + "urn:ohx:prov|hr-1", tagKey + "|x"}, joinPairs(pairs))
+
+	// The bundles the sync benchmarks post are read light throughout.
+	b, err := readBundle([]byte(lightBundles()[0]), new(tree), true)
+	require.NoError(t, err)
+	require.Len(t, b.Entry, 5)
+	for _, e := range b.Entry {
+		assert.True(t, e.light)
+		assert.Len(t, joinPairs(e.pairs), 2)
+		assert.Equal(t, "Observation/"+e.head.ID, e.Request.URL)
+	}
 }
 
 // FuzzLightRead: whatever the light read reads, the tree reads to the same
@@ -98,9 +109,11 @@ func FuzzLightRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s jsonscan.Scanner
 		s.Reset(b)
-		h, idents, ok := readLight(&s, new(lightRead))
+		l := new(lightRead)
+		typ, id, pairs, ok := readLight(&s, l)
 		if !ok {
 			require.Equal(t, 0, s.I, "a failed light read leaves the scanner")
+			require.Empty(t, l.pairs, "and keeps no pairs")
 			return
 		}
 		var ts jsonscan.Scanner
@@ -112,13 +125,62 @@ func FuzzLightRead(f *testing.F) {
 		require.Equal(t, jObject, tr.nodes[root].kind)
 		wantHead, err := headOf(tr, root, b[:s.I])
 		require.NoError(t, err)
-		assert.Equal(t, wantHead, h)
-		assert.Equal(t, tr.identifiers(root), idents)
+		assert.Equal(t, wantHead, head{ResourceType: typ, ID: string(id)})
+		want := tr.identifiers(root)
+		assert.Equal(t, want, joinPairs(pairs))
+		assert.True(t, samePairs(pairs, want))
+		for _, other := range [][]string{nil, {"urn:ohx:fitbit:observation|x"}, append(slices.Clone(want), "x|y"), {tagKey + "urn:ohx:prov|hr-1", tagKey + "|x"}} {
+			assert.Equal(t, slices.Equal(want, other), samePairs(pairs, other), "%q", other)
+		}
+		if len(want) > 0 {
+			changed := slices.Clone(want)
+			changed[len(changed)-1] += "x"
+			assert.False(t, samePairs(pairs, changed))
+			changed[len(changed)-1] = "|" + want[len(want)-1]
+			assert.False(t, samePairs(pairs, changed))
+		}
 		// With no entry and no stored resource, every reference the tree
 		// would rewrite is a problem.
 		written := string(tr.write(nil, root))
 		assert.Nil(t, New().newStage(1).rewrite(tr, root, map[string]*target{}, where{}))
 		assert.Equal(t, written, string(tr.write(nil, root)))
+	})
+}
+
+// FuzzReadBundleLight: readBundle reads the same bundle, entries and
+// heads with the light read as without it, and the identifiers of each
+// resource read light are its tree's.
+func FuzzReadBundleLight(f *testing.F) {
+	for _, b := range lightBundles() {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, wantErr := readBundle(b, new(tree), false)
+		tr := new(tree)
+		got, gotErr := readBundle(b, tr, true)
+		require.Equal(t, wantErr == nil, gotErr == nil, "%v / %v", wantErr, gotErr)
+		if wantErr != nil {
+			return
+		}
+		assert.Equal(t, want.ResourceType, got.ResourceType)
+		assert.Equal(t, want.Type, got.Type)
+		require.Len(t, got.Entry, len(want.Entry))
+		for i, w := range want.Entry {
+			g := got.Entry[i]
+			assert.Equal(t, w.FullURL, g.FullURL)
+			assert.Equal(t, w.Request, g.Request)
+			assert.Equal(t, string(w.Resource), string(g.Resource))
+			assert.Equal(t, w.head, g.head)
+			assert.Equal(t, w.headErr, g.headErr)
+			assert.Nil(t, g.lightID)
+			if !g.light {
+				continue
+			}
+			one := new(tree)
+			root, ok := one.parse(g.Resource)
+			require.True(t, ok)
+			assert.Equal(t, one.identifiers(root), joinPairs(g.pairs))
+		}
 	})
 }
 
@@ -265,8 +327,9 @@ func BenchmarkLightRead(b *testing.B) {
 	for b.Loop() {
 		var s jsonscan.Scanner
 		s.Reset(r)
-		if _, _, ok := readLight(&s, &l); !ok {
+		if _, _, _, ok := readLight(&s, &l); !ok {
 			b.Fatal("not read")
 		}
+		l.release()
 	}
 }

@@ -103,10 +103,11 @@ type entryIn struct {
 	head    head
 	headErr error
 	// light says that the resource was read without a tree (readLight):
-	// root is -1, identifiers holds its identifiers, and nothing in it is
-	// rewritten.
-	light       bool
-	identifiers []string
+	// root is -1, pairs holds its identifiers (joinPairs), and nothing in
+	// it is rewritten. lightID is its id until finish.
+	light   bool
+	pairs   []pairSpan
+	lightID []byte
 }
 
 // read reads the entry's resource into tr.
@@ -266,8 +267,10 @@ type target struct {
 	root int32
 	// identifiers are the resource's, once read (readIdentifiers).
 	identifiers []string
-	// light says that the resource has no tree (entryIn.light).
+	// light says that the resource has no tree (entryIn.light); pairs
+	// are then its identifiers.
 	light bool
+	pairs []pairSpan
 	// stored is the store's record of typ/id when storedSet (see
 	// stage.stored).
 	stored    *record
@@ -277,8 +280,12 @@ type target struct {
 // readIdentifiers returns the resource's identifiers, read from the tree
 // the first time.
 func (t *target) readIdentifiers() []string {
-	if t.identifiers == nil && !t.light {
-		t.identifiers = t.tr.identifiers(t.root)
+	if t.identifiers == nil {
+		if t.light {
+			t.identifiers = joinPairs(t.pairs)
+		} else {
+			t.identifiers = t.tr.identifiers(t.root)
+		}
 	}
 	return t.identifiers
 }
@@ -321,7 +328,7 @@ func (st *stage) resolve(t *target, method, rawURL, ifNoneExist string, tr *tree
 	if head.ResourceType != typ {
 		return newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", w.at(".resource.resourceType"))
 	}
-	*t = target{typ: typ, tr: tr, root: e.root, light: e.light, identifiers: e.identifiers}
+	*t = target{typ: typ, tr: tr, root: e.root, light: e.light, pairs: e.pairs}
 	switch {
 	case method == http.MethodPut && hasID:
 		if !fhirname.IsID(id) {
@@ -446,7 +453,12 @@ func (st *stage) build(t *target, fullURLs map[string]*target, w where, answer b
 	if old != nil {
 		version = old.version + 1
 	}
-	r := &record{version: version, identifiers: t.readIdentifiers()}
+	r := &record{version: version}
+	if t.identifiers == nil && t.light && old != nil && samePairs(t.pairs, old.identifiers) {
+		r.identifiers = old.identifiers // an update that keeps them: shared, never changed
+	} else {
+		r.identifiers = t.readIdentifiers()
+	}
 	if st.s.noBodies && !answer {
 		return r, nil, nil
 	}
