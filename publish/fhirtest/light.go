@@ -38,6 +38,9 @@ type lightRead struct {
 	pairs []pairSpan
 	// open is the stack of the containers open.
 	open []lightFrame
+	// pair is that of the element of identifier or meta.tag open: one at
+	// most, as neither holds the other.
+	pair pairSpan
 }
 
 // pairSpan is a system and a value (or code) in the scanned bytes, of an
@@ -52,8 +55,7 @@ type pairSpan struct {
 type lightFrame struct {
 	kind   lightKind
 	object bool
-	seen   uint8    // the members that may come once, seen
-	pair   pairSpan // of an element of identifier or meta.tag
+	seen   uint8 // the members that may come once, seen
 }
 
 // What a value is to the light read: which of its members matter.
@@ -249,6 +251,9 @@ func (l *lightRead) read() bool {
 					continue
 				}
 				open = append(open, lightFrame{kind: k, object: c == '{'})
+				if k == lightIdent || k == lightTag {
+					l.pair = pairSpan{tag: k == lightTag}
+				}
 				state = wantKey
 				if c == '[' {
 					state, kind, dest = wantValue, elemKind(k), lightNone
@@ -268,15 +273,15 @@ func (l *lightRead) read() bool {
 					return false
 				}
 				i = end + 1
-				switch top := &open[len(open)-1]; dest {
+				switch dest {
 				case lightType:
 					l.typ = v
 				case lightID:
 					l.id = v
 				case lightSys:
-					top.pair.sys = v
+					l.pair.sys = v
 				case lightVal:
-					top.pair.val = v
+					l.pair.val = v
 				case lightRef:
 					if bytes.HasPrefix(v, urnUUID) || bytes.IndexByte(v, '?') >= 0 {
 						return false // stage.rewrite would rewrite it: the tree reads it
@@ -306,9 +311,8 @@ func (l *lightRead) read() bool {
 				}
 			case top.object && c == '}', !top.object && c == ']':
 				i++
-				if len(top.pair.val) > 0 && (top.kind == lightIdent || top.kind == lightTag) {
-					top.pair.tag = top.kind == lightTag
-					l.pairs = append(l.pairs, top.pair)
+				if (top.kind == lightIdent || top.kind == lightTag) && len(l.pair.val) > 0 {
+					l.pairs = append(l.pairs, l.pair)
 				}
 				open = open[:len(open)-1]
 			default:
@@ -344,7 +348,10 @@ func (l *lightRead) read() bool {
 				case "meta":
 					bit, kind = 8, lightMeta
 				default:
-					if strings.EqualFold(string(key), "resourceType") || strings.EqualFold(string(key), "id") {
+					// Only r, R, i and I fold to r or i: other keys cannot
+					// match either case-insensitively.
+					if len(key) > 0 && (key[0]|0x20 == 'r' || key[0]|0x20 == 'i') &&
+						(strings.EqualFold(string(key), "resourceType") || strings.EqualFold(string(key), "id")) {
 						return false // encoding/json would take it: the tree asks it
 					}
 				}

@@ -333,3 +333,69 @@ func BenchmarkLightRead(b *testing.B) {
 		l.release()
 	}
 }
+
+// TestCommitInPlace: a transaction that updates stored resources changes
+// their records in place (no store write), keeps the identifier index
+// right, and leaves no record of its scratch space in the store.
+func TestCommitInPlace(t *testing.T) {
+	for _, lean := range []bool{false, true} {
+		opts := []Option{WithValidator(nil)}
+		if lean {
+			opts = append(opts, WithoutBodies())
+		}
+		s := New(opts...)
+		obs := func(id, ident string) string {
+			return `{"resourceType":"Observation","id":"` + id + `","identifier":[{"system":"urn:obs","value":"` + ident + `"}]}`
+		}
+		entry := func(id, ident string) string {
+			return `{"resource":` + obs(id, ident) + `,"request":{"method":"PUT","url":"Observation/` + id + `"}}`
+		}
+		bundle := func(entries ...string) []byte {
+			return []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`)
+		}
+		status, answer := post(s, bundle(entry("o1", "a"), entry("o2", "b"), entry("o3", "c")))
+		require.Equal(t, http.StatusOK, status, answer)
+		assert.Equal(t, []string{"o1"}, s.ByIdentifier("Observation", "urn:obs|a"), "builds the index")
+		before := maps.Clone(s.store["Observation"])
+
+		status, answer = post(s, bundle(entry("o1", "b"), entry("o3", "c"), entry("o4", "a"), entry("o3", "d")))
+		require.Equal(t, http.StatusOK, status, answer)
+		assert.Contains(t, answer, `"location":"Observation/o3/_history/2"`)
+		assert.Contains(t, answer, `"location":"Observation/o3/_history/3"`)
+		assert.Contains(t, answer, `"location":"Observation/o4/_history/1"`)
+		got := s.store["Observation"]
+		for _, id := range []string{"o1", "o2", "o3"} {
+			assert.Same(t, before[id], got[id], "%s: updated in place", id)
+		}
+		for id, r := range got {
+			assert.False(t, r.pooled, id)
+			assert.False(t, r.reserved, id)
+		}
+		versions := map[string]int{}
+		for id, r := range got {
+			versions[id] = r.version
+		}
+		assert.Equal(t, map[string]int{"o1": 2, "o2": 1, "o3": 3, "o4": 1}, versions)
+		assert.Equal(t, []string{"urn:obs|b"}, got["o1"].identifiers)
+		assert.Equal(t, []string{"urn:obs|d"}, got["o3"].identifiers)
+		assert.Equal(t, []string{"o4"}, s.ByIdentifier("Observation", "urn:obs|a"))
+		assert.ElementsMatch(t, []string{"o1", "o2"}, s.ByIdentifier("Observation", "urn:obs|b"))
+		assert.Empty(t, s.ByIdentifier("Observation", "urn:obs|c"))
+		assert.Equal(t, []string{"o3"}, s.ByIdentifier("Observation", "urn:obs|d"))
+		if !lean {
+			body, v, ok := s.Get("Observation", "o1")
+			require.True(t, ok)
+			assert.Equal(t, 2, v)
+			assert.Contains(t, string(body), `"value":"b"`)
+			assert.Contains(t, string(body), `"versionId":"2"`)
+		}
+
+		// A transaction that fails once it has built entries changes
+		// nothing.
+		status, answer = post(s, bundle(entry("o1", "z"), `{"resource":{"resourceType":"Observation","id":"o5","subject":{"reference":"urn:uuid:nowhere"}},"request":{"method":"PUT","url":"Observation/o5"}}`))
+		require.Equal(t, http.StatusBadRequest, status)
+		assert.Contains(t, answer, "urn:uuid reference does not resolve")
+		assert.Equal(t, 2, s.store["Observation"]["o1"].version)
+		assert.Equal(t, []string{"urn:obs|b"}, s.store["Observation"]["o1"].identifiers)
+	}
+}

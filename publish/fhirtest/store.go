@@ -29,6 +29,9 @@ type record struct {
 	// search is what a search matches, read from body when a search first
 	// needs it: the server keeps no more per resource than writes need.
 	search *searchIndex
+	// pooled marks a record of a stage's scratch space (stage.newRecord),
+	// never stored as it is.
+	pooled bool
 }
 
 // searchIndex is what a search matches of a resource.
@@ -134,35 +137,58 @@ type requestIn struct {
 // stage holds the writes of a transaction until it commits.
 type stage struct {
 	s      *Server
-	writes map[string]map[string]*record // type → id
-	size   int                           // the number of writes expected
+	writes map[string]map[string]staged // type → id
+	size   int                          // the number of writes expected
+	// recs, when it has room, holds the records build makes (a
+	// transaction's scratch space): commit copies them into the store.
+	recs []record
+}
+
+// staged is a write of a stage: the record, and when oldSet the store's
+// record it replaces (nil: none), known from the target.
+type staged struct {
+	rec    *record
+	old    *record
+	oldSet bool
 }
 
 // newStage returns a stage for about size writes.
 func (s *Server) newStage(size int) *stage {
-	return &stage{s: s, writes: make(map[string]map[string]*record, 1), size: size}
+	return &stage{s: s, writes: make(map[string]map[string]staged, 1), size: size}
 }
 
-// reuse readies st, emptied by scratch.release, for about size writes.
-func (st *stage) reuse(s *Server, size int) *stage {
-	st.s, st.size = s, size
+// reuse readies st, emptied by scratch.release, for about size writes,
+// its records made in recs.
+func (st *stage) reuse(s *Server, size int, recs []record) *stage {
+	st.s, st.size, st.recs = s, size, recs
 	if st.writes == nil {
-		st.writes = make(map[string]map[string]*record, 1)
+		st.writes = make(map[string]map[string]staged, 1)
 	}
 	return st
 }
 
-func (st *stage) get(typ, id string) *record {
-	if r, ok := st.writes[typ][id]; ok {
+// newRecord returns a zero record, from recs while it has room.
+func (st *stage) newRecord() *record {
+	if n := len(st.recs); n < cap(st.recs) {
+		st.recs = st.recs[:n+1]
+		r := &st.recs[n]
+		*r = record{pooled: true}
 		return r
+	}
+	return new(record)
+}
+
+func (st *stage) get(typ, id string) *record {
+	if w, ok := st.writes[typ][id]; ok {
+		return w.rec
 	}
 	return st.s.store[typ][id]
 }
 
 // getFor is get of the target's type and id.
 func (st *stage) getFor(t *target) *record {
-	if r, ok := st.writes[t.typ][t.id]; ok {
-		return r
+	if w, ok := st.writes[t.typ][t.id]; ok {
+		return w.rec
 	}
 	return st.stored(t)
 }
@@ -180,8 +206,8 @@ func (st *stage) stored(t *target) *record {
 // included (in no particular order).
 func (st *stage) search(typ, identifier string) []string {
 	ids := slices.Clone(st.s.identIndex(typ)[identifier])
-	for id, r := range st.writes[typ] {
-		if slices.Contains(r.identifiers, identifier) && !slices.Contains(ids, id) {
+	for id, w := range st.writes[typ] {
+		if slices.Contains(w.rec.identifiers, identifier) && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
@@ -191,13 +217,25 @@ func (st *stage) search(typ, identifier string) []string {
 // put stages a write; a record without body reserves the id (and its
 // identifiers) for the entries after it.
 func (st *stage) put(typ, id string, r *record) {
-	if st.writes[typ] == nil {
-		st.writes[typ] = make(map[string]*record, st.size)
-	}
-	st.writes[typ][id] = r
+	st.stage(typ, id, staged{rec: r})
 }
 
-// commit applies the staged writes to the store. The caller holds s.mu.
+// putFor stages the write of a target, with the store's record it
+// replaces when the target looked it up.
+func (st *stage) putFor(t *target, r *record) {
+	st.stage(t.typ, t.id, staged{rec: r, old: t.stored, oldSet: t.storedSet})
+}
+
+func (st *stage) stage(typ, id string, w staged) {
+	if st.writes[typ] == nil {
+		st.writes[typ] = make(map[string]staged, st.size)
+	}
+	st.writes[typ][id] = w
+}
+
+// commit applies the staged writes to the store: a record replaces the
+// one stored in place when the stage knows it, else it is stored (a
+// copy of one from recs). The caller holds s.mu.
 func (st *stage) commit() {
 	s := st.s
 	for typ, m := range st.writes {
@@ -209,19 +247,33 @@ func (st *stage) commit() {
 			store = make(map[string]*record, len(m))
 			s.store[typ] = store
 		}
-		for id, r := range m {
+		for id, w := range m {
+			r := w.rec
 			s.writes++
 			r.seq = s.writes
-			if index == nil {
-				store[id] = r
-				continue
+			old, known := w.old, w.oldSet
+			if !known && index != nil {
+				old, known = store[id]
 			}
-			if old, ok := store[id]; ok {
+			if old != nil && index != nil {
 				for _, ident := range old.identifiers {
 					index[ident] = slices.DeleteFunc(index[ident], func(x string) bool { return x == id })
 				}
 			}
-			store[id] = r
+			switch {
+			case old != nil && known:
+				*old = *r
+				old.pooled = false
+			case r.pooled:
+				copied := *r
+				copied.pooled = false
+				store[id] = &copied
+			default:
+				store[id] = r
+			}
+			if index == nil {
+				continue
+			}
 			for _, ident := range r.identifiers {
 				if ids := index[ident]; !slices.Contains(ids, id) {
 					index[ident] = append(ids, id)
@@ -453,7 +505,8 @@ func (st *stage) build(t *target, fullURLs map[string]*target, w where, answer b
 	if old != nil {
 		version = old.version + 1
 	}
-	r := &record{version: version}
+	r := st.newRecord()
+	r.version = version
 	if t.identifiers == nil && t.light && old != nil && samePairs(t.pairs, old.identifiers) {
 		r.identifiers = old.identifiers // an update that keeps them: shared, never changed
 	} else {
@@ -631,20 +684,58 @@ var etags = func() (e [64]string) {
 
 // responseEntry is one entry of a transaction- or batch-response.
 func responseEntry(t *target, version int, lastUpdated string) responseEntryOut {
+	e := responseEntryBut(t, version, lastUpdated)
+	var buf [128]byte
+	e.Response.Location = string(appendLocation(buf[:0], t, version))
+	return e
+}
+
+// responseEntryBut is responseEntry but the location, which the caller
+// sets (see locations).
+func responseEntryBut(t *target, version int, lastUpdated string) responseEntryOut {
 	var e responseEntryOut
 	e.Response.Status = "200 OK"
 	if t.create {
 		e.Response.Status = "201 Created"
 	}
-	v := strconv.Itoa(version)
-	e.Response.Location = t.typ + "/" + t.id + "/_history/" + v
 	if version >= 0 && version < len(etags) {
 		e.Response.Etag = etags[version]
 	} else {
-		e.Response.Etag = `W/"` + v + `"`
+		e.Response.Etag = `W/"` + strconv.Itoa(version) + `"`
 	}
 	e.Response.LastModified = lastUpdated
 	return e
+}
+
+// appendLocation appends the location of a version: Type/id/_history/n.
+func appendLocation(b []byte, t *target, version int) []byte {
+	b = append(b, t.typ...)
+	b = append(b, '/')
+	b = append(b, t.id...)
+	b = append(b, "/_history/"...)
+	return strconv.AppendInt(b, int64(version), 10)
+}
+
+// locations collects the locations of a response's entries and sets them
+// from one string.
+type locations struct {
+	b    []byte
+	ends []int
+}
+
+// add appends the location of entry i.
+func (l *locations) add(i int, t *target, version int) {
+	l.b = appendLocation(l.b, t, version)
+	l.ends[i] = len(l.b)
+}
+
+// set sets the location of each entry added.
+func (l *locations) set(resp []responseEntryOut) {
+	all, start := string(l.b), 0
+	for i := range resp {
+		resp[i].Response.Location = all[start:l.ends[i]]
+		start = l.ends[i]
+	}
 }
 
 func problemEntry(p *problem) responseEntryOut {
@@ -704,7 +795,8 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
 // transaction processes entries all-or-nothing. The caller holds s.mu.
 func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 	sc := &tr.sc
-	st := sc.stage.reuse(s, len(entries))
+	sc.records = sized(sc.records, len(entries))
+	st := sc.stage.reuse(s, len(entries), sc.records[:0])
 	targets := sized(sc.targets, len(entries))
 	sc.targets = targets
 	reserved := sc.reserved[:0] // the placeholders of creates, until they are built
@@ -751,20 +843,26 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 	}
 	resp := sized(sc.resp, len(entries))
 	sc.resp = resp
+	locs := &sc.locations
+	locs.b, locs.ends = locs.b[:0], sized(locs.ends, len(entries))
 	lastUpdated := s.now().UTC().Format(time.RFC3339Nano)
 	for i := range targets {
 		t, w := &targets[i], where{entry: i}
+		version := 0
 		if t.noop {
-			resp[i] = responseEntry(t, st.get(t.typ, t.id).version, lastUpdated)
-			continue
+			version = st.get(t.typ, t.id).version
+		} else {
+			rec, _, p := st.build(t, fullURLs, w, false)
+			if p != nil {
+				return p.status, p.outcome
+			}
+			st.putFor(t, rec)
+			version = rec.version
 		}
-		rec, _, p := st.build(t, fullURLs, w, false)
-		if p != nil {
-			return p.status, p.outcome
-		}
-		st.put(t.typ, t.id, rec)
-		resp[i] = responseEntry(t, rec.version, lastUpdated)
+		resp[i] = responseEntryBut(t, version, lastUpdated)
+		locs.add(i, t, version)
 	}
+	locs.set(resp)
 	st.commit()
 	return http.StatusOK, &responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
 }
@@ -800,7 +898,7 @@ func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 			resp[i] = problemEntry(p)
 			continue
 		}
-		st.put(t.typ, t.id, rec)
+		st.putFor(t, rec)
 		st.commit()
 		resp[i] = responseEntry(t, rec.version, s.now().UTC().Format(time.RFC3339Nano))
 	}
@@ -852,7 +950,7 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 		writeOutcome(w, p.status, p.outcome)
 		return
 	}
-	st.put(t.typ, t.id, rec)
+	st.putFor(t, rec)
 	st.commit()
 	w.Header().Set("Location", fmt.Sprintf("%s/%s/_history/%d", t.typ, t.id, rec.version))
 	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, rec.version))

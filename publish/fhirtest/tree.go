@@ -64,12 +64,14 @@ type tree struct {
 // scratch is what a bundle request reuses of the one before it: its
 // entries, their targets and answers, and the transaction's stage.
 type scratch struct {
-	entries  []entryIn
-	targets  []target
-	reserved []record
-	resp     []responseEntryOut
-	fullURLs map[string]*target
-	stage    stage
+	entries   []entryIn
+	targets   []target
+	reserved  []record
+	records   []record
+	resp      []responseEntryOut
+	locations locations
+	fullURLs  map[string]*target
+	stage     stage
 }
 
 // maxScratch bounds the entries whose space a scratch keeps.
@@ -80,7 +82,12 @@ func (sc *scratch) release() {
 	sc.entries = clearOrDrop(sc.entries)
 	sc.targets = clearOrDrop(sc.targets)
 	sc.reserved = clearOrDrop(sc.reserved)
+	sc.records = clearOrDrop(sc.records)
 	sc.resp = clearOrDrop(sc.resp)
+	sc.locations.ends = clearOrDrop(sc.locations.ends)
+	if cap(sc.locations.b) > 64*maxScratch {
+		sc.locations.b = nil
+	}
 	if len(sc.fullURLs) > maxScratch {
 		sc.fullURLs = nil
 	}
@@ -91,7 +98,7 @@ func (sc *scratch) release() {
 		}
 		clear(m)
 	}
-	sc.stage.s = nil
+	sc.stage.s, sc.stage.recs = nil, nil
 }
 
 // clearOrDrop returns s emptied, or nil when it is too large to keep.
