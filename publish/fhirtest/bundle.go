@@ -108,28 +108,40 @@ func (b *bundleIn) scan(body []byte, tr *tree, light bool) bool {
 		if s.Byte(']') {
 			return true
 		}
-		var requests []requestIn // allocated a few at a time
+		// The requests come from the scratch space, and from chunks of
+		// twice its size once it is full: a chunk never grows, so that
+		// the pointers stay; the last chunk is kept for the next request.
+		requests := tr.sc.requests[:0]
+		defer func() { tr.sc.requests = requests[:0] }()
+		strs := &tr.sc.strs
+		strs.reset()
 		for {
-			e := entryIn{root: -1}
-			if !members(&s, entryMembers, func(i int) bool { return e.scan(&s, tr, light, &requests, i) }) {
+			e, at := entryIn{root: -1}, len(b.Entry)
+			if !members(&s, entryMembers, func(i int) bool { return e.scan(&s, tr, light, &requests, at, i) }) {
 				return false
 			}
-			e.finish()
 			b.Entry = append(b.Entry, e)
 			if s.Byte(',') {
 				continue
 			}
-			return s.Byte(']')
+			if !s.Byte(']') {
+				return false
+			}
+			strs.cut(b.Entry)
+			for i := range b.Entry {
+				b.Entry[i].finish()
+			}
+			return true
 		}
 	})
 	return ok && s.End()
 }
 
-// scan reads member i of entryMembers.
-func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, light bool, requests *[]requestIn, i int) bool {
+// scan reads member i of entryMembers of entry at.
+func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, light bool, requests *[]requestIn, at, i int) bool {
 	switch i {
 	case 0:
-		return plainString(s, &e.FullURL)
+		return tr.sc.strs.add(s, at, strFullURL)
 	case 1:
 		skipSpace(s)
 		start := s.I
@@ -149,7 +161,7 @@ func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, light bool, requests *[]re
 		return true
 	}
 	if len(*requests) == cap(*requests) {
-		*requests = make([]requestIn, 0, 16) // never grows: pointers stay
+		*requests = make([]requestIn, 0, max(16, 2*cap(*requests)))
 	}
 	*requests = append(*requests, requestIn{})
 	e.Request = &(*requests)[len(*requests)-1]
@@ -158,10 +170,65 @@ func (e *entryIn) scan(s *jsonscan.Scanner, tr *tree, light bool, requests *[]re
 		case 0:
 			return methodString(s, &e.Request.Method)
 		case 1:
-			return plainString(s, &e.Request.URL)
+			return tr.sc.strs.add(s, at, strURL)
 		}
-		return plainString(s, &e.Request.IfNoneExist)
+		return tr.sc.strs.add(s, at, strIfNoneExist)
 	})
+}
+
+// strs makes the strings of a bundle's entries (fullUrl, request url and
+// ifNoneExist) from one allocation: add collects their bytes, cut sets
+// them once the entries are read. What the server keeps of them (the ids
+// it stores) it copies (stage.commit).
+type strs struct {
+	b       []byte
+	pending []pendingStr
+}
+
+// pendingStr is a string of entry that add collected: b[from:to].
+type pendingStr struct {
+	entry, from, to int
+	field           uint8
+}
+
+// The strings of an entry that strs makes.
+const (
+	strFullURL = iota
+	strURL
+	strIfNoneExist
+)
+
+func (st *strs) reset() {
+	st.b, st.pending = st.b[:0], st.pending[:0]
+}
+
+// add reads a plain string for field of entry at.
+func (st *strs) add(s *jsonscan.Scanner, at int, field uint8) bool {
+	v, ok := s.String()
+	if !ok {
+		return false
+	}
+	from := len(st.b)
+	st.b = append(st.b, v...)
+	st.pending = append(st.pending, pendingStr{entry: at, from: from, to: len(st.b), field: field})
+	return true
+}
+
+// cut sets the strings collected.
+func (st *strs) cut(entries []entryIn) {
+	all := string(st.b)
+	for _, p := range st.pending {
+		v, e := all[p.from:p.to], &entries[p.entry]
+		switch p.field {
+		case strFullURL:
+			e.FullURL = v
+		case strURL:
+			e.Request.URL = v
+		default:
+			e.Request.IfNoneExist = v
+		}
+	}
+	st.reset()
 }
 
 // finish sets the id of a resource read light: the end of the request's

@@ -260,6 +260,9 @@ func (st *stage) commit() {
 					index[ident] = slices.DeleteFunc(index[ident], func(x string) bool { return x == id })
 				}
 			}
+			// id may point into the request's strings (strs): what the
+			// store and the index keep of it is a copy.
+			kept := ""
 			switch {
 			case old != nil && known:
 				*old = *r
@@ -267,16 +270,21 @@ func (st *stage) commit() {
 			case r.pooled:
 				copied := *r
 				copied.pooled = false
-				store[id] = &copied
+				kept = strings.Clone(id)
+				store[kept] = &copied
 			default:
-				store[id] = r
+				kept = strings.Clone(id)
+				store[kept] = r
 			}
 			if index == nil {
 				continue
 			}
 			for _, ident := range r.identifiers {
 				if ids := index[ident]; !slices.Contains(ids, id) {
-					index[ident] = append(ids, id)
+					if kept == "" {
+						kept = strings.Clone(id)
+					}
+					index[ident] = append(ids, kept)
 				}
 			}
 		}

@@ -65,12 +65,14 @@ type tree struct {
 // entries, their targets and answers, and the transaction's stage.
 type scratch struct {
 	entries   []entryIn
+	requests  []requestIn
 	targets   []target
 	reserved  []record
 	records   []record
 	resp      []responseEntryOut
 	locations locations
 	fullURLs  map[string]*target
+	strs      strs
 	stage     stage
 }
 
@@ -80,6 +82,7 @@ const maxScratch = 4096
 // release drops what sc points to, and what is too large to keep.
 func (sc *scratch) release() {
 	sc.entries = clearOrDrop(sc.entries)
+	sc.requests = clearOrDrop(sc.requests)
 	sc.targets = clearOrDrop(sc.targets)
 	sc.reserved = clearOrDrop(sc.reserved)
 	sc.records = clearOrDrop(sc.records)
@@ -99,6 +102,10 @@ func (sc *scratch) release() {
 		clear(m)
 	}
 	sc.stage.s, sc.stage.recs = nil, nil
+	sc.strs.reset()
+	if cap(sc.strs.b) > 64*maxScratch || cap(sc.strs.pending) > 4*maxScratch {
+		sc.strs = strs{}
+	}
 }
 
 // clearOrDrop returns s emptied, or nil when it is too large to keep.
