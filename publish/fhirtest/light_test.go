@@ -399,3 +399,19 @@ func TestCommitInPlace(t *testing.T) {
 		assert.Equal(t, []string{"urn:obs|b"}, s.store["Observation"]["o1"].identifiers)
 	}
 }
+
+// TestEmptyBundles: a transaction or batch without entries answers an
+// empty entry list, a fresh server or not (the answer's entries come from
+// a request's scratch space).
+func TestEmptyBundles(t *testing.T) {
+	s := New(WithValidator(nil), WithoutBodies())
+	for range 2 {
+		for _, typ := range []string{"transaction", "batch"} {
+			status, answer := post(s, []byte(`{"resourceType":"Bundle","type":"`+typ+`","entry":[]}`))
+			assert.Equal(t, http.StatusOK, status)
+			assert.Equal(t, `{"entry":[],"resourceType":"Bundle","type":"`+typ+`-response"}`, answer)
+		}
+		status, _ := post(s, []byte(lightBundles()[0]))
+		require.Equal(t, http.StatusOK, status)
+	}
+}

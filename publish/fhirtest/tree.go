@@ -117,9 +117,10 @@ func clearOrDrop[T any](s []T) []T {
 	return s[:0]
 }
 
-// sized returns s with length n, zeroed, reusing its space when it can.
+// sized returns s with length n, zeroed, reusing its space when it can;
+// never nil.
 func sized[T any](s []T, n int) []T {
-	if cap(s) < n {
+	if cap(s) < n || s == nil {
 		return make([]T, n)
 	}
 	s = s[:n]
