@@ -280,6 +280,10 @@ func (e *responseEntryOut) appendJSON(b []byte) []byte {
 			b = append(b, `":`...)
 			b = appendJSONString(b, f.val)
 			b = append(b, ',')
+		} else if f.key == "location" && e.at != nil {
+			b = append(b, `"location":`...)
+			b = appendLocationJSON(b, e.at, e.version)
+			b = append(b, ',')
 		}
 	}
 	if r.Outcome != nil {
@@ -291,6 +295,22 @@ func (e *responseEntryOut) appendJSON(b []byte) []byte {
 	b = append(b, `"status":`...)
 	b = appendJSONString(b, r.Status)
 	return append(b, "}}"...)
+}
+
+// appendLocationJSON appends the location of a version as
+// appendJSONString writes it.
+func appendLocationJSON(b []byte, t *target, version int) []byte {
+	for _, s := range []string{t.typ, t.id} {
+		for i := 0; i < len(s); i++ {
+			if class[s[i]] != asIs {
+				var buf [128]byte
+				return appendJSONString(b, string(appendLocation(buf[:0], t, version)))
+			}
+		}
+	}
+	b = append(b, '"')
+	b = appendLocation(b, t, version)
+	return append(b, '"')
 }
 
 // writeBytes writes a JSON body.

@@ -680,6 +680,11 @@ type responseEntryOut struct {
 		Outcome      any    `json:"outcome,omitempty"`
 		Status       string `json:"status"`
 	} `json:"response"`
+	// at, when set, is the target and version whose location appendJSON
+	// writes, Response.Location being empty: a transaction's answer makes
+	// no strings of its locations (json.Marshal would leave it out).
+	at      *target
+	version int
 }
 
 // etags are the ETags of the first versions, written once.
@@ -699,7 +704,7 @@ func responseEntry(t *target, version int, lastUpdated string) responseEntryOut 
 }
 
 // responseEntryBut is responseEntry but the location, which the caller
-// sets (see locations).
+// sets (responseEntryOut.at).
 func responseEntryBut(t *target, version int, lastUpdated string) responseEntryOut {
 	var e responseEntryOut
 	e.Response.Status = "200 OK"
@@ -722,28 +727,6 @@ func appendLocation(b []byte, t *target, version int) []byte {
 	b = append(b, t.id...)
 	b = append(b, "/_history/"...)
 	return strconv.AppendInt(b, int64(version), 10)
-}
-
-// locations collects the locations of a response's entries and sets them
-// from one string.
-type locations struct {
-	b    []byte
-	ends []int
-}
-
-// add appends the location of entry i.
-func (l *locations) add(i int, t *target, version int) {
-	l.b = appendLocation(l.b, t, version)
-	l.ends[i] = len(l.b)
-}
-
-// set sets the location of each entry added.
-func (l *locations) set(resp []responseEntryOut) {
-	all, start := string(l.b), 0
-	for i := range resp {
-		resp[i].Response.Location = all[start:l.ends[i]]
-		start = l.ends[i]
-	}
 }
 
 func problemEntry(p *problem) responseEntryOut {
@@ -851,8 +834,6 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 	}
 	resp := sized(sc.resp, len(entries))
 	sc.resp = resp
-	locs := &sc.locations
-	locs.b, locs.ends = locs.b[:0], sized(locs.ends, len(entries))
 	lastUpdated := s.now().UTC().Format(time.RFC3339Nano)
 	for i := range targets {
 		t, w := &targets[i], where{entry: i}
@@ -868,9 +849,8 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 			version = rec.version
 		}
 		resp[i] = responseEntryBut(t, version, lastUpdated)
-		locs.add(i, t, version)
+		resp[i].at, resp[i].version = t, version
 	}
-	locs.set(resp)
 	st.commit()
 	return http.StatusOK, &responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
 }

@@ -64,16 +64,15 @@ type tree struct {
 // scratch is what a bundle request reuses of the one before it: its
 // entries, their targets and answers, and the transaction's stage.
 type scratch struct {
-	entries   []entryIn
-	requests  []requestIn
-	targets   []target
-	reserved  []record
-	records   []record
-	resp      []responseEntryOut
-	locations locations
-	fullURLs  map[string]*target
-	strs      strs
-	stage     stage
+	entries  []entryIn
+	requests []requestIn
+	targets  []target
+	reserved []record
+	records  []record
+	resp     []responseEntryOut
+	fullURLs map[string]*target
+	strs     strs
+	stage    stage
 }
 
 // maxScratch bounds the entries whose space a scratch keeps.
@@ -87,10 +86,6 @@ func (sc *scratch) release() {
 	sc.reserved = clearOrDrop(sc.reserved)
 	sc.records = clearOrDrop(sc.records)
 	sc.resp = clearOrDrop(sc.resp)
-	sc.locations.ends = clearOrDrop(sc.locations.ends)
-	if cap(sc.locations.b) > 64*maxScratch {
-		sc.locations.b = nil
-	}
 	if len(sc.fullURLs) > maxScratch {
 		sc.fullURLs = nil
 	}
