@@ -415,3 +415,23 @@ func TestEmptyBundles(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 	}
 }
+
+// FuzzStringEnd: the eight-bytes-at-a-time search finds what a byte loop
+// finds, from any start.
+func FuzzStringEnd(f *testing.F) {
+	for _, s := range []string{"", "plain string of some length", `ab"cd`, `abcdefgh\ijk`, "abcdefghijklmno\x1fp", "\x7f\x80\xff\"", `""""""""""`, "abcdefg\u00e9\""} {
+		f.Add([]byte(s), 0)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, from int) {
+		if from < 0 || from > len(b) {
+			return
+		}
+		want := from
+		for ; want < len(b); want++ {
+			if c := b[want]; c == '"' || c == '\\' || c < 0x20 {
+				break
+			}
+		}
+		require.Equal(t, want, stringEnd(b, from))
+	})
+}
