@@ -21,8 +21,8 @@ import (
 // matters given twice, a head member that is not a plain string, a head key
 // matched only case-insensitively, a string it reads that is not plain,
 // and any reference the tree would rewrite (urn:uuid or conditional) — and
-// the tree reads the resource as before. FuzzLightRead and
-// FuzzLightServer check it against the tree.
+// the tree reads the resource as before. FuzzLightRead, FuzzReadBundleLight
+// and FuzzLightServer check it against the tree.
 
 // lightRead is the state of one light read, and its scratch space.
 type lightRead struct {
@@ -112,7 +112,6 @@ func readLight(s *jsonscan.Scanner, l *lightRead) (typ string, id []byte, pairs 
 // release drops what l points to in a request's bytes.
 func (l *lightRead) release() {
 	clear(l.pairs[:cap(l.pairs)])
-	clear(l.open[:cap(l.open)])
 	*l = lightRead{pairs: l.pairs[:0], open: l.open[:0]}
 	if cap(l.pairs) > 4*maxScratch {
 		l.pairs = nil
