@@ -47,8 +47,16 @@ var transactions = sync.OnceValue(func() []string {
 // Observations written with PUT, as the sync benchmarks post them, served
 // in process (no network) without validation. Up to 1,000 bundles every
 // resource is new, as in a sync (-benchtime=866x is the 1-day sync's).
-func BenchmarkTransaction100(b *testing.B) {
-	s := fhirtest.New(fhirtest.WithValidator(nil), fhirtest.WithNow(func() time.Time { return time.Unix(1_795_000_000, 0) }))
+func BenchmarkTransaction100(b *testing.B) { benchmarkTransaction100(b) }
+
+// BenchmarkTransaction100WithoutBodies: BenchmarkTransaction100 with
+// WithoutBodies, as bench/cmd/fakes serves the sync benchmarks.
+func BenchmarkTransaction100WithoutBodies(b *testing.B) {
+	benchmarkTransaction100(b, fhirtest.WithoutBodies())
+}
+
+func benchmarkTransaction100(b *testing.B, opts ...fhirtest.Option) {
+	s := fhirtest.New(append([]fhirtest.Option{fhirtest.WithValidator(nil), fhirtest.WithNow(func() time.Time { return time.Unix(1_795_000_000, 0) })}, opts...)...)
 	bodies := transactions()
 	b.ReportAllocs()
 	cpu := processCPU()

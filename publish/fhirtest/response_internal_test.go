@@ -34,3 +34,22 @@ func TestResponseBundleBytes(t *testing.T) {
 	assert.JSONEq(t, string(want), string(got))
 	assert.Equal(t, string(want), string(got))
 }
+
+// TestResponseLocationLater: an entry whose location appendJSON writes
+// from its target (as a transaction's are) has the bytes of one whose
+// location is a string.
+func TestResponseLocationLater(t *testing.T) {
+	for _, id := range []string{"a1", "e0009242-10e0-583c-9528-000000000001", `<&>"\`, "caf\u00e9", "x\u2028", "\x01", "\xe9"} {
+		for _, version := range []int{1, 63, 64, 1234567} {
+			tg := &target{typ: "Observation", id: id, create: version == 1}
+			eager := responseEntry(tg, version, "2026-11-20T00:00:00Z")
+			later := responseEntryBut(tg, version, "2026-11-20T00:00:00Z")
+			later.at, later.version = tg, version
+			assert.Empty(t, later.Response.Location)
+			assert.Equal(t, string(eager.appendJSON(nil)), string(later.appendJSON(nil)), "%q %d", id, version)
+			want, err := json.Marshal(eager)
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(eager.appendJSON(nil)))
+		}
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 	"github.com/openhealthexchange/ohx/internal/fhirname"
@@ -105,8 +107,13 @@ type Server struct {
 	version     ohx.FHIRVersion
 	noMetadata  bool
 	noBodies    bool
-	now         func() time.Time
-	ts          *httptest.Server
+	// treeOnly makes the server read every resource into a tree, as
+	// without WithoutBodies (tests compare the light read with it).
+	treeOnly bool
+	now      func() time.Time
+	// newID returns the id of a created resource (tests replace it).
+	newID func() string
+	ts    *httptest.Server
 
 	mu    sync.Mutex
 	store map[string]map[string]*record
@@ -141,6 +148,7 @@ func New(opts ...Option) *Server {
 		URL:      InMemoryURL,
 		version:  ohx.R5,
 		now:      time.Now,
+		newID:    uuid.NewString,
 		store:    make(map[string]map[string]*record),
 		ident:    make(map[string]map[string][]string),
 		received: make(map[string]int),
@@ -563,14 +571,24 @@ func capabilityStatement(v ohx.FHIRVersion) map[string]any {
 // maxBody bounds a request body.
 const maxBody = 256 << 20
 
-// readBody reads a request body with a bound, into a buffer of the
-// announced length (and room to see its end without growing).
-func readBody(r *http.Request) ([]byte, error) {
+// readBody reads a request body with a bound, into buf when it has room
+// for the announced length (and room to see its end without growing), else
+// into a new buffer of that size.
+func readBody(r *http.Request, buf []byte) ([]byte, error) {
 	size := int64(bytes.MinRead)
 	if n := r.ContentLength; n > 0 && n <= maxBody {
 		size += n
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody))
-	return buf.Bytes(), err
+	if int64(cap(buf)) < size {
+		buf = make([]byte, 0, size)
+	}
+	b := bytes.NewBuffer(buf[:0])
+	_, err := b.ReadFrom(io.LimitReader(r.Body, maxBody))
+	return b.Bytes(), err
 }
+
+// bodies recycles the bodies of posted Bundles (see handleBundle).
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody bounds the bodies kept for reuse.
+const maxPooledBody = 8 << 20

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/openhealthexchange/ohx/fhirmap/validate"
 	"github.com/openhealthexchange/ohx/internal/fhirname"
 )
@@ -31,6 +29,9 @@ type record struct {
 	// search is what a search matches, read from body when a search first
 	// needs it: the server keeps no more per resource than writes need.
 	search *searchIndex
+	// pooled marks a record of a stage's scratch space (stage.newRecord),
+	// never stored as it is.
+	pooled bool
 }
 
 // searchIndex is what a search matches of a resource.
@@ -104,6 +105,12 @@ type entryIn struct {
 	// head and headErr are the resource's head as headOf reads it.
 	head    head
 	headErr error
+	// light says that the resource was read without a tree (readLight):
+	// root is -1, pairs holds its identifiers (joinPairs), and nothing in
+	// it is rewritten. lightID is its id until finish.
+	light   bool
+	pairs   []pairSpan
+	lightID []byte
 }
 
 // read reads the entry's resource into tr.
@@ -130,28 +137,77 @@ type requestIn struct {
 // stage holds the writes of a transaction until it commits.
 type stage struct {
 	s      *Server
-	writes map[string]map[string]*record // type → id
-	size   int                           // the number of writes expected
+	writes map[string]map[string]staged // type → id
+	size   int                          // the number of writes expected
+	// recs, when it has room, holds the records build makes (a
+	// transaction's scratch space): commit copies them into the store.
+	recs []record
+}
+
+// staged is a write of a stage: the record, and when oldSet the store's
+// record it replaces (nil: none), known from the target.
+type staged struct {
+	rec    *record
+	old    *record
+	oldSet bool
 }
 
 // newStage returns a stage for about size writes.
 func (s *Server) newStage(size int) *stage {
-	return &stage{s: s, writes: make(map[string]map[string]*record, 1), size: size}
+	return &stage{s: s, writes: make(map[string]map[string]staged, 1), size: size}
+}
+
+// reuse readies st, emptied by scratch.release, for about size writes,
+// its records made in recs.
+func (st *stage) reuse(s *Server, size int, recs []record) *stage {
+	st.s, st.size, st.recs = s, size, recs
+	if st.writes == nil {
+		st.writes = make(map[string]map[string]staged, 1)
+	}
+	return st
+}
+
+// newRecord returns a zero record, from recs while it has room.
+func (st *stage) newRecord() *record {
+	if n := len(st.recs); n < cap(st.recs) {
+		st.recs = st.recs[:n+1]
+		r := &st.recs[n]
+		*r = record{pooled: true}
+		return r
+	}
+	return new(record)
 }
 
 func (st *stage) get(typ, id string) *record {
-	if r, ok := st.writes[typ][id]; ok {
-		return r
+	if w, ok := st.writes[typ][id]; ok {
+		return w.rec
 	}
 	return st.s.store[typ][id]
+}
+
+// getFor is get of the target's type and id.
+func (st *stage) getFor(t *target) *record {
+	if w, ok := st.writes[t.typ][t.id]; ok {
+		return w.rec
+	}
+	return st.stored(t)
+}
+
+// stored returns the store's record of the target's type and id, looked
+// up once: the store does not change before the stage commits.
+func (st *stage) stored(t *target) *record {
+	if !t.storedSet {
+		t.stored, t.storedSet = st.s.store[t.typ][t.id], true
+	}
+	return t.stored
 }
 
 // search returns the ids of resources with the identifier, staged ones
 // included (in no particular order).
 func (st *stage) search(typ, identifier string) []string {
 	ids := slices.Clone(st.s.identIndex(typ)[identifier])
-	for id, r := range st.writes[typ] {
-		if slices.Contains(r.identifiers, identifier) && !slices.Contains(ids, id) {
+	for id, w := range st.writes[typ] {
+		if slices.Contains(w.rec.identifiers, identifier) && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
@@ -161,37 +217,74 @@ func (st *stage) search(typ, identifier string) []string {
 // put stages a write; a record without body reserves the id (and its
 // identifiers) for the entries after it.
 func (st *stage) put(typ, id string, r *record) {
-	if st.writes[typ] == nil {
-		st.writes[typ] = make(map[string]*record, st.size)
-	}
-	st.writes[typ][id] = r
+	st.stage(typ, id, staged{rec: r})
 }
 
-// commit applies the staged writes to the store. The caller holds s.mu.
+// putFor stages the write of a target, with the store's record it
+// replaces when the target looked it up.
+func (st *stage) putFor(t *target, r *record) {
+	st.stage(t.typ, t.id, staged{rec: r, old: t.stored, oldSet: t.storedSet})
+}
+
+func (st *stage) stage(typ, id string, w staged) {
+	if st.writes[typ] == nil {
+		st.writes[typ] = make(map[string]staged, st.size)
+	}
+	st.writes[typ][id] = w
+}
+
+// commit applies the staged writes to the store: a record replaces the
+// one stored in place when the stage knows it, else it is stored (a
+// copy of one from recs). The caller holds s.mu.
 func (st *stage) commit() {
 	s := st.s
 	for typ, m := range st.writes {
+		if len(m) == 0 {
+			continue // a type a reused stage wrote before
+		}
 		store, index := s.store[typ], s.ident[typ]
 		if store == nil {
 			store = make(map[string]*record, len(m))
 			s.store[typ] = store
 		}
-		for id, r := range m {
+		for id, w := range m {
+			r := w.rec
 			s.writes++
 			r.seq = s.writes
-			if index == nil {
-				store[id] = r
-				continue
+			old, known := w.old, w.oldSet
+			if !known && index != nil {
+				old, known = store[id]
 			}
-			if old, ok := store[id]; ok {
+			if old != nil && index != nil {
 				for _, ident := range old.identifiers {
 					index[ident] = slices.DeleteFunc(index[ident], func(x string) bool { return x == id })
 				}
 			}
-			store[id] = r
+			// id may point into the request's strings (strs): what the
+			// store and the index keep of it is a copy.
+			kept := ""
+			switch {
+			case old != nil && known:
+				*old = *r
+				old.pooled = false
+			case r.pooled:
+				copied := *r
+				copied.pooled = false
+				kept = strings.Clone(id)
+				store[kept] = &copied
+			default:
+				kept = strings.Clone(id)
+				store[kept] = r
+			}
+			if index == nil {
+				continue
+			}
 			for _, ident := range r.identifiers {
 				if ids := index[ident]; !slices.Contains(ids, id) {
-					index[ident] = append(ids, id)
+					if kept == "" {
+						kept = strings.Clone(id)
+					}
+					index[ident] = append(ids, kept)
 				}
 			}
 		}
@@ -232,8 +325,29 @@ type target struct {
 	// tr and root hold the resource read from the request.
 	tr   *tree
 	root int32
-	// identifiers are the resource's, once read.
+	// identifiers are the resource's, once read (readIdentifiers).
 	identifiers []string
+	// light says that the resource has no tree (entryIn.light); pairs
+	// are then its identifiers.
+	light bool
+	pairs []pairSpan
+	// stored is the store's record of typ/id when storedSet (see
+	// stage.stored).
+	stored    *record
+	storedSet bool
+}
+
+// readIdentifiers returns the resource's identifiers, read from the tree
+// the first time.
+func (t *target) readIdentifiers() []string {
+	if t.identifiers == nil {
+		if t.light {
+			t.identifiers = joinPairs(t.pairs)
+		} else {
+			t.identifiers = t.tr.identifiers(t.root)
+		}
+	}
+	return t.identifiers
 }
 
 // head is what the server reads of a resource before it resolves it.
@@ -253,83 +367,83 @@ func headOf(tr *tree, root int32, body []byte) (head, error) {
 	return h, err
 }
 
-// resolve works out the id an entry writes to. w names the entry in
-// OperationOutcome expressions.
-func (st *stage) resolve(method, rawURL, ifNoneExist string, tr *tree, e *entryIn, w where) (*target, *problem) {
+// resolve works out the id an entry writes to, into t. w names the entry
+// in OperationOutcome expressions.
+func (st *stage) resolve(t *target, method, rawURL, ifNoneExist string, tr *tree, e *entryIn, w where) *problem {
 	path, rawQuery, err := splitURL(rawURL)
 	if err != nil {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", w.at(".request.url"))
+		return newProblem(http.StatusBadRequest, "invalid", "request url is not a URL", w.at(".request.url"))
 	}
 	typ, id, hasID := strings.Cut(strings.Trim(path, "/"), "/")
 	if !fhirname.IsResourceType(typ) || strings.Contains(id, "/") {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", w.at(".request.url"))
+		return newProblem(http.StatusBadRequest, "invalid", "request url must be Type, Type/id or Type?query", w.at(".request.url"))
 	}
 	if len(e.Resource) == 0 {
-		return nil, newProblem(http.StatusBadRequest, "required", "a resource is required for "+method, w.at(".resource"))
+		return newProblem(http.StatusBadRequest, "required", "a resource is required for "+method, w.at(".resource"))
 	}
 	head := e.head
 	if e.headErr != nil {
-		return nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
+		return newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
 	}
 	if head.ResourceType != typ {
-		return nil, newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", w.at(".resource.resourceType"))
+		return newProblem(http.StatusBadRequest, "invalid", "resourceType does not match the request url", w.at(".resource.resourceType"))
 	}
-	t := &target{typ: typ, tr: tr, root: e.root}
+	*t = target{typ: typ, tr: tr, root: e.root, light: e.light, pairs: e.pairs}
 	switch {
 	case method == http.MethodPut && hasID:
 		if !fhirname.IsID(id) {
-			return nil, newProblem(http.StatusBadRequest, "invalid", "invalid id in request url", w.at(".request.url"))
+			return newProblem(http.StatusBadRequest, "invalid", "invalid id in request url", w.at(".request.url"))
 		}
 		if head.ID != id {
-			return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the request url", w.at(".resource.id"))
+			return newProblem(http.StatusBadRequest, "invalid", "resource id does not match the request url", w.at(".resource.id"))
 		}
 		t.id = id
-		t.create = st.get(typ, t.id) == nil
+		t.create = st.getFor(t) == nil
 	case method == http.MethodPut:
 		ids, p := st.searchQuery(typ, rawQuery, w, ".request.url")
 		if p != nil {
-			return nil, p
+			return p
 		}
 		switch len(ids) {
 		case 0:
-			t.id, t.create = uuid.NewString(), true
+			t.id, t.create = st.s.newID(), true
 			if head.ID != "" {
 				t.id = head.ID
-				if st.get(typ, t.id) != nil {
-					return nil, newProblem(http.StatusBadRequest, "duplicate", "resource id exists without the identifier", w.at(".resource.id"))
+				if st.getFor(t) != nil {
+					return newProblem(http.StatusBadRequest, "duplicate", "resource id exists without the identifier", w.at(".resource.id"))
 				}
 			}
 		case 1:
 			t.id = ids[0]
 			if head.ID != "" && head.ID != t.id {
-				return nil, newProblem(http.StatusBadRequest, "invalid", "resource id does not match the matched resource", w.at(".resource.id"))
+				return newProblem(http.StatusBadRequest, "invalid", "resource id does not match the matched resource", w.at(".resource.id"))
 			}
 		default:
-			return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional update matches several resources", w.at(".request.url"))
+			return newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional update matches several resources", w.at(".request.url"))
 		}
 	case method == http.MethodPost && !hasID:
 		if ifNoneExist != "" {
 			if strings.Contains(ifNoneExist, "?") {
-				return nil, newProblem(http.StatusBadRequest, "invalid", "ifNoneExist must be the bare query", w.at(".request.ifNoneExist"))
+				return newProblem(http.StatusBadRequest, "invalid", "ifNoneExist must be the bare query", w.at(".request.ifNoneExist"))
 			}
 			ids, p := st.searchQuery(typ, ifNoneExist, w, ".request.ifNoneExist")
 			if p != nil {
-				return nil, p
+				return p
 			}
 			switch len(ids) {
 			case 0:
 			case 1:
 				t.id, t.noop = ids[0], true
-				return t, nil
+				return nil
 			default:
-				return nil, newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional create matches several resources", w.at(".request.ifNoneExist"))
+				return newProblem(http.StatusPreconditionFailed, "multiple-matches", "conditional create matches several resources", w.at(".request.ifNoneExist"))
 			}
 		}
-		t.id, t.create = uuid.NewString(), true
+		t.id, t.create = st.s.newID(), true
 	default:
-		return nil, newProblem(http.StatusMethodNotAllowed, "not-supported", "only PUT and POST writes are supported", w.at(".request.method"))
+		return newProblem(http.StatusMethodNotAllowed, "not-supported", "only PUT and POST writes are supported", w.at(".request.method"))
 	}
-	return t, nil
+	return nil
 }
 
 // splitURL returns the path and raw query of a relative URL as url.Parse
@@ -377,23 +491,34 @@ func (st *stage) searchQuery(typ, rawQuery string, w where, suffix string) ([]st
 // then valid until the tree's next use).
 func (st *stage) build(t *target, fullURLs map[string]*target, w where, answer bool) (*record, []byte, *problem) {
 	tr, root := t.tr, t.root
-	if root < 0 || tr.nodes[root].kind != jObject {
-		return nil, nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
-	}
-	if p := st.rewrite(tr, root, fullURLs, w); p != nil {
-		return nil, nil, p
+	if t.light {
+		// An object with nothing to rewrite, of a request that is
+		// answered without its stored form.
+		if !st.s.noBodies || answer {
+			panic("fhirtest: a resource read without a tree cannot be written")
+		}
+	} else {
+		if root < 0 || tr.nodes[root].kind != jObject {
+			return nil, nil, newProblem(http.StatusBadRequest, "structure", "resource is not a JSON object", w.at(".resource"))
+		}
+		if p := st.rewrite(tr, root, fullURLs, w); p != nil {
+			return nil, nil, p
+		}
 	}
 	version := 1
-	old := st.get(t.typ, t.id)
+	old := st.getFor(t)
 	if old != nil && old.reserved {
-		old = st.s.store[t.typ][t.id] // the version is the store's
+		old = st.stored(t) // the version is the store's
 	}
 	if old != nil {
 		version = old.version + 1
 	}
-	r := &record{version: version, identifiers: t.identifiers}
-	if r.identifiers == nil {
-		r.identifiers = tr.identifiers(root)
+	r := st.newRecord()
+	r.version = version
+	if t.identifiers == nil && t.light && old != nil && samePairs(t.pairs, old.identifiers) {
+		r.identifiers = old.identifiers // an update that keeps them: shared, never changed
+	} else {
+		r.identifiers = t.readIdentifiers()
 	}
 	if st.s.noBodies && !answer {
 		return r, nil, nil
@@ -555,20 +680,53 @@ type responseEntryOut struct {
 		Outcome      any    `json:"outcome,omitempty"`
 		Status       string `json:"status"`
 	} `json:"response"`
+	// at, when set, is the target and version whose location appendJSON
+	// writes, Response.Location being empty: a transaction's answer makes
+	// no strings of its locations (json.Marshal would leave it out).
+	at      *target
+	version int
 }
+
+// etags are the ETags of the first versions, written once.
+var etags = func() (e [64]string) {
+	for v := range e {
+		e[v] = `W/"` + strconv.Itoa(v) + `"`
+	}
+	return e
+}()
 
 // responseEntry is one entry of a transaction- or batch-response.
 func responseEntry(t *target, version int, lastUpdated string) responseEntryOut {
+	e := responseEntryBut(t, version, lastUpdated)
+	var buf [128]byte
+	e.Response.Location = string(appendLocation(buf[:0], t, version))
+	return e
+}
+
+// responseEntryBut is responseEntry but the location, which the caller
+// sets (responseEntryOut.at).
+func responseEntryBut(t *target, version int, lastUpdated string) responseEntryOut {
 	var e responseEntryOut
 	e.Response.Status = "200 OK"
 	if t.create {
 		e.Response.Status = "201 Created"
 	}
-	v := strconv.Itoa(version)
-	e.Response.Location = t.typ + "/" + t.id + "/_history/" + v
-	e.Response.Etag = `W/"` + v + `"`
+	if version >= 0 && version < len(etags) {
+		e.Response.Etag = etags[version]
+	} else {
+		e.Response.Etag = `W/"` + strconv.Itoa(version) + `"`
+	}
 	e.Response.LastModified = lastUpdated
 	return e
+}
+
+// appendLocation appends the location of a version: Type/id/_history/n.
+func appendLocation(b []byte, t *target, version int) []byte {
+	b = append(b, t.typ...)
+	b = append(b, '/')
+	b = append(b, t.id...)
+	b = append(b, "/_history/"...)
+	return strconv.AppendInt(b, int64(version), 10)
 }
 
 func problemEntry(p *problem) responseEntryOut {
@@ -580,20 +738,32 @@ func problemEntry(p *problem) responseEntryOut {
 
 // handleBundle processes a transaction or batch.
 func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
-	body, err := readBody(r)
+	// The body is recycled unless a validator or a RejectIf predicate may
+	// have kept it: nothing else keeps a reference into it (what the
+	// server stores and answers is copied out of it).
+	pooled := bodies.Get().(*[]byte)
+	body, err := readBody(r, *pooled)
+	recycle := true
+	defer func() {
+		if recycle && cap(body) <= maxPooledBody {
+			*pooled = body[:0]
+			bodies.Put(pooled)
+		}
+	}()
 	if err != nil {
 		writeOutcome(w, http.StatusBadRequest, outcome("structure", "cannot read body", ""))
 		return
 	}
 	tr := getTree()
 	defer putTree(tr)
-	b, err := readBundle(body, tr)
+	b, err := readBundle(body, tr, s.noBodies && !s.treeOnly)
 	if err != nil || b.ResourceType != "Bundle" {
 		writeOutcome(w, http.StatusBadRequest, outcome("structure", "body is not a Bundle", ""))
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { recycle = s.validate == nil && s.faults.rejectIf == nil }() // under s.mu, as check called them
 	s.requests[idx].BundleType = b.Type
 	s.requests[idx].Entries = len(b.Entry)
 	switch b.Type {
@@ -615,9 +785,16 @@ func (s *Server) handleBundle(w http.ResponseWriter, r *http.Request, idx int) {
 
 // transaction processes entries all-or-nothing. The caller holds s.mu.
 func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
-	st := s.newStage(len(entries))
-	targets := make([]*target, len(entries))
-	fullURLs := make(map[string]*target, len(entries)) // also the fullUrls seen
+	sc := &tr.sc
+	sc.records = sized(sc.records, len(entries))
+	st := sc.stage.reuse(s, len(entries), sc.records[:0])
+	targets := sized(sc.targets, len(entries))
+	sc.targets = targets
+	reserved := sc.reserved[:0] // the placeholders of creates, until they are built
+	if sc.fullURLs == nil {
+		sc.fullURLs = make(map[string]*target, len(entries))
+	}
+	fullURLs := sc.fullURLs // also the fullUrls seen
 	for i := range entries {
 		e, w := &entries[i], where{entry: i}
 		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
@@ -634,12 +811,10 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 		}
 	}
 	for i := range entries {
-		e, w := &entries[i], where{entry: i}
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w)
-		if p != nil {
+		e, w, t := &entries[i], where{entry: i}, &targets[i]
+		if p := st.resolve(t, e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w); p != nil {
 			return p.status, p.outcome
 		}
-		targets[i] = t
 		if e.FullURL != "" {
 			fullURLs[e.FullURL] = t
 		}
@@ -649,24 +824,32 @@ func (s *Server) transaction(tr *tree, entries []entryIn) (int, any) {
 		if t.create {
 			// Reserve the id so later conditional entries see it; build
 			// takes the identifiers over (references are all it changes).
-			t.identifiers = tr.identifiers(t.root)
-			st.put(t.typ, t.id, &record{identifiers: t.identifiers, reserved: true})
+			if cap(reserved) < len(entries) {
+				reserved = make([]record, 0, len(entries)) // never grows: pointers stay
+				sc.reserved = reserved
+			}
+			reserved = append(reserved, record{identifiers: t.readIdentifiers(), reserved: true})
+			st.put(t.typ, t.id, &reserved[len(reserved)-1])
 		}
 	}
-	resp := make([]responseEntryOut, len(entries))
+	resp := sized(sc.resp, len(entries))
+	sc.resp = resp
 	lastUpdated := s.now().UTC().Format(time.RFC3339Nano)
-	for i, t := range targets {
-		w := where{entry: i}
+	for i := range targets {
+		t, w := &targets[i], where{entry: i}
+		version := 0
 		if t.noop {
-			resp[i] = responseEntry(t, st.get(t.typ, t.id).version, lastUpdated)
-			continue
+			version = st.get(t.typ, t.id).version
+		} else {
+			rec, _, p := st.build(t, fullURLs, w, false)
+			if p != nil {
+				return p.status, p.outcome
+			}
+			st.putFor(t, rec)
+			version = rec.version
 		}
-		rec, _, p := st.build(t, fullURLs, w, false)
-		if p != nil {
-			return p.status, p.outcome
-		}
-		st.put(t.typ, t.id, rec)
-		resp[i] = responseEntry(t, rec.version, lastUpdated)
+		resp[i] = responseEntryBut(t, version, lastUpdated)
+		resp[i].at, resp[i].version = t, version
 	}
 	st.commit()
 	return http.StatusOK, &responseBundle{ResourceType: "Bundle", Type: "transaction-response", Entry: resp}
@@ -686,9 +869,8 @@ func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 			resp[i] = problemEntry(p)
 			continue
 		}
-		st := s.newStage(1)
-		t, p := st.resolve(e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w)
-		if p != nil {
+		st, t := s.newStage(1), new(target)
+		if p := st.resolve(t, e.Request.Method, e.Request.URL, e.Request.IfNoneExist, tr, e, w); p != nil {
 			resp[i] = problemEntry(p)
 			continue
 		}
@@ -704,7 +886,7 @@ func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 			resp[i] = problemEntry(p)
 			continue
 		}
-		st.put(t.typ, t.id, rec)
+		st.putFor(t, rec)
 		st.commit()
 		resp[i] = responseEntry(t, rec.version, s.now().UTC().Format(time.RFC3339Nano))
 	}
@@ -713,7 +895,7 @@ func (s *Server) batch(tr *tree, entries []entryIn) *responseBundle {
 
 // handleSingle processes PUT Type/id, PUT Type?identifier= and POST Type.
 func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id string) {
-	body, err := readBody(r)
+	body, err := readBody(r, nil)
 	if err != nil {
 		writeOutcome(w, http.StatusBadRequest, outcome("structure", "cannot read body", ""))
 		return
@@ -736,9 +918,8 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 		writeOutcome(w, p.status, p.outcome)
 		return
 	}
-	st := s.newStage(1)
-	t, p := st.resolve(r.Method, rawURL, r.Header.Get("If-None-Exist"), tr, e, at)
-	if p != nil {
+	st, t := s.newStage(1), new(target)
+	if p := st.resolve(t, r.Method, rawURL, r.Header.Get("If-None-Exist"), tr, e, at); p != nil {
 		writeOutcome(w, p.status, p.outcome)
 		return
 	}
@@ -757,7 +938,7 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, typ, id st
 		writeOutcome(w, p.status, p.outcome)
 		return
 	}
-	st.put(t.typ, t.id, rec)
+	st.putFor(t, rec)
 	st.commit()
 	w.Header().Set("Location", fmt.Sprintf("%s/%s/_history/%d", t.typ, t.id, rec.version))
 	w.Header().Set("ETag", fmt.Sprintf(`W/"%d"`, rec.version))

@@ -54,6 +54,73 @@ type tree struct {
 	dup bool
 	// buf is scratch space for what the request writes.
 	buf []byte
+	// light is the scratch space of the light reads of the request's
+	// resources (light.go).
+	light lightRead
+	// sc is the rest of a bundle request's scratch space.
+	sc scratch
+}
+
+// scratch is what a bundle request reuses of the one before it: its
+// entries, their targets and answers, and the transaction's stage.
+type scratch struct {
+	entries  []entryIn
+	requests []requestIn
+	targets  []target
+	reserved []record
+	records  []record
+	resp     []responseEntryOut
+	fullURLs map[string]*target
+	strs     strs
+	stage    stage
+}
+
+// maxScratch bounds the entries whose space a scratch keeps.
+const maxScratch = 4096
+
+// release drops what sc points to, and what is too large to keep.
+func (sc *scratch) release() {
+	sc.entries = clearOrDrop(sc.entries)
+	sc.requests = clearOrDrop(sc.requests)
+	sc.targets = clearOrDrop(sc.targets)
+	sc.reserved = clearOrDrop(sc.reserved)
+	sc.records = clearOrDrop(sc.records)
+	sc.resp = clearOrDrop(sc.resp)
+	if len(sc.fullURLs) > maxScratch {
+		sc.fullURLs = nil
+	}
+	clear(sc.fullURLs)
+	for typ, m := range sc.stage.writes {
+		if len(m) > maxScratch {
+			delete(sc.stage.writes, typ)
+		}
+		clear(m)
+	}
+	sc.stage.s, sc.stage.recs = nil, nil
+	sc.strs.reset()
+	if cap(sc.strs.b) > 64*maxScratch || cap(sc.strs.pending) > 4*maxScratch {
+		sc.strs = strs{}
+	}
+}
+
+// clearOrDrop returns s emptied, or nil when it is too large to keep.
+func clearOrDrop[T any](s []T) []T {
+	if cap(s) > maxScratch {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
+}
+
+// sized returns s with length n, zeroed, reusing its space when it can;
+// never nil.
+func sized[T any](s []T, n int) []T {
+	if cap(s) < n || s == nil {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 var trees = sync.Pool{New: func() any { return new(tree) }}
@@ -63,6 +130,8 @@ func getTree() *tree { return trees.Get().(*tree) }
 // putTree recycles t, dropping what it points to.
 func putTree(t *tree) {
 	clear(t.nodes)
+	t.light.release()
+	t.sc.release()
 	t.reset()
 	if cap(t.buf) > 16<<20 {
 		t.buf = nil

@@ -240,7 +240,7 @@ func FuzzReadBundle(f *testing.F) {
 		var want bundleIn
 		wantErr := json.Unmarshal(b, &want)
 		tr := new(tree)
-		got, gotErr := readBundle(b, tr)
+		got, gotErr := readBundle(b, tr, false)
 		require.Equal(t, wantErr == nil, gotErr == nil, "%v / %v", wantErr, gotErr)
 		if wantErr != nil {
 			return
@@ -268,10 +268,10 @@ func FuzzReadBundle(f *testing.F) {
 func TestReadBundleByHand(t *testing.T) {
 	for _, s := range bundleSeeds[:2] {
 		var b bundleIn
-		assert.True(t, b.scan([]byte(s), new(tree)), s)
+		assert.True(t, b.scan([]byte(s), new(tree), false), s)
 	}
 	var b bundleIn
-	assert.False(t, b.scan([]byte(bundleSeeds[2]), new(tree)), "a null request goes to encoding/json")
+	assert.False(t, b.scan([]byte(bundleSeeds[2]), new(tree), false), "a null request goes to encoding/json")
 }
 
 // TestAppendJSONString: strings are escaped as json.Marshal escapes them.
