@@ -266,7 +266,7 @@ func validationShare(ctx context.Context, root string, raw io.Writer) (float64, 
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	bin, prof := filepath.Join(dir, "bench.test"), filepath.Join(dir, "cpu.prof")
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^"+individualBenchmrk+"$", "-benchtime", "5x",
 		"-cpuprofile", prof, "-o", bin, "./bench")

@@ -199,7 +199,7 @@ func (sk *skeleton) accepts(vs []*variant, vals []string) bool {
 	// checked[k]: value k passed its rule and the generic checks (0
 	// unknown, 1 passed, 2 failed), shared by the variants tried.
 	var small [64]byte
-	checked := small[:0]
+	var checked []byte
 	if len(vals) <= len(small) {
 		checked = small[:len(vals)]
 	} else {
