@@ -99,8 +99,18 @@ var plain = func() (t [256]bool) {
 // Number consumes a JSON number and returns its bytes.
 func (s *Scanner) Number() ([]byte, bool) {
 	s.ws()
-	b, i := s.B, s.I
-	start := i
+	start := s.I
+	i, ok := NumberEnd(s.B, start)
+	if !ok {
+		return nil, false
+	}
+	s.I = i
+	return s.B[start:i], true
+}
+
+// NumberEnd returns the end of the JSON number (RFC 8259 grammar) that
+// starts at b[i], and whether there is one.
+func NumberEnd(b []byte, i int) (int, bool) {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
@@ -111,7 +121,7 @@ func (s *Scanner) Number() ([]byte, bool) {
 		for i++; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		}
 	default:
-		return nil, false
+		return i, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -119,7 +129,7 @@ func (s *Scanner) Number() ([]byte, bool) {
 		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		}
 		if i == d {
-			return nil, false
+			return i, false
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
@@ -131,11 +141,10 @@ func (s *Scanner) Number() ([]byte, bool) {
 		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		}
 		if i == d {
-			return nil, false
+			return i, false
 		}
 	}
-	s.I = i
-	return b[start:i], true
+	return i, true
 }
 
 // Int consumes a JSON integer of at most 18 digits (no fraction, no

@@ -162,14 +162,9 @@ func FuzzReadBundleLight(f *testing.F) {
 		if wantErr != nil {
 			return
 		}
-		assert.Equal(t, want.ResourceType, got.ResourceType)
-		assert.Equal(t, want.Type, got.Type)
-		require.Len(t, got.Entry, len(want.Entry))
+		requireSameEntries(t, &want, &got)
 		for i, w := range want.Entry {
 			g := got.Entry[i]
-			assert.Equal(t, w.FullURL, g.FullURL)
-			assert.Equal(t, w.Request, g.Request)
-			assert.Equal(t, string(w.Resource), string(g.Resource))
 			assert.Equal(t, w.head, g.head)
 			assert.Equal(t, w.headErr, g.headErr)
 			assert.Nil(t, g.lightID)

@@ -245,14 +245,9 @@ func FuzzReadBundle(f *testing.F) {
 		if wantErr != nil {
 			return
 		}
-		assert.Equal(t, want.ResourceType, got.ResourceType)
-		assert.Equal(t, want.Type, got.Type)
-		require.Len(t, got.Entry, len(want.Entry))
+		requireSameEntries(t, &want, &got)
 		for i, w := range want.Entry {
 			g := got.Entry[i]
-			assert.Equal(t, w.FullURL, g.FullURL)
-			assert.Equal(t, w.Request, g.Request)
-			assert.Equal(t, string(w.Resource), string(g.Resource))
 			one := new(tree)
 			root, ok := one.parse(w.Resource)
 			assert.Equal(t, ok, g.root >= 0)
@@ -261,6 +256,21 @@ func FuzzReadBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// requireSameEntries checks that got has want's type and entries, each
+// with the same fullUrl, request and resource bytes.
+func requireSameEntries(t *testing.T, want, got *bundleIn) {
+	t.Helper()
+	assert.Equal(t, want.ResourceType, got.ResourceType)
+	assert.Equal(t, want.Type, got.Type)
+	require.Len(t, got.Entry, len(want.Entry))
+	for i, w := range want.Entry {
+		g := got.Entry[i]
+		assert.Equal(t, w.FullURL, g.FullURL)
+		assert.Equal(t, w.Request, g.Request)
+		assert.Equal(t, string(w.Resource), string(g.Resource))
+	}
 }
 
 // TestReadBundleByHand: the bundles the publisher posts take the hand
