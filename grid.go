@@ -3,6 +3,8 @@ package ohx
 import (
 	"sync"
 	"time"
+
+	"github.com/openhealthexchange/ohx/internal/hours"
 )
 
 // HourGrid is the BucketAligner of the whole hours of a link's time zone
@@ -37,37 +39,12 @@ func gridLocation(link Link) *time.Location {
 
 // BucketStart implements BucketAligner: the start of the hour holding t.
 func (HourGrid) BucketStart(link Link, t time.Time) time.Time {
-	start, _ := hourOf(gridLocation(link), t)
+	start, _, _ := hours.Of(gridLocation(link), t)
 	return start
 }
 
 // BucketEnd implements BucketAligner: the end of the hour holding t.
 func (HourGrid) BucketEnd(link Link, t time.Time) time.Time {
-	_, end := hourOf(gridLocation(link), t)
+	_, end, _ := hours.Of(gridLocation(link), t)
 	return end
-}
-
-// hourOf returns the whole hour of loc's wall clock holding t, cut at zone
-// transitions.
-func hourOf(loc *time.Location, t time.Time) (start, end time.Time) {
-	lt := t.In(loc)
-	_, off := lt.Zone()
-	u := t.Unix()
-	into := (u + int64(off)) % 3600
-	if into < 0 {
-		into += 3600
-	}
-	start = time.Unix(u-into, 0).UTC()
-	end = start.Add(time.Hour)
-	if loc == time.UTC {
-		return start, end
-	}
-	zs, ze := lt.ZoneBounds()
-	if !zs.IsZero() && start.Before(zs) {
-		start = zs.UTC()
-	}
-	if !ze.IsZero() && !end.Before(ze) {
-		end = ze.UTC()
-	}
-	return start, end
 }

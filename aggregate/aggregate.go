@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openhealthexchange/ohx"
+	"github.com/openhealthexchange/ohx/internal/hours"
 )
 
 // Errors of a stream an aggregator cannot summarize. Both also match
@@ -189,30 +190,14 @@ type hour struct {
 	startOff, endOff time.Duration
 }
 
-// hourOf returns the whole hour of loc's wall clock holding t. An hour cut by
-// a zone transition that is not a whole hour (a 30-minute daylight saving
-// shift) ends or starts at the transition, so hours never overlap and never
-// leave a gap.
+// hourOf returns the whole hour of loc's wall clock holding t (hours.Of)
+// with the zone's offset at its start and at its end.
 func hourOf(loc *time.Location, t time.Time) hour {
-	lt := t.In(loc)
-	_, off := lt.Zone()
-	u := t.Unix()
-	into := (u + int64(off)) % 3600
-	if into < 0 {
-		into += 3600
-	}
-	h := hour{start: time.Unix(u-into, 0).UTC(), startOff: time.Duration(off) * time.Second, endOff: time.Duration(off) * time.Second}
-	h.end = h.start.Add(time.Hour)
-	if loc == time.UTC {
-		return h
-	}
-	zs, ze := lt.ZoneBounds()
-	if !zs.IsZero() && h.start.Before(zs) {
-		h.start = zs.UTC()
-	}
-	if !ze.IsZero() && !h.end.Before(ze) {
-		h.end = ze.UTC()
-		_, next := ze.In(loc).Zone()
+	start, end, cut := hours.Of(loc, t)
+	_, off := t.In(loc).Zone()
+	h := hour{start: start, end: end, startOff: time.Duration(off) * time.Second, endOff: time.Duration(off) * time.Second}
+	if cut {
+		_, next := end.In(loc).Zone()
 		h.endOff = time.Duration(next) * time.Second
 	}
 	return h

@@ -10,19 +10,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/openhealthexchange/ohx"
 	"github.com/openhealthexchange/ohx/fitbit"
 	"github.com/openhealthexchange/ohx/fitbit/fitbittest"
+	"github.com/openhealthexchange/ohx/internal/testredis"
 	"github.com/openhealthexchange/ohx/provider"
 	"github.com/openhealthexchange/ohx/provider/providertest"
 	"github.com/openhealthexchange/ohx/store/redisreplay"
@@ -330,13 +329,7 @@ func TestNotifyItemsOfOneDeliveryAllOrRetry(t *testing.T) {
 // redisReplays returns replay marks in the test Redis under a prefix of the
 // test's own, skipping without OHX_TEST_REDIS_URL.
 func redisReplays(t *testing.T, _ *testClock) provider.Replays {
-	u := os.Getenv("OHX_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("OHX_TEST_REDIS_URL is not set")
-	}
-	opts, err := redis.ParseURL(u)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opts)
+	rdb := testredis.Client(t)
 	prefix := fmt.Sprintf("ohx-test-fitbit-%d:replay:", time.Now().UnixNano())
 	t.Cleanup(func() {
 		ctx := context.Background()
@@ -344,7 +337,6 @@ func redisReplays(t *testing.T, _ *testClock) provider.Replays {
 		for it.Next(ctx) {
 			rdb.Del(ctx, it.Val())
 		}
-		_ = rdb.Close()
 	})
 	r, err := redisreplay.New(rdb, redisreplay.WithPrefix(prefix))
 	require.NoError(t, err)
